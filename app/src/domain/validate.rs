@@ -1,0 +1,409 @@
+//! Input rules: limits and normalisation for everything a person or a script can send.
+
+use super::{Kind, Priority, Status};
+use serde::{Deserialize, Serialize};
+
+pub const TITLE_MAX_CHARS: usize = 200;
+pub const BODY_MAX_BYTES: usize = 64 * 1024;
+pub const COMMENT_MAX_BYTES: usize = 16 * 1024;
+pub const ASSIGNEE_MAX_CHARS: usize = 100;
+pub const FILENAME_MAX_CHARS: usize = 255;
+pub const CONTENT_TYPE_MAX_CHARS: usize = 255;
+pub const ATTACHMENT_MAX_BYTES: usize = 25 * 1024 * 1024;
+pub const FEEDBACK_BODY_MAX_BYTES: usize = 16 * 1024;
+pub const FEEDBACK_MESSAGE_MAX_CHARS: usize = 5000;
+pub const FEEDBACK_PAGE_MAX_CHARS: usize = 2000;
+pub const FEEDBACK_USER_MAX_CHARS: usize = 200;
+pub const FEEDBACK_TITLE_MAX_CHARS: usize = 72;
+
+/// A field that broke a rule, and the rule, in words meant for the person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A one-line text: control characters become spaces, runs of whitespace collapse, ends trimmed.
+pub fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Multi-line text: keeps newlines and tabs, drops other control characters, trims the ends.
+pub fn multi_line(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !c.is_control() || c == '\n' || c == '\t')
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+pub fn validate_title(title: &str) -> Result<String, Invalid> {
+    let title = one_line(title);
+    match title.chars().count() {
+        0 => Err(invalid("title", "must not be empty")),
+        n if n > TITLE_MAX_CHARS => Err(invalid(
+            "title",
+            format!("must be at most {TITLE_MAX_CHARS} characters (got {n})"),
+        )),
+        _ => Ok(title),
+    }
+}
+
+pub fn validate_body(body: &str) -> Result<String, Invalid> {
+    let body = multi_line(body);
+    if body.len() > BODY_MAX_BYTES {
+        return Err(invalid(
+            "body",
+            format!("must be at most {} KiB", BODY_MAX_BYTES / 1024),
+        ));
+    }
+    Ok(body)
+}
+
+pub fn validate_comment(body: &str) -> Result<String, Invalid> {
+    let body = multi_line(body);
+    if body.is_empty() {
+        return Err(invalid("body", "a comment must not be empty"));
+    }
+    if body.len() > COMMENT_MAX_BYTES {
+        return Err(invalid(
+            "body",
+            format!("a comment must be at most {} KiB", COMMENT_MAX_BYTES / 1024),
+        ));
+    }
+    Ok(body)
+}
+
+/// An empty assignee means "nobody".
+pub fn validate_assignee(assignee: Option<&str>) -> Result<Option<String>, Invalid> {
+    let Some(name) = assignee.map(one_line).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > ASSIGNEE_MAX_CHARS {
+        return Err(invalid(
+            "assignee",
+            format!("must be at most {ASSIGNEE_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(Some(name))
+}
+
+/// A filename safe to store and to put in a `Content-Disposition` header: no path, no quotes,
+/// no control characters.
+pub fn validate_filename(filename: &str) -> Result<String, Invalid> {
+    let base = filename.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = one_line(base)
+        .chars()
+        .filter(|c| !matches!(c, '"' | ';'))
+        .collect();
+    let clean = clean.trim_start_matches('.').to_string();
+    match clean.chars().count() {
+        0 => Err(invalid("file", "the file needs a name")),
+        n if n > FILENAME_MAX_CHARS => Err(invalid(
+            "file",
+            format!("file name must be at most {FILENAME_MAX_CHARS} characters"),
+        )),
+        _ => Ok(clean),
+    }
+}
+
+pub fn validate_attachment_size(size: usize) -> Result<(), Invalid> {
+    if size == 0 {
+        return Err(invalid("file", "the file is empty"));
+    }
+    if size > ATTACHMENT_MAX_BYTES {
+        return Err(invalid(
+            "file",
+            format!("must be at most {} MiB", ATTACHMENT_MAX_BYTES / 1024 / 1024),
+        ));
+    }
+    Ok(())
+}
+
+/// A content type as sent by the client, kept only if it looks like `type/subtype`.
+pub fn normalise_content_type(content_type: Option<&str>) -> String {
+    const FALLBACK: &str = "application/octet-stream";
+    let Some(ct) = content_type.map(str::trim) else {
+        return FALLBACK.to_string();
+    };
+    let plausible = ct.len() <= CONTENT_TYPE_MAX_CHARS
+        && ct.contains('/')
+        && ct
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/+-.;= _".contains(c));
+    if plausible {
+        ct.to_ascii_lowercase()
+    } else {
+        FALLBACK.to_string()
+    }
+}
+
+/// A new issue as sent by a person or a script.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewIssue {
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub kind: Kind,
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(default)]
+    pub human_only: bool,
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// Where it starts: `backlog` (the default) or `ready`.
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+impl NewIssue {
+    pub fn validate(self) -> Result<NewIssue, Invalid> {
+        let status = self.status.unwrap_or(Status::Backlog);
+        if !matches!(status, Status::Backlog | Status::Ready) {
+            return Err(invalid(
+                "status",
+                "a new issue starts in backlog or ready",
+            ));
+        }
+        Ok(NewIssue {
+            title: validate_title(&self.title)?,
+            body: validate_body(&self.body)?,
+            kind: self.kind,
+            priority: self.priority,
+            human_only: self.human_only,
+            assignee: validate_assignee(self.assignee.as_deref())?,
+            status: Some(status),
+        })
+    }
+}
+
+/// A partial edit. Fields left out stay as they are; `version`, when given, must be current.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuePatch {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub kind: Option<Kind>,
+    pub priority: Option<Priority>,
+    pub human_only: Option<bool>,
+    /// An empty string clears the assignee.
+    pub assignee: Option<String>,
+    pub version: Option<i64>,
+}
+
+impl IssuePatch {
+    pub fn validate(self) -> Result<IssuePatch, Invalid> {
+        let changes_something = self.title.is_some()
+            || self.body.is_some()
+            || self.kind.is_some()
+            || self.priority.is_some()
+            || self.human_only.is_some()
+            || self.assignee.is_some();
+        if !changes_something {
+            return Err(invalid("issue", "nothing to change"));
+        }
+        Ok(IssuePatch {
+            title: self.title.as_deref().map(validate_title).transpose()?,
+            body: self.body.as_deref().map(validate_body).transpose()?,
+            assignee: match self.assignee.as_deref() {
+                None => None,
+                Some(a) => Some(validate_assignee(Some(a))?.unwrap_or_default()),
+            },
+            ..self
+        })
+    }
+}
+
+/// What the public feedback route accepts. Unknown fields are ignored: embeds vary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    pub message: String,
+    #[serde(default)]
+    pub page: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+impl Feedback {
+    /// Turns feedback into the only thing it can ever be: a `feedback` issue in `backlog`.
+    pub fn into_new_issue(self) -> Result<NewIssue, Invalid> {
+        let message = multi_line(&self.message);
+        let chars = message.chars().count();
+        if chars == 0 {
+            return Err(invalid("message", "must not be empty"));
+        }
+        if chars > FEEDBACK_MESSAGE_MAX_CHARS {
+            return Err(invalid(
+                "message",
+                format!("must be at most {FEEDBACK_MESSAGE_MAX_CHARS} characters"),
+            ));
+        }
+        let optional = |field: &str, value: Option<String>, max: usize| {
+            let value = value.map(|v| one_line(&v)).filter(|v| !v.is_empty());
+            match value {
+                Some(v) if v.chars().count() > max => Err(invalid(
+                    field,
+                    format!("must be at most {max} characters"),
+                )),
+                v => Ok(v),
+            }
+        };
+        let page = optional("page", self.page, FEEDBACK_PAGE_MAX_CHARS)?;
+        let user = optional("user", self.user, FEEDBACK_USER_MAX_CHARS)?;
+
+        let first_line = message.lines().map(one_line).find(|l| !l.is_empty());
+        let title = cut(&first_line.unwrap_or_default(), FEEDBACK_TITLE_MAX_CHARS);
+        let mut body = message;
+        if page.is_some() || user.is_some() {
+            body.push_str("\n\n---");
+        }
+        if let Some(page) = page {
+            body.push_str(&format!("\nPage: {page}"));
+        }
+        if let Some(user) = user {
+            body.push_str(&format!("\nUser: {user}"));
+        }
+        Ok(NewIssue {
+            title,
+            body,
+            kind: Kind::Feedback,
+            priority: Priority::Normal,
+            human_only: false,
+            assignee: None,
+            status: Some(Status::Backlog),
+        })
+    }
+}
+
+/// The first `max` characters of `text`, ending in "…" when something was cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out = out.trim_end().to_string();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed_collapsed_and_bounded() {
+        assert_eq!(validate_title("  Fix \n the\tlogin  ").unwrap(), "Fix the login");
+        assert!(validate_title("   \n ").is_err());
+        assert!(validate_title(&"x".repeat(200)).is_ok());
+        let err = validate_title(&"é".repeat(201)).unwrap_err();
+        assert_eq!(err.field, "title");
+        assert!(err.message.contains("200"));
+    }
+
+    #[test]
+    fn bodies_and_comments_have_byte_limits() {
+        assert!(validate_body(&"a".repeat(BODY_MAX_BYTES)).is_ok());
+        assert!(validate_body(&"a".repeat(BODY_MAX_BYTES + 1)).is_err());
+        assert!(validate_comment(&"a".repeat(COMMENT_MAX_BYTES)).is_ok());
+        assert!(validate_comment(&"a".repeat(COMMENT_MAX_BYTES + 1)).is_err());
+        assert!(validate_comment("  ").is_err());
+        assert_eq!(validate_body("a\u{0007}b\n c ").unwrap(), "ab\n c");
+    }
+
+    #[test]
+    fn new_issues_start_in_backlog_or_ready_only() {
+        let new = NewIssue {
+            title: "t".into(),
+            ..Default::default()
+        };
+        assert_eq!(new.clone().validate().unwrap().status, Some(Status::Backlog));
+        for status in Status::ALL {
+            let res = NewIssue {
+                status: Some(status),
+                ..new.clone()
+            }
+            .validate();
+            assert_eq!(
+                res.is_ok(),
+                matches!(status, Status::Backlog | Status::Ready),
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_patch_is_refused_and_an_empty_assignee_clears() {
+        assert!(IssuePatch::default().validate().is_err());
+        let p = IssuePatch {
+            assignee: Some("  ".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(p.assignee.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn filenames_lose_paths_quotes_and_leading_dots() {
+        assert_eq!(validate_filename("../../etc/passwd").unwrap(), "passwd");
+        assert_eq!(validate_filename("C:\\x\\a\"b;.png").unwrap(), "ab.png");
+        assert_eq!(validate_filename(".env").unwrap(), "env");
+        assert!(validate_filename("..").is_err());
+        assert!(validate_filename("dir/").is_err());
+    }
+
+    #[test]
+    fn content_types_are_kept_only_when_plausible() {
+        assert_eq!(normalise_content_type(Some("image/PNG")), "image/png");
+        assert_eq!(normalise_content_type(Some("text/html\r\nX: y")), "application/octet-stream");
+        assert_eq!(normalise_content_type(None), "application/octet-stream");
+    }
+
+    #[test]
+    fn feedback_becomes_a_backlog_feedback_issue() {
+        let fb = Feedback {
+            message: "\n  The save button does nothing when I click it on the settings page of my account\nmore".into(),
+            page: Some("https://example.com/settings".into()),
+            user: Some("ann@example.com".into()),
+        };
+        let issue = fb.into_new_issue().unwrap();
+        assert_eq!(issue.kind, Kind::Feedback);
+        assert_eq!(issue.status, Some(Status::Backlog));
+        assert_eq!(issue.title.chars().count(), 72);
+        assert!(issue.title.ends_with('…'));
+        assert!(issue.body.contains("Page: https://example.com/settings"));
+        assert!(issue.body.contains("User: ann@example.com"));
+        assert!(issue.clone().validate().is_ok());
+    }
+
+    #[test]
+    fn feedback_limits() {
+        let fb = |m: &str| Feedback {
+            message: m.into(),
+            ..Default::default()
+        };
+        assert!(fb("").into_new_issue().is_err());
+        assert!(fb(" \n ").into_new_issue().is_err());
+        assert!(fb(&"a".repeat(5000)).into_new_issue().is_ok());
+        assert!(fb(&"a".repeat(5001)).into_new_issue().is_err());
+        let long_page = Feedback {
+            message: "hi".into(),
+            page: Some("p".repeat(2001)),
+            ..Default::default()
+        };
+        assert_eq!(long_page.into_new_issue().unwrap_err().field, "page");
+    }
+}

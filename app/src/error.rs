@@ -1,0 +1,200 @@
+//! The one error type of the app. Server functions return it to the browser, the JSON API turns
+//! it into `{"error": {"code", "message"}}` with a fitting status. Internal failures are logged
+//! on the server and reach the caller only as "internal": no SQL, no paths.
+
+use crate::domain::{Invalid, MoveDenied};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The request itself is malformed (syntax, wrong shape of a path or a query).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Well-formed, but a value breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The transition rules refuse this move.
+    #[error(transparent)]
+    MoveDenied(#[from] MoveDenied),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Someone else changed the issue first (stale `version`), or the state moved on.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("sign in first")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("too many requests, try again shortly")]
+    RateLimited,
+    #[error("something went wrong on the server")]
+    Internal,
+    /// The call never reached the app, or its answer could not be read (network, encoding).
+    #[error("{0}")]
+    Transport(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::BadRequest(_) => 400,
+            AppError::Unauthorized => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::PayloadTooLarge(_) => 413,
+            AppError::UnsupportedMediaType(_) => 415,
+            AppError::Invalid(_) | AppError::MoveDenied(_) => 422,
+            AppError::RateLimited => 429,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// A stable machine-readable code for scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Invalid(_) => "invalid",
+            AppError::MoveDenied(_) => "move_denied",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::RateLimited => "rate_limited",
+            AppError::Internal => "internal",
+            AppError::Transport(_) => "transport",
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound(what.into())
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::AppError;
+    use axum::extract::multipart::{MultipartError, MultipartRejection};
+    use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+    use axum::response::{IntoResponse, Response};
+    use axum::Json;
+    use http::StatusCode;
+
+    impl From<sqlx::Error> for AppError {
+        fn from(err: sqlx::Error) -> Self {
+            match err {
+                sqlx::Error::RowNotFound => AppError::not_found("record"),
+                other => {
+                    tracing::error!(error = %other, "database error");
+                    AppError::Internal
+                }
+            }
+        }
+    }
+
+    /// Body and extractor rejections keep axum's words (they describe the caller's mistake) but
+    /// get our status codes and JSON shape.
+    fn rejection(status: StatusCode, text: String) -> AppError {
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(text),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType(text),
+            StatusCode::UNPROCESSABLE_ENTITY => AppError::Invalid(crate::domain::Invalid {
+                field: "body".into(),
+                message: text,
+            }),
+            _ => AppError::BadRequest(text),
+        }
+    }
+
+    impl From<JsonRejection> for AppError {
+        fn from(r: JsonRejection) -> Self {
+            rejection(r.status(), r.body_text())
+        }
+    }
+
+    impl From<PathRejection> for AppError {
+        fn from(r: PathRejection) -> Self {
+            AppError::BadRequest(r.body_text())
+        }
+    }
+
+    impl From<QueryRejection> for AppError {
+        fn from(r: QueryRejection) -> Self {
+            AppError::BadRequest(r.body_text())
+        }
+    }
+
+    impl From<MultipartRejection> for AppError {
+        fn from(r: MultipartRejection) -> Self {
+            match r {
+                MultipartRejection::InvalidBoundary(_) => AppError::UnsupportedMediaType(
+                    "send the file as multipart/form-data".into(),
+                ),
+                other => rejection(other.status(), other.body_text()),
+            }
+        }
+    }
+
+    impl From<MultipartError> for AppError {
+        fn from(e: MultipartError) -> Self {
+            rejection(e.status(), e.body_text())
+        }
+    }
+
+    impl IntoResponse for AppError {
+        fn into_response(self) -> Response {
+            let status =
+                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = serde_json::json!({
+                "error": { "code": self.code(), "message": self.to_string() }
+            });
+            let mut response = (status, Json(body)).into_response();
+            if matches!(self, AppError::RateLimited) {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            }
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_say_nothing_about_internals() {
+        assert_eq!(AppError::Internal.to_string(), "something went wrong on the server");
+        assert_eq!(AppError::Internal.status(), 500);
+    }
+
+    #[test]
+    fn rule_errors_are_422_with_their_own_words() {
+        let e: AppError = Invalid {
+            field: "title".into(),
+            message: "must not be empty".into(),
+        }
+        .into();
+        assert_eq!((e.status(), e.code()), (422, "invalid"));
+        assert_eq!(e.to_string(), "title: must not be empty");
+    }
+}

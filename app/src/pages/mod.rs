@@ -1,0 +1,68 @@
+//! The UI: the HTML shell, the router, and one module per page.
+
+mod board;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::StaticSegment;
+
+pub use board::BoardPage;
+
+/// The document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/autopilot.css" />
+        <Title text="Autopilot" />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=StaticSegment("") view=BoardPage />
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="not-found">
+            <h1>"Not found"</h1>
+            <p>
+                <a href="/">"Back to the board"</a>
+            </p>
+        </main>
+    }
+}
+
+/// Marks the page once the browser has hydrated it: tests wait for this before clicking, and
+/// CSS can tell a live page from a static one.
+pub fn hydration_marker() -> Signal<&'static str> {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    Signal::derive(move || if hydrated.get() { "true" } else { "false" })
+}

@@ -1,0 +1,161 @@
+//! What hangs off an issue: comments, attachments and its history.
+
+use super::issues::{fetch_issue, move_in};
+use super::{now_ms, EventRecord, Store};
+use crate::domain::{
+    normalise_content_type, validate_attachment_size, validate_comment, validate_filename, Actor,
+    Attachment, AuthorKind, Comment, Event, Issue, IssueDetail, Role, Status,
+};
+use crate::error::{AppError, AppResult};
+
+const ATTACHMENT_COLUMNS: &str =
+    "id, issue_id, filename, content_type, size, created_by, created_at";
+
+impl Store {
+    pub async fn issue_detail(&self, id: i64) -> AppResult<IssueDetail> {
+        Ok(IssueDetail {
+            issue: self.get_issue(id).await?,
+            comments: self.list_comments(id).await?,
+            attachments: self.list_attachments(id).await?,
+        })
+    }
+
+    pub async fn list_comments(&self, issue_id: i64) -> AppResult<Vec<Comment>> {
+        self.get_issue(issue_id).await?;
+        Ok(sqlx::query_as::<_, Comment>(
+            "SELECT id, issue_id, author_kind, author, body, created_at
+             FROM comments WHERE issue_id = $1 ORDER BY id",
+        )
+        .bind(issue_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Adds a comment. A person commenting on a `blocked` issue answers its question, so the
+    /// issue goes back to `ready` in the same transaction. Returns the comment and the issue as
+    /// it now is.
+    pub async fn add_comment(
+        &self,
+        actor: &Actor,
+        issue_id: i64,
+        body: &str,
+    ) -> AppResult<(Comment, Issue)> {
+        let body = validate_comment(body)?;
+        let author_kind = match actor.role {
+            Role::Member | Role::Admin => AuthorKind::Human,
+            Role::Runner => AuthorKind::Agent,
+            Role::System => AuthorKind::System,
+            Role::Public => return Err(AppError::Forbidden("the public cannot comment".into())),
+        };
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let issue = fetch_issue(&mut tx, issue_id).await?;
+        let comment = sqlx::query_as::<_, Comment>(
+            "INSERT INTO comments (issue_id, author_kind, author, body, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, issue_id, author_kind, author, body, created_at",
+        )
+        .bind(issue_id)
+        .bind(author_kind)
+        .bind(actor.label())
+        .bind(&body)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        EventRecord {
+            issue_id,
+            actor,
+            kind: "commented",
+            from: None,
+            to: None,
+            data: serde_json::json!({ "comment_id": comment.id }),
+        }
+        .write(&mut tx, now)
+        .await?;
+        let issue = if issue.status == Status::Blocked && author_kind == AuthorKind::Human {
+            let reason = serde_json::json!({ "reason": "a person answered", "comment_id": comment.id });
+            move_in(&mut tx, &Actor::system(), issue_id, Status::Ready, None, reason).await?
+        } else {
+            issue
+        };
+        tx.commit().await?;
+        Ok((comment, issue))
+    }
+
+    pub async fn list_attachments(&self, issue_id: i64) -> AppResult<Vec<Attachment>> {
+        Ok(sqlx::query_as::<_, Attachment>(&format!(
+            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE issue_id = $1 ORDER BY id"
+        ))
+        .bind(issue_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn add_attachment(
+        &self,
+        actor: &Actor,
+        issue_id: i64,
+        filename: &str,
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> AppResult<Attachment> {
+        let filename = validate_filename(filename)?;
+        validate_attachment_size(bytes.len())?;
+        let content_type = normalise_content_type(content_type);
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        fetch_issue(&mut tx, issue_id).await?;
+        let attachment = sqlx::query_as::<_, Attachment>(&format!(
+            "INSERT INTO attachments (issue_id, filename, content_type, size, bytes, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ATTACHMENT_COLUMNS}"
+        ))
+        .bind(issue_id)
+        .bind(&filename)
+        .bind(&content_type)
+        .bind(bytes.len() as i64)
+        .bind(bytes)
+        .bind(actor.label())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        EventRecord {
+            issue_id,
+            actor,
+            kind: "attached",
+            from: None,
+            to: None,
+            data: serde_json::json!({ "attachment_id": attachment.id, "filename": filename }),
+        }
+        .write(&mut tx, now)
+        .await?;
+        tx.commit().await?;
+        Ok(attachment)
+    }
+
+    /// An attachment with its bytes, for download.
+    pub async fn get_attachment(&self, id: i64) -> AppResult<(Attachment, Vec<u8>)> {
+        let attachment = sqlx::query_as::<_, Attachment>(&format!(
+            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("attachment {id}")))?;
+        let (bytes,): (Vec<u8>,) = sqlx::query_as("SELECT bytes FROM attachments WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((attachment, bytes))
+    }
+
+    /// An issue's history, oldest first.
+    pub async fn list_events(&self, issue_id: i64) -> AppResult<Vec<Event>> {
+        Ok(sqlx::query_as::<_, Event>(
+            "SELECT id, issue_id, actor, kind, from_status, to_status, data, created_at
+             FROM events WHERE issue_id = $1 ORDER BY id",
+        )
+        .bind(issue_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,199 @@
+//! The store against a real SQLite file: rules, versions, events, and concurrency.
+#![cfg(feature = "ssr")]
+
+use app::domain::{Actor, IssuePatch, Kind, NewIssue, Role, Status};
+use app::error::AppError;
+use app::store::{IssueFilter, Store};
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    (Store::open(&url).await.expect("open store"), dir)
+}
+
+fn member() -> Actor {
+    Actor::new(Role::Member, "ann")
+}
+
+fn new_issue(title: &str) -> NewIssue {
+    NewIssue {
+        title: title.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn every_change_writes_its_event() {
+    let (store, _dir) = store().await;
+    let issue = store.create_issue(&member(), new_issue("Write docs")).await.unwrap();
+    assert_eq!((issue.status, issue.version), (Status::Backlog, 1));
+    let issue = store
+        .move_issue(&member(), issue.id, Status::Ready, Some(1))
+        .await
+        .unwrap();
+    let patch = IssuePatch {
+        title: Some("Write the docs".into()),
+        ..Default::default()
+    };
+    store.update_issue(&member(), issue.id, patch).await.unwrap();
+    store.add_comment(&member(), issue.id, "On it").await.unwrap();
+    store
+        .add_attachment(&member(), issue.id, "a.txt", Some("text/plain"), b"hi")
+        .await
+        .unwrap();
+
+    let kinds: Vec<String> = store
+        .list_events(issue.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["created", "moved", "updated", "commented", "attached"]);
+    let moved = &store.list_events(issue.id).await.unwrap()[1];
+    assert_eq!((moved.from_status, moved.to_status), (Some(Status::Backlog), Some(Status::Ready)));
+    assert_eq!(moved.actor, "ann");
+}
+
+#[tokio::test]
+async fn a_stale_version_is_a_conflict_and_changes_nothing() {
+    let (store, _dir) = store().await;
+    let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
+    store
+        .move_issue(&member(), issue.id, Status::Ready, Some(1))
+        .await
+        .unwrap();
+    let err = store
+        .move_issue(&member(), issue.id, Status::Backlog, Some(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err:?}");
+    let patch = IssuePatch {
+        title: Some("y".into()),
+        version: Some(1),
+        ..Default::default()
+    };
+    let err = store.update_issue(&member(), issue.id, patch).await.unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err:?}");
+    let now = store.get_issue(issue.id).await.unwrap();
+    assert_eq!((now.status, now.title.as_str(), now.version), (Status::Ready, "x", 2));
+}
+
+#[tokio::test]
+async fn refused_moves_change_nothing() {
+    let (store, _dir) = store().await;
+    let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
+    let err = store
+        .move_issue(&member(), issue.id, Status::Done, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::MoveDenied(_)));
+    let runner = Actor::new(Role::Runner, "r1");
+    assert!(store.move_issue(&runner, issue.id, Status::Ready, None).await.is_err());
+    assert_eq!(store.get_issue(issue.id).await.unwrap().version, 1);
+    assert_eq!(store.list_events(issue.id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_human_comment_unblocks_an_issue() {
+    let (store, _dir) = store().await;
+    let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
+    let runner = Actor::new(Role::Runner, "r1");
+    store.move_issue(&member(), issue.id, Status::Ready, None).await.unwrap();
+    store.move_issue(&runner, issue.id, Status::InProgress, None).await.unwrap();
+    store.move_issue(&runner, issue.id, Status::Blocked, None).await.unwrap();
+
+    // The agent's own question does not unblock it.
+    let (_, after_agent) = store.add_comment(&runner, issue.id, "BLOCKED: which colour?").await.unwrap();
+    assert_eq!(after_agent.status, Status::Blocked);
+
+    let (comment, after_human) = store.add_comment(&member(), issue.id, "Blue.").await.unwrap();
+    assert_eq!(after_human.status, Status::Ready);
+    let last = store.list_events(issue.id).await.unwrap().pop().unwrap();
+    assert_eq!((last.actor.as_str(), last.to_status), ("system", Some(Status::Ready)));
+    assert!(last.data.contains(&comment.id.to_string()));
+}
+
+#[tokio::test]
+async fn list_filters_by_status_kind_and_text() {
+    let (store, _dir) = store().await;
+    store.create_issue(&member(), new_issue("Login is slow")).await.unwrap();
+    let bug = NewIssue {
+        kind: Kind::Bug,
+        body: "100% CPU on the login_page".into(),
+        status: Some(Status::Ready),
+        ..new_issue("Crash")
+    };
+    let bug = store.create_issue(&member(), bug).await.unwrap();
+    let find = |f: IssueFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_issues(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| i.title)
+                .collect::<Vec<_>>()
+        }
+    };
+    let q = |q: &str| IssueFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    assert_eq!(find(q("LOGIN")).await, ["Login is slow", "Crash"]);
+    assert_eq!(find(q("100%")).await, ["Crash"]);
+    assert_eq!(find(q("login_")).await, ["Crash"], "underscore is not a wildcard");
+    assert_eq!(find(q(&format!("#{}", bug.id))).await, ["Crash"]);
+    let ready = IssueFilter {
+        status: Some(Status::Ready),
+        ..Default::default()
+    };
+    assert_eq!(find(ready).await, ["Crash"]);
+    let tasks = IssueFilter {
+        kind: Some(Kind::Task),
+        ..Default::default()
+    };
+    assert_eq!(find(tasks).await, ["Login is slow"]);
+}
+
+#[tokio::test]
+async fn concurrent_moves_of_one_issue_let_exactly_one_win() {
+    let (store, _dir) = store().await;
+    let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.move_issue(&member(), issue.id, Status::Ready, Some(1)).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(AppError::Conflict(_)) | Err(AppError::MoveDenied(_)) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.list_events(issue.id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_database_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("keep.db").display());
+    let id = {
+        let store = Store::open(&url).await.unwrap();
+        store.create_issue(&member(), new_issue("kept")).await.unwrap().id
+    };
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.get_issue(id).await.unwrap().title, "kept");
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_clearly() {
+    let err = Store::open("mysql://localhost/x").await.unwrap_err();
+    assert!(err.to_string().contains("unsupported database URL"));
+}

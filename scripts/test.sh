@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up the machine and runs every check: formatting, clippy, unit and integration tests
+# (against real SQLite files), then the Playwright tests in Chromium against the built board.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+# The same output name as cargo-leptos uses, so `cargo test` and `cargo leptos build` share
+# compiled dependencies instead of rebuilding each other's.
+export LEPTOS_OUTPUT_NAME=autopilot
+
+echo "== formatting and lints"
+cargo fmt --all -- --check
+cargo clippy -p app -p server --all-targets --features app/ssr -- -D warnings
+
+echo "== unit and integration tests"
+cargo test -p app -p server --features app/ssr
+
+echo "== end-to-end tests (Chromium)"
+cargo leptos build
+(cd end2end && npx playwright test)

@@ -1,0 +1,34 @@
+//! Extractors whose rejections are our JSON errors, and the one that says who is calling.
+
+use app::domain::{Actor, Role};
+use app::error::AppError;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+
+/// `axum::Json`, rejecting bad bodies with `{"error": …}` (400 syntax, 415 content type,
+/// 413 too large, 422 wrong shape).
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct Json<T>(pub T);
+
+/// `axum::extract::Path`, rejecting with a JSON 400 (e.g. `/issues/abc`).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct Path<T>(pub T);
+
+/// `axum::extract::Query`, rejecting with a JSON 400 (e.g. `?status=doing`).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Query<T>(pub T);
+
+/// Who is calling. Until accounts exist (issue 4) every caller is an anonymous member: the
+/// server listens on loopback by default for that reason.
+pub struct CurrentActor(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentActor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(CurrentActor(Actor::new(Role::Member, "anonymous")))
+    }
+}

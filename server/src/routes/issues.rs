@@ -1,0 +1,233 @@
+//! The JSON API for issues, compatible with the original's paths under `/api/autopilot`.
+
+use super::extract::{CurrentActor, Json, Path, Query};
+use super::AppState;
+use app::domain::{
+    Attachment, Comment, Issue, IssueDetail, IssuePatch, Kind, NewIssue, Status,
+    ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
+};
+use app::error::AppError;
+use app::store::{IssueFilter, Store};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+type ApiResult<T> = Result<T, AppError>;
+
+/// JSON bodies: the largest legal issue body plus room for the other fields and escaping.
+const JSON_BODY_LIMIT: usize = 2 * BODY_MAX_BYTES + 16 * 1024;
+/// Multipart uploads: the attachment cap plus room for the multipart framing.
+const UPLOAD_BODY_LIMIT: usize = ATTACHMENT_MAX_BYTES + 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/issues", get(list).post(create))
+        .route("/issues/{id}", get(show).patch(update))
+        .route("/issues/{id}/status", post(set_status))
+        .route("/issues/{id}/comments", get(comments).post(add_comment))
+        .route(
+            "/issues/{id}/attachments",
+            get(attachments)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)),
+        )
+        .route("/issues/{id}/events", get(events))
+        .route("/uploads/{id}", get(download))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    status: Option<Status>,
+    kind: Option<Kind>,
+    q: Option<String>,
+}
+
+async fn list(
+    State(store): State<Store>,
+    CurrentActor(_): CurrentActor,
+    Query(params): Query<ListParams>,
+) -> ApiResult<axum::Json<Vec<Issue>>> {
+    let filter = IssueFilter {
+        status: params.status,
+        kind: params.kind,
+        q: params.q,
+    };
+    Ok(axum::Json(store.list_issues(&filter).await?))
+}
+
+async fn create(
+    State(store): State<Store>,
+    CurrentActor(actor): CurrentActor,
+    Json(new): Json<NewIssue>,
+) -> ApiResult<(StatusCode, axum::Json<Issue>)> {
+    let issue = store.create_issue(&actor, new).await?;
+    Ok((StatusCode::CREATED, axum::Json(issue)))
+}
+
+async fn show(
+    State(store): State<Store>,
+    CurrentActor(_): CurrentActor,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<IssueDetail>> {
+    Ok(axum::Json(store.issue_detail(id).await?))
+}
+
+async fn update(
+    State(store): State<Store>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<i64>,
+    Json(patch): Json<IssuePatch>,
+) -> ApiResult<axum::Json<Issue>> {
+    Ok(axum::Json(store.update_issue(&actor, id, patch).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusChange {
+    status: Status,
+    version: Option<i64>,
+}
+
+async fn set_status(
+    State(store): State<Store>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<i64>,
+    Json(change): Json<StatusChange>,
+) -> ApiResult<axum::Json<Issue>> {
+    let issue = store
+        .move_issue(&actor, id, change.status, change.version)
+        .await?;
+    Ok(axum::Json(issue))
+}
+
+async fn comments(
+    State(store): State<Store>,
+    CurrentActor(_): CurrentActor,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Vec<Comment>>> {
+    Ok(axum::Json(store.list_comments(id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewComment {
+    body: String,
+}
+
+async fn add_comment(
+    State(store): State<Store>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<i64>,
+    Json(new): Json<NewComment>,
+) -> ApiResult<(StatusCode, axum::Json<serde_json::Value>)> {
+    let (comment, issue) = store.add_comment(&actor, id, &new.body).await?;
+    let body = serde_json::json!({ "comment": comment, "issue": issue });
+    Ok((StatusCode::CREATED, axum::Json(body)))
+}
+
+async fn attachments(
+    State(store): State<Store>,
+    CurrentActor(_): CurrentActor,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Vec<Attachment>>> {
+    store.get_issue(id).await?;
+    Ok(axum::Json(store.list_attachments(id).await?))
+}
+
+/// Takes the multipart field named `file`.
+async fn upload(
+    State(store): State<Store>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<i64>,
+    mut multipart: Multipart,
+) -> ApiResult<(StatusCode, axum::Json<Attachment>)> {
+    store.get_issue(id).await?;
+    while let Some(field) = multipart.next_field().await? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let filename = field.file_name().unwrap_or("upload").to_string();
+        let content_type = field.content_type().map(str::to_string);
+        let bytes = field.bytes().await?;
+        let attachment = store
+            .add_attachment(&actor, id, &filename, content_type.as_deref(), &bytes)
+            .await?;
+        return Ok((StatusCode::CREATED, axum::Json(attachment)));
+    }
+    Err(AppError::BadRequest(
+        "send the file in a multipart/form-data field named 'file'".into(),
+    ))
+}
+
+/// Always a download, never rendered by the browser: an uploaded HTML or SVG file must not run
+/// as a page of the board.
+async fn download(
+    State(store): State<Store>,
+    CurrentActor(_): CurrentActor,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let (attachment, bytes) = store.get_attachment(id).await?;
+    let content_type = HeaderValue::from_str(&attachment.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let disposition = HeaderValue::from_str(&content_disposition(&attachment.filename))
+        .unwrap_or(HeaderValue::from_static("attachment"));
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; sandbox"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600")),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+async fn events(
+    State(store): State<Store>,
+    CurrentActor(_): CurrentActor,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Vec<app::domain::Event>>> {
+    store.get_issue(id).await?;
+    Ok(axum::Json(store.list_events(id).await?))
+}
+
+/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266 / RFC 5987).
+fn content_disposition(filename: &str) -> String {
+    let ascii: String = filename
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .filter(|c| !matches!(c, '"' | '\\'))
+        .collect();
+    let mut encoded = String::new();
+    for byte in filename.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn content_disposition_is_always_an_attachment_with_a_safe_name() {
+        assert_eq!(
+            content_disposition("report.pdf"),
+            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+        );
+        assert_eq!(
+            content_disposition("été 1.png"),
+            "attachment; filename=\"_t_ 1.png\"; filename*=UTF-8''%C3%A9t%C3%A9%201.png"
+        );
+    }
+}

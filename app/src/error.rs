@@ -117,7 +117,7 @@ mod ssr {
             StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(text),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType(text),
             StatusCode::UNPROCESSABLE_ENTITY => AppError::Invalid(crate::domain::Invalid {
-                field: "body".into(),
+                field: "request".into(),
                 message: text,
             }),
             _ => AppError::BadRequest(text),
@@ -145,9 +145,9 @@ mod ssr {
     impl From<MultipartRejection> for AppError {
         fn from(r: MultipartRejection) -> Self {
             match r {
-                MultipartRejection::InvalidBoundary(_) => AppError::UnsupportedMediaType(
-                    "send the file as multipart/form-data".into(),
-                ),
+                MultipartRejection::InvalidBoundary(_) => {
+                    AppError::UnsupportedMediaType("send the file as multipart/form-data".into())
+                }
                 other => rejection(other.status(), other.body_text()),
             }
         }
@@ -168,9 +168,10 @@ mod ssr {
             });
             let mut response = (status, Json(body)).into_response();
             if matches!(self, AppError::RateLimited) {
-                response
-                    .headers_mut()
-                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+                response.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("1"),
+                );
             }
             response
         }
@@ -183,7 +184,10 @@ mod tests {
 
     #[test]
     fn internal_errors_say_nothing_about_internals() {
-        assert_eq!(AppError::Internal.to_string(), "something went wrong on the server");
+        assert_eq!(
+            AppError::Internal.to_string(),
+            "something went wrong on the server"
+        );
         assert_eq!(AppError::Internal.status(), 500);
     }
 

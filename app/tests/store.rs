@@ -25,7 +25,10 @@ fn new_issue(title: &str) -> NewIssue {
 #[tokio::test]
 async fn every_change_writes_its_event() {
     let (store, _dir) = store().await;
-    let issue = store.create_issue(&member(), new_issue("Write docs")).await.unwrap();
+    let issue = store
+        .create_issue(&member(), new_issue("Write docs"))
+        .await
+        .unwrap();
     assert_eq!((issue.status, issue.version), (Status::Backlog, 1));
     let issue = store
         .move_issue(&member(), issue.id, Status::Ready, Some(1))
@@ -35,8 +38,14 @@ async fn every_change_writes_its_event() {
         title: Some("Write the docs".into()),
         ..Default::default()
     };
-    store.update_issue(&member(), issue.id, patch).await.unwrap();
-    store.add_comment(&member(), issue.id, "On it").await.unwrap();
+    store
+        .update_issue(&member(), issue.id, patch)
+        .await
+        .unwrap();
+    store
+        .add_comment(&member(), issue.id, "On it")
+        .await
+        .unwrap();
     store
         .add_attachment(&member(), issue.id, "a.txt", Some("text/plain"), b"hi")
         .await
@@ -49,9 +58,15 @@ async fn every_change_writes_its_event() {
         .into_iter()
         .map(|e| e.kind)
         .collect();
-    assert_eq!(kinds, ["created", "moved", "updated", "commented", "attached"]);
+    assert_eq!(
+        kinds,
+        ["created", "moved", "updated", "commented", "attached"]
+    );
     let moved = &store.list_events(issue.id).await.unwrap()[1];
-    assert_eq!((moved.from_status, moved.to_status), (Some(Status::Backlog), Some(Status::Ready)));
+    assert_eq!(
+        (moved.from_status, moved.to_status),
+        (Some(Status::Backlog), Some(Status::Ready))
+    );
     assert_eq!(moved.actor, "ann");
 }
 
@@ -73,10 +88,16 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing() {
         version: Some(1),
         ..Default::default()
     };
-    let err = store.update_issue(&member(), issue.id, patch).await.unwrap_err();
+    let err = store
+        .update_issue(&member(), issue.id, patch)
+        .await
+        .unwrap_err();
     assert!(matches!(err, AppError::Conflict(_)), "{err:?}");
     let now = store.get_issue(issue.id).await.unwrap();
-    assert_eq!((now.status, now.title.as_str(), now.version), (Status::Ready, "x", 2));
+    assert_eq!(
+        (now.status, now.title.as_str(), now.version),
+        (Status::Ready, "x", 2)
+    );
 }
 
 #[tokio::test]
@@ -89,7 +110,10 @@ async fn refused_moves_change_nothing() {
         .unwrap_err();
     assert!(matches!(err, AppError::MoveDenied(_)));
     let runner = Actor::new(Role::Runner, "r1");
-    assert!(store.move_issue(&runner, issue.id, Status::Ready, None).await.is_err());
+    assert!(store
+        .move_issue(&runner, issue.id, Status::Ready, None)
+        .await
+        .is_err());
     assert_eq!(store.get_issue(issue.id).await.unwrap().version, 1);
     assert_eq!(store.list_events(issue.id).await.unwrap().len(), 1);
 }
@@ -99,25 +123,46 @@ async fn a_human_comment_unblocks_an_issue() {
     let (store, _dir) = store().await;
     let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
     let runner = Actor::new(Role::Runner, "r1");
-    store.move_issue(&member(), issue.id, Status::Ready, None).await.unwrap();
-    store.move_issue(&runner, issue.id, Status::InProgress, None).await.unwrap();
-    store.move_issue(&runner, issue.id, Status::Blocked, None).await.unwrap();
+    store
+        .move_issue(&member(), issue.id, Status::Ready, None)
+        .await
+        .unwrap();
+    store
+        .move_issue(&runner, issue.id, Status::InProgress, None)
+        .await
+        .unwrap();
+    store
+        .move_issue(&runner, issue.id, Status::Blocked, None)
+        .await
+        .unwrap();
 
     // The agent's own question does not unblock it.
-    let (_, after_agent) = store.add_comment(&runner, issue.id, "BLOCKED: which colour?").await.unwrap();
+    let (_, after_agent) = store
+        .add_comment(&runner, issue.id, "BLOCKED: which colour?")
+        .await
+        .unwrap();
     assert_eq!(after_agent.status, Status::Blocked);
 
-    let (comment, after_human) = store.add_comment(&member(), issue.id, "Blue.").await.unwrap();
+    let (comment, after_human) = store
+        .add_comment(&member(), issue.id, "Blue.")
+        .await
+        .unwrap();
     assert_eq!(after_human.status, Status::Ready);
     let last = store.list_events(issue.id).await.unwrap().pop().unwrap();
-    assert_eq!((last.actor.as_str(), last.to_status), ("system", Some(Status::Ready)));
+    assert_eq!(
+        (last.actor.as_str(), last.to_status),
+        ("system", Some(Status::Ready))
+    );
     assert!(last.data.contains(&comment.id.to_string()));
 }
 
 #[tokio::test]
 async fn list_filters_by_status_kind_and_text() {
     let (store, _dir) = store().await;
-    store.create_issue(&member(), new_issue("Login is slow")).await.unwrap();
+    store
+        .create_issue(&member(), new_issue("Login is slow"))
+        .await
+        .unwrap();
     let bug = NewIssue {
         kind: Kind::Bug,
         body: "100% CPU on the login_page".into(),
@@ -143,7 +188,11 @@ async fn list_filters_by_status_kind_and_text() {
     };
     assert_eq!(find(q("LOGIN")).await, ["Login is slow", "Crash"]);
     assert_eq!(find(q("100%")).await, ["Crash"]);
-    assert_eq!(find(q("login_")).await, ["Crash"], "underscore is not a wildcard");
+    assert_eq!(
+        find(q("login_")).await,
+        ["Crash"],
+        "underscore is not a wildcard"
+    );
     assert_eq!(find(q(&format!("#{}", bug.id))).await, ["Crash"]);
     let ready = IssueFilter {
         status: Some(Status::Ready),
@@ -165,7 +214,9 @@ async fn concurrent_moves_of_one_issue_let_exactly_one_win() {
     for _ in 0..8 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store.move_issue(&member(), issue.id, Status::Ready, Some(1)).await
+            store
+                .move_issue(&member(), issue.id, Status::Ready, Some(1))
+                .await
         }));
     }
     let mut wins = 0;
@@ -186,7 +237,11 @@ async fn the_database_survives_a_reopen() {
     let url = format!("sqlite://{}", dir.path().join("keep.db").display());
     let id = {
         let store = Store::open(&url).await.unwrap();
-        store.create_issue(&member(), new_issue("kept")).await.unwrap().id
+        store
+            .create_issue(&member(), new_issue("kept"))
+            .await
+            .unwrap()
+            .id
     };
     let store = Store::open(&url).await.unwrap();
     assert_eq!(store.get_issue(id).await.unwrap().title, "kept");

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
-#[command(name = "autopilot", version, about = "An issue board that a coding agent works from")]
+#[command(
+    name = "autopilot",
+    version,
+    about = "An issue board that a coding agent works from"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]

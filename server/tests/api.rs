@@ -33,7 +33,10 @@ impl Reply {
     }
 
     fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -43,14 +46,25 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     async fn get(&self, path: &str) -> Reply {
-        self.send(Request::get(path).body(Body::empty()).unwrap()).await
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
     }
 
-    async fn raw(&self, method: &str, path: &str, content_type: &str, body: impl Into<Body>) -> Reply {
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> Reply {
         let req = Request::builder()
             .method(method)
             .uri(path)
@@ -61,12 +75,20 @@ impl TestApp {
     }
 
     async fn json(&self, method: &str, path: &str, body: Value) -> Reply {
-        self.raw(method, path, "application/json", body.to_string()).await
+        self.raw(method, path, "application/json", body.to_string())
+            .await
     }
 
     async fn create(&self, title: &str) -> Value {
-        let r = self.json("POST", "/api/autopilot/issues", json!({ "title": title })).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+        let r = self
+            .json("POST", "/api/autopilot/issues", json!({ "title": title }))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
         r.json()
     }
 }
@@ -101,7 +123,11 @@ async fn create_show_patch_and_list() {
     assert_eq!(shown.json()["comments"], json!([]));
 
     let patched = app
-        .json("PATCH", &format!("/api/autopilot/issues/{id}"), json!({ "assignee": "bo", "version": 1 }))
+        .json(
+            "PATCH",
+            &format!("/api/autopilot/issues/{id}"),
+            json!({ "assignee": "bo", "version": 1 }),
+        )
         .await;
     assert_eq!(patched.status, StatusCode::OK);
     assert_eq!(patched.json()["assignee"], "bo");
@@ -124,48 +150,90 @@ async fn status_changes_follow_the_rules_and_versions() {
     let id = app.create("x").await["id"].as_i64().unwrap();
     let path = format!("/api/autopilot/issues/{id}/status");
 
-    let ok = app.json("POST", &path, json!({ "status": "ready", "version": 1 })).await;
+    let ok = app
+        .json("POST", &path, json!({ "status": "ready", "version": 1 }))
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.json()["status"], "ready");
 
-    let stale = app.json("POST", &path, json!({ "status": "backlog", "version": 1 })).await;
-    assert_eq!((stale.status, stale.error_code().as_str()), (StatusCode::CONFLICT, "conflict"));
+    let stale = app
+        .json("POST", &path, json!({ "status": "backlog", "version": 1 }))
+        .await;
+    assert_eq!(
+        (stale.status, stale.error_code().as_str()),
+        (StatusCode::CONFLICT, "conflict")
+    );
 
-    let denied = app.json("POST", &path, json!({ "status": "in_progress" })).await;
+    let denied = app
+        .json("POST", &path, json!({ "status": "in_progress" }))
+        .await;
     assert_eq!(denied.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(denied.error_code(), "move_denied");
-    assert!(denied.json()["error"]["message"].as_str().unwrap().contains("runner"));
+    assert!(denied.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("runner"));
 
     let unknown = app.json("POST", &path, json!({ "status": "doing" })).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let issue = app.get(&format!("/api/autopilot/issues/{id}")).await.json();
-    assert_eq!((issue["status"].as_str(), issue["version"].as_i64()), (Some("ready"), Some(2)));
+    assert_eq!(
+        (issue["status"].as_str(), issue["version"].as_i64()),
+        (Some("ready"), Some(2))
+    );
 }
 
 #[tokio::test]
 async fn a_comment_on_a_blocked_issue_sends_it_back_to_ready() {
     let app = app().await;
     let created = app
-        .json("POST", "/api/autopilot/issues", json!({ "title": "x", "human_only": true, "status": "ready" }))
+        .json(
+            "POST",
+            "/api/autopilot/issues",
+            json!({ "title": "x", "human_only": true, "status": "ready" }),
+        )
         .await
         .json();
     let id = created["id"].as_i64().unwrap();
     let path = format!("/api/autopilot/issues/{id}/status");
-    assert_eq!(app.json("POST", &path, json!({ "status": "in_progress" })).await.status, StatusCode::OK);
-    assert_eq!(app.json("POST", &path, json!({ "status": "blocked" })).await.status, StatusCode::OK);
+    assert_eq!(
+        app.json("POST", &path, json!({ "status": "in_progress" }))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.json("POST", &path, json!({ "status": "blocked" }))
+            .await
+            .status,
+        StatusCode::OK
+    );
 
     let commented = app
-        .json("POST", &format!("/api/autopilot/issues/{id}/comments"), json!({ "body": "Go ahead" }))
+        .json(
+            "POST",
+            &format!("/api/autopilot/issues/{id}/comments"),
+            json!({ "body": "Go ahead" }),
+        )
         .await;
     assert_eq!(commented.status, StatusCode::CREATED);
     assert_eq!(commented.json()["issue"]["status"], "ready");
     assert_eq!(commented.json()["comment"]["author_kind"], "human");
 
-    let comments = app.get(&format!("/api/autopilot/issues/{id}/comments")).await.json();
+    let comments = app
+        .get(&format!("/api/autopilot/issues/{id}/comments"))
+        .await
+        .json();
     assert_eq!(comments[0]["body"], "Go ahead");
-    let events = app.get(&format!("/api/autopilot/issues/{id}/events")).await.json();
-    assert_eq!(events.as_array().unwrap().last().unwrap()["actor"], "system");
+    let events = app
+        .get(&format!("/api/autopilot/issues/{id}/events"))
+        .await
+        .json();
+    assert_eq!(
+        events.as_array().unwrap().last().unwrap()["actor"],
+        "system"
+    );
 }
 
 #[tokio::test]
@@ -185,15 +253,25 @@ async fn attachments_round_trip_as_downloads() {
             body,
         )
         .await;
-    assert_eq!(up.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&up.body));
+    assert_eq!(
+        up.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&up.body)
+    );
     let att = up.json();
     assert_eq!(att["filename"], "evil.html");
     assert_eq!(att["size"], 25);
 
-    let listed = app.get(&format!("/api/autopilot/issues/{id}/attachments")).await.json();
+    let listed = app
+        .get(&format!("/api/autopilot/issues/{id}/attachments"))
+        .await
+        .json();
     assert_eq!(listed[0]["id"], att["id"]);
 
-    let down = app.get(&format!("/api/autopilot/uploads/{}", att["id"])).await;
+    let down = app
+        .get(&format!("/api/autopilot/uploads/{}", att["id"]))
+        .await;
     assert_eq!(down.status, StatusCode::OK);
     assert_eq!(down.body, b"<script>alert(1)</script>");
     let disposition = down.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
@@ -201,10 +279,18 @@ async fn attachments_round_trip_as_downloads() {
     assert_eq!(down.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 
     let not_multipart = app
-        .raw("POST", &format!("/api/autopilot/issues/{id}/attachments"), "application/json", "{}")
+        .raw(
+            "POST",
+            &format!("/api/autopilot/issues/{id}/attachments"),
+            "application/json",
+            "{}",
+        )
         .await;
     assert_eq!(not_multipart.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(app.get("/api/autopilot/uploads/999").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/autopilot/uploads/999").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -227,12 +313,18 @@ async fn oversized_attachments_are_refused_with_413() {
         )
         .await;
     assert!(
-        matches!(r.status, StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY),
+        matches!(
+            r.status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY
+        ),
         "{} {}",
         r.status,
         String::from_utf8_lossy(&r.body)
     );
-    let listed = app.get(&format!("/api/autopilot/issues/{id}/attachments")).await.json();
+    let listed = app
+        .get(&format!("/api/autopilot/issues/{id}/attachments"))
+        .await
+        .json();
     assert_eq!(listed, json!([]));
 }
 
@@ -241,33 +333,131 @@ async fn bad_input_gets_clear_json_errors() {
     let app = app().await;
     let issues = "/api/autopilot/issues";
     let cases: Vec<(Reply, StatusCode)> = vec![
-        (app.raw("POST", issues, "application/json", "{not json").await, StatusCode::BAD_REQUEST),
-        (app.raw("POST", issues, "application/json", vec![b'{', b'"', 0xff, 0xfe, b'"', b'}']).await, StatusCode::BAD_REQUEST),
-        (app.raw("POST", issues, "text/plain", r#"{"title":"x"}"#).await, StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        (app.json("POST", issues, json!({ "title": 5 })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", issues, json!({ "title": "   " })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", issues, json!({ "title": "x".repeat(201) })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", issues, json!({ "title": "x", "kind": "epic" })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", issues, json!({ "title": "x", "status": "done" })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", issues, json!({ "title": "x", "titel": "typo" })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", issues, json!({ "title": "x", "body": "b".repeat(64 * 1024 + 1) })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", issues, json!({ "title": "x", "body": "b".repeat(300 * 1024) })).await, StatusCode::PAYLOAD_TOO_LARGE),
-        (app.get("/api/autopilot/issues/abc").await, StatusCode::BAD_REQUEST),
-        (app.get("/api/autopilot/issues/99999999999999999999").await, StatusCode::BAD_REQUEST),
-        (app.get("/api/autopilot/issues/42").await, StatusCode::NOT_FOUND),
-        (app.get("/api/autopilot/issues?status=doing").await, StatusCode::BAD_REQUEST),
-        (app.json("PATCH", "/api/autopilot/issues/42", json!({ "title": "x" })).await, StatusCode::NOT_FOUND),
-        (app.json("POST", "/api/autopilot/issues/42/comments", json!({ "body": "x" })).await, StatusCode::NOT_FOUND),
-        (app.json("POST", "/api/autopilot/issues/42/status", json!({ "status": "ready" })).await, StatusCode::NOT_FOUND),
+        (
+            app.raw("POST", issues, "application/json", "{not json")
+                .await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            app.raw(
+                "POST",
+                issues,
+                "application/json",
+                vec![b'{', b'"', 0xff, 0xfe, b'"', b'}'],
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            app.raw("POST", issues, "text/plain", r#"{"title":"x"}"#)
+                .await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            app.json("POST", issues, json!({ "title": 5 })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json("POST", issues, json!({ "title": "   " })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json("POST", issues, json!({ "title": "x".repeat(201) }))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json("POST", issues, json!({ "title": "x", "kind": "epic" }))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json("POST", issues, json!({ "title": "x", "status": "done" }))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json("POST", issues, json!({ "title": "x", "titel": "typo" }))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json(
+                "POST",
+                issues,
+                json!({ "title": "x", "body": "b".repeat(64 * 1024 + 1) }),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json(
+                "POST",
+                issues,
+                json!({ "title": "x", "body": "b".repeat(300 * 1024) }),
+            )
+            .await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            app.get("/api/autopilot/issues/abc").await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            app.get("/api/autopilot/issues/99999999999999999999").await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            app.get("/api/autopilot/issues/42").await,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            app.get("/api/autopilot/issues?status=doing").await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            app.json("PATCH", "/api/autopilot/issues/42", json!({ "title": "x" }))
+                .await,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            app.json(
+                "POST",
+                "/api/autopilot/issues/42/comments",
+                json!({ "body": "x" }),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            app.json(
+                "POST",
+                "/api/autopilot/issues/42/status",
+                json!({ "status": "ready" }),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+        ),
         (app.get("/api/autopilot/nope").await, StatusCode::NOT_FOUND),
-        (app.json("DELETE", issues, json!({})).await, StatusCode::METHOD_NOT_ALLOWED),
+        (
+            app.json("DELETE", issues, json!({})).await,
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
     ];
     for (i, (reply, want)) in cases.into_iter().enumerate() {
-        assert_eq!(reply.status, want, "case {i}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            want,
+            "case {i}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
         let body = reply.json();
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(!message.is_empty(), "case {i}: {body}");
-        assert!(!message.to_lowercase().contains("sqlite"), "case {i} leaks: {message}");
+        assert!(
+            !message.to_lowercase().contains("sqlite"),
+            "case {i} leaks: {message}"
+        );
     }
     // Nothing was created by any of it.
     assert_eq!(app.get(issues).await.json(), json!([]));
@@ -280,7 +470,9 @@ async fn patch_needs_something_to_change_and_a_fresh_version() {
     let path = format!("/api/autopilot/issues/{id}");
     let empty = app.json("PATCH", &path, json!({})).await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let stale = app.json("PATCH", &path, json!({ "title": "y", "version": 7 })).await;
+    let stale = app
+        .json("PATCH", &path, json!({ "title": "y", "version": 7 }))
+        .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert_eq!(app.get(&path).await.json()["title"], "x");
 }
@@ -296,9 +488,17 @@ async fn feedback_creates_only_backlog_feedback() {
                     "status": "ready", "kind": "bug", "human_only": true }),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     assert_eq!(r.json()["status"], "received");
-    assert!(r.json().get("title").is_none(), "feedback reads nothing back");
+    assert!(
+        r.json().get("title").is_none(),
+        "feedback reads nothing back"
+    );
 
     let issues = app.get("/api/autopilot/issues").await.json();
     let issue = &issues[0];
@@ -307,7 +507,10 @@ async fn feedback_creates_only_backlog_feedback() {
     assert_eq!(issue["human_only"], false);
     assert_eq!(issue["title"], "The export button");
     assert_eq!(issue["created_by"], "public");
-    assert!(issue["body"].as_str().unwrap().contains("Page: https://shop.example/cart"));
+    assert!(issue["body"]
+        .as_str()
+        .unwrap()
+        .contains("Page: https://shop.example/cart"));
 }
 
 #[tokio::test]
@@ -315,16 +518,52 @@ async fn feedback_rejects_bad_input() {
     let app = app().await;
     let fb = "/api/autopilot/feedback";
     let cases = vec![
-        (app.json("POST", fb, json!({ "message": "" })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", fb, json!({ "message": "m".repeat(5001) })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", fb, json!({ "page": "x" })).await, StatusCode::UNPROCESSABLE_ENTITY),
-        (app.json("POST", fb, json!({ "message": "m".repeat(17 * 1024) })).await, StatusCode::PAYLOAD_TOO_LARGE),
-        (app.raw("POST", fb, "application/x-www-form-urlencoded", "message=hi").await, StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        (app.raw("POST", fb, "application/json", "[1,2").await, StatusCode::BAD_REQUEST),
+        (
+            app.json("POST", fb, json!({ "message": "" })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json("POST", fb, json!({ "message": "m".repeat(5001) }))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json("POST", fb, json!({ "page": "x" })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            app.json("POST", fb, json!({ "message": "m".repeat(17 * 1024) }))
+                .await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            app.raw(
+                "POST",
+                fb,
+                "application/x-www-form-urlencoded",
+                "message=hi",
+            )
+            .await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            app.raw("POST", fb, "application/json", r#"{"message": "hi""#)
+                .await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            app.raw("POST", fb, "application/json", "[1,2]").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (app.get(fb).await, StatusCode::METHOD_NOT_ALLOWED),
     ];
     for (i, (reply, want)) in cases.into_iter().enumerate() {
-        assert_eq!(reply.status, want, "case {i}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            want,
+            "case {i}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
     }
     assert_eq!(app.get("/api/autopilot/issues").await.json(), json!([]));
 }
@@ -336,11 +575,27 @@ async fn the_board_renders_server_side_with_its_issues() {
     let page = app.get("/").await;
     assert_eq!(page.status, StatusCode::OK);
     let html = String::from_utf8(page.body).unwrap();
-    for column in ["Backlog", "Ready", "In progress", "Blocked", "In review", "Done"] {
+    for column in [
+        "Backlog",
+        "Ready",
+        "In progress",
+        "Blocked",
+        "In review",
+        "Done",
+    ] {
         assert!(html.contains(column), "missing column {column}");
     }
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "title must be escaped");
-    assert!(!html.contains("<img src=x"), "raw HTML from a title must never appear");
-    assert_eq!(app.get("/autopilot").await.status, StatusCode::PERMANENT_REDIRECT);
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "title must be escaped"
+    );
+    assert!(
+        !html.contains("<img src=x"),
+        "raw HTML from a title must never appear"
+    );
+    assert_eq!(
+        app.get("/autopilot").await.status,
+        StatusCode::PERMANENT_REDIRECT
+    );
     assert_eq!(app.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
 }

@@ -66,5 +66,7 @@ pub async fn create_issue(
 #[server]
 pub async fn move_issue(id: i64, to: Status, version: i64) -> Result<Issue, AppError> {
     let actor = ssr::current_actor().await?;
-    ssr::store()?.move_issue(&actor, id, to, Some(version)).await
+    ssr::store()?
+        .move_issue(&actor, id, to, Some(version))
+        .await
 }

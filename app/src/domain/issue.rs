@@ -76,7 +76,9 @@ impl Kind {
 }
 
 /// Urgency. Stored as a number so "most urgent first" is a plain `ORDER BY priority DESC`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[repr(i32)]
 #[serde(rename_all = "snake_case")]
@@ -232,14 +234,20 @@ mod tests {
     fn enums_round_trip_through_text_and_json() {
         for s in Status::ALL {
             assert_eq!(s.as_str().parse::<Status>(), Ok(s));
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
         for k in Kind::ALL {
             assert_eq!(k.as_str().parse::<Kind>(), Ok(k));
         }
         for p in Priority::ALL {
             assert_eq!(p.as_str().parse::<Priority>(), Ok(p));
-            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
+            assert_eq!(
+                serde_json::to_string(&p).unwrap(),
+                format!("\"{}\"", p.as_str())
+            );
         }
     }
 

@@ -79,23 +79,38 @@ pub enum MoveDenied {
     NotYours {
         from: Status,
         to: Status,
-        who: &'static str,
+        who: String,
     },
 }
 
 /// Decides whether `role` may move an issue (with the given `human_only` flag) from `from` to
 /// `to`. Runner moves also require holding the claim; that is checked where the claim is read.
-pub fn check_move(role: Role, human_only: bool, from: Status, to: Status) -> Result<(), MoveDenied> {
+pub fn check_move(
+    role: Role,
+    human_only: bool,
+    from: Status,
+    to: Status,
+) -> Result<(), MoveDenied> {
     use Role::*;
     if from == to {
         return Err(MoveDenied::SameStatus(from));
     }
     let member = role.is_human();
-    let denied = |who: &'static str| Err(MoveDenied::NotYours { from, to, who });
+    let denied = |who: &str| {
+        Err(MoveDenied::NotYours {
+            from,
+            to,
+            who: who.to_string(),
+        })
+    };
     match (from, to) {
         // Planning: shelving, unshelving, and reopening.
-        (Backlog, Ready) | (Ready, Backlog) | (Blocked, Backlog) | (InReview, Backlog)
-        | (Done, Backlog) | (Done, Ready) => {
+        (Backlog, Ready)
+        | (Ready, Backlog)
+        | (Blocked, Backlog)
+        | (InReview, Backlog)
+        | (Done, Backlog)
+        | (Done, Ready) => {
             if member {
                 Ok(())
             } else {
@@ -235,11 +250,15 @@ mod tests {
             "only the runner (this issue is not human-only) can move an issue from Ready to In progress"
         );
         assert_eq!(
-            check_move(Member, false, Backlog, Done).unwrap_err().to_string(),
+            check_move(Member, false, Backlog, Done)
+                .unwrap_err()
+                .to_string(),
             "Backlog → Done is not a move anyone can make"
         );
         assert_eq!(
-            check_move(Member, false, Done, Done).unwrap_err().to_string(),
+            check_move(Member, false, Done, Done)
+                .unwrap_err()
+                .to_string(),
             "the issue is already done"
         );
     }
@@ -247,6 +266,9 @@ mod tests {
     #[test]
     fn a_member_sees_the_drop_targets_of_a_backlog_card() {
         assert_eq!(legal_targets(Member, false, Backlog), vec![Ready]);
-        assert_eq!(legal_targets(Member, false, InReview), vec![Backlog, Ready, Done]);
+        assert_eq!(
+            legal_targets(Member, false, InReview),
+            vec![Backlog, Ready, Done]
+        );
     }
 }

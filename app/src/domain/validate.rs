@@ -173,10 +173,7 @@ impl NewIssue {
     pub fn validate(self) -> Result<NewIssue, Invalid> {
         let status = self.status.unwrap_or(Status::Backlog);
         if !matches!(status, Status::Backlog | Status::Ready) {
-            return Err(invalid(
-                "status",
-                "a new issue starts in backlog or ready",
-            ));
+            return Err(invalid("status", "a new issue starts in backlog or ready"));
         }
         Ok(NewIssue {
             title: validate_title(&self.title)?,
@@ -254,10 +251,9 @@ impl Feedback {
         let optional = |field: &str, value: Option<String>, max: usize| {
             let value = value.map(|v| one_line(&v)).filter(|v| !v.is_empty());
             match value {
-                Some(v) if v.chars().count() > max => Err(invalid(
-                    field,
-                    format!("must be at most {max} characters"),
-                )),
+                Some(v) if v.chars().count() > max => {
+                    Err(invalid(field, format!("must be at most {max} characters")))
+                }
                 v => Ok(v),
             }
         };
@@ -305,7 +301,10 @@ mod tests {
 
     #[test]
     fn titles_are_trimmed_collapsed_and_bounded() {
-        assert_eq!(validate_title("  Fix \n the\tlogin  ").unwrap(), "Fix the login");
+        assert_eq!(
+            validate_title("  Fix \n the\tlogin  ").unwrap(),
+            "Fix the login"
+        );
         assert!(validate_title("   \n ").is_err());
         assert!(validate_title(&"x".repeat(200)).is_ok());
         let err = validate_title(&"é".repeat(201)).unwrap_err();
@@ -329,7 +328,10 @@ mod tests {
             title: "t".into(),
             ..Default::default()
         };
-        assert_eq!(new.clone().validate().unwrap().status, Some(Status::Backlog));
+        assert_eq!(
+            new.clone().validate().unwrap().status,
+            Some(Status::Backlog)
+        );
         for status in Status::ALL {
             let res = NewIssue {
                 status: Some(status),
@@ -368,7 +370,10 @@ mod tests {
     #[test]
     fn content_types_are_kept_only_when_plausible() {
         assert_eq!(normalise_content_type(Some("image/PNG")), "image/png");
-        assert_eq!(normalise_content_type(Some("text/html\r\nX: y")), "application/octet-stream");
+        assert_eq!(
+            normalise_content_type(Some("text/html\r\nX: y")),
+            "application/octet-stream"
+        );
         assert_eq!(normalise_content_type(None), "application/octet-stream");
     }
 

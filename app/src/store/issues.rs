@@ -92,7 +92,12 @@ impl Store {
     }
 
     /// Edits an issue's fields. With `patch.version` set, a stale version is a conflict.
-    pub async fn update_issue(&self, actor: &Actor, id: i64, patch: IssuePatch) -> AppResult<Issue> {
+    pub async fn update_issue(
+        &self,
+        actor: &Actor,
+        id: i64,
+        patch: IssuePatch,
+    ) -> AppResult<Issue> {
         let patch = patch.validate()?;
         let now = now_ms();
         let mut tx = self.begin_write().await?;

@@ -73,8 +73,17 @@ impl Store {
         .write(&mut tx, now)
         .await?;
         let issue = if issue.status == Status::Blocked && author_kind == AuthorKind::Human {
-            let reason = serde_json::json!({ "reason": "a person answered", "comment_id": comment.id });
-            move_in(&mut tx, &Actor::system(), issue_id, Status::Ready, None, reason).await?
+            let reason =
+                serde_json::json!({ "reason": "a person answered", "comment_id": comment.id });
+            move_in(
+                &mut tx,
+                &Actor::system(),
+                issue_id,
+                Status::Ready,
+                None,
+                reason,
+            )
+            .await?
         } else {
             issue
         };

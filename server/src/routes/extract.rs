@@ -32,3 +32,17 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentActor {
         Ok(CurrentActor(Actor::new(Role::Member, "anonymous")))
     }
 }
+
+/// `axum::extract::Multipart`, rejecting a non-multipart body with a JSON 415.
+pub struct Multipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(Multipart)
+            .map_err(AppError::from)
+    }
+}

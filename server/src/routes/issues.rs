@@ -1,6 +1,6 @@
 //! The JSON API for issues, compatible with the original's paths under `/api/autopilot`.
 
-use super::extract::{CurrentActor, Json, Path, Query};
+use super::extract::{CurrentActor, Json, Multipart, Path, Query};
 use super::AppState;
 use app::domain::{
     Attachment, Comment, Issue, IssueDetail, IssuePatch, Kind, NewIssue, Status,
@@ -8,7 +8,7 @@ use app::domain::{
 };
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -143,7 +143,7 @@ async fn upload(
     State(store): State<Store>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> ApiResult<(StatusCode, axum::Json<Attachment>)> {
     store.get_issue(id).await?;
     while let Some(field) = multipart.next_field().await? {
@@ -178,12 +178,18 @@ async fn download(
     let headers = [
         (header::CONTENT_TYPE, content_type),
         (header::CONTENT_DISPOSITION, disposition),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
         (
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; sandbox"),
         ),
-        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=3600"),
+        ),
     ];
     Ok((headers, bytes).into_response())
 }
@@ -201,7 +207,13 @@ async fn events(
 fn content_disposition(filename: &str) -> String {
     let ascii: String = filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .filter(|c| !matches!(c, '"' | '\\'))
         .collect();
     let mut encoded = String::new();

@@ -77,7 +77,8 @@ async fn api_not_found() -> AppError {
 }
 
 async fn api_method_not_allowed() -> Response {
-    let mut response = AppError::BadRequest("method not allowed on this route".into()).into_response();
+    let mut response =
+        AppError::BadRequest("method not allowed on this route".into()).into_response();
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response
 }

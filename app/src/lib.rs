@@ -2,6 +2,8 @@
 //! the Leptos UI.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod auth;
 pub mod domain;
 pub mod error;
 pub mod pages;

@@ -22,6 +22,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve the board and the API (the default).
     Serve(ServeArgs),
+    /// Manage people: add, change password, disable, enable, list.
+    #[command(subcommand)]
+    User(crate::cli::UserCommand),
+    /// Manage bearer tokens for scripts.
+    #[command(subcommand)]
+    Token(crate::cli::TokenCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -35,11 +41,96 @@ pub struct ServeArgs {
     /// The built site (wasm, JS, CSS, public files), as laid out by `cargo leptos build`.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+    /// The URL people use to reach the board, e.g. `https://board.example.com`. With https,
+    /// cookies are marked `Secure`; it is also the only origin allowed to post with a session.
+    #[arg(long, env = "AUTOPILOT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Sign people out after this many minutes without a request.
+    #[arg(long, env = "AUTOPILOT_SESSION_IDLE_MINUTES", default_value_t = 480,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub session_idle_minutes: u32,
+    /// Sign people out this many hours after they signed in, however active.
+    #[arg(long, env = "AUTOPILOT_SESSION_MAX_HOURS", default_value_t = 168,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub session_max_hours: u32,
+}
+
+/// The database, for the commands that only need that.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://autopilot.db")]
+    pub database_url: String,
+}
+
+/// How sign-in behaves, from the flags above.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub policy: app::auth::SessionPolicy,
+    /// `scheme://host[:port]` of `--public-url`, when given.
+    pub public_origin: Option<String>,
+    pub secure_cookies: bool,
+}
+
+impl ServeArgs {
+    pub fn auth_settings(&self) -> anyhow::Result<AuthSettings> {
+        let public_origin = match &self.public_url {
+            None => None,
+            Some(url) => Some(origin_of(url).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "AUTOPILOT_PUBLIC_URL must look like https://host[:port], got '{url}'"
+                )
+            })?),
+        };
+        Ok(AuthSettings {
+            policy: app::auth::SessionPolicy {
+                idle_ms: i64::from(self.session_idle_minutes) * 60_000,
+                max_lifetime_ms: i64::from(self.session_max_hours) * 3_600_000,
+            },
+            secure_cookies: public_origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with("https://")),
+            public_origin,
+        })
+    }
+}
+
+/// `https://Board.Example.com:8443/some/path` → `https://board.example.com:8443`.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    if host.is_empty() || host.contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{host}"))
 }
 
 /// Whether the operator asked for the agent runner (`AUTOPILOT_RUNNER=1`).
 pub fn runner_flag_set() -> bool {
     std::env::var("AUTOPILOT_RUNNER").is_ok_and(|v| v.trim() == "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_are_scheme_and_authority_only() {
+        assert_eq!(
+            origin_of("https://Board.Example.com:8443/x?y").as_deref(),
+            Some("https://board.example.com:8443")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:3000").as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        assert_eq!(origin_of("ftp://x"), None);
+        assert_eq!(origin_of("https://user@evil"), None);
+        assert_eq!(origin_of("board.example.com"), None);
+    }
 }
 
 /// Logs to stderr, one line per event; `RUST_LOG` picks the level (default `info`).

@@ -1,6 +1,7 @@
-//! The Autopilot server: configuration, the HTTP router, and (behind the `runner` feature) the
-//! agent runner. `main.rs` only parses the command line and calls in here.
+//! The Autopilot server: configuration, the HTTP router, the operator CLI and (behind the
+//! `runner` feature) the agent runner. `main.rs` only parses the command line and calls in here.
 
+pub mod cli;
 pub mod config;
 pub mod routes;
 #[cfg(feature = "runner")]
@@ -8,32 +9,50 @@ pub mod runner;
 
 use anyhow::Context;
 use app::store::Store;
+use config::AuthSettings;
 use leptos::prelude::LeptosOptions;
+use routes::{AppState, LoginLimits, SetupToken};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// The whole HTTP application over an open store. `site_root` holds the built wasm, JS and CSS.
-pub fn build_app(store: Store, site_root: &str, addr: SocketAddr) -> axum::Router {
+/// The whole HTTP application over an open store. `site_root` holds the built wasm, JS and CSS;
+/// `setup_token` is the first-run secret, if there is no user yet.
+pub fn build_app(
+    store: Store,
+    site_root: &str,
+    addr: SocketAddr,
+    auth: AuthSettings,
+    setup_token: Option<String>,
+) -> (axum::Router, AppState) {
     let leptos_options = LeptosOptions::builder()
         .output_name("autopilot")
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    routes::router(routes::AppState {
+    let state = AppState {
         leptos_options,
         store,
-    })
+        auth: Arc::new(auth),
+        setup_token: SetupToken::new(setup_token),
+        login_limits: Arc::new(LoginLimits::default()),
+    };
+    (routes::router(state.clone()), state)
 }
 
 /// Opens the database, builds the router and serves until SIGINT or SIGTERM.
 pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
+    let auth = args.auth_settings()?;
     let store = Store::open(&args.database_url)
         .await
         .with_context(|| format!("opening the database {}", args.database_url))?;
+    let setup_token = first_run_token(&store, &args).await?;
     start_runner(&store);
 
-    let app = build_app(store, &args.site_root, args.addr);
+    let (app, state) = build_app(store, &args.site_root, args.addr, auth, setup_token);
+    spawn_housekeeping(state);
 
     let listener = TcpListener::bind(args.addr)
         .await
@@ -48,6 +67,43 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     .context("serving HTTP")?;
     tracing::info!("Autopilot stopped");
     Ok(())
+}
+
+/// With no user yet, a random one-time link for creating the first admin goes to the log.
+async fn first_run_token(
+    store: &Store,
+    args: &config::ServeArgs,
+) -> anyhow::Result<Option<String>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let token = app::auth::new_secret("");
+    let base = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.addr));
+    tracing::warn!(
+        "No users yet. Create the first admin at {}/setup?token={token} \
+         (or run `autopilot user add --role admin`)",
+        base.trim_end_matches('/')
+    );
+    Ok(Some(token))
+}
+
+/// Periodic clean-up: expired sessions, and rate-limit state of quiet clients.
+fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut minutes = 0u64;
+        loop {
+            tick.tick().await;
+            state.login_limits.forget_quiet();
+            if minutes % 60 == 0 {
+                let _ = state.store.delete_expired_sessions().await;
+            }
+            minutes += 1;
+        }
+    });
 }
 
 #[cfg(feature = "runner")]

@@ -8,12 +8,13 @@ async fn main() -> ExitCode {
     server::config::init_tracing();
     let result = match cli.command {
         Some(Command::Serve(args)) => server::serve(args).await,
+        Some(Command::User(command)) => server::cli::run_user(command).await,
+        Some(Command::Token(command)) => server::cli::run_token(command).await,
         None => server::serve(cli.serve).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
             eprintln!("autopilot: {err:#}");
             ExitCode::FAILURE
         }

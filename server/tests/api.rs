@@ -1,96 +1,14 @@
-//! The JSON API through the real router, against a temporary SQLite database.
+//! The JSON API through the real router, against a temporary SQLite database, called with a
+//! member's bearer token.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
-use tower::ServiceExt;
+mod common;
 
-struct TestApp {
-    router: Router,
-    _dir: tempfile::TempDir,
-}
+use axum::http::{header, StatusCode};
+use common::{Reply, TestApp};
+use serde_json::json;
 
 async fn app() -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("api.db").display());
-    let store = app::store::Store::open(&url).await.expect("open store");
-    let router = server::build_app(store, "target/site", "127.0.0.1:0".parse().unwrap());
-    TestApp { router, _dir: dir }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn error_code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
-impl TestApp {
-    async fn send(&self, req: Request<Body>) -> Reply {
-        let res = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.send(Request::get(path).body(Body::empty()).unwrap())
-            .await
-    }
-
-    async fn raw(
-        &self,
-        method: &str,
-        path: &str,
-        content_type: &str,
-        body: impl Into<Body>,
-    ) -> Reply {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(body.into())
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn json(&self, method: &str, path: &str, body: Value) -> Reply {
-        self.raw(method, path, "application/json", body.to_string())
-            .await
-    }
-
-    async fn create(&self, title: &str) -> Value {
-        let r = self
-            .json("POST", "/api/autopilot/issues", json!({ "title": title }))
-            .await;
-        assert_eq!(
-            r.status,
-            StatusCode::CREATED,
-            "{}",
-            String::from_utf8_lossy(&r.body)
-        );
-        r.json()
-    }
+    TestApp::new().await
 }
 
 #[tokio::test]

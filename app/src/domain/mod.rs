@@ -3,8 +3,10 @@
 
 mod issue;
 mod transition;
+mod user;
 mod validate;
 
 pub use issue::*;
 pub use transition::*;
+pub use user::*;
 pub use validate::*;

@@ -40,6 +40,8 @@ pub struct Actor {
     pub role: Role,
     /// Stable name shown in history: a user's display name, a runner's id, "public", "system".
     pub name: String,
+    /// The person behind it, when it is a person.
+    pub user_id: Option<i64>,
 }
 
 impl Actor {
@@ -47,6 +49,15 @@ impl Actor {
         Actor {
             role,
             name: name.into(),
+            user_id: None,
+        }
+    }
+
+    pub fn user(user: &super::User) -> Self {
+        Actor {
+            role: user.role.actor_role(),
+            name: user.display_name.clone(),
+            user_id: Some(user.id),
         }
     }
 

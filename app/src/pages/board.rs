@@ -1,4 +1,5 @@
 use super::hydration_marker;
+use super::topbar::TopBar;
 use crate::api::{list_board, CreateIssue};
 use crate::domain::{Issue, Kind, Priority, Status};
 use leptos::form::ActionForm;
@@ -10,11 +11,10 @@ pub fn BoardPage() -> impl IntoView {
     let create = ServerAction::<CreateIssue>::new();
     let issues = Resource::new(move || create.version().get(), |_| list_board());
 
+    let marker = hydration_marker();
     view! {
-        <div class="page" data-hydrated=hydration_marker()>
-            <header class="topbar">
-                <h1 class="brand">"Autopilot"</h1>
-            </header>
+        <div class="page" data-hydrated=move || marker.get()>
+            <TopBar />
             <NewIssueForm create />
             <Suspense fallback=|| view! { <p class="loading">"Loading the board…"</p> }>
                 {move || Suspend::new(async move {

@@ -1,13 +1,19 @@
 //! The UI: the HTML shell, the router, and one module per page.
 
+mod admin_users;
+mod auth;
 mod board;
+mod topbar;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
+pub use admin_users::AdminUsersPage;
+pub use auth::{LoginPage, SetupPage};
 pub use board::BoardPage;
+pub use topbar::TopBar;
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -38,6 +44,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=BoardPage />
+                <Route path=StaticSegment("login") view=LoginPage />
+                <Route path=StaticSegment("setup") view=SetupPage />
+                <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage />
             </Routes>
         </Router>
     }

@@ -7,8 +7,10 @@
 
 mod issues;
 mod threads;
+mod users;
 
 pub use issues::IssueFilter;
+pub use users::ApiToken;
 
 use crate::domain::{Actor, Status};
 use crate::error::AppResult;
@@ -52,11 +54,22 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        let store = Store { pool };
+        store.session_store().migrate().await?;
+        Ok(store)
     }
 
     async fn begin_write(&self) -> AppResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Removes sessions past their expiry (run now and then).
+    pub async fn delete_expired_sessions(&self) -> AppResult<()> {
+        use tower_sessions::ExpiredDeletion;
+        self.session_store().delete_expired().await.map_err(|err| {
+            tracing::error!(%err, "deleting expired sessions");
+            crate::error::AppError::Internal
+        })
     }
 
     /// Cheap liveness probe for `/healthz`.

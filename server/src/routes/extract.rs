@@ -1,6 +1,7 @@
 //! Extractors whose rejections are our JSON errors, and the one that says who is calling.
 
-use app::domain::{Actor, Role};
+use super::AppState;
+use app::domain::Actor;
 use app::error::AppError;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
@@ -21,15 +22,16 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct Query<T>(pub T);
 
-/// Who is calling. Until accounts exist (issue 4) every caller is an anonymous member: the
-/// server listens on loopback by default for that reason.
+/// Who is calling: a signed-in person or a bearer token. Anything else is a 401.
 pub struct CurrentActor(pub Actor);
 
-impl<S: Send + Sync> FromRequestParts<S> for CurrentActor {
+impl FromRequestParts<AppState> for CurrentActor {
     type Rejection = AppError;
 
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(CurrentActor(Actor::new(Role::Member, "anonymous")))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        app::auth::authenticate(parts, &state.store, state.auth.policy)
+            .await
+            .map(CurrentActor)
     }
 }
 

@@ -13,7 +13,7 @@ use axum::Router;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/feedback", post(submit))
+        .route("/api/autopilot/feedback", post(submit))
         .layer(DefaultBodyLimit::max(FEEDBACK_BODY_MAX_BYTES))
 }
 

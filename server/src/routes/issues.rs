@@ -24,18 +24,21 @@ const UPLOAD_BODY_LIMIT: usize = ATTACHMENT_MAX_BYTES + 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/issues", get(list).post(create))
-        .route("/issues/{id}", get(show).patch(update))
-        .route("/issues/{id}/status", post(set_status))
-        .route("/issues/{id}/comments", get(comments).post(add_comment))
+        .route("/api/autopilot/issues", get(list).post(create))
+        .route("/api/autopilot/issues/{id}", get(show).patch(update))
+        .route("/api/autopilot/issues/{id}/status", post(set_status))
         .route(
-            "/issues/{id}/attachments",
+            "/api/autopilot/issues/{id}/comments",
+            get(comments).post(add_comment),
+        )
+        .route(
+            "/api/autopilot/issues/{id}/attachments",
             get(attachments)
                 .post(upload)
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)),
         )
-        .route("/issues/{id}/events", get(events))
-        .route("/uploads/{id}", get(download))
+        .route("/api/autopilot/issues/{id}/events", get(events))
+        .route("/api/autopilot/uploads/{id}", get(download))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 

@@ -1,57 +1,86 @@
-//! The HTTP surface: the JSON API under `/api/autopilot`, the public feedback route on its own
-//! router, the board (Leptos SSR and server functions) and static files.
+//! The HTTP surface. Two halves:
+//! - public: `/healthz`, the feedback route, static files;
+//! - protected: the JSON API, sign-in, and the board (Leptos pages and server functions),
+//!   behind the session layer and the `same_origin` and `pages` guards.
+//!
+//! The feedback route sits on the public half, so no session or origin layer can ever apply
+//! to it, and nothing of the protected half is reachable through it.
 
+mod auth;
 mod extract;
 mod feedback;
 mod issues;
 
+pub use auth::{LoginLimits, SetupToken};
+
+use crate::config::AuthSettings;
 use app::error::AppError;
 use app::store::Store;
 use app::{shell, App};
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
+    pub auth: Arc<AuthSettings>,
+    pub setup_token: SetupToken,
+    pub login_limits: Arc<LoginLimits>,
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(issues::router())
-        // Public and unauthenticated: on its own router so no session or origin layer added to
-        // the rest of the API can ever apply to it, and nothing of the rest is reachable here.
-        .merge(feedback::router())
-        .fallback(api_not_found)
-        .method_not_allowed_fallback(api_method_not_allowed);
-
     let store = state.store.clone();
-    let board = Router::new()
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(App),
-            move || provide_context(store.clone()),
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    let policy = state.auth.policy;
+    let board = Router::new().leptos_routes_with_context(
+        &state,
+        generate_route_list(App),
+        move || {
+            provide_context(store.clone());
+            provide_context(policy);
+        },
+        {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        },
+    );
+
+    let sessions = SessionManagerLayer::new(state.store.session_store())
+        .with_name("autopilot_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.auth.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::milliseconds(state.auth.policy.idle_ms),
+        ));
+
+    let protected = Router::new()
+        .merge(issues::router())
+        .merge(auth::router())
+        .merge(board)
+        .layer(from_fn_with_state(state.clone(), auth::pages))
+        .layer(from_fn_with_state(state.clone(), auth::same_origin))
+        .layer(sessions);
 
     Router::new()
         .route("/healthz", get(healthz))
         .route("/autopilot", get(|| async { Redirect::permanent("/") }))
-        .nest("/api/autopilot", api)
-        .merge(board)
+        .merge(feedback::router())
+        .merge(protected)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             AppError::Internal.into_response()
@@ -72,11 +101,16 @@ async fn healthz(State(store): State<Store>) -> Response {
     }
 }
 
-async fn api_not_found() -> AppError {
-    AppError::not_found("API route")
+/// Unknown API paths get a JSON 404; anything else is a static file or the app's 404 page.
+async fn not_found(State(state): State<AppState>, request: Request) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        return AppError::not_found("API route").into_response();
+    }
+    let serve = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+    serve(request.uri().clone(), State(state), request).await
 }
 
-async fn api_method_not_allowed() -> Response {
+async fn method_not_allowed() -> Response {
     let mut response =
         AppError::BadRequest("method not allowed on this route".into()).into_response();
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;

@@ -1,0 +1,85 @@
+//! Who am I, and the admin's management of people.
+
+use crate::domain::{User, UserRole};
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use super::ssr::{current_actor, current_admin, store};
+
+/// The signed-in person, as the top bar shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub is_admin: bool,
+}
+
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Me, AppError> {
+    let actor = current_actor().await?;
+    Ok(Me {
+        name: actor.name,
+        is_admin: actor.role == crate::domain::Role::Admin,
+    })
+}
+
+#[server(endpoint = "list_users")]
+pub async fn list_users() -> Result<Vec<User>, AppError> {
+    current_admin().await?;
+    store()?.list_users().await
+}
+
+#[server(endpoint = "add_user")]
+pub async fn add_user(
+    email: String,
+    name: String,
+    role: UserRole,
+    password: String,
+) -> Result<User, AppError> {
+    use crate::domain::{validate_display_name, validate_email, validate_password};
+    current_admin().await?;
+    let email = validate_email(&email)?;
+    let name = validate_display_name(&name)?;
+    validate_password(&password)?;
+    let hash = crate::auth::hash_password(password).await?;
+    store()?.create_user(&email, &name, role, &hash).await
+}
+
+/// Changes a role or disables/enables someone. The last active admin cannot be demoted or
+/// disabled: someone must always be able to manage the board.
+#[server(endpoint = "update_user")]
+pub async fn update_user(
+    id: i64,
+    #[server(default)] role: Option<UserRole>,
+    #[server(default)] disabled: Option<bool>,
+) -> Result<User, AppError> {
+    current_admin().await?;
+    let store = store()?;
+    let user = store.user_by_id(id).await?;
+    let removes_an_admin = user.role == UserRole::Admin
+        && !user.is_disabled()
+        && (role == Some(UserRole::Member) || disabled == Some(true));
+    if removes_an_admin && store.count_active_admins().await? <= 1 {
+        return Err(AppError::Conflict(
+            "this is the last active admin; make someone else admin first".into(),
+        ));
+    }
+    let mut user = user;
+    if let Some(role) = role {
+        user = store.set_role(id, role).await?;
+    }
+    if let Some(disabled) = disabled {
+        user = store.set_disabled(id, disabled).await?;
+    }
+    Ok(user)
+}
+
+/// Sets a new password for someone; their sessions end.
+#[server(endpoint = "reset_password")]
+pub async fn reset_password(id: i64, password: String) -> Result<User, AppError> {
+    current_admin().await?;
+    crate::domain::validate_password(&password)?;
+    let hash = crate::auth::hash_password(password).await?;
+    store()?.set_password_hash(id, &hash).await
+}

@@ -1,0 +1,151 @@
+//! `/admin/users`: admins add people, change roles, disable accounts and reset passwords.
+
+use super::hydration_marker;
+use super::topbar::TopBar;
+use crate::api::{list_users, AddUser, ResetPassword, UpdateUser};
+use crate::domain::{User, UserRole};
+use crate::error::AppError;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+/// The error of an action's last run, if it failed.
+fn action_error<T: 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
+    move || match value.get() {
+        Some(Err(err)) => {
+            Some(view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any())
+        }
+        _ => None,
+    }
+}
+
+#[component]
+pub fn AdminUsersPage() -> impl IntoView {
+    let add = ServerAction::<AddUser>::new();
+    let update = ServerAction::<UpdateUser>::new();
+    let reset = ServerAction::<ResetPassword>::new();
+    let users = Resource::new(
+        move || {
+            (
+                add.version().get(),
+                update.version().get(),
+                reset.version().get(),
+            )
+        },
+        |_| list_users(),
+    );
+    let marker = hydration_marker();
+    view! {
+        <div class="page" data-hydrated=move || marker.get()>
+            <TopBar />
+            <main class="admin">
+                <h1>"People"</h1>
+                <ActionForm action=add attr:class="add-user">
+                    <label>"Name" <input type="text" name="name" required /></label>
+                    <label>"Email" <input type="email" name="email" required /></label>
+                    <label>
+                        "Role"
+                        <select name="role">
+                            <option value="member" selected>"member"</option>
+                            <option value="admin">"admin"</option>
+                        </select>
+                    </label>
+                    <label>
+                        "Password" <input type="password" name="password" minlength="12" required />
+                    </label>
+                    <button type="submit">"Add person"</button>
+                </ActionForm>
+                {action_error(add.value())}
+                {action_error(update.value())}
+                {action_error(reset.value())}
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match users.await {
+                            Ok(users) => view! { <UserTable users update reset /> }.into_any(),
+                            Err(err) => {
+                                view! { <p class="error" role="alert">{err.to_string()}</p> }
+                                    .into_any()
+                            }
+                        }
+                    })}
+                </Suspense>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn UserTable(
+    users: Vec<User>,
+    update: ServerAction<UpdateUser>,
+    reset: ServerAction<ResetPassword>,
+) -> impl IntoView {
+    let rows = users
+        .into_iter()
+        .map(|user| {
+            let other_role = match user.role {
+                UserRole::Admin => UserRole::Member,
+                UserRole::Member => UserRole::Admin,
+            };
+            let disabled = user.is_disabled();
+            let password_label = format!("New password for {}", user.email);
+            view! {
+                <tr data-email=user.email.clone() class:disabled=disabled>
+                    <td>{user.display_name.clone()}</td>
+                    <td>{user.email.clone()}</td>
+                    <td>{user.role.as_str()}</td>
+                    <td>{if disabled { "disabled" } else { "active" }}</td>
+                    <td class="actions">
+                        <ActionForm action=update attr:class="inline">
+                            <input type="hidden" name="id" value=user.id />
+                            <input type="hidden" name="role" value=other_role.as_str() />
+                            <button type="submit" class="secondary">
+                                {format!("Make {}", other_role.as_str())}
+                            </button>
+                        </ActionForm>
+                        <ActionForm action=update attr:class="inline">
+                            <input type="hidden" name="id" value=user.id />
+                            <input type="hidden" name="disabled" value=(!disabled).to_string() />
+                            <button type="submit" class="secondary">
+                                {if disabled { "Enable" } else { "Disable" }}
+                            </button>
+                        </ActionForm>
+                        <ActionForm action=reset attr:class="inline">
+                            <input type="hidden" name="id" value=user.id />
+                            <label>
+                                <span class="visually-hidden">
+                                    {password_label}
+                                </span>
+                                <input
+                                    type="password"
+                                    name="password"
+                                    minlength="12"
+                                    placeholder="New password"
+                                    required
+                                />
+                            </label>
+                            <button type="submit" class="secondary">
+                                "Reset password"
+                            </button>
+                        </ActionForm>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="users">
+            <thead>
+                <tr>
+                    <th>"Name"</th>
+                    <th>"Email"</th>
+                    <th>"Role"</th>
+                    <th>"State"</th>
+                    <th>"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}

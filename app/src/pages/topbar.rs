@@ -1,0 +1,35 @@
+use crate::api::whoami;
+use leptos::prelude::*;
+
+/// The bar over every signed-in page: where you are, who you are, and the way out.
+#[component]
+pub fn TopBar() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                "Autopilot"
+            </a>
+            <nav class="topnav" aria-label="Main">
+                <a href="/">"Board"</a>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        me.await
+                            .ok()
+                            .map(|me| {
+                                view! {
+                                    {me.is_admin.then(|| view! { <a href="/admin/users">"People"</a> })}
+                                    <span class="me">{me.name}</span>
+                                    <form method="post" action="/logout" class="inline">
+                                        <button type="submit" class="link">
+                                            "Sign out"
+                                        </button>
+                                    </form>
+                                }
+                            })
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}

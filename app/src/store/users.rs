@@ -1,0 +1,226 @@
+//! People, their password hashes and their bearer tokens.
+
+use super::{now_ms, Store};
+use crate::domain::{User, UserRole};
+use crate::error::{AppError, AppResult};
+
+const USER_COLUMNS: &str = "id, email, display_name, role, auth_epoch, created_at, disabled_at";
+
+/// A bearer token's public face; the token itself is shown once and only its hash is kept.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl Store {
+    pub async fn count_users(&self) -> AppResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// Creates a user. `email` and `name` must already be validated, `password_hash` an argon2id
+    /// PHC string. An email in use is a conflict.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        name: &str,
+        role: UserRole,
+        password_hash: &str,
+    ) -> AppResult<User> {
+        let result = sqlx::query_as::<_, User>(&format!(
+            "INSERT INTO users (email, display_name, password_hash, role, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .bind(role)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict(
+                format!("a user with the email {email} already exists"),
+            )),
+            other => Ok(other?),
+        }
+    }
+
+    /// Creates the first admin, only while there is no user at all (one statement, so two
+    /// set-up attempts at once cannot both succeed).
+    pub async fn create_first_admin(
+        &self,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+    ) -> AppResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "INSERT INTO users (email, display_name, password_hash, role, created_at)
+             SELECT $1, $2, $3, 'admin', $4 WHERE NOT EXISTS (SELECT 1 FROM users)
+             RETURNING {USER_COLUMNS}"
+        ))
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn list_users(&self) -> AppResult<Vec<User>> {
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY disabled_at IS NOT NULL, display_name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> AppResult<User> {
+        sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("user {id}")))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> AppResult<User> {
+        sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("user {email}")))
+    }
+
+    /// The user and password hash for a login attempt, if the email is known.
+    pub async fn login_candidate(&self, email: &str) -> AppResult<Option<(User, String)>> {
+        let Some(user) = self.user_by_email(email).await.ok() else {
+            return Ok(None);
+        };
+        let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user.id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some((user, hash)))
+    }
+
+    /// Sets a new password hash and ends every session of the user.
+    pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> AppResult<User> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $2, auth_epoch = auth_epoch + 1 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await?;
+        self.changed_user(done, user_id).await
+    }
+
+    pub async fn set_role(&self, user_id: i64, role: UserRole) -> AppResult<User> {
+        let done = sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(role)
+            .execute(&self.pool)
+            .await?;
+        self.changed_user(done, user_id).await
+    }
+
+    /// Disables a user (ending their sessions and token use) or enables them again.
+    pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> AppResult<User> {
+        let query = if disabled {
+            sqlx::query(
+                "UPDATE users SET disabled_at = COALESCE(disabled_at, $2),
+                 auth_epoch = auth_epoch + 1 WHERE id = $1",
+            )
+            .bind(user_id)
+            .bind(now_ms())
+        } else {
+            sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1").bind(user_id)
+        };
+        let done = query.execute(&self.pool).await?;
+        self.changed_user(done, user_id).await
+    }
+
+    /// The user as it now is, or not found when the update touched no row.
+    async fn changed_user(
+        &self,
+        done: sqlx::sqlite::SqliteQueryResult,
+        user_id: i64,
+    ) -> AppResult<User> {
+        if done.rows_affected() == 0 {
+            return Err(AppError::not_found(format!("user {user_id}")));
+        }
+        self.user_by_id(user_id).await
+    }
+
+    /// Counts admins who can still sign in: the last one may not be demoted or disabled.
+    pub async fn count_active_admins(&self) -> AppResult<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn create_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> AppResult<ApiToken> {
+        Ok(sqlx::query_as::<_, ApiToken>(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)
+             RETURNING id, user_id, name, created_at, last_used_at, revoked_at",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The user behind a live token, marking the token as used.
+    pub async fn user_by_token_hash(&self, token_hash: &str) -> AppResult<Option<User>> {
+        let user_id: Option<(i64,)> = sqlx::query_as(
+            "UPDATE api_tokens SET last_used_at = $2
+             WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id",
+        )
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        match user_id {
+            Some((id,)) => Ok(Some(self.user_by_id(id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Revokes a user's tokens with this name; returns how many.
+    pub async fn revoke_api_tokens(&self, user_id: i64, name: &str) -> AppResult<u64> {
+        Ok(sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $3
+             WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// The session store, kept in this same database.
+    pub fn session_store(&self) -> tower_sessions_sqlx_store::SqliteStore {
+        tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone())
+    }
+}

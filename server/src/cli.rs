@@ -1,0 +1,193 @@
+//! Operator commands on the same binary: people and bearer tokens, straight on the database.
+
+use crate::config::DatabaseArgs;
+use anyhow::{bail, Context};
+use app::auth::{hash_password, new_token, token_hash};
+use app::domain::{validate_display_name, validate_email, validate_password, UserRole};
+use app::store::Store;
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a person. The password comes from AUTOPILOT_PASSWORD or is asked for.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "member", value_parser = ["admin", "member"])]
+        role: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Set a new password (ends all of that person's sessions).
+    Passwd {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Disable a person: they can no longer sign in, their sessions and tokens stop working.
+    Disable {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Enable a disabled person again.
+    Enable {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List everyone.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a bearer token for a person; it is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A name to tell tokens apart, e.g. "ci" or "deploy-script".
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke a person's tokens of that name.
+    Revoke {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+async fn open(db: &DatabaseArgs) -> anyhow::Result<Store> {
+    Store::open(&db.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", db.database_url))
+}
+
+/// The new password: `AUTOPILOT_PASSWORD`, or typed twice without echo.
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("AUTOPILOT_PASSWORD") {
+        validate_password(&password)?;
+        return Ok(password);
+    }
+    let password = rpassword::prompt_password("Password (12 characters or more): ")?;
+    validate_password(&password)?;
+    if rpassword::prompt_password("Same password again: ")? != password {
+        bail!("the two passwords differ");
+    }
+    Ok(password)
+}
+
+async fn find_user(store: &Store, email: &str) -> anyhow::Result<app::domain::User> {
+    let email = validate_email(email)?;
+    store
+        .user_by_email(&email)
+        .await
+        .map_err(|_| anyhow::anyhow!("no user with the email {email}"))
+}
+
+pub async fn run_user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            email,
+            name,
+            role,
+            db,
+        } => {
+            let email = validate_email(&email)?;
+            let name = validate_display_name(&name)?;
+            let role: UserRole = role.parse()?;
+            let store = open(&db).await?;
+            let hash = hash_password(read_password()?).await?;
+            let user = store.create_user(&email, &name, role, &hash).await?;
+            println!(
+                "added {} <{}> as {}",
+                user.display_name,
+                user.email,
+                role.as_str()
+            );
+        }
+        UserCommand::Passwd { email, db } => {
+            let store = open(&db).await?;
+            let user = find_user(&store, &email).await?;
+            let hash = hash_password(read_password()?).await?;
+            store.set_password_hash(user.id, &hash).await?;
+            println!(
+                "password changed for {}; their sessions are ended",
+                user.email
+            );
+        }
+        UserCommand::Disable { email, db } => {
+            let store = open(&db).await?;
+            let user = find_user(&store, &email).await?;
+            store.set_disabled(user.id, true).await?;
+            println!("disabled {}", user.email);
+        }
+        UserCommand::Enable { email, db } => {
+            let store = open(&db).await?;
+            let user = find_user(&store, &email).await?;
+            store.set_disabled(user.id, false).await?;
+            println!("enabled {}", user.email);
+        }
+        UserCommand::List { db } => {
+            let store = open(&db).await?;
+            for user in store.list_users().await? {
+                let state = if user.is_disabled() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    user.email,
+                    user.display_name,
+                    user.role.as_str(),
+                    state
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { email, name, db } => {
+            let store = open(&db).await?;
+            let user = find_user(&store, &email).await?;
+            let name = validate_display_name(&name)?;
+            let token = new_token();
+            store
+                .create_api_token(user.id, &name, &token_hash(&token))
+                .await?;
+            eprintln!(
+                "token '{name}' for {} (shown once; keep it secret):",
+                user.email
+            );
+            println!("{token}");
+        }
+        TokenCommand::Revoke { email, name, db } => {
+            let store = open(&db).await?;
+            let user = find_user(&store, &email).await?;
+            let revoked = store.revoke_api_tokens(user.id, &name).await?;
+            if revoked == 0 {
+                bail!("{} has no live token named '{name}'", user.email);
+            }
+            println!("revoked {revoked} token(s)");
+        }
+    }
+    Ok(())
+}

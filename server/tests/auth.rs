@@ -1,0 +1,360 @@
+//! Accounts and sessions: sign-in, rotation, expiry, logout, disabling, password changes,
+//! rate limits, first-run set-up, and cross-site refusal.
+
+mod common;
+
+use app::auth::{hash_password, SessionPolicy};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::{Caller, TestApp, ADMIN_EMAIL, MEMBER_EMAIL, ORIGIN, PASSWORD};
+use std::time::Duration;
+
+const ISSUES: &str = "/api/autopilot/issues";
+
+async fn status_as(app: &TestApp, cookie: &str) -> StatusCode {
+    app.call(
+        &Caller::Session(cookie.into()),
+        "GET",
+        ISSUES,
+        None,
+        Body::empty(),
+    )
+    .await
+    .status
+}
+
+#[tokio::test]
+async fn anonymous_people_are_sent_to_login_and_scripts_get_401() {
+    let app = TestApp::new().await;
+    let page = app
+        .call(&Caller::Anonymous, "GET", "/?issue=3", None, Body::empty())
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/login?next=/%3Fissue%3D3");
+    let api = app
+        .call(&Caller::Anonymous, "GET", ISSUES, None, Body::empty())
+        .await;
+    assert_eq!(
+        (api.status, api.error_code().as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let login = app
+        .call(&Caller::Anonymous, "GET", "/login", None, Body::empty())
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.text().contains("Sign in to Autopilot"));
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_hardened_cookie_and_goes_where_asked() {
+    let app = TestApp::new().await;
+    let r = app.login_form(MEMBER_EMAIL, PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/issues?x=1");
+    let set_cookie = r.set_cookie_header();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    let cookie = r.session_cookie().unwrap();
+    let id = cookie.split_once('=').unwrap().1;
+    assert!(id.len() >= 22, "a 128-bit id, got {id}");
+    assert_eq!(status_as(&app, &cookie).await, StatusCode::OK);
+    // Already signed in: the login page sends you to the board.
+    let again = app
+        .call(
+            &Caller::Session(cookie),
+            "GET",
+            "/login",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(again.location(), "/");
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in() {
+    let app = TestApp::new().await;
+    let first = app.sign_in(MEMBER_EMAIL).await;
+    let r = app.login_form(MEMBER_EMAIL, PASSWORD, Some(&first)).await;
+    let second = r.session_cookie().expect("a new cookie");
+    assert_ne!(first, second);
+    assert_eq!(status_as(&app, &second).await, StatusCode::OK);
+    assert_eq!(
+        status_as(&app, &first).await,
+        StatusCode::UNAUTHORIZED,
+        "the old id is dead"
+    );
+}
+
+#[tokio::test]
+async fn logout_deletes_the_session_server_side() {
+    let app = TestApp::new().await;
+    let cookie = app.sign_in(MEMBER_EMAIL).await;
+    let r = app
+        .call(
+            &Caller::Session(cookie.clone()),
+            "POST",
+            "/logout",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/login?signed_out=1");
+    // Replaying the old cookie does not bring the session back.
+    assert_eq!(status_as(&app, &cookie).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_idle_session_expires() {
+    let policy = SessionPolicy {
+        idle_ms: 600,
+        max_lifetime_ms: 3_600_000,
+    };
+    let app = TestApp::build(policy, None, true).await;
+    let cookie = app.sign_in(MEMBER_EMAIL).await;
+    assert_eq!(status_as(&app, &cookie).await, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(status_as(&app, &cookie).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_session_has_an_absolute_lifetime() {
+    let policy = SessionPolicy {
+        idle_ms: 3_600_000,
+        max_lifetime_ms: 800,
+    };
+    let app = TestApp::build(policy, None, true).await;
+    let cookie = app.sign_in(MEMBER_EMAIL).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(status_as(&app, &cookie).await, StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(status_as(&app, &cookie).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions_tokens_and_sign_ins() {
+    let app = TestApp::new().await;
+    let cookie = app.sign_in(MEMBER_EMAIL).await;
+    let user = app.store.user_by_email(MEMBER_EMAIL).await.unwrap();
+    app.store.set_disabled(user.id, true).await.unwrap();
+    assert_eq!(status_as(&app, &cookie).await, StatusCode::UNAUTHORIZED);
+    let token = app
+        .call(&app.member(), "GET", ISSUES, None, Body::empty())
+        .await;
+    assert_eq!(token.status, StatusCode::UNAUTHORIZED);
+    let again = app.login_form(MEMBER_EMAIL, PASSWORD, None).await;
+    assert!(
+        again.location().starts_with("/login?error=invalid"),
+        "{}",
+        again.location()
+    );
+    assert!(again.session_cookie().is_none());
+}
+
+#[tokio::test]
+async fn changing_a_password_ends_every_session() {
+    let app = TestApp::new().await;
+    let laptop = app.sign_in(MEMBER_EMAIL).await;
+    let phone = app.sign_in(MEMBER_EMAIL).await;
+    let user = app.store.user_by_email(MEMBER_EMAIL).await.unwrap();
+    let hash = hash_password("a brand new password".into()).await.unwrap();
+    app.store.set_password_hash(user.id, &hash).await.unwrap();
+    assert_eq!(status_as(&app, &laptop).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_as(&app, &phone).await, StatusCode::UNAUTHORIZED);
+    let r = app
+        .login_form(MEMBER_EMAIL, "a brand new password", None)
+        .await;
+    assert!(r.session_cookie().is_some());
+}
+
+#[tokio::test]
+async fn failures_look_the_same_for_unknown_emails_and_wrong_passwords() {
+    let app = TestApp::new().await;
+    let wrong_password = app.login_form(MEMBER_EMAIL, "not the password", None).await;
+    let unknown_email = app.login_form("nobody@example.com", PASSWORD, None).await;
+    assert_eq!(wrong_password.status, unknown_email.status);
+    assert_eq!(wrong_password.location(), unknown_email.location());
+    assert!(wrong_password.session_cookie().is_none());
+}
+
+#[tokio::test]
+async fn login_attempts_are_rate_limited_per_account_and_per_address() {
+    let app = TestApp::new().await;
+    for _ in 0..5 {
+        let r = app.login_form(MEMBER_EMAIL, "wrong password!", None).await;
+        assert!(
+            r.location().starts_with("/login?error=invalid"),
+            "{}",
+            r.location()
+        );
+    }
+    // Even the right password is refused while the account is being hammered.
+    let r = app.login_form(MEMBER_EMAIL, PASSWORD, None).await;
+    assert!(
+        r.location().starts_with("/login?error=rate"),
+        "{}",
+        r.location()
+    );
+    assert!(r.session_cookie().is_none());
+    // The address is now limited too: 10 attempts a minute whatever the account.
+    for i in 0..4 {
+        app.login_form(&format!("other{i}@example.com"), "x", None)
+            .await;
+    }
+    let r = app.login_form(ADMIN_EMAIL, PASSWORD, None).await;
+    assert!(
+        r.location().starts_with("/login?error=rate"),
+        "{}",
+        r.location()
+    );
+}
+
+#[tokio::test]
+async fn the_setup_token_creates_the_first_admin_once() {
+    let app = TestApp::build(common::default_policy(), Some("s3cret-token"), false).await;
+    let home = app
+        .call(&Caller::Anonymous, "GET", "/", None, Body::empty())
+        .await;
+    assert_eq!(home.location(), "/setup");
+    let page = app
+        .call(
+            &Caller::Anonymous,
+            "GET",
+            "/setup?token=x",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+
+    let post = |token: &str, email: &str| {
+        let body = format!("token={token}&email={email}&name=Ada&password=correct+horse+battery");
+        Request::post("/setup")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let wrong = app.send(post("guess", "ada%40example.com")).await;
+    assert!(
+        wrong.location().contains("error=token"),
+        "{}",
+        wrong.location()
+    );
+    assert_eq!(app.store.count_users().await.unwrap(), 0);
+
+    let ok = app.send(post("s3cret-token", "ada%40example.com")).await;
+    assert_eq!(ok.location(), "/");
+    let cookie = ok.session_cookie().expect("signed in");
+    let admin = app.store.user_by_email("ada@example.com").await.unwrap();
+    assert_eq!(admin.role, app::domain::UserRole::Admin);
+    assert_eq!(status_as(&app, &cookie).await, StatusCode::OK);
+
+    let replay = app.send(post("s3cret-token", "eve%40example.com")).await;
+    assert_eq!(replay.location(), "/login");
+    assert_eq!(app.store.count_users().await.unwrap(), 1);
+    let closed = app
+        .call(
+            &Caller::Anonymous,
+            "GET",
+            "/setup?token=s3cret-token",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(closed.location(), "/login");
+}
+
+#[tokio::test]
+async fn cross_site_writes_on_the_session_are_refused_but_bearer_tokens_pass() {
+    let app = TestApp::new().await;
+    let cookie = app.sign_in(MEMBER_EMAIL).await;
+    let body = r#"{"title":"from elsewhere"}"#;
+    let foreign = app
+        .call(
+            &Caller::ForeignSession(cookie.clone()),
+            "POST",
+            ISSUES,
+            Some("application/json"),
+            body,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    // Origin alone (older browsers send no Sec-Fetch-Site).
+    let req = Request::post(ISSUES)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::FORBIDDEN);
+    let own = app
+        .call(
+            &Caller::Session(cookie),
+            "POST",
+            ISSUES,
+            Some("application/json"),
+            body,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CREATED);
+    let mut token_req = Request::post(ISSUES)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", app.member_token),
+        )
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::from(body))
+        .unwrap();
+    token_req
+        .headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(app.send(token_req).await.status, StatusCode::CREATED);
+    // Login CSRF is refused too.
+    let forged = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::from("email=ann%40example.com&password=x"))
+        .unwrap();
+    assert_eq!(app.send(forged).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_revoked_or_unknown_token_is_refused() {
+    let app = TestApp::new().await;
+    let user = app.store.user_by_email(MEMBER_EMAIL).await.unwrap();
+    assert_eq!(
+        app.store.revoke_api_tokens(user.id, "test").await.unwrap(),
+        1
+    );
+    let r = app
+        .call(&app.member(), "GET", ISSUES, None, Body::empty())
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let junk = app
+        .call(
+            &Caller::Bearer("ap_nope".into()),
+            "GET",
+            ISSUES,
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(junk.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn actions_are_recorded_under_the_callers_name() {
+    let app = TestApp::new().await;
+    let issue = app.create("named").await;
+    assert_eq!(issue["created_by"], "Ann");
+    let events = app
+        .get(&format!("/api/autopilot/issues/{}/events", issue["id"]))
+        .await
+        .json();
+    assert_eq!(events[0]["actor"], "Ann");
+}

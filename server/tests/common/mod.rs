@@ -1,0 +1,255 @@
+//! A real router over a temporary SQLite database, with two people (a member and an admin),
+//! a bearer token for each, and helpers to call it as anyone.
+#![allow(dead_code)]
+
+use app::auth::{hash_password, token_hash, SessionPolicy};
+use app::domain::UserRole;
+use app::store::Store;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use server::config::AuthSettings;
+use tower::ServiceExt;
+
+pub const MEMBER_EMAIL: &str = "ann@example.com";
+pub const ADMIN_EMAIL: &str = "root@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+pub const ORIGIN: &str = "http://board.test";
+
+/// Who a request is sent as.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    Anonymous,
+    Bearer(String),
+    /// A session cookie (`name=value`), sent from the board's own origin.
+    Session(String),
+    /// A session cookie, sent from another site's page.
+    ForeignSession(String),
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Store,
+    pub member_token: String,
+    pub admin_token: String,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub fn location(&self) -> String {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The session cookie this reply sets, as `name=value`.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("autopilot_session="))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_string)
+    }
+
+    pub fn set_cookie_header(&self) -> String {
+        self.headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+pub fn default_policy() -> SessionPolicy {
+    SessionPolicy {
+        idle_ms: 8 * 3_600_000,
+        max_lifetime_ms: 7 * 24 * 3_600_000,
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::build(default_policy(), None, true).await
+    }
+
+    /// `people`: whether to create the member and the admin (false for first-run tests).
+    pub async fn build(policy: SessionPolicy, setup_token: Option<&str>, people: bool) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = Store::open(&url).await.expect("open store");
+        let (mut member_token, mut admin_token) = (String::new(), String::new());
+        if people {
+            let hash = hash_password(PASSWORD.into()).await.unwrap();
+            let member = store
+                .create_user(MEMBER_EMAIL, "Ann", UserRole::Member, &hash)
+                .await
+                .unwrap();
+            let admin = store
+                .create_user(ADMIN_EMAIL, "Root", UserRole::Admin, &hash)
+                .await
+                .unwrap();
+            member_token = app::auth::new_token();
+            admin_token = app::auth::new_token();
+            store
+                .create_api_token(member.id, "test", &token_hash(&member_token))
+                .await
+                .unwrap();
+            store
+                .create_api_token(admin.id, "test", &token_hash(&admin_token))
+                .await
+                .unwrap();
+        }
+        let auth = AuthSettings {
+            policy,
+            public_origin: Some(ORIGIN.into()),
+            secure_cookies: false,
+        };
+        let (router, _) = server::build_app(
+            store.clone(),
+            "target/site",
+            "127.0.0.1:0".parse().unwrap(),
+            auth,
+            setup_token.map(str::to_string),
+        );
+        TestApp {
+            router,
+            store,
+            member_token,
+            admin_token,
+            _dir: dir,
+        }
+    }
+
+    pub fn member(&self) -> Caller {
+        Caller::Bearer(self.member_token.clone())
+    }
+
+    pub fn admin(&self) -> Caller {
+        Caller::Bearer(self.admin_token.clone())
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Any request, as anyone.
+    pub async fn call(
+        &self,
+        caller: &Caller,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        req = match caller {
+            Caller::Anonymous => req,
+            Caller::Bearer(token) => req.header(header::AUTHORIZATION, format!("Bearer {token}")),
+            Caller::Session(cookie) => req
+                .header(header::COOKIE, cookie)
+                .header(header::ORIGIN, ORIGIN)
+                .header("sec-fetch-site", "same-origin"),
+            Caller::ForeignSession(cookie) => req
+                .header(header::COOKIE, cookie)
+                .header(header::ORIGIN, "http://evil.example")
+                .header("sec-fetch-site", "cross-site"),
+        };
+        self.send(req.body(body.into()).unwrap()).await
+    }
+
+    // The JSON API as the member, with their bearer token.
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(&self.member(), "GET", path, None, Body::empty())
+            .await
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> Reply {
+        self.call(&self.member(), method, path, Some(content_type), body)
+            .await
+    }
+
+    pub async fn json(&self, method: &str, path: &str, body: Value) -> Reply {
+        self.raw(method, path, "application/json", body.to_string())
+            .await
+    }
+
+    pub async fn create(&self, title: &str) -> Value {
+        let r = self
+            .json(
+                "POST",
+                "/api/autopilot/issues",
+                serde_json::json!({ "title": title }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()
+    }
+
+    /// Posts the login form from the board's own page.
+    pub async fn login_form(&self, email: &str, password: &str, cookie: Option<&str>) -> Reply {
+        let body = format!(
+            "email={}&password={}&next=%2Fissues%3Fx%3D1",
+            email.replace('@', "%40"),
+            password.replace(' ', "+")
+        );
+        let mut req = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN);
+        if let Some(cookie) = cookie {
+            req = req.header(header::COOKIE, cookie);
+        }
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Signs in and returns the session cookie.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let r = self.login_form(email, PASSWORD, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        r.session_cookie().expect("a session cookie")
+    }
+}

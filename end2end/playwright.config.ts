@@ -1,10 +1,21 @@
 import { defineConfig, devices } from '@playwright/test';
 
-// The server under test. `cargo leptos end-to-end` starts it itself and sets
-// E2E_EXTERNAL_SERVER=1; otherwise Playwright starts the built binary on a fresh database.
-const port = Number(process.env.E2E_PORT ?? (process.env.E2E_EXTERNAL_SERVER === '1' ? 3000 : 3123));
+// Playwright starts the built server (target/debug/autopilot) on a fresh database with an
+// admin and a member (see serve.sh); global-setup.ts signs both in once.
+export const port = Number(process.env.E2E_PORT ?? 3123);
 const baseURL = `http://127.0.0.1:${port}`;
-const external = process.env.E2E_EXTERNAL_SERVER === '1';
+
+export const chromiumLaunch = {
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+};
 
 export default defineConfig({
   testDir: './tests',
@@ -14,18 +25,16 @@ export default defineConfig({
   workers: 1,
   retries: process.env.CI ? 1 : 0,
   reporter: [['list']],
+  globalSetup: './global-setup.ts',
   use: {
     baseURL,
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
   },
   webServer: {
-    command: external
-      ? 'true'
-      : `sh -c 'rm -f target/e2e.db* && exec ./target/debug/autopilot serve --addr 127.0.0.1:${port} --database-url sqlite://target/e2e.db'`,
-    cwd: '..',
+    command: `./serve.sh ${port}`,
     url: `${baseURL}/healthz`,
-    reuseExistingServer: external,
+    reuseExistingServer: false,
     timeout: 60_000,
     stdout: 'pipe',
     stderr: 'pipe',
@@ -33,20 +42,7 @@ export default defineConfig({
   projects: [
     {
       name: 'chromium',
-      use: {
-        ...devices['Desktop Chrome'],
-        launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--no-first-run',
-          ],
-        },
-      },
+      use: { ...devices['Desktop Chrome'], launchOptions: chromiumLaunch },
     },
   ],
 });

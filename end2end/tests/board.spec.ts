@@ -1,5 +1,7 @@
 import { test, expect } from '@playwright/test';
 
+test.use({ storageState: '.auth/member.json' });
+
 async function openBoard(page) {
   await page.goto('/');
   // Hydrated: the Effect that sets this only runs in the browser.
@@ -51,4 +53,9 @@ test('an empty title is refused with a message and nothing is filed', async ({ p
   await expect(page.getByRole('alert')).toContainText('title: must not be empty');
   const after = (await (await request.get('/api/autopilot/issues')).json()).length;
   expect(after).toBe(before);
+});
+
+test('screenshot of the board for review', async ({ page }) => {
+  await openBoard(page);
+  await page.screenshot({ path: 'test-results/board.png', fullPage: true });
 });

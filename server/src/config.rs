@@ -113,6 +113,17 @@ pub fn runner_flag_set() -> bool {
     std::env::var("AUTOPILOT_RUNNER").is_ok_and(|v| v.trim() == "1")
 }
 
+/// Logs to stderr, one line per event; `RUST_LOG` picks the level (default `info`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::origin_of;
@@ -131,15 +142,4 @@ mod tests {
         assert_eq!(origin_of("https://user@evil"), None);
         assert_eq!(origin_of("board.example.com"), None);
     }
-}
-
-/// Logs to stderr, one line per event; `RUST_LOG` picks the level (default `info`).
-pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

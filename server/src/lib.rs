@@ -98,7 +98,7 @@ fn spawn_housekeeping(state: AppState) {
         loop {
             tick.tick().await;
             state.login_limits.forget_quiet();
-            if minutes % 60 == 0 {
+            if minutes.is_multiple_of(60) {
                 let _ = state.store.delete_expired_sessions().await;
             }
             minutes += 1;

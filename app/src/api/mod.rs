@@ -2,7 +2,7 @@
 //! the store (which applies the domain rules) do the work. Endpoints have stable names so
 //! scripts, logs and the authorization matrix test can name them.
 
-use crate::domain::{Issue, IssueDetail, Kind, NewIssue, Priority, Status};
+use crate::domain::{Issue, IssueDetail, Kind, Priority, Status};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -88,7 +88,7 @@ pub async fn create_issue(
     #[server(default)] human_only: Option<String>,
 ) -> Result<Issue, AppError> {
     let actor = ssr::current_actor().await?;
-    let new = NewIssue {
+    let new = crate::domain::NewIssue {
         title,
         body,
         kind,

@@ -36,12 +36,18 @@ pub fn AdminUsersPage() -> impl IntoView {
         |_| list_users(),
     );
     let marker = hydration_marker();
+    let add_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(form)) = (add.value().get(), add_form.get()) {
+            form.reset();
+        }
+    });
     view! {
         <div class="page" data-hydrated=move || marker.get()>
             <TopBar />
             <main class="admin">
                 <h1>"People"</h1>
-                <ActionForm action=add attr:class="add-user">
+                <ActionForm action=add node_ref=add_form attr:class="add-user">
                     <label>"Name" <input type="text" name="name" required /></label>
                     <label>"Email" <input type="email" name="email" required /></label>
                     <label>
@@ -97,6 +103,7 @@ fn UserTable(
                     <td>{user.role.as_str()}</td>
                     <td>{if disabled { "disabled" } else { "active" }}</td>
                     <td class="actions">
+                        <div>
                         <ActionForm action=update attr:class="inline">
                             <input type="hidden" name="id" value=user.id />
                             <input type="hidden" name="role" value=other_role.as_str() />
@@ -129,6 +136,7 @@ fn UserTable(
                                 "Reset password"
                             </button>
                         </ActionForm>
+                        </div>
                     </td>
                 </tr>
             }

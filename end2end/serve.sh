@@ -1,0 +1,12 @@
+#!/usr/bin/env sh
+# Starts the built server for the Playwright tests on a fresh database, with two people:
+# admin@example.com (admin) and member@example.com (member), password "e2e password 123".
+set -eu
+cd "$(dirname "$0")/.."
+PORT="${1:-3123}"
+DB="target/e2e.db"
+rm -f "$DB" "$DB-shm" "$DB-wal"
+export DATABASE_URL="sqlite://$DB" AUTOPILOT_PASSWORD="e2e password 123" RUST_LOG="${RUST_LOG:-warn}"
+./target/debug/autopilot user add --email admin@example.com --name "Ada Admin" --role admin
+./target/debug/autopilot user add --email member@example.com --name "Max Member" --role member
+exec ./target/debug/autopilot serve --addr "127.0.0.1:$PORT"

@@ -1,0 +1,288 @@
+//! The authorization matrix: every route, server function and page, called as anonymous,
+//! member, admin (by bearer token and by session) and from a foreign site. A route, server
+//! function or page that is added without a row here makes `every_endpoint_has_a_row` fail.
+
+mod common;
+
+use app::auth::hash_password;
+use app::domain::UserRole;
+use axum::body::Body;
+use axum::http::StatusCode;
+use common::{Caller, Reply, TestApp, ADMIN_EMAIL, MEMBER_EMAIL};
+use std::collections::BTreeSet;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Access {
+    /// Anyone, from anywhere.
+    Public,
+    /// Anyone, but only from the board's own pages (sign-in forms).
+    SameSite,
+    /// Any signed-in person or token.
+    Member,
+    /// Admins only.
+    Admin,
+    /// A page: anonymous people are sent to the login page.
+    MemberPage,
+    /// A page for admins: members get 403.
+    AdminPage,
+    /// A page anyone can open (login, first-run set-up).
+    PublicPage,
+}
+
+use Access::*;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+const MULTIPART: &str = "multipart/form-data; boundary=XB";
+const UPLOAD: &str =
+    "--XB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhi\r\n--XB--\r\n";
+
+/// Content type and body to send.
+type Payload = Option<(&'static str, &'static str)>;
+
+/// (method, path as registered, access, payload)
+const MATRIX: &[(&str, &str, Access, Payload)] = &[
+    ("GET", "/healthz", Public, None),
+    ("GET", "/autopilot", Public, None),
+    (
+        "POST",
+        "/api/autopilot/feedback",
+        Public,
+        Some((JSON, r#"{"message":"hello"}"#)),
+    ),
+    ("POST", "/login", SameSite, Some((FORM, ""))),
+    ("POST", "/setup", SameSite, Some((FORM, ""))),
+    ("POST", "/logout", SameSite, None),
+    ("GET", "/api/autopilot/issues", Member, None),
+    (
+        "POST",
+        "/api/autopilot/issues",
+        Member,
+        Some((JSON, r#"{"title":"m"}"#)),
+    ),
+    ("GET", "/api/autopilot/issues/{id}", Member, None),
+    (
+        "PATCH",
+        "/api/autopilot/issues/{id}",
+        Member,
+        Some((JSON, r#"{"priority":"high"}"#)),
+    ),
+    (
+        "POST",
+        "/api/autopilot/issues/{id}/status",
+        Member,
+        Some((JSON, r#"{"status":"ready"}"#)),
+    ),
+    ("GET", "/api/autopilot/issues/{id}/comments", Member, None),
+    (
+        "POST",
+        "/api/autopilot/issues/{id}/comments",
+        Member,
+        Some((JSON, r#"{"body":"c"}"#)),
+    ),
+    (
+        "GET",
+        "/api/autopilot/issues/{id}/attachments",
+        Member,
+        None,
+    ),
+    (
+        "POST",
+        "/api/autopilot/issues/{id}/attachments",
+        Member,
+        Some((MULTIPART, UPLOAD)),
+    ),
+    ("GET", "/api/autopilot/issues/{id}/events", Member, None),
+    ("GET", "/api/autopilot/uploads/{id}", Member, None),
+    ("POST", "/api/list_board", Member, Some((FORM, ""))),
+    (
+        "POST",
+        "/api/get_issue_detail",
+        Member,
+        Some((FORM, "id=1")),
+    ),
+    ("POST", "/api/create_issue", Member, Some((FORM, "title=m"))),
+    (
+        "POST",
+        "/api/move_issue",
+        Member,
+        Some((FORM, "id=1&to=backlog&version=1")),
+    ),
+    ("POST", "/api/whoami", Member, Some((FORM, ""))),
+    ("POST", "/api/list_users", Admin, Some((FORM, ""))),
+    (
+        "POST",
+        "/api/add_user",
+        Admin,
+        Some((
+            FORM,
+            "email=new%40example.com&name=New&role=member&password=correct+horse+battery",
+        )),
+    ),
+    (
+        "POST",
+        "/api/update_user",
+        Admin,
+        Some((FORM, "id=3&role=member")),
+    ),
+    (
+        "POST",
+        "/api/reset_password",
+        Admin,
+        Some((FORM, "id=3&password=correct+horse+battery")),
+    ),
+    ("GET", "/", MemberPage, None),
+    ("GET", "/admin/users", AdminPage, None),
+    ("GET", "/login", PublicPage, None),
+    ("GET", "/setup", PublicPage, None),
+];
+
+/// Paths registered with `.route("…")` in the server's route modules, read from the source so
+/// a new route cannot slip past this test.
+fn routes_in_source() -> BTreeSet<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes");
+    let mut paths = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).expect("routes dir") {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (i, _) in source.match_indices(".route(") {
+            let rest = source[i + ".route(".len()..].trim_start();
+            if let Some(literal) = rest.strip_prefix('"') {
+                paths.insert(literal[..literal.find('"').unwrap()].to_string());
+            }
+        }
+    }
+    paths
+}
+
+#[test]
+fn every_endpoint_has_a_row() {
+    let listed: BTreeSet<&str> = MATRIX.iter().map(|row| row.1).collect();
+    let mut missing = Vec::new();
+    for path in routes_in_source() {
+        if !listed.contains(path.as_str()) {
+            missing.push(format!("route {path}"));
+        }
+    }
+    for (path, _) in leptos::server_fn::axum::server_fn_paths() {
+        if !listed.contains(path) {
+            missing.push(format!("server function {path}"));
+        }
+    }
+    for route in leptos_axum::generate_route_list(app::App) {
+        if !listed.contains(route.path()) {
+            missing.push(format!("page {}", route.path()));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no authorization matrix row for: {missing:?}"
+    );
+}
+
+fn ok(reply: &Reply) -> bool {
+    !matches!(
+        reply.status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    )
+}
+
+fn sent_to_login(reply: &Reply) -> bool {
+    reply.status == StatusCode::SEE_OTHER && reply.location().starts_with("/login")
+}
+
+#[tokio::test]
+async fn every_caller_gets_what_the_matrix_says() {
+    let app = TestApp::new().await;
+    // Issue 1 with an attachment, and a third person (id 3) for the admin actions to act on.
+    let id = app.create("target").await["id"].as_i64().unwrap();
+    assert_eq!(id, 1);
+    let up = app
+        .raw(
+            "POST",
+            "/api/autopilot/issues/1/attachments",
+            MULTIPART,
+            UPLOAD,
+        )
+        .await;
+    assert_eq!(up.status, StatusCode::CREATED);
+    let hash = hash_password("correct horse battery".into()).await.unwrap();
+    let cy = app
+        .store
+        .create_user("cy@example.com", "Cy", UserRole::Member, &hash)
+        .await
+        .unwrap();
+    assert_eq!(cy.id, 3);
+
+    let member_session = app.sign_in(MEMBER_EMAIL).await;
+    let admin_session = app.sign_in(ADMIN_EMAIL).await;
+    let callers = [
+        ("anonymous", Caller::Anonymous),
+        ("member token", app.member()),
+        ("admin token", app.admin()),
+        ("member session", Caller::Session(member_session.clone())),
+        ("admin session", Caller::Session(admin_session.clone())),
+        (
+            "foreign site",
+            Caller::ForeignSession(admin_session.clone()),
+        ),
+    ];
+
+    let mut failures = Vec::new();
+    for &(method, template, access, body) in MATRIX {
+        let path = template.replace("{id}", "1");
+        for (who, caller) in &callers {
+            // Logging out would end the sessions the other rows use; it gets its own below.
+            if path == "/logout" && matches!(caller, Caller::Session(_)) {
+                continue;
+            }
+            let (content_type, payload) = body.unwrap_or(("", ""));
+            let content_type = (!content_type.is_empty()).then_some(content_type);
+            let reply = app
+                .call(caller, method, &path, content_type, Body::from(payload))
+                .await;
+            // The foreign site rides on the admin's cookie: its reads (plain links) work.
+            let is_admin = who.starts_with("admin") || who == &"foreign site";
+            let safe = method == "GET";
+            let expected_ok = match (access, caller) {
+                (Public | PublicPage, _) => ok(&reply),
+                (_, Caller::ForeignSession(_)) if !safe => reply.status == StatusCode::FORBIDDEN,
+                (SameSite, _) => ok(&reply),
+                (Member, Caller::Anonymous) | (Admin, Caller::Anonymous) => {
+                    reply.status == StatusCode::UNAUTHORIZED
+                }
+                (MemberPage | AdminPage, Caller::Anonymous) => sent_to_login(&reply),
+                (Member, _) => ok(&reply),
+                (MemberPage, _) => reply.status == StatusCode::OK,
+                (Admin, _) if is_admin => ok(&reply),
+                (Admin, _) => reply.status == StatusCode::FORBIDDEN,
+                (AdminPage, _) if is_admin => reply.status == StatusCode::OK,
+                (AdminPage, _) => reply.status == StatusCode::FORBIDDEN,
+            };
+            if !expected_ok {
+                failures.push(format!(
+                    "{method} {path} as {who} ({access:?}): {} {}",
+                    reply.status,
+                    reply.text().chars().take(120).collect::<String>()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorization matrix broken:\n{}",
+        failures.join("\n")
+    );
+
+    // Logging out, with a session of its own.
+    let extra = app.sign_in(ADMIN_EMAIL).await;
+    let out = app
+        .call(
+            &Caller::Session(extra),
+            "POST",
+            "/logout",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+}

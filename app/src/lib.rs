@@ -1,11 +1,14 @@
 //! Autopilot's isomorphic crate: domain rules, the store (server only), server functions and
 //! the Leptos UI.
+#![recursion_limit = "256"]
 
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod auth;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod markdown;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod store;

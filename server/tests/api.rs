@@ -517,3 +517,101 @@ async fn the_board_renders_server_side_with_its_issues() {
     );
     assert_eq!(app.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
 }
+
+/// Reads the next SSE data block (up to a blank line) within a second.
+async fn next_sse_block(body: &mut axum::body::Body) -> String {
+    use http_body_util::BodyExt;
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(2), body.frame())
+            .await
+            .expect("an event within 2 s")
+            .expect("stream open")
+            .expect("frame");
+        if let Ok(data) = frame.into_data() {
+            let chunk = String::from_utf8_lossy(&data).into_owned();
+            if chunk.starts_with(':') {
+                continue; // keep-alive comment
+            }
+            text.push_str(&chunk);
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_live_stream_sends_changes_and_resumes_after_last_event_id() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let app = app().await;
+    let first = app.create("before the stream").await;
+    let open = |last_event_id: Option<&str>| {
+        let mut req = Request::get("/api/autopilot/stream").header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", app.member_token),
+        );
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        app.router.clone().oneshot(req.body(Body::empty()).unwrap())
+    };
+
+    let live = open(None).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(live.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = live.into_body();
+    let second = app.create("while streaming").await;
+    let block = next_sse_block(&mut body).await;
+    assert!(block.contains("event: change"), "{block}");
+    assert!(block.contains("\"kind\":\"created\""), "{block}");
+    assert!(
+        block.contains(&format!("\"issue_id\":{}", second["id"])),
+        "{block}"
+    );
+    assert!(
+        !block.contains(&format!("\"issue_id\":{},", first["id"])),
+        "a new stream starts now"
+    );
+
+    // A reconnecting browser names the last event it saw and gets everything after it.
+    let resumed = open(Some("0")).await.unwrap();
+    let mut body = resumed.into_body();
+    let block = next_sse_block(&mut body).await;
+    assert!(block.contains("id: 1"), "{block}");
+    assert!(
+        block.contains(&format!("\"issue_id\":{}", first["id"])),
+        "{block}"
+    );
+}
+
+#[tokio::test]
+async fn the_board_caps_the_done_column() {
+    let app = app().await;
+    let store = &app.store;
+    for i in 0..5 {
+        let issue = app.create(&format!("done {i}")).await;
+        let id = issue["id"].as_i64().unwrap();
+        let human = json!({ "human_only": true });
+        app.json("PATCH", &format!("/api/autopilot/issues/{id}"), human)
+            .await;
+        for to in ["ready", "in_progress", "in_review", "done"] {
+            let r = app
+                .json(
+                    "POST",
+                    &format!("/api/autopilot/issues/{id}/status"),
+                    json!({ "status": to }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{to}: {}", r.text());
+        }
+    }
+    app.create("open one").await;
+    let board = store
+        .board_issues(&app::store::IssueFilter::default(), 2)
+        .await
+        .unwrap();
+    assert_eq!(board.done_total, 5);
+    let titles: Vec<&str> = board.issues.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["open one", "done 4", "done 3"]);
+}

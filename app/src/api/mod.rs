@@ -2,9 +2,12 @@
 //! the store (which applies the domain rules) do the work. Endpoints have stable names so
 //! scripts, logs and the authorization matrix test can name them.
 
-use crate::domain::{Issue, IssueDetail, Kind, Priority, Status};
+use crate::domain::{
+    Attachment, BoardIssues, Comment, Issue, IssueDetail, IssueView, Kind, Priority, Status,
+};
 use crate::error::AppError;
 use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 
 mod users;
 pub use users::*;
@@ -65,17 +68,54 @@ mod ssr {
     }
 }
 
-/// Every issue on the board, in column order.
+/// The board, filtered. `mine` keeps the caller's own issues; `done` is how many finished
+/// issues to show (the most recent).
 #[server(endpoint = "list_board")]
-pub async fn list_board() -> Result<Vec<Issue>, AppError> {
-    ssr::current_actor().await?;
-    ssr::store()?.list_issues(&Default::default()).await
+pub async fn list_board(
+    #[server(default)] q: Option<String>,
+    #[server(default)] kind: Option<Kind>,
+    #[server(default)] assignee: Option<String>,
+    #[server(default)] mine: bool,
+    #[server(default)] done: Option<i64>,
+) -> Result<BoardIssues, AppError> {
+    let actor = ssr::current_actor().await?;
+    let assignee = if mine {
+        Some(actor.name)
+    } else {
+        assignee.filter(|a| !a.trim().is_empty())
+    };
+    let filter = crate::store::IssueFilter {
+        q,
+        kind,
+        assignee,
+        status: None,
+    };
+    let done_limit = done.unwrap_or(DONE_SHOWN).clamp(0, 10_000);
+    ssr::store()?.board_issues(&filter, done_limit).await
 }
+
+/// How many done issues the board shows before "Show more".
+pub const DONE_SHOWN: i64 = 30;
 
 #[server(endpoint = "get_issue_detail")]
 pub async fn get_issue_detail(id: i64) -> Result<IssueDetail, AppError> {
     ssr::current_actor().await?;
     ssr::store()?.issue_detail(id).await
+}
+
+/// An issue for its drawer: detail, rendered body and history.
+#[server(endpoint = "get_issue_view")]
+pub async fn get_issue_view(id: i64) -> Result<IssueView, AppError> {
+    ssr::current_actor().await?;
+    let store = ssr::store()?;
+    let detail = store.issue_detail(id).await?;
+    let body_html = crate::markdown::render(&detail.issue.body);
+    let events = store.list_events(id).await?;
+    Ok(IssueView {
+        detail,
+        body_html,
+        events,
+    })
 }
 
 /// Files a new issue from the board's form. `human_only` is a checkbox: present means on.
@@ -99,12 +139,88 @@ pub async fn create_issue(
     ssr::store()?.create_issue(&actor, new).await
 }
 
-/// Moves an issue, naming the version the board last saw so a stale board cannot overwrite
-/// someone else's move.
+/// Moves an issue (or reorders it inside its column), naming the version the board last saw
+/// so a stale board cannot overwrite someone else's move.
 #[server(endpoint = "move_issue")]
-pub async fn move_issue(id: i64, to: Status, version: i64) -> Result<Issue, AppError> {
+pub async fn move_issue(
+    id: i64,
+    to: Status,
+    version: i64,
+    #[server(default)] position: Option<f64>,
+) -> Result<Issue, AppError> {
     let actor = ssr::current_actor().await?;
     ssr::store()?
-        .move_issue(&actor, id, to, Some(version))
+        .place_issue(&actor, id, to, Some(version), position)
         .await
+}
+
+/// Saves the drawer's edit form.
+#[server(endpoint = "update_issue")]
+pub async fn update_issue(
+    id: i64,
+    version: i64,
+    title: String,
+    #[server(default)] body: String,
+    kind: Kind,
+    priority: Priority,
+    #[server(default)] assignee: String,
+    #[server(default)] human_only: Option<String>,
+) -> Result<Issue, AppError> {
+    let actor = ssr::current_actor().await?;
+    let patch = crate::domain::IssuePatch {
+        title: Some(title),
+        body: Some(body),
+        kind: Some(kind),
+        priority: Some(priority),
+        human_only: Some(human_only.is_some()),
+        assignee: Some(assignee),
+        version: Some(version),
+    };
+    ssr::store()?.update_issue(&actor, id, patch).await
+}
+
+#[server(endpoint = "add_comment")]
+pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
+    let actor = ssr::current_actor().await?;
+    let (comment, _) = ssr::store()?.add_comment(&actor, id, &body).await?;
+    Ok(comment)
+}
+
+/// Takes a multipart form with `issue_id` and `file` (sent by the drawer's upload form).
+#[server(endpoint = "upload_attachment", input = MultipartFormData)]
+pub async fn upload_attachment(data: MultipartData) -> Result<Attachment, AppError> {
+    let actor = ssr::current_actor().await?;
+    let mut form = data.into_inner().ok_or(AppError::Internal)?;
+    let mut issue_id = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(e.to_string()))?
+    {
+        match field.name() {
+            Some("issue_id") => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+                issue_id = text.trim().parse::<i64>().ok();
+            }
+            Some("file") => {
+                let id = issue_id.ok_or_else(|| {
+                    AppError::BadRequest("issue_id must come before the file".into())
+                })?;
+                let filename = field.file_name().unwrap_or("upload").to_string();
+                let content_type = field.content_type().map(|m| m.to_string());
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| AppError::PayloadTooLarge(e.to_string()))?;
+                return ssr::store()?
+                    .add_attachment(&actor, id, &filename, content_type.as_deref(), &bytes)
+                    .await;
+            }
+            _ => {}
+        }
+    }
+    Err(AppError::BadRequest("choose a file to upload".into()))
 }

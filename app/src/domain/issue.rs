@@ -217,6 +217,14 @@ pub struct Event {
     pub created_at: i64,
 }
 
+/// What the board shows: every open issue, and the most recently finished ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoardIssues {
+    pub issues: Vec<Issue>,
+    /// How many done issues match; only the most recent of them are in `issues`.
+    pub done_total: i64,
+}
+
 /// An issue with everything shown beside it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IssueDetail {
@@ -224,6 +232,15 @@ pub struct IssueDetail {
     pub issue: Issue,
     pub comments: Vec<Comment>,
     pub attachments: Vec<Attachment>,
+}
+
+/// An issue as its drawer shows it: the detail, the body rendered from Markdown to sanitised
+/// HTML (on the server), and its history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueView {
+    pub detail: IssueDetail,
+    pub body_html: String,
+    pub events: Vec<Event>,
 }
 
 #[cfg(test)]

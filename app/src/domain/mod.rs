@@ -2,10 +2,12 @@
 //! which drops are legal with exactly the rules the server enforces.
 
 mod issue;
+mod time;
 mod transition;
 mod user;
 mod validate;
 
+pub use self::time::format_time;
 pub use issue::*;
 pub use transition::*;
 pub use user::*;

@@ -1,33 +1,183 @@
+//! The board: six columns with drag and drop, a "Move to…" menu on every card for keyboards
+//! and for browsers without JavaScript, filters, and the issue drawer (`/?issue=ID`).
+
 use super::hydration_marker;
+use super::issue::IssuePanel;
+use super::live::use_live_refresh;
 use super::topbar::TopBar;
-use crate::api::{list_board, CreateIssue};
-use crate::domain::{Issue, Kind, Priority, Status};
+use crate::api::{list_board, whoami, CreateIssue, MoveIssue, DONE_SHOWN};
+use crate::domain::{legal_targets, BoardIssues, Issue, Kind, Priority, Role, Status};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
 
-/// The board: six columns, and a form to file an issue.
+/// The board's filters, as they stand in the URL.
+#[derive(Clone, Debug, PartialEq, Default)]
+struct BoardQuery {
+    q: Option<String>,
+    kind: Option<Kind>,
+    assignee: Option<String>,
+    mine: bool,
+    done: Option<i64>,
+}
+
+/// What every part of the board shares.
+#[derive(Clone, Copy)]
+struct BoardContext {
+    /// Bumped to reload the board (live events, finished moves).
+    refresh: RwSignal<u64>,
+    /// A short message about the last refused move.
+    notice: RwSignal<Option<String>>,
+    /// The card being dragged.
+    dragging: RwSignal<Option<Issue>>,
+    /// A move sent but not yet answered: shown in place at once.
+    pending: RwSignal<Option<(i64, Status, Option<f64>)>>,
+    role: Signal<Role>,
+    move_action: ServerAction<MoveIssue>,
+}
+
 #[component]
 pub fn BoardPage() -> impl IntoView {
+    let query = use_query_map();
+    let filters = Memo::new(move |_| {
+        let q = query.read();
+        BoardQuery {
+            q: q.get("q").filter(|v| !v.trim().is_empty()),
+            kind: q.get("kind").and_then(|k| k.parse().ok()),
+            assignee: q.get("assignee").filter(|v| !v.trim().is_empty()),
+            mine: q.get("mine").is_some(),
+            done: q.get("done").and_then(|d| d.parse().ok()),
+        }
+    });
+    let open_issue = Memo::new(move |_| {
+        query
+            .read()
+            .get("issue")
+            .and_then(|id| id.parse::<i64>().ok())
+    });
+
+    let refresh = RwSignal::new(0u64);
+    use_live_refresh(refresh);
     let create = ServerAction::<CreateIssue>::new();
-    let issues = Resource::new(move || create.version().get(), |_| list_board());
+    let move_action = ServerAction::<MoveIssue>::new();
+    let me = Resource::new(|| (), |_| whoami());
+    let role = Signal::derive(move || match me.get() {
+        Some(Ok(me)) if me.is_admin => Role::Admin,
+        _ => Role::Member,
+    });
+    let ctx = BoardContext {
+        refresh,
+        notice: RwSignal::new(None),
+        dragging: RwSignal::new(None),
+        pending: RwSignal::new(None),
+        role,
+        move_action,
+    };
+    // A refused move from the menu shows its reason like a refused drop.
+    Effect::new(move |_| {
+        if let Some(Err(err)) = move_action.value().get() {
+            ctx.notice.set(Some(err.to_string()));
+        }
+    });
+
+    let board = Resource::new(
+        move || {
+            (
+                filters.get(),
+                refresh.get(),
+                create.version().get(),
+                move_action.version().get(),
+            )
+        },
+        |(f, ..)| list_board(f.q, f.kind, f.assignee, f.mine, f.done),
+    );
 
     let marker = hydration_marker();
     view! {
         <div class="page" data-hydrated=move || marker.get()>
             <TopBar />
-            <NewIssueForm create />
-            <Suspense fallback=|| view! { <p class="loading">"Loading the board…"</p> }>
-                {move || Suspend::new(async move {
-                    match issues.await {
-                        Ok(issues) => view! { <Board issues /> }.into_any(),
-                        Err(err) => {
-                            view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any()
+            <div class="toolbar">
+                <NewIssueForm create />
+                <Filters filters />
+            </div>
+            {move || {
+                ctx.notice
+                    .get()
+                    .map(|text| {
+                        view! {
+                            <div class="notice-bar" role="status">
+                                <span>{text}</span>
+                                <button
+                                    type="button"
+                                    class="link"
+                                    on:click=move |_| ctx.notice.set(None)
+                                >
+                                    "Dismiss"
+                                </button>
+                            </div>
                         }
-                    }
-                })}
-            </Suspense>
+                    })
+            }}
+            <Transition fallback=|| view! { <p class="loading">"Loading the board…"</p> }>
+                {move || {
+                    board
+                        .get()
+                        .map(|result| match result {
+                            Ok(board) => {
+                                view! { <Board board ctx filters=filters.get() /> }.into_any()
+                            }
+                            Err(err) => {
+                                view! { <p class="error" role="alert">{err.to_string()}</p> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+            {move || {
+                open_issue
+                    .get()
+                    .map(|id| {
+                        let close = close_href(&query.read());
+                        view! {
+                            <aside class="drawer" aria-label=format!("Issue #{id}")>
+                                <a class="drawer-close" href=close aria-label="Close">
+                                    "×"
+                                </a>
+                                <IssuePanel id refresh />
+                            </aside>
+                        }
+                    })
+            }}
         </div>
     }
+}
+
+/// The current URL without `issue=`: where closing the drawer goes.
+fn close_href(query: &leptos_router::params::ParamsMap) -> String {
+    let kept: Vec<String> = query
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| k != "issue")
+        .map(|(k, v)| format!("{k}={}", urlencode(&v)))
+        .collect();
+    if kept.is_empty() {
+        "/".into()
+    } else {
+        format!("/?{}", kept.join("&"))
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[component]
@@ -35,10 +185,8 @@ fn NewIssueForm(create: ServerAction<CreateIssue>) -> impl IntoView {
     let form = NodeRef::<leptos::html::Form>::new();
     // A filed issue clears the form for the next one.
     Effect::new(move |_| {
-        if let Some(Ok(_)) = create.value().get() {
-            if let Some(form) = form.get() {
-                form.reset();
-            }
+        if let (Some(Ok(_)), Some(form)) = (create.value().get(), form.get()) {
+            form.reset();
         }
     });
     let error = move || match create.value().get() {
@@ -96,31 +244,223 @@ fn NewIssueForm(create: ServerAction<CreateIssue>) -> impl IntoView {
 }
 
 #[component]
-fn Board(issues: Vec<Issue>) -> impl IntoView {
+fn Filters(filters: Memo<BoardQuery>) -> impl IntoView {
+    let current = filters.get_untracked();
+    let kind = current.kind;
+    view! {
+        <Form method="GET" action="" attr:class="filters" attr:role="search">
+            <label>
+                <span class="visually-hidden">"Search"</span>
+                <input
+                    type="search"
+                    name="q"
+                    placeholder="Search issues"
+                    value=current.q.clone().unwrap_or_default()
+                />
+            </label>
+            <label>
+                <span class="visually-hidden">"Kind filter"</span>
+                <select name="kind">
+                    <option value="" selected=kind.is_none()>
+                        "all kinds"
+                    </option>
+                    {Kind::ALL
+                        .into_iter()
+                        .map(|k| {
+                            view! {
+                                <option value=k.as_str() selected=kind == Some(k)>
+                                    {k.as_str()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>
+                <span class="visually-hidden">"Assignee"</span>
+                <input
+                    type="text"
+                    name="assignee"
+                    placeholder="Assignee"
+                    value=current.assignee.clone().unwrap_or_default()
+                />
+            </label>
+            <label class="check">
+                <input type="checkbox" name="mine" value="1" checked=current.mine />
+                "Assigned to me"
+            </label>
+            <button type="submit" class="secondary">
+                "Filter"
+            </button>
+        </Form>
+    }
+}
+
+/// The board with a pending move applied, so a drop shows at once.
+fn with_pending(mut issues: Vec<Issue>, pending: Option<(i64, Status, Option<f64>)>) -> Vec<Issue> {
+    if let Some((id, to, position)) = pending {
+        if let Some(issue) = issues.iter_mut().find(|i| i.id == id) {
+            issue.status = to;
+            issue.position = position.unwrap_or(f64::MAX);
+        }
+        issues.sort_by(|a, b| a.position.total_cmp(&b.position));
+    }
+    issues
+}
+
+#[component]
+fn Board(board: BoardIssues, ctx: BoardContext, filters: BoardQuery) -> impl IntoView {
+    let done_total = board.done_total;
+    let issues = with_pending(board.issues, ctx.pending.get());
     let columns = Status::ALL
         .into_iter()
         .map(|status| {
-            let cards: Vec<Issue> = issues.iter().filter(|i| i.status == status).cloned().collect();
-            let count = cards.len();
-            view! {
-                <section class="column" data-status=status.as_str() aria-label=status.label()>
-                    <h2>
-                        {status.label()} <span class="count">{count}</span>
-                    </h2>
-                    <ol class="cards">
-                        {cards.into_iter().map(|issue| view! { <IssueCard issue /> }).collect_view()}
-                    </ol>
-                </section>
-            }
+            let cards: Vec<Issue> = issues
+                .iter()
+                .filter(|i| i.status == status)
+                .cloned()
+                .collect();
+            let shown = cards.len() as i64;
+            let count = if status == Status::Done {
+                done_total
+            } else {
+                shown
+            };
+            let more = (status == Status::Done && done_total > shown).then(|| {
+                let more = filters.done.unwrap_or(DONE_SHOWN) + 100;
+                view! {
+                    <a class="show-more" href=format!("/?done={more}")>
+                        {format!("Show more ({} of {done_total})", shown)}
+                    </a>
+                }
+            });
+            view! { <Column status cards count ctx more /> }.into_any()
         })
         .collect_view();
     view! { <main class="board">{columns}</main> }
 }
 
 #[component]
-fn IssueCard(issue: Issue) -> impl IntoView {
+fn Column(
+    status: Status,
+    cards: Vec<Issue>,
+    count: i64,
+    ctx: BoardContext,
+    more: Option<impl IntoView + 'static>,
+) -> impl IntoView {
+    let allowed = move || {
+        ctx.dragging.with(|d| {
+            d.as_ref().map(|d| {
+                d.status == status
+                    || legal_targets(ctx.role.get(), d.human_only, d.status).contains(&status)
+            })
+        })
+    };
+    let column_cards = cards.clone();
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        let Some(dragged) = ctx.dragging.get_untracked() else {
+            return;
+        };
+        ctx.dragging.set(None);
+        let before = drop_target_id(&ev);
+        let position = position_before(&column_cards, before, dragged.id);
+        if dragged.status == status && position.is_none() {
+            return;
+        }
+        if dragged.status != status
+            && !legal_targets(ctx.role.get_untracked(), dragged.human_only, dragged.status)
+                .contains(&status)
+        {
+            return;
+        }
+        send_move(ctx, dragged, status, position);
+    };
     view! {
-        <li class="card" data-id=issue.id data-kind=issue.kind.as_str()>
+        <section
+            class="column"
+            data-status=status.as_str()
+            aria-label=status.label()
+            class:drop-ok=move || allowed() == Some(true)
+            class:drop-no=move || allowed() == Some(false)
+            on:dragover=move |ev: leptos::ev::DragEvent| {
+                if allowed() == Some(true) {
+                    ev.prevent_default();
+                }
+            }
+            on:drop=on_drop
+        >
+            <h2>{status.label()} <span class="count">{count}</span></h2>
+            <ol class="cards">
+                {cards
+                    .into_iter()
+                    .map(|issue| view! { <IssueCard issue ctx /> }.into_any())
+                    .collect_view()}
+            </ol>
+            {more}
+        </section>
+    }
+}
+
+/// The id of the card the pointer is over, if any.
+fn drop_target_id(ev: &leptos::ev::DragEvent) -> Option<i64> {
+    use leptos::wasm_bindgen::JsCast;
+    let target = ev.target()?.dyn_into::<leptos::web_sys::Element>().ok()?;
+    let card = target.closest(".card").ok()??;
+    card.get_attribute("data-id")?.parse().ok()
+}
+
+/// A position between the card dropped on and the one above it; `None` means the end.
+fn position_before(cards: &[Issue], before: Option<i64>, dragged: i64) -> Option<f64> {
+    let before = before.filter(|id| *id != dragged)?;
+    let index = cards.iter().position(|c| c.id == before)?;
+    let next = cards[index].position;
+    let previous = cards[..index]
+        .iter()
+        .rev()
+        .find(|c| c.id != dragged)
+        .map(|c| c.position)
+        .unwrap_or(next - 1.0);
+    Some((previous + next) / 2.0)
+}
+
+/// Sends a move; the card shows in its new place at once and goes back if it is refused.
+fn send_move(ctx: BoardContext, issue: Issue, to: Status, position: Option<f64>) {
+    ctx.pending.set(Some((issue.id, to, position)));
+    ctx.notice.set(None);
+    leptos::task::spawn_local(async move {
+        let result = crate::api::move_issue(issue.id, to, issue.version, position).await;
+        if let Err(err) = result {
+            ctx.notice
+                .set(Some(format!("#{} was not moved: {err}", issue.id)));
+        }
+        ctx.pending.set(None);
+        ctx.refresh.update(|n| *n += 1);
+    });
+}
+
+#[component]
+fn IssueCard(issue: Issue, ctx: BoardContext) -> impl IntoView {
+    let dragged = issue.clone();
+    let id = issue.id;
+    let targets = move || legal_targets(ctx.role.get(), issue.human_only, issue.status);
+    let version = issue.version;
+    view! {
+        <li
+            class="card"
+            data-id=issue.id
+            data-kind=issue.kind.as_str()
+            draggable="true"
+            class:dragging=move || ctx.dragging.with(|d| d.as_ref().is_some_and(|d| d.id == id))
+            on:dragstart=move |ev: leptos::ev::DragEvent| {
+                if let Some(dt) = ev.data_transfer() {
+                    let _ = dt.set_data("text/plain", &id.to_string());
+                    dt.set_effect_allowed("move");
+                }
+                ctx.dragging.set(Some(dragged.clone()));
+            }
+            on:dragend=move |_| ctx.dragging.set(None)
+        >
             <div class="card-meta">
                 <span class="number">"#"{issue.id}</span>
                 <span class=format!("kind kind-{}", issue.kind.as_str())>{issue.kind.as_str()}</span>
@@ -129,9 +469,93 @@ fn IssueCard(issue: Issue) -> impl IntoView {
                     issue.priority.as_str(),
                 )>{issue.priority.as_str()}</span>
                 {issue.human_only.then(|| view! { <span class="human-only">"human only"</span> })}
+                {issue
+                    .claimed_by
+                    .clone()
+                    .map(|runner| {
+                        view! {
+                            <span class="claimed" title=format!("held by {runner}")>
+                                "agent working"
+                            </span>
+                        }
+                    })}
             </div>
-            <p class="title">{issue.title}</p>
-            {issue.assignee.map(|a| view! { <p class="assignee">{a}</p> })}
+            <a class="title" href=format!("/?issue={}", issue.id)>
+                {issue.title.clone()}
+            </a>
+            {issue.assignee.clone().map(|a| view! { <p class="assignee">{a}</p> })}
+            <details class="move-menu">
+                <summary>"Move to…"</summary>
+                <div class="move-targets">
+                    {move || {
+                        let targets = targets();
+                        if targets.is_empty() {
+                            view! { <p class="hint">"No move is open to you here."</p> }.into_any()
+                        } else {
+                            targets
+                                .into_iter()
+                                .map(|to| {
+                                    view! {
+                                        <ActionForm action=ctx.move_action>
+                                            <input type="hidden" name="id" value=id />
+                                            <input type="hidden" name="version" value=version />
+                                            <input type="hidden" name="to" value=to.as_str() />
+                                            <button type="submit" class="secondary">
+                                                {to.label()}
+                                            </button>
+                                        </ActionForm>
+                                    }
+                                })
+                                .collect_view()
+                                .into_any()
+                        }
+                    }}
+                </div>
+            </details>
         </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(id: i64, position: f64) -> Issue {
+        Issue {
+            id,
+            title: String::new(),
+            body: String::new(),
+            status: Status::Backlog,
+            kind: Kind::Task,
+            priority: Priority::Normal,
+            human_only: false,
+            assignee: None,
+            created_by: String::new(),
+            claimed_by: None,
+            claimed_at: None,
+            lease_expires_at: None,
+            branch: None,
+            pr_url: None,
+            result: None,
+            position,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn dropping_on_a_card_lands_between_it_and_the_one_above() {
+        let cards = [card(1, 1.0), card(2, 2.0), card(3, 3.0)];
+        assert_eq!(position_before(&cards, Some(2), 9), Some(1.5));
+        assert_eq!(position_before(&cards, Some(1), 9), Some(0.5));
+        // Moving card 1 down onto card 3: ignore card 1's own slot.
+        assert_eq!(position_before(&cards, Some(3), 2), Some(2.0));
+        assert_eq!(position_before(&cards, None, 9), None);
+        assert_eq!(
+            position_before(&cards, Some(2), 2),
+            None,
+            "dropped on itself"
+        );
     }
 }

@@ -3,16 +3,19 @@
 mod admin_users;
 mod auth;
 mod board;
+mod issue;
+mod live;
 mod topbar;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
 
 pub use admin_users::AdminUsersPage;
 pub use auth::{LoginPage, SetupPage};
 pub use board::BoardPage;
+pub use issue::IssuePage;
 pub use topbar::TopBar;
 
 /// The document around the app, rendered on the server only.
@@ -44,6 +47,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=BoardPage />
+                <Route path=(StaticSegment("issues"), ParamSegment("id")) view=IssuePage />
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("setup") view=SetupPage />
                 <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage />

@@ -1,5 +1,5 @@
 use super::{now_ms, EventRecord, Store};
-use crate::domain::{check_move, Actor, Issue, IssuePatch, Kind, NewIssue, Status};
+use crate::domain::{check_move, Actor, BoardIssues, Issue, IssuePatch, Kind, NewIssue, Status};
 use crate::error::{AppError, AppResult};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -18,22 +18,22 @@ pub struct IssueFilter {
     pub kind: Option<Kind>,
     /// Words to find in the title or body; `#12` or `12` also finds issue 12.
     pub q: Option<String>,
+    /// Exactly this assignee.
+    pub assignee: Option<String>,
 }
 
-impl Store {
-    pub async fn list_issues(&self, filter: &IssueFilter) -> AppResult<Vec<Issue>> {
-        let mut sql = QueryBuilder::<Sqlite>::new(concat!(
-            "SELECT ",
-            issue_columns!(),
-            " FROM issues WHERE 1 = 1"
-        ));
-        if let Some(status) = filter.status {
+impl IssueFilter {
+    fn push_conditions(&self, sql: &mut QueryBuilder<'_, Sqlite>) {
+        if let Some(status) = self.status {
             sql.push(" AND status = ").push_bind(status);
         }
-        if let Some(kind) = filter.kind {
+        if let Some(kind) = self.kind {
             sql.push(" AND kind = ").push_bind(kind);
         }
-        if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if let Some(assignee) = self.assignee.clone() {
+            sql.push(" AND assignee = ").push_bind(assignee);
+        }
+        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
             sql.push(" AND (LOWER(title) LIKE ")
                 .push_bind(pattern.clone())
@@ -45,8 +45,52 @@ impl Store {
             }
             sql.push(")");
         }
+    }
+}
+
+impl Store {
+    pub async fn list_issues(&self, filter: &IssueFilter) -> AppResult<Vec<Issue>> {
+        let mut sql = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            issue_columns!(),
+            " FROM issues WHERE 1 = 1"
+        ));
+        filter.push_conditions(&mut sql);
         sql.push(" ORDER BY position, id");
         Ok(sql.build_query_as::<Issue>().fetch_all(&self.pool).await?)
+    }
+
+    /// The board: open issues in column order, plus the `done_limit` most recently finished.
+    /// The done column can hold years of work; it is never loaded whole.
+    pub async fn board_issues(
+        &self,
+        filter: &IssueFilter,
+        done_limit: i64,
+    ) -> AppResult<BoardIssues> {
+        let mut open = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            issue_columns!(),
+            " FROM issues WHERE status <> 'done'"
+        ));
+        filter.push_conditions(&mut open);
+        open.push(" ORDER BY position, id");
+        let mut issues = open.build_query_as::<Issue>().fetch_all(&self.pool).await?;
+
+        let mut done = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            issue_columns!(),
+            " FROM issues WHERE status = 'done'"
+        ));
+        filter.push_conditions(&mut done);
+        done.push(" ORDER BY updated_at DESC, id DESC LIMIT ")
+            .push_bind(done_limit.max(0));
+        issues.extend(done.build_query_as::<Issue>().fetch_all(&self.pool).await?);
+
+        let mut count =
+            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM issues WHERE status = 'done'");
+        filter.push_conditions(&mut count);
+        let (done_total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+        Ok(BoardIssues { issues, done_total })
     }
 
     pub async fn get_issue(&self, id: i64) -> AppResult<Issue> {
@@ -87,7 +131,7 @@ impl Store {
         }
         .write(&mut tx, now)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(issue)
     }
 
@@ -164,7 +208,7 @@ impl Store {
         }
         .write(&mut tx, now)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(updated)
     }
 
@@ -177,10 +221,41 @@ impl Store {
         to: Status,
         version: Option<i64>,
     ) -> AppResult<Issue> {
+        self.place_issue(actor, id, to, version, None).await
+    }
+
+    /// Moves an issue to `to` at `position` (end of the column when `None`). With `to` its
+    /// current column, this only reorders it, which any person may do.
+    pub async fn place_issue(
+        &self,
+        actor: &Actor,
+        id: i64,
+        to: Status,
+        version: Option<i64>,
+        position: Option<f64>,
+    ) -> AppResult<Issue> {
         let mut tx = self.begin_write().await?;
-        let moved = move_in(&mut tx, actor, id, to, version, serde_json::json!({})).await?;
-        tx.commit().await?;
-        Ok(moved)
+        let current = fetch_issue(&mut tx, id).await?;
+        let placed = match position {
+            Some(position) if current.status == to && actor.role.is_human() => {
+                check_version(&current, version)?;
+                reorder_in(&mut tx, actor, &current, position).await?
+            }
+            _ => {
+                move_in(
+                    &mut tx,
+                    actor,
+                    id,
+                    to,
+                    version,
+                    position,
+                    serde_json::json!({}),
+                )
+                .await?
+            }
+        };
+        self.commit(tx).await?;
+        Ok(placed)
     }
 }
 
@@ -192,13 +267,17 @@ pub(super) async fn move_in(
     id: i64,
     to: Status,
     version: Option<i64>,
+    position: Option<f64>,
     data: serde_json::Value,
 ) -> AppResult<Issue> {
     let now = now_ms();
     let current = fetch_issue(conn, id).await?;
     check_version(&current, version)?;
     check_move(actor.role, current.human_only, current.status, to)?;
-    let position = end_of_column(conn, to).await?;
+    let position = match position.filter(|p| p.is_finite()) {
+        Some(p) => p,
+        None => end_of_column(conn, to).await?,
+    };
     // Leaving `in_progress` always ends the claim; it is the runner's to take again.
     let moved = sqlx::query_as::<_, Issue>(concat!(
         "UPDATE issues SET status = $1, position = $2, version = version + 1, updated_at = $3, \
@@ -227,6 +306,42 @@ pub(super) async fn move_in(
     .write(conn, now)
     .await?;
     Ok(moved)
+}
+
+/// Changes an issue's place inside its column.
+async fn reorder_in(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    current: &Issue,
+    position: f64,
+) -> AppResult<Issue> {
+    if !position.is_finite() {
+        return Err(AppError::BadRequest("position must be a number".into()));
+    }
+    let now = now_ms();
+    let placed = sqlx::query_as::<_, Issue>(concat!(
+        "UPDATE issues SET position = $1, version = version + 1, updated_at = $2 \
+         WHERE id = $3 AND version = $4 RETURNING ",
+        issue_columns!()
+    ))
+    .bind(position)
+    .bind(now)
+    .bind(current.id)
+    .bind(current.version)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(stale)?;
+    EventRecord {
+        issue_id: current.id,
+        actor,
+        kind: "reordered",
+        from: Some(current.status),
+        to: Some(current.status),
+        data: serde_json::json!({ "position": position }),
+    }
+    .write(conn, now)
+    .await?;
+    Ok(placed)
 }
 
 pub(super) async fn fetch_issue(conn: &mut SqliteConnection, id: i64) -> AppResult<Issue> {

@@ -34,6 +34,8 @@ pub enum OpenError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// Ticks after every committed change, so live streams wake at once instead of polling.
+    changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -54,13 +56,28 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        let store = Store { pool };
+        let store = Store {
+            pool,
+            changes: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+        };
         store.session_store().migrate().await?;
         Ok(store)
     }
 
     async fn begin_write(&self) -> AppResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Commits a write and tells live streams that something changed.
+    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> AppResult<()> {
+        tx.commit().await?;
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+
+    /// Wakes when a change is committed through this store.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Removes sessions past their expiry (run now and then).

@@ -81,13 +81,14 @@ impl Store {
                 issue_id,
                 Status::Ready,
                 None,
+                None,
                 reason,
             )
             .await?
         } else {
             issue
         };
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((comment, issue))
     }
 
@@ -137,7 +138,7 @@ impl Store {
         }
         .write(&mut tx, now)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(attachment)
     }
 
@@ -155,6 +156,26 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok((attachment, bytes))
+    }
+
+    /// Everything that happened after event `after`, oldest first: what live streams send.
+    pub async fn events_after(&self, after: i64, limit: i64) -> AppResult<Vec<Event>> {
+        Ok(sqlx::query_as::<_, Event>(
+            "SELECT id, issue_id, actor, kind, from_status, to_status, data, created_at
+             FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The id of the newest event (0 when there is none): where a new live stream starts.
+    pub async fn latest_event_id(&self) -> AppResult<i64> {
+        let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
     }
 
     /// An issue's history, oldest first.

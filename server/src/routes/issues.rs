@@ -10,6 +10,7 @@ use app::error::AppError;
 use app::store::{IssueFilter, Store};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/autopilot/issues/{id}/events", get(events))
         .route("/api/autopilot/uploads/{id}", get(download))
+        .route("/api/autopilot/stream", get(stream))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
@@ -47,6 +49,7 @@ struct ListParams {
     status: Option<Status>,
     kind: Option<Kind>,
     q: Option<String>,
+    assignee: Option<String>,
 }
 
 async fn list(
@@ -58,6 +61,7 @@ async fn list(
         status: params.status,
         kind: params.kind,
         q: params.q,
+        assignee: params.assignee,
     };
     Ok(axum::Json(store.list_issues(&filter).await?))
 }
@@ -204,6 +208,55 @@ async fn events(
 ) -> ApiResult<axum::Json<Vec<app::domain::Event>>> {
     store.get_issue(id).await?;
     Ok(axum::Json(store.list_events(id).await?))
+}
+
+/// Live changes as Server-Sent Events: one `change` event per `events` row, with the row's id
+/// as the SSE id. A reconnecting browser sends `Last-Event-ID` and resumes right after it; a
+/// new stream starts at the newest event. Waits on the store's change signal, and re-checks
+/// every few seconds for changes made by other processes (the CLI, another server).
+async fn stream(
+    State(store): State<Store>,
+    CurrentActor(_): CurrentActor,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>>> {
+    let resume_after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let start = match resume_after {
+        Some(id) => id,
+        None => store.latest_event_id().await?,
+    };
+    let changes = store.subscribe();
+    let state = (store, start, changes, std::collections::VecDeque::new());
+    let events = futures_util::stream::unfold(
+        state,
+        |(store, mut last, mut changes, mut queue)| async move {
+            loop {
+                if let Some(event) = queue.pop_front() {
+                    let event: app::domain::Event = event;
+                    last = event.id;
+                    let sse = SseEvent::default()
+                        .id(event.id.to_string())
+                        .event("change")
+                        .json_data(&event)
+                        .unwrap_or_else(|_| SseEvent::default().event("change"));
+                    return Some((Ok(sse), (store, last, changes, queue)));
+                }
+                match store.events_after(last, 200).await {
+                    Ok(batch) if !batch.is_empty() => queue.extend(batch),
+                    Ok(_) => {
+                        tokio::select! {
+                            changed = changes.changed() => if changed.is_err() { return None },
+                            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                        }
+                    }
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
 /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266 / RFC 5987).

@@ -195,6 +195,34 @@ impl TestApp {
         self.send(req.body(body.into()).unwrap()).await
     }
 
+    /// For endless responses (event streams): the status and headers, without the body.
+    pub async fn status_only(&self, caller: &Caller, method: &str, path: &str) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Caller::Bearer(token) = caller {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Caller::Session(cookie) | Caller::ForeignSession(cookie) = caller {
+            req = req.header(header::COOKIE, cookie);
+        }
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .expect("infallible");
+        let (status, headers) = (res.status(), res.headers().clone());
+        let body = if status.is_success() {
+            Vec::new()
+        } else {
+            res.into_body().collect().await.unwrap().to_bytes().to_vec()
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     // The JSON API as the member, with their bearer token.
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -1,0 +1,305 @@
+//! One issue in full: rendered body, facts, edit form, comments, attachments and history.
+//! Shown in the board's drawer and at `/issues/{id}`.
+
+use super::hydration_marker;
+use super::live::use_live_refresh;
+use super::topbar::TopBar;
+use crate::api::{get_issue_view, upload_attachment, AddComment, UpdateIssue};
+use crate::domain::{format_time, Attachment, Event, IssueView, Kind, Priority};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn IssuePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+    };
+    let refresh = RwSignal::new(0u64);
+    use_live_refresh(refresh);
+    let marker = hydration_marker();
+    view! {
+        <div class="page" data-hydrated=move || marker.get()>
+            <TopBar />
+            <main class="issue-page">
+                {move || match id() {
+                    Some(id) => view! { <IssuePanel id refresh /> }.into_any(),
+                    None => view! { <p class="error">"No such issue."</p> }.into_any(),
+                }}
+            </main>
+        </div>
+    }
+}
+
+#[component]
+pub fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
+    let update = ServerAction::<UpdateIssue>::new();
+    let comment = ServerAction::<AddComment>::new();
+    let uploads = RwSignal::new(0u64);
+    let view_data = Resource::new(
+        move || {
+            (
+                id,
+                refresh.get(),
+                update.version().get(),
+                comment.version().get(),
+                uploads.get(),
+            )
+        },
+        |(id, ..)| get_issue_view(id),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                view_data
+                    .get()
+                    .map(|result| match result {
+                        Ok(view) => {
+                            view! { <IssueBody view update comment uploads /> }.into_any()
+                        }
+                        Err(err) => {
+                            view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn IssueBody(
+    view: IssueView,
+    update: ServerAction<UpdateIssue>,
+    comment: ServerAction<AddComment>,
+    uploads: RwSignal<u64>,
+) -> impl IntoView {
+    let issue = view.detail.issue.clone();
+    let id = issue.id;
+    let comment_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(form)) = (comment.value().get(), comment_form.get()) {
+            form.reset();
+        }
+    });
+    let update_error = move || match update.value().get() {
+        Some(Err(err)) => Some(view! { <p class="error" role="alert">{err.to_string()}</p> }),
+        _ => None,
+    };
+    let comment_error = move || match comment.value().get() {
+        Some(Err(err)) => Some(view! { <p class="error" role="alert">{err.to_string()}</p> }),
+        _ => None,
+    };
+    let comments = view
+        .detail
+        .comments
+        .iter()
+        .map(|c| {
+            view! {
+                <li class=format!("comment comment-{}", serde_plain(&c.author_kind))>
+                    <p class="comment-meta">
+                        <strong>{c.author.clone()}</strong>
+                        " · "
+                        <time>{format_time(c.created_at)}</time>
+                    </p>
+                    <p class="comment-body">{c.body.clone()}</p>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <article class="issue" data-issue=id>
+            <header class="issue-head">
+                <p class="issue-number">
+                    {format!("#{id}")} <span class=format!("status status-{}", issue.status.as_str())>
+                        {issue.status.label()}
+                    </span>
+                </p>
+                <h2 id="issue-title">{issue.title.clone()}</h2>
+            </header>
+            <dl class="facts">
+                <dt>"Kind"</dt>
+                <dd>{issue.kind.as_str()}</dd>
+                <dt>"Priority"</dt>
+                <dd>{issue.priority.as_str()}</dd>
+                <dt>"Assignee"</dt>
+                <dd>{issue.assignee.clone().unwrap_or_else(|| "nobody".into())}</dd>
+                <dt>"Filed"</dt>
+                <dd>{format!("{} by {}", format_time(issue.created_at), issue.created_by)}</dd>
+                {issue.human_only.then(|| view! { <dt>"Human only"</dt><dd>"yes: the agent never takes it"</dd> })}
+                {issue.claimed_by.clone().map(|r| view! { <dt>"Held by"</dt><dd>{r}</dd> })}
+                {issue.branch.clone().map(|b| view! { <dt>"Branch"</dt><dd><code>{b}</code></dd> })}
+                {issue
+                    .pr_url
+                    .clone()
+                    .map(|url| {
+                        view! {
+                            <dt>"Pull request"</dt>
+                            <dd>
+                                <a href=url.clone() rel="noopener nofollow noreferrer" target="_blank">
+                                    {url.clone()}
+                                </a>
+                            </dd>
+                        }
+                    })}
+            </dl>
+            // Rendered from Markdown and sanitised on the server (see `markdown.rs`).
+            <div class="markdown" inner_html=view.body_html.clone()></div>
+            {issue.result.clone().map(|r| view! { <section class="result"><h3>"Agent's summary"</h3><p class="comment-body">{r}</p></section> })}
+
+            <details class="edit">
+                <summary>"Edit"</summary>
+                <ActionForm action=update attr:class="edit-form">
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="version" value=issue.version />
+                    <label>"Title" <input type="text" name="title" value=issue.title.clone() required maxlength="200" /></label>
+                    <label>"Description (Markdown)" <textarea name="body" rows="8">{issue.body.clone()}</textarea></label>
+                    <div class="row">
+                        <label>
+                            "Kind"
+                            <select name="kind">
+                                {Kind::ALL
+                                    .into_iter()
+                                    .map(|k| view! { <option value=k.as_str() selected=k == issue.kind>{k.as_str()}</option> })
+                                    .collect_view()}
+                            </select>
+                        </label>
+                        <label>
+                            "Priority"
+                            <select name="priority">
+                                {Priority::ALL
+                                    .into_iter()
+                                    .map(|p| view! { <option value=p.as_str() selected=p == issue.priority>{p.as_str()}</option> })
+                                    .collect_view()}
+                            </select>
+                        </label>
+                        <label>"Assignee" <input type="text" name="assignee" value=issue.assignee.clone().unwrap_or_default() /></label>
+                        <label class="check">
+                            <input type="checkbox" name="human_only" value="on" checked=issue.human_only />
+                            "Human only"
+                        </label>
+                    </div>
+                    <button type="submit">"Save"</button>
+                </ActionForm>
+                {update_error}
+            </details>
+
+            <section class="thread">
+                <h3>"Comments"</h3>
+                <ol class="comments">{comments}</ol>
+                <ActionForm action=comment node_ref=comment_form attr:class="comment-form">
+                    <input type="hidden" name="id" value=id />
+                    <label>
+                        <span class="visually-hidden">"Comment"</span>
+                        <textarea name="body" rows="3" placeholder="Write a comment" required></textarea>
+                    </label>
+                    <button type="submit">"Comment"</button>
+                </ActionForm>
+                {comment_error}
+            </section>
+
+            <Attachments id attachments=view.detail.attachments.clone() uploads />
+            <History events=view.events.clone() />
+        </article>
+    }
+}
+
+/// `human` / `agent` / `system`, for CSS classes.
+fn serde_plain<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string()
+}
+
+#[component]
+fn Attachments(id: i64, attachments: Vec<Attachment>, uploads: RwSignal<u64>) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        use leptos::wasm_bindgen::JsCast;
+        let Some(form) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
+        else {
+            return;
+        };
+        let Ok(data) = leptos::web_sys::FormData::new_with_form(&form) else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match upload_attachment(data.into()).await {
+                Ok(_) => {
+                    error.set(None);
+                    form.reset();
+                    uploads.update(|n| *n += 1);
+                }
+                Err(err) => error.set(Some(err.to_string())),
+            }
+        });
+    };
+    let items = attachments
+        .into_iter()
+        .map(|a| {
+            let href = format!("/api/autopilot/uploads/{}", a.id);
+            let preview = a.content_type.starts_with("image/").then(|| {
+                view! { <img class="preview" src=href.clone() alt=a.filename.clone() loading="lazy" /> }
+            });
+            view! {
+                <li>
+                    {preview}
+                    <a href=href.clone() download=a.filename.clone()>{a.filename.clone()}</a>
+                    <span class="hint">{format!(" {} KiB", (a.size + 1023) / 1024)}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="attachments">
+            <h3>"Attachments"</h3>
+            <ul>{items}</ul>
+            <form class="upload-form" on:submit=on_submit>
+                <input type="hidden" name="issue_id" value=id />
+                <label>
+                    <span class="visually-hidden">"File to attach"</span>
+                    <input type="file" name="file" required />
+                </label>
+                <button type="submit" class="secondary">"Attach"</button>
+            </form>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn History(events: Vec<Event>) -> impl IntoView {
+    let rows = events
+        .into_iter()
+        .rev()
+        .map(|e| {
+            let what = match (e.kind.as_str(), e.from_status, e.to_status) {
+                ("moved", Some(from), Some(to)) => format!("moved it from {} to {}", from.label(), to.label()),
+                ("created", _, Some(to)) => format!("filed it in {}", to.label()),
+                ("reordered", ..) => "reordered it".to_string(),
+                ("commented", ..) => "commented".to_string(),
+                ("attached", ..) => "attached a file".to_string(),
+                ("updated", ..) => "edited it".to_string(),
+                (other, ..) => other.replace('_', " "),
+            };
+            view! {
+                <li>
+                    <strong>{e.actor}</strong> " " {what} " · " <time>{format_time(e.created_at)}</time>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="history">
+            <h3>"History"</h3>
+            <ol>{rows}</ol>
+        </section>
+    }
+}

@@ -1,17 +1,27 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, Page, APIRequestContext } from '@playwright/test';
 
 test.use({ storageState: '.auth/member.json' });
 
-async function openBoard(page) {
-  await page.goto('/');
-  // Hydrated: the Effect that sets this only runs in the browser.
+async function openBoard(page: Page, url = '/') {
+  await page.goto(url);
+  // Hydrated (an Effect that only runs in the browser) and listening for live changes.
   await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('body')).toHaveAttribute('data-live', 'true');
 }
+
+async function createIssue(request: APIRequestContext, title: string, extra: object = {}) {
+  const response = await request.post('/api/autopilot/issues', { data: { title, ...extra } });
+  expect(response.status()).toBe(201);
+  return response.json();
+}
+
+const column = (page: Page, status: string) => page.locator(`.column[data-status="${status}"]`);
+const cardIn = (page: Page, status: string, id: number) =>
+  column(page, status).locator(`.card[data-id="${id}"]`);
 
 test('the board shows its six columns', async ({ page }) => {
   await openBoard(page);
-  const headings = page.locator('.column h2');
-  await expect(headings).toHaveCount(6);
+  await expect(page.locator('.column h2')).toHaveCount(6);
   await expect(page.locator('.column').first()).toHaveAttribute('data-status', 'backlog');
 });
 
@@ -20,39 +30,159 @@ test('an issue created on the page is there after a reload', async ({ page }) =>
   const title = `Smoke test ${Date.now()}`;
   await page.getByPlaceholder('What needs doing?').fill(title);
   await page.getByRole('button', { name: 'Add issue' }).click();
-
-  const backlog = page.locator('.column[data-status="backlog"]');
+  const backlog = column(page, 'backlog');
   await expect(backlog.locator('.card', { hasText: title })).toBeVisible();
-  // The form is ready for the next one.
   await expect(page.getByPlaceholder('What needs doing?')).toHaveValue('');
-
   await page.reload();
   await expect(backlog.locator('.card', { hasText: title })).toBeVisible();
-});
-
-test('a hostile title is shown as text and runs nothing', async ({ page }) => {
-  let dialogs = 0;
-  page.on('dialog', async (d) => { dialogs++; await d.dismiss(); });
-  await openBoard(page);
-  const payload = `<img src=x onerror=alert(1)> ${Date.now()}`;
-  await page.getByPlaceholder('What needs doing?').fill(payload);
-  await page.getByRole('button', { name: 'Add issue' }).click();
-  await expect(page.locator('.card .title', { hasText: payload })).toBeVisible();
-  await page.reload();
-  await expect(page.locator('.card .title', { hasText: payload })).toBeVisible();
-  expect(await page.locator('.card img').count()).toBe(0);
-  expect(dialogs).toBe(0);
 });
 
 test('an empty title is refused with a message and nothing is filed', async ({ page, request }) => {
   await openBoard(page);
-  const before = (await (await request.get('/api/autopilot/issues')).json()).length;
-  // Spaces pass the browser's `required` check but not the server's rules.
+  const count = async () => (await (await request.get('/api/autopilot/issues')).json()).length;
+  const before = await count();
   await page.getByPlaceholder('What needs doing?').fill('    ');
   await page.getByRole('button', { name: 'Add issue' }).click();
   await expect(page.getByRole('alert')).toContainText('title: must not be empty');
-  const after = (await (await request.get('/api/autopilot/issues')).json()).length;
-  expect(after).toBe(before);
+  expect(await count()).toBe(before);
+});
+
+test('drag a card from backlog to ready; it stays there after a reload', async ({ page, request }) => {
+  const issue = await createIssue(request, `Drag me ${Date.now()}`);
+  await openBoard(page);
+  await cardIn(page, 'backlog', issue.id).dragTo(column(page, 'ready'));
+  await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
+  await page.reload();
+  await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
+});
+
+test('while dragging, illegal columns are marked; an illegal drop changes nothing', async ({ page, request }) => {
+  const issue = await createIssue(request, `No shortcut ${Date.now()}`);
+  await openBoard(page);
+  await cardIn(page, 'backlog', issue.id).hover();
+  await page.mouse.down();
+  await column(page, 'done').hover();
+  await column(page, 'done').hover({ position: { x: 20, y: 20 } });
+  await expect(column(page, 'done')).toHaveClass(/drop-no/);
+  await expect(column(page, 'ready')).toHaveClass(/drop-ok/);
+  await page.mouse.up();
+  await expect(cardIn(page, 'backlog', issue.id)).toBeVisible();
+  await page.reload();
+  await expect(cardIn(page, 'backlog', issue.id)).toBeVisible();
+  await expect(cardIn(page, 'done', issue.id)).toHaveCount(0);
+});
+
+test('a move on a stale board is refused: the card goes back and the reason shows', async ({ page, request }) => {
+  const issue = await createIssue(request, `Contested ${Date.now()}`);
+  // This board hears nothing live, so it keeps the old version.
+  await page.route('**/api/autopilot/stream', (route) => route.abort());
+  await page.goto('/');
+  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  // Someone else moves it first.
+  const other = await request.post(`/api/autopilot/issues/${issue.id}/status`, { data: { status: 'ready' } });
+  expect(other.status()).toBe(200);
+  await cardIn(page, 'backlog', issue.id).dragTo(column(page, 'ready'));
+  await expect(page.locator('.notice-bar')).toContainText(`#${issue.id} was not moved`);
+  await expect(page.locator('.notice-bar')).toContainText('changed by someone else');
+  // The board now shows the real state.
+  await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
+});
+
+test('move a card with the keyboard only', async ({ page, request }) => {
+  const issue = await createIssue(request, `Keyboard ${Date.now()}`);
+  await openBoard(page);
+  const menu = cardIn(page, 'backlog', issue.id).locator('summary');
+  await menu.focus();
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Tab');
+  await expect(page.locator(':focus')).toHaveText('Ready');
+  await page.keyboard.press('Enter');
+  await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
+});
+
+test('create, edit, comment and attach in the drawer', async ({ page }) => {
+  await openBoard(page);
+  const title = `Drawer ${Date.now()}`;
+  await page.getByPlaceholder('What needs doing?').fill(title);
+  await page.getByRole('button', { name: 'Add issue' }).click();
+  await page.getByRole('link', { name: title }).click();
+  await expect(page).toHaveURL(/\?issue=\d+/);
+  const drawer = page.locator('aside.drawer');
+  await expect(drawer.locator('h2')).toHaveText(title);
+
+  await drawer.getByText('Edit', { exact: true }).click();
+  await drawer.getByLabel('Title').fill(`${title} (edited)`);
+  await drawer.getByLabel('Description (Markdown)').fill('Steps:\n\n1. **open** it\n2. see `code`');
+  await drawer.getByRole('button', { name: 'Save' }).click();
+  await expect(drawer.locator('h2')).toHaveText(`${title} (edited)`);
+  await expect(drawer.locator('.markdown strong')).toHaveText('open');
+  await expect(page.locator('.card a.title', { hasText: `${title} (edited)` })).toBeVisible();
+
+  await drawer.getByPlaceholder('Write a comment').fill('Looks good to me.');
+  await drawer.getByRole('button', { name: 'Comment' }).click();
+  await expect(drawer.locator('.comment-body')).toHaveText('Looks good to me.');
+  await expect(drawer.locator('.comment-meta strong')).toHaveText('Max Member');
+
+  // A one-pixel PNG: listed, downloadable, previewed.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+    'base64',
+  );
+  await drawer.getByLabel('File to attach').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: png });
+  await drawer.getByRole('button', { name: 'Attach', exact: true }).click();
+  await expect(drawer.locator('.attachments a', { hasText: 'dot.png' })).toBeVisible();
+  await expect(drawer.locator('.attachments img.preview')).toBeVisible();
+  await expect(drawer.locator('.history')).toContainText('attached a file');
+  await page.screenshot({ path: 'test-results/drawer.png' });
+});
+
+test('a second browser sees a move live, without reloading', async ({ page, browser, request }) => {
+  const issue = await createIssue(request, `Live ${Date.now()}`);
+  const other = await browser.newContext({ storageState: '.auth/admin.json' });
+  const watcher = await other.newPage();
+  await openBoard(watcher);
+  await expect(cardIn(watcher, 'backlog', issue.id)).toBeVisible();
+
+  await openBoard(page);
+  await cardIn(page, 'backlog', issue.id).dragTo(column(page, 'ready'));
+  await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
+  await expect(cardIn(watcher, 'ready', issue.id)).toBeVisible({ timeout: 3000 });
+  await other.close();
+});
+
+test('hostile title and body show as text and run nothing', async ({ page, request }) => {
+  let dialogs = 0;
+  page.on('dialog', async (dialog) => { dialogs++; await dialog.dismiss(); });
+  const title = `<img src=x onerror=alert(1)> ${Date.now()}`;
+  const body = '<script>alert(2)</script><img src=y onerror=alert(3)>\n\n[x](javascript:alert(4))';
+  const issue = await createIssue(request, title, { body });
+  await openBoard(page, `/?issue=${issue.id}`);
+  const drawer = page.locator('aside.drawer');
+  await expect(drawer.locator('h2')).toHaveText(title);
+  await expect(drawer.locator('.markdown')).toContainText('<script>alert(2)</script>');
+  await expect(drawer.locator('.markdown')).toContainText('<img src=y onerror=alert(3)>');
+  await drawer.locator('.markdown a', { hasText: 'x' }).click().catch(() => {});
+  expect(await page.locator('.card img, .markdown img, .markdown script').count()).toBe(0);
+  await expect(page.locator('.card a.title', { hasText: title })).toBeVisible();
+  expect(dialogs).toBe(0);
+});
+
+test('without JavaScript the board still shows, files and moves', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false, storageState: '.auth/member.json' });
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect(page.locator('.column h2')).toHaveCount(6);
+  const title = `No script ${Date.now()}`;
+  await page.getByPlaceholder('What needs doing?').fill(title);
+  await page.getByRole('button', { name: 'Add issue' }).click();
+  await page.waitForLoadState();
+  const card = column(page, 'backlog').locator('.card', { hasText: title });
+  await expect(card).toBeVisible();
+  await card.locator('summary').click();
+  await card.getByRole('button', { name: 'Ready' }).click();
+  await page.waitForLoadState();
+  await expect(column(page, 'ready').locator('.card', { hasText: title })).toBeVisible();
+  await context.close();
 });
 
 test('screenshot of the board for review', async ({ page }) => {

@@ -41,8 +41,8 @@ mod ssr {
         }
     }
 
-    /// Sets the HTTP status of a refused call, so scripts and logs see 401/403, not 500.
-    fn refused(err: AppError) -> AppError {
+    /// Gives a failed call its real HTTP status (401, 404, 409, 422…) instead of 500.
+    pub fn with_status(err: AppError) -> AppError {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             if let Ok(status) = http::StatusCode::from_u16(err.status()) {
                 response.set_status(status);
@@ -56,7 +56,7 @@ mod ssr {
         let (parts, policy) = request()?;
         authenticate(&parts, &store()?, policy)
             .await
-            .map_err(refused)
+            .map_err(with_status)
     }
 
     /// The signed-in caller, who must be an admin.
@@ -64,7 +64,7 @@ mod ssr {
         let (parts, policy) = request()?;
         authenticate_admin(&parts, &store()?, policy)
             .await
-            .map_err(refused)
+            .map_err(with_status)
     }
 }
 
@@ -91,7 +91,10 @@ pub async fn list_board(
         status: None,
     };
     let done_limit = done.unwrap_or(DONE_SHOWN).clamp(0, 10_000);
-    ssr::store()?.board_issues(&filter, done_limit).await
+    ssr::store()?
+        .board_issues(&filter, done_limit)
+        .await
+        .map_err(ssr::with_status)
 }
 
 /// How many done issues the board shows before "Show more".
@@ -100,7 +103,10 @@ pub const DONE_SHOWN: i64 = 30;
 #[server(endpoint = "get_issue_detail")]
 pub async fn get_issue_detail(id: i64) -> Result<IssueDetail, AppError> {
     ssr::current_actor().await?;
-    ssr::store()?.issue_detail(id).await
+    ssr::store()?
+        .issue_detail(id)
+        .await
+        .map_err(ssr::with_status)
 }
 
 /// An issue for its drawer: detail, rendered body and history.
@@ -108,7 +114,7 @@ pub async fn get_issue_detail(id: i64) -> Result<IssueDetail, AppError> {
 pub async fn get_issue_view(id: i64) -> Result<IssueView, AppError> {
     ssr::current_actor().await?;
     let store = ssr::store()?;
-    let detail = store.issue_detail(id).await?;
+    let detail = store.issue_detail(id).await.map_err(ssr::with_status)?;
     let body_html = crate::markdown::render(&detail.issue.body);
     let events = store.list_events(id).await?;
     Ok(IssueView {
@@ -136,7 +142,10 @@ pub async fn create_issue(
         human_only: human_only.is_some(),
         ..Default::default()
     };
-    ssr::store()?.create_issue(&actor, new).await
+    ssr::store()?
+        .create_issue(&actor, new)
+        .await
+        .map_err(ssr::with_status)
 }
 
 /// Moves an issue (or reorders it inside its column), naming the version the board last saw
@@ -152,6 +161,7 @@ pub async fn move_issue(
     ssr::store()?
         .place_issue(&actor, id, to, Some(version), position)
         .await
+        .map_err(ssr::with_status)
 }
 
 /// Saves the drawer's edit form.
@@ -176,13 +186,19 @@ pub async fn update_issue(
         assignee: Some(assignee),
         version: Some(version),
     };
-    ssr::store()?.update_issue(&actor, id, patch).await
+    ssr::store()?
+        .update_issue(&actor, id, patch)
+        .await
+        .map_err(ssr::with_status)
 }
 
 #[server(endpoint = "add_comment")]
 pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
     let actor = ssr::current_actor().await?;
-    let (comment, _) = ssr::store()?.add_comment(&actor, id, &body).await?;
+    let (comment, _) = ssr::store()?
+        .add_comment(&actor, id, &body)
+        .await
+        .map_err(ssr::with_status)?;
     Ok(comment)
 }
 
@@ -217,7 +233,8 @@ pub async fn upload_attachment(data: MultipartData) -> Result<Attachment, AppErr
                     .map_err(|e| AppError::PayloadTooLarge(e.to_string()))?;
                 return ssr::store()?
                     .add_attachment(&actor, id, &filename, content_type.as_deref(), &bytes)
-                    .await;
+                    .await
+                    .map_err(ssr::with_status);
             }
             _ => {}
         }

@@ -10,7 +10,7 @@ mod topbar;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{ParamSegment, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 pub use admin_users::AdminUsersPage;
 pub use auth::{LoginPage, SetupPage};
@@ -46,11 +46,20 @@ pub fn App() -> impl IntoView {
         <Title text="Autopilot" />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=BoardPage />
-                <Route path=(StaticSegment("issues"), ParamSegment("id")) view=IssuePage />
+                // Async: the first HTML holds the whole page, so it works without JavaScript.
+                <Route path=StaticSegment("") view=BoardPage ssr=SsrMode::Async />
+                <Route
+                    path=(StaticSegment("issues"), ParamSegment("id"))
+                    view=IssuePage
+                    ssr=SsrMode::Async
+                />
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("setup") view=SetupPage />
-                <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminUsersPage />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("users"))
+                    view=AdminUsersPage
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }

@@ -1,24 +1,11 @@
 //! `/admin/users`: admins add people, change roles, disable accounts and reset passwords.
 
-use super::hydration_marker;
 use super::topbar::TopBar;
+use super::{action_error, hydration_marker};
 use crate::api::{list_users, AddUser, ResetPassword, UpdateUser};
 use crate::domain::{User, UserRole};
-use crate::error::AppError;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-
-/// The error of an action's last run, if it failed.
-fn action_error<T: 'static>(
-    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
-    move || match value.get() {
-        Some(Err(err)) => {
-            Some(view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any())
-        }
-        _ => None,
-    }
-}
 
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {

@@ -1,10 +1,10 @@
 //! The board: six columns with drag and drop, a "Move to…" menu on every card for keyboards
 //! and for browsers without JavaScript, filters, and the issue drawer (`/?issue=ID`).
 
-use super::hydration_marker;
 use super::issue::IssuePanel;
 use super::live::use_live_refresh;
 use super::topbar::TopBar;
+use super::{action_error, hydration_marker};
 use crate::api::{list_board, whoami, CreateIssue, MoveIssue, DONE_SHOWN};
 use crate::domain::{legal_targets, BoardIssues, Issue, Kind, Priority, Role, Status};
 use leptos::form::ActionForm;
@@ -189,10 +189,6 @@ fn NewIssueForm(create: ServerAction<CreateIssue>) -> impl IntoView {
             form.reset();
         }
     });
-    let error = move || match create.value().get() {
-        Some(Err(err)) => Some(view! { <p class="error" role="alert">{err.to_string()}</p> }),
-        _ => None,
-    };
     view! {
         <ActionForm action=create node_ref=form attr:class="new-issue">
             <label class="grow">
@@ -238,7 +234,7 @@ fn NewIssueForm(create: ServerAction<CreateIssue>) -> impl IntoView {
             <button type="submit" disabled=move || create.pending().get()>
                 "Add issue"
             </button>
-            {error}
+            {action_error(create.value())}
         </ActionForm>
     }
 }

@@ -1,9 +1,9 @@
 //! One issue in full: rendered body, facts, edit form, comments, attachments and history.
 //! Shown in the board's drawer and at `/issues/{id}`.
 
-use super::hydration_marker;
 use super::live::use_live_refresh;
 use super::topbar::TopBar;
+use super::{action_error, hydration_marker};
 use crate::api::{get_issue_view, upload_attachment, AddComment, UpdateIssue};
 use crate::domain::{format_time, Attachment, Event, IssueView, Kind, Priority};
 use leptos::form::ActionForm;
@@ -85,14 +85,6 @@ fn IssueBody(
             form.reset();
         }
     });
-    let update_error = move || match update.value().get() {
-        Some(Err(err)) => Some(view! { <p class="error" role="alert">{err.to_string()}</p> }),
-        _ => None,
-    };
-    let comment_error = move || match comment.value().get() {
-        Some(Err(err)) => Some(view! { <p class="error" role="alert">{err.to_string()}</p> }),
-        _ => None,
-    };
     let comments = view
         .detail
         .comments
@@ -184,7 +176,7 @@ fn IssueBody(
                     </div>
                     <button type="submit">"Save"</button>
                 </ActionForm>
-                {update_error}
+                {action_error(update.value())}
             </details>
 
             <section class="thread">
@@ -198,7 +190,7 @@ fn IssueBody(
                     </label>
                     <button type="submit">"Comment"</button>
                 </ActionForm>
-                {comment_error}
+                {action_error(comment.value())}
             </section>
 
             <Attachments id attachments=view.detail.attachments.clone() uploads />

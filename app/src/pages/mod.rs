@@ -7,6 +7,7 @@ mod issue;
 mod live;
 mod topbar;
 
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -87,4 +88,16 @@ pub fn hydration_marker() -> Signal<&'static str> {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     Signal::derive(move || if hydrated.get() { "true" } else { "false" })
+}
+
+/// The error of an action's last run, if it failed.
+fn action_error<T: 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
+    move || match value.get() {
+        Some(Err(err)) => {
+            Some(view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any())
+        }
+        _ => None,
+    }
 }

@@ -3,6 +3,15 @@ use crate::domain::{check_move, Actor, BoardIssues, Issue, IssuePatch, Kind, New
 use crate::error::{AppError, AppResult};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
+/// The board's cards never show a body; leaving it out keeps a big board light.
+macro_rules! card_columns {
+    () => {
+        "id, title, '' AS body, status, kind, priority, human_only, assignee, created_by, \
+         claimed_by, claimed_at, lease_expires_at, branch, pr_url, result, position, version, \
+         created_at, updated_at"
+    };
+}
+
 macro_rules! issue_columns {
     () => {
         "id, title, body, status, kind, priority, human_only, assignee, created_by, claimed_by, \
@@ -60,8 +69,8 @@ impl Store {
         Ok(sql.build_query_as::<Issue>().fetch_all(&self.pool).await?)
     }
 
-    /// The board: open issues in column order, plus the `done_limit` most recently finished.
-    /// The done column can hold years of work; it is never loaded whole.
+    /// The board: open issues in column order, plus the `done_limit` most recently finished,
+    /// without their bodies. The done column can hold years of work; it is never loaded whole.
     pub async fn board_issues(
         &self,
         filter: &IssueFilter,
@@ -69,7 +78,7 @@ impl Store {
     ) -> AppResult<BoardIssues> {
         let mut open = QueryBuilder::<Sqlite>::new(concat!(
             "SELECT ",
-            issue_columns!(),
+            card_columns!(),
             " FROM issues WHERE status <> 'done'"
         ));
         filter.push_conditions(&mut open);
@@ -78,7 +87,7 @@ impl Store {
 
         let mut done = QueryBuilder::<Sqlite>::new(concat!(
             "SELECT ",
-            issue_columns!(),
+            card_columns!(),
             " FROM issues WHERE status = 'done'"
         ));
         filter.push_conditions(&mut done);

@@ -74,8 +74,16 @@ async fn main() -> anyhow::Result<()> {
         },
         public_origin: None,
         secure_cookies: false,
+        trusted_proxies: Vec::new(),
     };
-    let (router, _) = server::build_app(store, "target/site", "127.0.0.1:0".parse()?, auth, None);
+    let (router, _) = server::build_app(
+        store,
+        "target/site",
+        "127.0.0.1:0".parse()?,
+        auth,
+        None,
+        Vec::new(),
+    );
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..20 {

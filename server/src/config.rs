@@ -49,10 +49,41 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTOPILOT_SESSION_IDLE_MINUTES", default_value_t = 480,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub session_idle_minutes: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as a comma list of addresses or
+    /// networks (`10.0.0.1,192.168.0.0/16`). Without it the client address is the peer's.
+    #[arg(long, env = "AUTOPILOT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Sites allowed to embed the feedback widget (CORS on the feedback route only), as a comma
+    /// list of origins (`https://shop.example`). `*` allows any site, only when written out.
+    #[arg(long, env = "AUTOPILOT_FEEDBACK_ORIGINS", value_delimiter = ',')]
+    pub feedback_origins: Vec<String>,
     /// Sign people out this many hours after they signed in, however active.
     #[arg(long, env = "AUTOPILOT_SESSION_MAX_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub session_max_hours: u32,
+}
+
+/// The feedback origins, checked: each `scheme://host[:port]` exactly, or `*`.
+pub fn feedback_origins(raw: &[String]) -> anyhow::Result<Vec<String>> {
+    raw.iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(|o| match (o, origin_of(o)) {
+            ("*", _) => Ok("*".to_string()),
+            (o, Some(origin)) if origin == o.to_ascii_lowercase() => Ok(origin),
+            (o, _) => Err(anyhow::anyhow!(
+                "AUTOPILOT_FEEDBACK_ORIGINS: '{o}' is not an origin like https://shop.example"
+            )),
+        })
+        .collect()
+}
+
+/// An address (`10.0.0.1`) or a network (`10.0.0.0/8`).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("'{text}' is not an IP address or network"))
 }
 
 /// The database, for the commands that only need that.
@@ -69,6 +100,8 @@ pub struct AuthSettings {
     /// `scheme://host[:port]` of `--public-url`, when given.
     pub public_origin: Option<String>,
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ServeArgs {
@@ -90,6 +123,7 @@ impl ServeArgs {
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
             public_origin,
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 }
@@ -127,6 +161,14 @@ pub fn init_tracing() {
 #[cfg(test)]
 mod tests {
     use super::origin_of;
+
+    #[test]
+    fn feedback_origins_must_be_origins() {
+        let ok = super::feedback_origins(&["https://Shop.example".into(), " * ".into()]).unwrap();
+        assert_eq!(ok, ["https://shop.example", "*"]);
+        assert!(super::feedback_origins(&["https://shop.example/page".into()]).is_err());
+        assert!(super::feedback_origins(&["shop.example".into()]).is_err());
+    }
 
     #[test]
     fn origins_are_scheme_and_authority_only() {

@@ -11,20 +11,22 @@ use anyhow::Context;
 use app::store::Store;
 use config::AuthSettings;
 use leptos::prelude::LeptosOptions;
-use routes::{AppState, LoginLimits, SetupToken};
+use routes::{AppState, FeedbackLimits, LoginLimits, SetupToken};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// The whole HTTP application over an open store. `site_root` holds the built wasm, JS and CSS;
-/// `setup_token` is the first-run secret, if there is no user yet.
+/// `setup_token` is the first-run secret, if there is no user yet; `feedback_origins` the sites
+/// allowed to post feedback from their pages.
 pub fn build_app(
     store: Store,
     site_root: &str,
     addr: SocketAddr,
     auth: AuthSettings,
     setup_token: Option<String>,
+    feedback_origins: Vec<String>,
 ) -> (axum::Router, AppState) {
     let leptos_options = LeptosOptions::builder()
         .output_name("autopilot")
@@ -38,6 +40,8 @@ pub fn build_app(
         auth: Arc::new(auth),
         setup_token: SetupToken::new(setup_token),
         login_limits: Arc::new(LoginLimits::default()),
+        feedback_limits: Arc::new(FeedbackLimits::default()),
+        feedback_origins: Arc::new(feedback_origins),
     };
     (routes::router(state.clone()), state)
 }
@@ -51,7 +55,15 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let setup_token = first_run_token(&store, &args).await?;
     start_runner(&store);
 
-    let (app, state) = build_app(store, &args.site_root, args.addr, auth, setup_token);
+    let feedback_origins = config::feedback_origins(&args.feedback_origins)?;
+    let (app, state) = build_app(
+        store,
+        &args.site_root,
+        args.addr,
+        auth,
+        setup_token,
+        feedback_origins,
+    );
     spawn_housekeeping(state);
 
     let listener = TcpListener::bind(args.addr)
@@ -98,6 +110,7 @@ fn spawn_housekeeping(state: AppState) {
         loop {
             tick.tick().await;
             state.login_limits.forget_quiet();
+            state.feedback_limits.forget_quiet();
             if minutes.is_multiple_of(60) {
                 let _ = state.store.delete_expired_sessions().await;
             }

@@ -615,3 +615,85 @@ async fn the_board_caps_the_done_column() {
     let titles: Vec<&str> = board.issues.iter().map(|i| i.title.as_str()).collect();
     assert_eq!(titles, ["open one", "done 4", "done 3"]);
 }
+
+#[tokio::test]
+async fn feedback_is_rate_limited_per_client_with_retry_after() {
+    let app = app().await;
+    let send = || {
+        app.json(
+            "POST",
+            "/api/autopilot/feedback",
+            json!({ "message": "hello" }),
+        )
+    };
+    for _ in 0..5 {
+        assert_eq!(send().await.status, StatusCode::CREATED);
+    }
+    let limited = send().await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.error_code(), "rate_limited");
+    let retry: u64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let issues = app.get("/api/autopilot/issues?kind=feedback").await.json();
+    assert_eq!(issues.as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn the_feedback_honeypot_drops_bots_silently() {
+    let app = app().await;
+    let bot = app
+        .json(
+            "POST",
+            "/api/autopilot/feedback",
+            json!({ "message": "cheap pills", "website": "http://spam.example" }),
+        )
+        .await;
+    assert_eq!(bot.status, StatusCode::CREATED);
+    assert_eq!(bot.json()["status"], "received");
+    assert_eq!(app.get("/api/autopilot/issues").await.json(), json!([]));
+}
+
+#[tokio::test]
+async fn feedback_cors_allows_only_the_configured_sites() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = app().await;
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/api/autopilot/feedback")
+            .header(header::ORIGIN, origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = app.send(preflight("https://shop.example")).await;
+    assert_eq!(
+        allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://shop.example"
+    );
+    let refused = app.send(preflight("https://evil.example")).await;
+    assert!(refused
+        .headers
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+    // The rest of the API gets no CORS at all.
+    let api = Request::builder()
+        .method("OPTIONS")
+        .uri("/api/autopilot/issues")
+        .header(header::ORIGIN, "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .unwrap();
+    assert!(app
+        .send(api)
+        .await
+        .headers
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+}

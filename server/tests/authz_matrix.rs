@@ -116,12 +116,6 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
     ),
     ("GET", "/issues/{id}", MemberPage, None),
     ("POST", "/api/list_board", Member, Some((FORM, ""))),
-    (
-        "POST",
-        "/api/get_issue_detail",
-        Member,
-        Some((FORM, "id=1")),
-    ),
     ("POST", "/api/create_issue", Member, Some((FORM, "title=m"))),
     (
         "POST",

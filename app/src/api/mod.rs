@@ -2,9 +2,7 @@
 //! the store (which applies the domain rules) do the work. Endpoints have stable names so
 //! scripts, logs and the authorization matrix test can name them.
 
-use crate::domain::{
-    Attachment, BoardIssues, Comment, Issue, IssueDetail, IssueView, Kind, Priority, Status,
-};
+use crate::domain::{Attachment, BoardIssues, Comment, Issue, IssueView, Kind, Priority, Status};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
@@ -99,15 +97,6 @@ pub async fn list_board(
 
 /// How many done issues the board shows before "Show more".
 pub const DONE_SHOWN: i64 = 30;
-
-#[server(endpoint = "get_issue_detail")]
-pub async fn get_issue_detail(id: i64) -> Result<IssueDetail, AppError> {
-    ssr::current_actor().await?;
-    ssr::store()?
-        .issue_detail(id)
-        .await
-        .map_err(ssr::with_status)
-}
 
 /// An issue for its drawer: detail, rendered body and history.
 #[server(endpoint = "get_issue_view")]

@@ -232,6 +232,9 @@ pub struct Feedback {
     pub page: Option<String>,
     #[serde(default)]
     pub user: Option<String>,
+    /// A honeypot: hidden from people by the widget, so only bots fill it in.
+    #[serde(default)]
+    pub website: Option<String>,
 }
 
 impl Feedback {
@@ -383,6 +386,7 @@ mod tests {
             message: "\n  The save button does nothing when I click it on the settings page of my account\nmore".into(),
             page: Some("https://example.com/settings".into()),
             user: Some("ann@example.com".into()),
+            website: None,
         };
         let issue = fb.into_new_issue().unwrap();
         assert_eq!(issue.kind, Kind::Feedback);

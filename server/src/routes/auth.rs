@@ -6,7 +6,7 @@ use super::AppState;
 use app::auth::{self, hash_password, secrets_match, verify_password};
 use app::domain::{validate_display_name, validate_email, validate_password, Role};
 use app::error::AppError;
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::{Form, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use tower_sessions::Session;
@@ -86,15 +86,6 @@ impl LoginLimits {
     }
 }
 
-/// The peer's address. (Behind a reverse proxy this is the proxy; issue 6 adds trusted-proxy
-/// handling.)
-fn client_address(headers_and_ext: &axum::http::Extensions) -> IpAddr {
-    headers_and_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
 /// Where to go after signing in: only a path on this site, never another host.
 pub fn safe_next(next: &str) -> &str {
     let same_site = next.starts_with('/')
@@ -140,7 +131,9 @@ async fn login(
     session: Session,
     request: Request,
 ) -> Result<Response, AppError> {
-    let address = client_address(request.extensions());
+    let (parts, body) = request.into_parts();
+    let address = super::client::client_address(&parts, &state.auth.trusted_proxies);
+    let request = Request::from_parts(parts, body);
     let Ok(Form(form)) = Form::<LoginForm>::from_request(request, &()).await else {
         return Ok(to_login("invalid", "/").into_response());
     };

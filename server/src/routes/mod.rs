@@ -7,11 +7,13 @@
 //! to it, and nothing of the protected half is reachable through it.
 
 mod auth;
+mod client;
 mod extract;
 mod feedback;
 mod issues;
 
 pub use auth::{LoginLimits, SetupToken};
+pub use feedback::FeedbackLimits;
 
 use crate::config::AuthSettings;
 use app::error::AppError;
@@ -39,6 +41,9 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     pub setup_token: SetupToken,
     pub login_limits: Arc<LoginLimits>,
+    pub feedback_limits: Arc<FeedbackLimits>,
+    /// Sites allowed to post feedback from their pages (CORS).
+    pub feedback_origins: Arc<Vec<String>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -77,7 +82,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/autopilot", get(|| async { Redirect::permanent("/") }))
-        .merge(feedback::router())
+        .merge(feedback::router(&state.feedback_origins))
         .merge(protected)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

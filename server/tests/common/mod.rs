@@ -130,6 +130,7 @@ impl TestApp {
             policy,
             public_origin: Some(ORIGIN.into()),
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
         };
         let (router, _) = server::build_app(
             store.clone(),
@@ -137,6 +138,7 @@ impl TestApp {
             "127.0.0.1:0".parse().unwrap(),
             auth,
             setup_token.map(str::to_string),
+            vec!["https://shop.example".to_string()],
         );
         TestApp {
             router,

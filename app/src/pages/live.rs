@@ -40,19 +40,17 @@ mod browser {
             let _ = source
                 .add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
             on_change.forget();
-            let _ = source.set_attribute_live();
+            mark_live();
         });
     }
 
-    trait MarkLive {
-        fn set_attribute_live(&self) -> Option<()>;
-    }
-
-    impl MarkLive for web_sys::EventSource {
-        /// Tells tests (and CSS) that the page is listening.
-        fn set_attribute_live(&self) -> Option<()> {
-            let body = web_sys::window()?.document()?.body()?;
-            body.set_attribute("data-live", "true").ok()
+    /// Tells tests (and CSS) that the page is listening.
+    fn mark_live() {
+        let body = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body());
+        if let Some(body) = body {
+            let _ = body.set_attribute("data-live", "true");
         }
     }
 }

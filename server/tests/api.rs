@@ -697,3 +697,34 @@ async fn feedback_cors_allows_only_the_configured_sites() {
         .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
         .is_none());
 }
+
+#[tokio::test]
+async fn no_request_body_may_exceed_the_upload_cap() {
+    // A server-function upload, larger than any attachment may be: refused before it is read.
+    let mut body =
+        b"--XB\r\nContent-Disposition: form-data; name=\"issue_id\"\r\n\r\n1\r\n--XB\r\n\
+Content-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
+            .to_vec();
+    body.extend(std::iter::repeat_n(b'a', 26 * 1024 * 1024));
+    body.extend(b"\r\n--XB--\r\n");
+    let app = app().await;
+    app.create("x").await;
+    let r = app
+        .raw(
+            "POST",
+            "/api/upload_attachment",
+            "multipart/form-data; boundary=XB",
+            body,
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        r.text().chars().take(200).collect::<String>()
+    );
+    assert_eq!(
+        app.get("/api/autopilot/issues/1/attachments").await.json(),
+        json!([])
+    );
+}

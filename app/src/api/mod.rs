@@ -198,17 +198,17 @@ pub async fn upload_attachment(data: MultipartData) -> Result<Attachment, AppErr
     let actor = ssr::current_actor().await?;
     let mut form = data.into_inner().ok_or(AppError::Internal)?;
     let mut issue_id = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))?
-    {
+    // The server caps every request body at the upload limit; a read that fails here was cut
+    // off by that cap or by the client.
+    let unreadable = |_| {
+        ssr::with_status(AppError::PayloadTooLarge(
+            "the upload could not be read: files may be at most 25 MiB".into(),
+        ))
+    };
+    while let Some(field) = form.next_field().await.map_err(unreadable)? {
         match field.name() {
             Some("issue_id") => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+                let text = field.text().await.map_err(unreadable)?;
                 issue_id = text.trim().parse::<i64>().ok();
             }
             Some("file") => {
@@ -217,10 +217,7 @@ pub async fn upload_attachment(data: MultipartData) -> Result<Attachment, AppErr
                 })?;
                 let filename = field.file_name().unwrap_or("upload").to_string();
                 let content_type = field.content_type().map(|m| m.to_string());
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| AppError::PayloadTooLarge(e.to_string()))?;
+                let bytes = field.bytes().await.map_err(unreadable)?;
                 return ssr::store()?
                     .add_attachment(&actor, id, &filename, content_type.as_deref(), &bytes)
                     .await

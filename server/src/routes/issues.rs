@@ -21,7 +21,7 @@ type ApiResult<T> = Result<T, AppError>;
 /// JSON bodies: the largest legal issue body plus room for the other fields and escaping.
 const JSON_BODY_LIMIT: usize = 2 * BODY_MAX_BYTES + 16 * 1024;
 /// Multipart uploads: the attachment cap plus room for the multipart framing.
-const UPLOAD_BODY_LIMIT: usize = ATTACHMENT_MAX_BYTES + 64 * 1024;
+pub(super) const UPLOAD_BODY_LIMIT: usize = ATTACHMENT_MAX_BYTES + 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -29,6 +29,7 @@ use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -77,7 +78,10 @@ pub fn router(state: AppState) -> Router {
         .merge(board)
         .layer(from_fn_with_state(state.clone(), auth::pages))
         .layer(from_fn_with_state(state.clone(), auth::same_origin))
-        .layer(sessions);
+        .layer(sessions)
+        // No request body may exceed the largest upload, whatever reads it (server functions
+        // stream multipart without a cap of their own).
+        .layer(RequestBodyLimitLayer::new(issues::UPLOAD_BODY_LIMIT));
 
     Router::new()
         .route("/healthz", get(healthz))

@@ -184,8 +184,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
 pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}{hex}")
+    format!("{prefix}{}", hex(&bytes))
 }
 
 /// A new bearer token.
@@ -196,10 +195,11 @@ pub fn new_token() -> String {
 /// Tokens are long random strings, so a plain SHA-256 is enough to keep them useless if the
 /// database leaks.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares secrets in time independent of where they differ.

@@ -1,5 +1,6 @@
 //! People and their roles.
 
+use super::validate::invalid;
 use super::{one_line, Invalid, Role};
 use serde::{Deserialize, Serialize};
 
@@ -64,13 +65,6 @@ pub struct User {
 impl User {
     pub fn is_disabled(&self) -> bool {
         self.disabled_at.is_some()
-    }
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        field: field.into(),
-        message: message.into(),
     }
 }
 

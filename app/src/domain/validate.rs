@@ -24,7 +24,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> Invalid {
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> Invalid {
     Invalid {
         field: field.to_string(),
         message: message.into(),

@@ -4,6 +4,7 @@ import { defineConfig, devices } from '@playwright/test';
 // admin and a member (see serve.sh); global-setup.ts signs both in once.
 export const port = Number(process.env.E2E_PORT ?? 3123);
 const baseURL = `http://127.0.0.1:${port}`;
+export const hostPort = port + 1;
 
 export const chromiumLaunch = {
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -31,14 +32,24 @@ export default defineConfig({
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
   },
-  webServer: {
-    command: `./serve.sh ${port}`,
-    url: `${baseURL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      command: `./serve.sh ${port}`,
+      url: `${baseURL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      // Two "customer sites" on other origins: the first may embed the widget, the second not.
+      command: `node host-site/serve.mjs ${hostPort} ${hostPort + 1}`,
+      url: `http://127.0.0.1:${hostPort}/healthz`,
+      env: { BOARD_URL: baseURL },
+      reuseExistingServer: false,
+      timeout: 10_000,
+    },
+  ],
   projects: [
     {
       name: 'chromium',

@@ -9,4 +9,6 @@ rm -f "$DB" "$DB-shm" "$DB-wal"
 export DATABASE_URL="sqlite://$DB" AUTOPILOT_PASSWORD="e2e password 123" RUST_LOG="${RUST_LOG:-warn}"
 ./target/debug/autopilot user add --email admin@example.com --name "Ada Admin" --role admin
 ./target/debug/autopilot user add --email member@example.com --name "Max Member" --role member
+# The stand-in customer site (host-site/serve.mjs) on the next port may embed the widget.
+export AUTOPILOT_FEEDBACK_ORIGINS="http://127.0.0.1:$((PORT + 1))"
 exec ./target/debug/autopilot serve --addr "127.0.0.1:$PORT"

@@ -35,6 +35,9 @@ pub enum AppError {
     RateLimited,
     #[error("something went wrong on the server")]
     Internal,
+    /// Switched off by an admin, or not available right now.
+    #[error("{0}")]
+    Unavailable(String),
     /// The call never reached the app, or its answer could not be read (network, encoding).
     #[error("{0}")]
     Transport(String),
@@ -55,6 +58,7 @@ impl AppError {
             AppError::Invalid(_) | AppError::MoveDenied(_) => 422,
             AppError::RateLimited => 429,
             AppError::Internal | AppError::Transport(_) => 500,
+            AppError::Unavailable(_) => 503,
         }
     }
 
@@ -72,6 +76,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::RateLimited => "rate_limited",
             AppError::Internal => "internal",
+            AppError::Unavailable(_) => "unavailable",
             AppError::Transport(_) => "transport",
         }
     }

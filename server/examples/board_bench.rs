@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
         "127.0.0.1:0".parse()?,
         auth,
         None,
-        Vec::new(),
+        server::config::Intake::default(),
     );
     let mut times = Vec::new();
     let mut size = 0;

@@ -57,10 +57,23 @@ pub struct ServeArgs {
     /// list of origins (`https://shop.example`). `*` allows any site, only when written out.
     #[arg(long, env = "AUTOPILOT_FEEDBACK_ORIGINS", value_delimiter = ',')]
     pub feedback_origins: Vec<String>,
+    /// File a `bug` issue when a request panics or fails with a 5xx (`1` to turn on).
+    #[arg(long, env = "AUTOPILOT_SELF_HEAL", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub self_heal: bool,
     /// Sign people out this many hours after they signed in, however active.
     #[arg(long, env = "AUTOPILOT_SESSION_MAX_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub session_max_hours: u32,
+}
+
+/// How issues arrive without a person at the board.
+#[derive(Debug, Clone, Default)]
+pub struct Intake {
+    /// Sites allowed to post feedback from their pages (checked with [`feedback_origins`]).
+    pub feedback_origins: Vec<String>,
+    /// File a bug when a request fails.
+    pub self_heal: bool,
 }
 
 /// The feedback origins, checked: each `scheme://host[:port]` exactly, or `*`.

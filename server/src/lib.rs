@@ -9,7 +9,7 @@ pub mod runner;
 
 use anyhow::Context;
 use app::store::Store;
-use config::AuthSettings;
+use config::{AuthSettings, Intake};
 use leptos::prelude::LeptosOptions;
 use routes::{AppState, FeedbackLimits, LoginLimits, SetupToken};
 use std::net::SocketAddr;
@@ -18,15 +18,15 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// The whole HTTP application over an open store. `site_root` holds the built wasm, JS and CSS;
-/// `setup_token` is the first-run secret, if there is no user yet; `feedback_origins` the sites
-/// allowed to post feedback from their pages.
+/// `setup_token` is the first-run secret, if there is no user yet; `intake` how feedback and
+/// self-heal reports come in.
 pub fn build_app(
     store: Store,
     site_root: &str,
     addr: SocketAddr,
     auth: AuthSettings,
     setup_token: Option<String>,
-    feedback_origins: Vec<String>,
+    intake: Intake,
 ) -> (axum::Router, AppState) {
     let leptos_options = LeptosOptions::builder()
         .output_name("autopilot")
@@ -41,7 +41,8 @@ pub fn build_app(
         setup_token: SetupToken::new(setup_token),
         login_limits: Arc::new(LoginLimits::default()),
         feedback_limits: Arc::new(FeedbackLimits::default()),
-        feedback_origins: Arc::new(feedback_origins),
+        feedback_origins: Arc::new(intake.feedback_origins),
+        self_heal: intake.self_heal,
     };
     (routes::router(state.clone()), state)
 }
@@ -55,15 +56,14 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let setup_token = first_run_token(&store, &args).await?;
     start_runner(&store);
 
-    let feedback_origins = config::feedback_origins(&args.feedback_origins)?;
-    let (app, state) = build_app(
-        store,
-        &args.site_root,
-        args.addr,
-        auth,
-        setup_token,
-        feedback_origins,
-    );
+    let intake = Intake {
+        feedback_origins: config::feedback_origins(&args.feedback_origins)?,
+        self_heal: args.self_heal,
+    };
+    if intake.self_heal {
+        tracing::info!("self-heal is on: failing requests file bugs");
+    }
+    let (app, state) = build_app(store, &args.site_root, args.addr, auth, setup_token, intake);
     spawn_housekeeping(state);
 
     let listener = TcpListener::bind(args.addr)

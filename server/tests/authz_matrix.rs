@@ -15,6 +15,8 @@ use std::collections::BTreeSet;
 enum Access {
     /// Anyone, from anywhere.
     Public,
+    /// Anyone, from the board's pages or a site allowed to embed the feedback widget.
+    Embeddable,
     /// Anyone, but only from the board's own pages (sign-in forms).
     SameSite,
     /// Any signed-in person or token.
@@ -47,9 +49,20 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
     (
         "POST",
         "/api/autopilot/feedback",
-        Public,
+        Embeddable,
         Some((JSON, r#"{"message":"hello"}"#)),
     ),
+    ("GET", "/autopilot/feedback.js", Public, None),
+    ("GET", "/autopilot/sdk.js", Public, None),
+    ("GET", "/api/autopilot/me", Member, None),
+    ("POST", "/api/get_switches", Admin, Some((FORM, ""))),
+    (
+        "POST",
+        "/api/set_feedback_open",
+        Admin,
+        Some((FORM, "open=true")),
+    ),
+    ("GET", "/admin", AdminPage, None),
     ("POST", "/login", SameSite, Some((FORM, ""))),
     ("POST", "/setup", SameSite, Some((FORM, ""))),
     ("POST", "/logout", SameSite, None),
@@ -265,7 +278,7 @@ async fn every_caller_gets_what_the_matrix_says() {
             let expected_ok = match (access, caller) {
                 (Public | PublicPage, _) => ok(&reply),
                 (_, Caller::ForeignSession(_)) if !safe => reply.status == StatusCode::FORBIDDEN,
-                (SameSite, _) => ok(&reply),
+                (SameSite | Embeddable, _) => ok(&reply),
                 (Member, Caller::Anonymous) | (Admin, Caller::Anonymous) => {
                     reply.status == StatusCode::UNAUTHORIZED
                 }

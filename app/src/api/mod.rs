@@ -7,7 +7,9 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 
+mod admin;
 mod users;
+pub use admin::*;
 pub use users::*;
 
 #[cfg(feature = "ssr")]

@@ -1,5 +1,6 @@
 //! The UI: the HTML shell, the router, and one module per page.
 
+mod admin;
 mod admin_users;
 mod auth;
 mod board;
@@ -13,6 +14,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
+pub use admin::AdminPage;
 pub use admin_users::AdminUsersPage;
 pub use auth::{LoginPage, SetupPage};
 pub use board::BoardPage;
@@ -56,6 +58,7 @@ pub fn App() -> impl IntoView {
                 />
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("setup") view=SetupPage />
+                <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
                 <Route
                     path=(StaticSegment("admin"), StaticSegment("users"))
                     view=AdminUsersPage

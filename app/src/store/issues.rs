@@ -107,39 +107,8 @@ impl Store {
     }
 
     pub async fn create_issue(&self, actor: &Actor, new: NewIssue) -> AppResult<Issue> {
-        let new = new.validate()?;
-        let status = new.status.unwrap_or(Status::Backlog);
-        let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let position = end_of_column(&mut tx, status).await?;
-        let issue = sqlx::query_as::<_, Issue>(concat!(
-            "INSERT INTO issues (title, body, status, kind, priority, human_only, assignee, \
-             created_by, position, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) RETURNING ",
-            issue_columns!()
-        ))
-        .bind(&new.title)
-        .bind(&new.body)
-        .bind(status)
-        .bind(new.kind)
-        .bind(new.priority)
-        .bind(new.human_only)
-        .bind(&new.assignee)
-        .bind(actor.label())
-        .bind(position)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        EventRecord {
-            issue_id: issue.id,
-            actor,
-            kind: "created",
-            from: None,
-            to: Some(status),
-            data: serde_json::json!({ "title": issue.title, "kind": issue.kind }),
-        }
-        .write(&mut tx, now)
-        .await?;
+        let issue = insert_issue(&mut tx, actor, new).await?;
         self.commit(tx).await?;
         Ok(issue)
     }
@@ -266,6 +235,47 @@ impl Store {
         self.commit(tx).await?;
         Ok(placed)
     }
+}
+
+/// Files a new issue inside a caller's transaction (with its `created` event).
+pub(super) async fn insert_issue(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    new: NewIssue,
+) -> AppResult<Issue> {
+    let new = new.validate()?;
+    let status = new.status.unwrap_or(Status::Backlog);
+    let now = now_ms();
+    let position = end_of_column(conn, status).await?;
+    let issue = sqlx::query_as::<_, Issue>(concat!(
+        "INSERT INTO issues (title, body, status, kind, priority, human_only, assignee, \
+         created_by, position, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) RETURNING ",
+        issue_columns!()
+    ))
+    .bind(&new.title)
+    .bind(&new.body)
+    .bind(status)
+    .bind(new.kind)
+    .bind(new.priority)
+    .bind(new.human_only)
+    .bind(&new.assignee)
+    .bind(actor.label())
+    .bind(position)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    EventRecord {
+        issue_id: issue.id,
+        actor,
+        kind: "created",
+        from: None,
+        to: Some(status),
+        data: serde_json::json!({ "title": issue.title, "kind": issue.kind }),
+    }
+    .write(conn, now)
+    .await?;
+    Ok(issue)
 }
 
 /// The move itself, inside a caller's transaction, so other writes (a comment that un-blocks

@@ -6,10 +6,12 @@
 //! instead of failing when a read lock cannot be upgraded.
 
 mod issues;
+mod settings;
 mod threads;
 mod users;
 
 pub use issues::IssueFilter;
+pub use settings::{Switch, SELF_HEAL_WINDOW_MS};
 pub use users::ApiToken;
 
 use crate::domain::{Actor, Status};

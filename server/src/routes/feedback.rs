@@ -1,19 +1,25 @@
-//! `POST /api/autopilot/feedback`: the only route open to the public. It can create a
+//! `POST /api/autopilot/feedback`: the only write open to the public. It can create a
 //! `feedback` issue in `backlog` and nothing else: it reads nothing, moves nothing. It sits on
 //! the public half of the router with its own body limit, rate limits (per client address and
 //! global, so a flood cannot fill the database or slow the board) and CORS for the sites
-//! allowed in AUTOPILOT_FEEDBACK_ORIGINS.
+//! allowed in AUTOPILOT_FEEDBACK_ORIGINS. Admins can close it in `/admin`.
+//!
+//! Also here: the two scripts other sites load, `/autopilot/feedback.js` (the widget) and
+//! `/autopilot/sdk.js` (status toasts for the team's own app). They are compiled into the
+//! binary, so they are served the same with or without a site root.
 
+use super::auth::origin_is_ours;
 use super::client::client_address;
 use super::extract::Json;
 use super::AppState;
 use app::domain::{Actor, Feedback, FEEDBACK_BODY_MAX_BYTES};
 use app::error::AppError;
+use app::store::Switch;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -61,10 +67,53 @@ pub fn router(allowed_origins: &[String]) -> Router<AppState> {
             post(submit).options(|| async { StatusCode::NO_CONTENT }),
         )
         .layer(DefaultBodyLimit::max(FEEDBACK_BODY_MAX_BYTES));
-    match cors(allowed_origins) {
+    let router = match cors(allowed_origins) {
         Some(cors) => router.layer(cors),
         None => router,
-    }
+    };
+    router
+        .route("/autopilot/feedback.js", get(|| script(WIDGET_JS)))
+        .route("/autopilot/sdk.js", get(|| script(SDK_JS)))
+}
+
+/// The embeddable widget and the host-app launcher, as shipped in `public/autopilot/`.
+pub const WIDGET_JS: &str = include_str!("../../../public/autopilot/feedback.js");
+pub const SDK_JS: &str = include_str!("../../../public/autopilot/sdk.js");
+
+async fn script(source: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            // Any site may load the script itself; what it may post is decided by CORS above.
+            (
+                header::HeaderName::from_static("cross-origin-resource-policy"),
+                "cross-origin",
+            ),
+        ],
+        source,
+    )
+        .into_response()
+}
+
+/// A browser page may post only from the board itself or from an allowed site. Requests with
+/// no `Origin` (scripts, curl) are not a browser page acting for someone and pass.
+fn origin_allowed(parts: &Parts, state: &AppState) -> bool {
+    let Some(origin) = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    let allowed = &state.feedback_origins;
+    allowed.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        || origin_is_ours(
+            origin,
+            state.auth.public_origin.as_deref(),
+            parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+        )
 }
 
 /// CORS for the embedding sites; none configured means same-origin only.
@@ -86,6 +135,7 @@ fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
             .allow_origin(origin)
             .allow_methods([Method::POST])
             .allow_headers([header::CONTENT_TYPE])
+            .expose_headers([header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(3600)),
     )
 }
@@ -96,6 +146,12 @@ async fn submit(
     Json(feedback): Json<Feedback>,
 ) -> Result<Response, AppError> {
     let client = client_address(&parts, &state.auth.trusted_proxies);
+    if !origin_allowed(&parts, &state) {
+        tracing::warn!(%client, origin = ?parts.headers.get(header::ORIGIN), "feedback from a site not allowed");
+        return Err(AppError::Forbidden(
+            "this site may not send feedback to this board".into(),
+        ));
+    }
     if let Err(seconds) = state.feedback_limits.admit(client) {
         tracing::warn!(%client, "feedback rate limit hit");
         let mut response = AppError::RateLimited.into_response();
@@ -103,6 +159,11 @@ async fn submit(
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         return Ok(response);
+    }
+    if !state.store.switch(Switch::FeedbackOpen).await? {
+        return Err(AppError::Unavailable(
+            "feedback is turned off on this board".into(),
+        ));
     }
     let received = (
         StatusCode::CREATED,

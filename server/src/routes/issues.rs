@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/autopilot/issues/{id}/events", get(events))
         .route("/api/autopilot/uploads/{id}", get(download))
         .route("/api/autopilot/stream", get(stream))
+        .route("/api/autopilot/me", get(me))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
@@ -73,6 +74,11 @@ async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<Issue>)> {
     let issue = store.create_issue(&actor, new).await?;
     Ok((StatusCode::CREATED, axum::Json(issue)))
+}
+
+/// Who the caller is: what the host-app launcher (`sdk.js`) needs to pick out "my" issues.
+async fn me(CurrentActor(actor): CurrentActor) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "name": actor.name, "role": actor.role }))
 }
 
 async fn show(

@@ -11,9 +11,10 @@ mod client;
 mod extract;
 mod feedback;
 mod issues;
+pub mod self_heal;
 
 pub use auth::{LoginLimits, SetupToken};
-pub use feedback::FeedbackLimits;
+pub use feedback::{FeedbackLimits, SDK_JS, WIDGET_JS};
 
 use crate::config::AuthSettings;
 use app::error::AppError;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub feedback_limits: Arc<FeedbackLimits>,
     /// Sites allowed to post feedback from their pages (CORS).
     pub feedback_origins: Arc<Vec<String>>,
+    /// File a bug when a request fails (AUTOPILOT_SELF_HEAL).
+    pub self_heal: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -83,17 +86,19 @@ pub fn router(state: AppState) -> Router {
         // stream multipart without a cap of their own).
         .layer(RequestBodyLimitLayer::new(issues::UPLOAD_BODY_LIMIT));
 
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/autopilot", get(|| async { Redirect::permanent("/") }))
         .merge(feedback::router(&state.feedback_origins))
-        .merge(protected)
-        .method_not_allowed_fallback(method_not_allowed)
+        .merge(protected);
+    let app = if state.self_heal {
+        self_heal::install(app, &state)
+    } else {
+        app
+    };
+    app.method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a request handler panicked");
-            AppError::Internal.into_response()
-        }))
+        .layer(CatchPanicLayer::custom(self_heal::panic_response))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

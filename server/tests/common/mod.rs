@@ -31,6 +31,7 @@ pub enum Caller {
 
 pub struct TestApp {
     pub router: Router,
+    pub state: server::routes::AppState,
     pub store: Store,
     pub member_token: String,
     pub admin_token: String,
@@ -132,16 +133,20 @@ impl TestApp {
             secure_cookies: false,
             trusted_proxies: Vec::new(),
         };
-        let (router, _) = server::build_app(
+        let (router, state) = server::build_app(
             store.clone(),
             "target/site",
             "127.0.0.1:0".parse().unwrap(),
             auth,
             setup_token.map(str::to_string),
-            vec!["https://shop.example".to_string()],
+            server::config::Intake {
+                feedback_origins: vec!["https://shop.example".to_string()],
+                self_heal: true,
+            },
         );
         TestApp {
             router,
+            state,
             store,
             member_token,
             admin_token,

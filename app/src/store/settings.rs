@@ -1,0 +1,139 @@
+//! Run-time switches admins flip from `/admin`, and the failures the server files about itself.
+
+use super::issues::{fetch_issue, insert_issue};
+use super::{now_ms, EventRecord, Store};
+use crate::domain::{Actor, NewIssue, Status};
+use crate::error::AppResult;
+
+/// A deployment switch, stored in `settings` as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    /// The public feedback route takes submissions (on unless an admin turned it off).
+    FeedbackOpen,
+    /// Runners claim nothing new while this is on.
+    RunnerPaused,
+}
+
+impl Switch {
+    fn key(self) -> &'static str {
+        match self {
+            Switch::FeedbackOpen => "feedback_open",
+            Switch::RunnerPaused => "runner_paused",
+        }
+    }
+
+    fn default_value(self) -> bool {
+        match self {
+            Switch::FeedbackOpen => true,
+            Switch::RunnerPaused => false,
+        }
+    }
+}
+
+/// A repeat of a failure already filed less than this long ago counts on the same issue.
+pub const SELF_HEAL_WINDOW_MS: i64 = 60 * 60 * 1000;
+
+impl Store {
+    pub async fn switch(&self, switch: Switch) -> AppResult<bool> {
+        let value: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
+            .bind(switch.key())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(value.map_or(switch.default_value(), |(v,)| v == "true"))
+    }
+
+    pub async fn set_switch(&self, actor: &Actor, switch: Switch, on: bool) -> AppResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO UPDATE
+             SET value = excluded.value, updated_by = excluded.updated_by,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(switch.key())
+        .bind(if on { "true" } else { "false" })
+        .bind(actor.label())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        tracing::info!(actor = %actor.label(), setting = switch.key(), on, "setting changed");
+        Ok(())
+    }
+
+    /// Files `report` as a new issue, unless the same `fingerprint` was filed within the last
+    /// hour and that issue is not done: then its occurrence counter goes up instead (with a
+    /// `recurred` event). Returns the issue's id and how often the failure has been seen.
+    pub async fn record_failure(
+        &self,
+        fingerprint: &str,
+        report: NewIssue,
+    ) -> AppResult<(i64, i64)> {
+        let actor = Actor::system();
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let recent: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT r.issue_id, r.occurrences FROM self_heal_reports r
+             JOIN issues i ON i.id = r.issue_id
+             WHERE r.fingerprint = $1 AND r.last_seen_at > $2 AND i.status <> $3",
+        )
+        .bind(fingerprint)
+        .bind(now - SELF_HEAL_WINDOW_MS)
+        .bind(Status::Done)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (issue_id, occurrences) = match recent {
+            Some((issue_id, seen)) => {
+                sqlx::query(
+                    "UPDATE self_heal_reports SET occurrences = occurrences + 1, last_seen_at = $1
+                     WHERE fingerprint = $2",
+                )
+                .bind(now)
+                .bind(fingerprint)
+                .execute(&mut *tx)
+                .await?;
+                let issue = fetch_issue(&mut tx, issue_id).await?;
+                EventRecord {
+                    issue_id,
+                    actor: &actor,
+                    kind: "recurred",
+                    from: Some(issue.status),
+                    to: Some(issue.status),
+                    data: serde_json::json!({ "occurrences": seen + 1 }),
+                }
+                .write(&mut tx, now)
+                .await?;
+                (issue_id, seen + 1)
+            }
+            None => {
+                let issue = insert_issue(&mut tx, &actor, report).await?;
+                sqlx::query(
+                    "INSERT INTO self_heal_reports
+                         (fingerprint, issue_id, occurrences, first_seen_at, last_seen_at)
+                     VALUES ($1, $2, 1, $3, $3)
+                     ON CONFLICT (fingerprint) DO UPDATE
+                     SET issue_id = excluded.issue_id, occurrences = 1,
+                         first_seen_at = excluded.first_seen_at,
+                         last_seen_at = excluded.last_seen_at",
+                )
+                .bind(fingerprint)
+                .bind(issue.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                (issue.id, 1)
+            }
+        };
+        self.commit(tx).await?;
+        Ok((issue_id, occurrences))
+    }
+
+    /// How often a self-filed issue's failure has been seen (none for other issues).
+    pub async fn failure_occurrences(&self, issue_id: i64) -> AppResult<Option<i64>> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT SUM(occurrences) FROM self_heal_reports WHERE issue_id = $1 HAVING COUNT(*) > 0",
+        )
+        .bind(issue_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(n,)| n))
+    }
+}

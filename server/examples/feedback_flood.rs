@@ -118,7 +118,9 @@ async fn main() -> anyhow::Result<()> {
                 let req = Request::post("/api/autopilot/feedback")
                     .header(header::CONTENT_TYPE, "application/json")
                     .header("x-forwarded-for", fake_client)
-                    .body(Body::from(r#"{"message":"spam spam spam","page":"https://x"}"#))
+                    .body(Body::from(
+                        r#"{"message":"spam spam spam","page":"https://x"}"#,
+                    ))
                     .unwrap_or_default();
                 let res = router
                     .clone()

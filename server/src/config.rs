@@ -65,6 +65,61 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTOPILOT_SESSION_MAX_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub session_max_hours: u32,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+/// The agent runner's settings (the original's names, plus a few).
+#[derive(Debug, Clone, Args)]
+pub struct RunnerArgs {
+    /// Run the agent runner in this process (`1`). Off by default: no agent can ever run.
+    #[arg(long = "runner", env = "AUTOPILOT_RUNNER", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub enabled: bool,
+    /// The git checkout the agent works in (issue worktrees are made from it).
+    #[arg(long, env = "AUTOPILOT_WORKDIR", default_value = ".")]
+    pub workdir: std::path::PathBuf,
+    /// The Claude Code CLI.
+    #[arg(long, env = "AUTOPILOT_CLAUDE_BIN", default_value = "claude")]
+    pub claude_bin: String,
+    /// How often an idle runner looks for ready issues.
+    #[arg(long, env = "AUTOPILOT_POLL_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(3..))]
+    pub poll_seconds: u64,
+    /// Push the branch and open a pull request with `gh` (`1`).
+    #[arg(long, env = "AUTOPILOT_PUSH", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub push: bool,
+    /// This runner's name on the board (default: host-pid).
+    #[arg(long, env = "AUTOPILOT_AGENT_ID")]
+    pub agent_id: Option<String>,
+    #[arg(long, env = "AUTOPILOT_COMMIT_NAME", default_value = "Autopilot")]
+    pub commit_name: String,
+    #[arg(
+        long,
+        env = "AUTOPILOT_COMMIT_EMAIL",
+        default_value = "autopilot@localhost"
+    )]
+    pub commit_email: String,
+    /// Branch that issue branches are cut from (default: the checkout's current branch).
+    #[arg(long, env = "AUTOPILOT_BASE_BRANCH")]
+    pub base_branch: Option<String>,
+    /// Stop the agent after this long.
+    #[arg(long, env = "AUTOPILOT_TIMEOUT_SECONDS", default_value_t = 1200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_seconds: u64,
+    /// How long a claim lasts without a heartbeat before the issue goes back to ready.
+    #[arg(long, env = "AUTOPILOT_LEASE_SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(3..))]
+    pub lease_seconds: u64,
+    /// Paths the agent may not change (comma list; `dir/` or a file name, at any depth).
+    #[arg(
+        long,
+        env = "AUTOPILOT_PROTECTED_PATHS",
+        value_delimiter = ',',
+        default_value = ".git/,.github/,.ci/,.claude/,CLAUDE.md"
+    )]
+    pub protected_paths: Vec<String>,
 }
 
 /// How issues arrive without a person at the board.
@@ -156,10 +211,6 @@ pub fn origin_of(url: &str) -> Option<String> {
 }
 
 /// Whether the operator asked for the agent runner (`AUTOPILOT_RUNNER=1`).
-pub fn runner_flag_set() -> bool {
-    std::env::var("AUTOPILOT_RUNNER").is_ok_and(|v| v.trim() == "1")
-}
-
 /// Logs to stderr, one line per event; `RUST_LOG` picks the level (default `info`).
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;

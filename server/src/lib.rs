@@ -54,7 +54,8 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the database {}", args.database_url))?;
     let setup_token = first_run_token(&store, &args).await?;
-    start_runner(&store);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = start_runner(&store, &args.runner, stop_rx.clone()).await?;
 
     let intake = Intake {
         feedback_origins: config::feedback_origins(&args.feedback_origins)?,
@@ -70,13 +71,29 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     tracing::info!("Autopilot is listening on http://{}", args.addr);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut stopping = stop_rx.clone();
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    })
     .await
     .context("serving HTTP")?;
+    if let Some(runner) = runner {
+        // The runner stops its agent and gives its issue back; give it time to say so.
+        if tokio::time::timeout(Duration::from_secs(30), runner)
+            .await
+            .is_err()
+        {
+            tracing::error!("the runner did not stop within 30 s");
+        }
+    }
     tracing::info!("Autopilot stopped");
     Ok(())
 }
@@ -111,6 +128,11 @@ fn spawn_housekeeping(state: AppState) {
             tick.tick().await;
             state.login_limits.forget_quiet();
             state.feedback_limits.forget_quiet();
+            // Claims of runners that died (kill -9, lost machine) go back to ready even when
+            // no runner is left to notice.
+            if let Err(err) = state.store.expire_leases().await {
+                tracing::error!(%err, "expiring runner leases");
+            }
             if minutes.is_multiple_of(60) {
                 let _ = state.store.delete_expired_sessions().await;
             }
@@ -119,19 +141,36 @@ fn spawn_housekeeping(state: AppState) {
     });
 }
 
+/// Starts the runner when AUTOPILOT_RUNNER=1, after checking its settings.
 #[cfg(feature = "runner")]
-fn start_runner(store: &Store) {
-    runner::start_if_enabled(store.clone());
+async fn start_runner(
+    store: &Store,
+    args: &config::RunnerArgs,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if !args.enabled {
+        tracing::info!("the runner is off (AUTOPILOT_RUNNER is not 1): no agent will run");
+        return Ok(None);
+    }
+    let runner = runner::Runner::prepare(store.clone(), args)
+        .await
+        .context("the runner cannot start")?;
+    Ok(Some(tokio::spawn(runner.run(stop))))
 }
 
 #[cfg(not(feature = "runner"))]
-fn start_runner(_store: &Store) {
-    if config::runner_flag_set() {
+async fn start_runner(
+    _store: &Store,
+    args: &config::RunnerArgs,
+    _stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if args.enabled {
         tracing::error!(
             "AUTOPILOT_RUNNER=1 is set, but this binary was built without the `runner` feature: \
              no agent will run. Rebuild with `--features runner` (the default build has it)."
         );
     }
+    Ok(None)
 }
 
 /// Resolves on Ctrl-C or SIGTERM, letting in-flight requests finish.

@@ -13,7 +13,8 @@ use serde_json::json;
 use tower::ServiceExt;
 
 fn feedback(origin: Option<&str>, message: &str) -> Request<Body> {
-    let mut req = Request::post("/api/autopilot/feedback").header(header::CONTENT_TYPE, "application/json");
+    let mut req =
+        Request::post("/api/autopilot/feedback").header(header::CONTENT_TYPE, "application/json");
     if let Some(origin) = origin {
         req = req.header(header::ORIGIN, origin);
     }
@@ -45,7 +46,9 @@ async fn a_page_on_a_site_not_allowed_cannot_file_feedback() {
         "https://shop.example"
     );
     // The board's own pages, and scripts that send no Origin, may file too.
-    let own = app.send(feedback(Some(common::ORIGIN), "from the board")).await;
+    let own = app
+        .send(feedback(Some(common::ORIGIN), "from the board"))
+        .await;
     assert_eq!(own.status, StatusCode::CREATED);
     let script = app.send(feedback(None, "from curl")).await;
     assert_eq!(script.status, StatusCode::CREATED);
@@ -77,7 +80,13 @@ async fn admins_can_close_the_public_route_and_open_it_again() {
     assert_eq!(closed.error_code(), "unavailable");
     assert_eq!(feedback_count(&app).await, 0);
     let switches = app
-        .call(&app.admin(), "POST", "/api/get_switches", None, Body::empty())
+        .call(
+            &app.admin(),
+            "POST",
+            "/api/get_switches",
+            None,
+            Body::empty(),
+        )
         .await;
     assert_eq!(switches.json()["feedback_open"], false);
 
@@ -91,7 +100,8 @@ async fn admins_can_close_the_public_route_and_open_it_again() {
 async fn feedback_issues_are_marked_and_filterable() {
     let app = TestApp::new().await;
     app.create("a task").await;
-    app.send(feedback(None, "The checkout button is grey")).await;
+    app.send(feedback(None, "The checkout button is grey"))
+        .await;
     let only = app.get("/api/autopilot/issues?kind=feedback").await.json();
     assert_eq!(only.as_array().unwrap().len(), 1);
     assert_eq!(only[0]["kind"], "feedback");
@@ -101,8 +111,14 @@ async fn feedback_issues_are_marked_and_filterable() {
         .call(&app.member(), "GET", "/?kind=feedback", None, Body::empty())
         .await
         .text();
-    assert!(board.contains("kind-feedback"), "feedback cards carry their mark");
-    assert!(!board.contains("a task"), "the kind filter hides other issues");
+    assert!(
+        board.contains("kind-feedback"),
+        "feedback cards carry their mark"
+    );
+    assert!(
+        !board.contains("a task"),
+        "the kind filter hides other issues"
+    );
 }
 
 #[tokio::test]
@@ -129,7 +145,13 @@ async fn me_names_the_caller_and_needs_a_sign_in() {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json()["role"], "member");
     let anonymous = app
-        .call(&Caller::Anonymous, "GET", "/api/autopilot/me", None, Body::empty())
+        .call(
+            &Caller::Anonymous,
+            "GET",
+            "/api/autopilot/me",
+            None,
+            Body::empty(),
+        )
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
@@ -179,7 +201,10 @@ async fn self_heal_files_one_bug_per_failure_and_counts_repeats() {
     let app = TestApp::new().await;
     let router = failing_router(&app);
 
-    assert_eq!(hit(&router, "/api/boom/token-s3cret").await, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        hit(&router, "/api/boom/token-s3cret").await,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
     let filed = bugs(&app, 1).await;
     let bug = &filed[0];
     assert_eq!(bug["status"], "backlog");
@@ -188,7 +213,10 @@ async fn self_heal_files_one_bug_per_failure_and_counts_repeats() {
     let detail = app.get(&format!("/api/autopilot/issues/{id}")).await.json();
     let body = detail["body"].as_str().unwrap();
     assert!(body.contains("GET"), "{body}");
-    assert!(body.contains("/api/boom/{secret}"), "the route template: {body}");
+    assert!(
+        body.contains("/api/boom/{secret}"),
+        "the route template: {body}"
+    );
     assert!(body.contains("panic: boom: the widget exploded"), "{body}");
     assert!(!body.contains("s3cret"), "never the raw URL: {body}");
     assert!(!body.contains("stack/frame"), "no stack: {body}");
@@ -196,7 +224,10 @@ async fn self_heal_files_one_bug_per_failure_and_counts_repeats() {
     // The server is still up, and the same failure again counts on the same issue.
     assert_eq!(hit(&router, "/api/fine").await, StatusCode::OK);
     for _ in 0..2 {
-        assert_eq!(hit(&router, "/api/boom/other").await, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            hit(&router, "/api/boom/other").await,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
     for _ in 0..100 {
         if app.store.failure_occurrences(id).await.unwrap() == Some(3) {
@@ -205,7 +236,10 @@ async fn self_heal_files_one_bug_per_failure_and_counts_repeats() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(app.store.failure_occurrences(id).await.unwrap(), Some(3));
-    let events = app.get(&format!("/api/autopilot/issues/{id}/events")).await.json();
+    let events = app
+        .get(&format!("/api/autopilot/issues/{id}/events"))
+        .await
+        .json();
     let recurred = events
         .as_array()
         .unwrap()
@@ -215,7 +249,10 @@ async fn self_heal_files_one_bug_per_failure_and_counts_repeats() {
     assert_eq!(recurred, 2);
 
     // A different failure is a different issue.
-    assert_eq!(hit(&router, "/api/broken").await, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        hit(&router, "/api/broken").await,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
     let filed = bugs(&app, 2).await;
     assert_eq!(filed.as_array().unwrap().len(), 2);
 }
@@ -228,9 +265,17 @@ async fn a_repeat_after_the_issue_is_done_files_a_new_one() {
         kind: app::domain::Kind::Bug,
         ..Default::default()
     };
-    let (first, n) = app.store.record_failure("GET /x 500 boom", report()).await.unwrap();
+    let (first, n) = app
+        .store
+        .record_failure("GET /x 500 boom", report())
+        .await
+        .unwrap();
     assert_eq!(n, 1);
-    let (again, n) = app.store.record_failure("GET /x 500 boom", report()).await.unwrap();
+    let (again, n) = app
+        .store
+        .record_failure("GET /x 500 boom", report())
+        .await
+        .unwrap();
     assert_eq!((again, n), (first, 2));
     let admin = app::domain::Actor::new(app::domain::Role::Admin, "Root");
     app.store
@@ -250,7 +295,11 @@ async fn a_repeat_after_the_issue_is_done_files_a_new_one() {
             .await
             .unwrap();
     }
-    let (fresh, n) = app.store.record_failure("GET /x 500 boom", report()).await.unwrap();
+    let (fresh, n) = app
+        .store
+        .record_failure("GET /x 500 boom", report())
+        .await
+        .unwrap();
     assert_ne!(fresh, first);
     assert_eq!(n, 1);
 }

@@ -2,6 +2,7 @@
 //! which drops are legal with exactly the rules the server enforces.
 
 mod issue;
+mod run;
 mod time;
 mod transition;
 mod user;
@@ -9,6 +10,7 @@ mod validate;
 
 pub use self::time::format_time;
 pub use issue::*;
+pub use run::*;
 pub use transition::*;
 pub use user::*;
 pub use validate::*;

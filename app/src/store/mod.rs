@@ -6,11 +6,13 @@
 //! instead of failing when a read lock cannot be upgraded.
 
 mod issues;
+mod runs;
 mod settings;
 mod threads;
 mod users;
 
 pub use issues::IssueFilter;
+pub use runs::{Heartbeat, RunFinish};
 pub use settings::{Switch, SELF_HEAL_WINDOW_MS};
 pub use users::ApiToken;
 
@@ -38,6 +40,8 @@ pub struct Store {
     pool: SqlitePool,
     /// Ticks after every committed change, so live streams wake at once instead of polling.
     changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// Ticks when a run's log grows, for the drawers that show it live.
+    run_logs: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -61,6 +65,7 @@ impl Store {
         let store = Store {
             pool,
             changes: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            run_logs: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
         };
         store.session_store().migrate().await?;
         Ok(store)

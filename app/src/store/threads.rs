@@ -50,28 +50,7 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let issue = fetch_issue(&mut tx, issue_id).await?;
-        let comment = sqlx::query_as::<_, Comment>(
-            "INSERT INTO comments (issue_id, author_kind, author, body, created_at)
-             VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, issue_id, author_kind, author, body, created_at",
-        )
-        .bind(issue_id)
-        .bind(author_kind)
-        .bind(actor.label())
-        .bind(&body)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        EventRecord {
-            issue_id,
-            actor,
-            kind: "commented",
-            from: None,
-            to: None,
-            data: serde_json::json!({ "comment_id": comment.id }),
-        }
-        .write(&mut tx, now)
-        .await?;
+        let comment = insert_comment(&mut tx, actor, author_kind, issue_id, &body, now).await?;
         let issue = if issue.status == Status::Blocked && author_kind == AuthorKind::Human {
             let reason =
                 serde_json::json!({ "reason": "a person answered", "comment_id": comment.id });
@@ -188,4 +167,38 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Writes a comment and its `commented` event inside a caller's transaction.
+pub(super) async fn insert_comment(
+    conn: &mut sqlx::SqliteConnection,
+    actor: &Actor,
+    author_kind: AuthorKind,
+    issue_id: i64,
+    body: &str,
+    now: i64,
+) -> AppResult<Comment> {
+    let comment = sqlx::query_as::<_, Comment>(
+        "INSERT INTO comments (issue_id, author_kind, author, body, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING id, issue_id, author_kind, author, body, created_at",
+    )
+    .bind(issue_id)
+    .bind(author_kind)
+    .bind(actor.label())
+    .bind(body)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    EventRecord {
+        issue_id,
+        actor,
+        kind: "commented",
+        from: None,
+        to: None,
+        data: serde_json::json!({ "comment_id": comment.id }),
+    }
+    .write(conn, now)
+    .await?;
+    Ok(comment)
 }

@@ -261,7 +261,11 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
 
 /// The board's own origin is `--public-url` when set, otherwise whatever host the request was
 /// sent to.
-pub(super) fn origin_is_ours(origin: &str, public_origin: Option<&str>, host: Option<&str>) -> bool {
+pub(super) fn origin_is_ours(
+    origin: &str,
+    public_origin: Option<&str>,
+    host: Option<&str>,
+) -> bool {
     let origin = origin.to_ascii_lowercase();
     match (public_origin, host) {
         (Some(public), _) => origin == public,

@@ -108,11 +108,16 @@ fn origin_allowed(parts: &Parts, state: &AppState) -> bool {
         return true;
     };
     let allowed = &state.feedback_origins;
-    allowed.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    allowed
+        .iter()
+        .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
         || origin_is_ours(
             origin,
             state.auth.public_origin.as_deref(),
-            parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok()),
         )
 }
 

@@ -131,7 +131,12 @@ impl Failure {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// The `message` of our JSON error body, or a plain description.
@@ -166,7 +171,10 @@ mod tests {
 
     #[test]
     fn summaries_are_one_short_line() {
-        assert_eq!(first_line(&format!("{}\nstack", "x".repeat(300))).len(), 200);
+        assert_eq!(
+            first_line(&format!("{}\nstack", "x".repeat(300))).len(),
+            200
+        );
         assert_eq!(
             error_message(br#"{"error":{"code":"internal","message":"went wrong"}}"#),
             "went wrong"

@@ -1,0 +1,391 @@
+//! The runner's side of the store: runner registration and heartbeats, the atomic claim, run
+//! records and their logs, finishing a run, and rescuing issues whose lease ran out.
+
+use super::issues::{fetch_issue, move_in};
+use super::settings::Switch;
+use super::threads::insert_comment;
+use super::{now_ms, Store};
+use crate::domain::{
+    check_move, Actor, AuthorKind, Issue, Role, Run, RunOutcome, RunnerInfo, Status,
+};
+use crate::error::{AppError, AppResult};
+
+const RUN_COLUMNS: &str = "id, issue_id, runner_id, attempt, started_at, finished_at, outcome, \
+     exit_code, result, branch, cost_usd, duration_ms, cancel_requested";
+
+/// What a runner learns from its heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// It still holds the claim on its current issue (false: stop working on it).
+    pub holds_claim: bool,
+    /// An admin asked to cancel the current run.
+    pub cancel_requested_by: Option<String>,
+    /// Admins paused the runners: claim nothing new.
+    pub paused: bool,
+}
+
+/// How a run ends, as the runner reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunFinish {
+    pub outcome: RunOutcome,
+    /// Where the issue goes: `in_review`, `blocked` or (when interrupted) `ready`.
+    pub to: Status,
+    /// The comment left on the issue: the agent's question, or the runner's explanation.
+    pub comment: Option<(AuthorKind, String)>,
+    pub exit_code: Option<i64>,
+    pub result: Option<String>,
+    pub branch: Option<String>,
+    pub pr_url: Option<String>,
+    pub cost_usd: Option<f64>,
+    pub duration_ms: Option<i64>,
+}
+
+impl RunFinish {
+    pub fn new(outcome: RunOutcome, to: Status) -> Self {
+        RunFinish {
+            outcome,
+            to,
+            comment: None,
+            exit_code: None,
+            result: None,
+            branch: None,
+            pr_url: None,
+            cost_usd: None,
+            duration_ms: None,
+        }
+    }
+}
+
+impl Store {
+    /// Records a runner process as started (again, if the id was used before).
+    pub async fn register_runner(&self, id: &str, host: &str, pid: i64) -> AppResult<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO runners (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+                 started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+                 stopped_at = NULL, current_issue = NULL, current_run = NULL",
+        )
+        .bind(id)
+        .bind(host)
+        .bind(pid)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn runner_stopped(&self, id: &str) -> AppResult<()> {
+        sqlx::query(
+            "UPDATE runners SET stopped_at = $1, current_issue = NULL, current_run = NULL
+             WHERE id = $2",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Says the runner is alive, renews the lease on its current issue, and reports whether it
+    /// still holds that claim, whether its run was cancelled, and whether runners are paused.
+    pub async fn heartbeat(
+        &self,
+        runner_id: &str,
+        lease_ms: i64,
+        current: Option<(i64, i64)>,
+    ) -> AppResult<Heartbeat> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE runners SET heartbeat_at = $1, current_issue = $2, current_run = $3
+             WHERE id = $4",
+        )
+        .bind(now)
+        .bind(current.map(|c| c.0))
+        .bind(current.map(|c| c.1))
+        .bind(runner_id)
+        .execute(&self.pool)
+        .await?;
+        let (holds_claim, cancel_requested_by) = match current {
+            None => (false, None),
+            Some((issue_id, run_id)) => {
+                let renewed = sqlx::query(
+                    "UPDATE issues SET lease_expires_at = $1
+                     WHERE id = $2 AND claimed_by = $3 AND status = 'in_progress'",
+                )
+                .bind(now + lease_ms)
+                .bind(issue_id)
+                .bind(runner_id)
+                .execute(&self.pool)
+                .await?;
+                let cancel: Option<(Option<String>,)> =
+                    sqlx::query_as("SELECT cancel_requested FROM runs WHERE id = $1")
+                        .bind(run_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                (renewed.rows_affected() == 1, cancel.and_then(|c| c.0))
+            }
+        };
+        Ok(Heartbeat {
+            holds_claim,
+            cancel_requested_by,
+            paused: self.switch(Switch::RunnerPaused).await?,
+        })
+    }
+
+    /// Claims the most urgent, oldest `ready` issue that is not human-only, with one
+    /// conditional UPDATE inside a write transaction, so two runners can never take the same
+    /// issue. Starts its run record in the same transaction.
+    pub async fn claim_next(
+        &self,
+        runner_id: &str,
+        lease_ms: i64,
+    ) -> AppResult<Option<(Issue, Run)>> {
+        check_move(Role::Runner, false, Status::Ready, Status::InProgress)?;
+        let actor = Actor::new(Role::Runner, runner_id);
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let claimed: Option<(i64,)> = sqlx::query_as(
+            "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
+                 lease_expires_at = $3, version = version + 1, updated_at = $2,
+                 position = (SELECT COALESCE(MAX(position), 0) + 1 FROM issues
+                             WHERE status = 'in_progress')
+             WHERE id = (SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE
+                         ORDER BY priority DESC, created_at, id LIMIT 1)
+               AND status = 'ready' AND human_only = FALSE
+             RETURNING id",
+        )
+        .bind(runner_id)
+        .bind(now)
+        .bind(now + lease_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((issue_id,)) = claimed else {
+            return Ok(None);
+        };
+        super::EventRecord {
+            issue_id,
+            actor: &actor,
+            kind: "moved",
+            from: Some(Status::Ready),
+            to: Some(Status::InProgress),
+            data: serde_json::json!({ "claimed_by": runner_id }),
+        }
+        .write(&mut tx, now)
+        .await?;
+        let run = sqlx::query_as::<_, Run>(&format!(
+            "INSERT INTO runs (issue_id, runner_id, attempt, started_at)
+             VALUES ($1, $2, (SELECT COUNT(*) + 1 FROM runs WHERE issue_id = $1), $3)
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(issue_id)
+        .bind(runner_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE runners SET current_issue = $1, current_run = $2 WHERE id = $3")
+            .bind(issue_id)
+            .bind(run.id)
+            .bind(runner_id)
+            .execute(&mut *tx)
+            .await?;
+        let issue = fetch_issue(&mut tx, issue_id).await?;
+        self.commit(tx).await?;
+        Ok(Some((issue, run)))
+    }
+
+    /// Adds the agent's output to a run's log, and wakes whoever is watching it.
+    pub async fn append_run_log(&self, run_id: i64, text: &str) -> AppResult<()> {
+        sqlx::query("UPDATE runs SET log = log || $1 WHERE id = $2")
+            .bind(text)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        self.run_logs.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+
+    /// Wakes when any run's log grows.
+    pub fn subscribe_run_logs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.run_logs.subscribe()
+    }
+
+    /// The part of a run's log after `from` characters, the log's length in characters, and
+    /// whether the run has finished.
+    pub async fn run_log_since(&self, run_id: i64, from: i64) -> AppResult<(String, i64, bool)> {
+        sqlx::query_as(
+            "SELECT substr(log, $1 + 1), length(log), finished_at IS NOT NULL FROM runs WHERE id = $2",
+        )
+        .bind(from)
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("run {run_id}")))
+    }
+
+    /// Ends a run. While the runner still holds the claim, the issue moves to `finish.to` with
+    /// the branch, PR link, result and comment; otherwise (lease expired, someone moved it) the
+    /// issue is left alone and the run is recorded as lost. Returns whether the claim was held.
+    pub async fn finish_run(
+        &self,
+        runner_id: &str,
+        run_id: i64,
+        issue_id: i64,
+        finish: RunFinish,
+    ) -> AppResult<bool> {
+        let actor = Actor::new(Role::Runner, runner_id);
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let issue = fetch_issue(&mut tx, issue_id).await?;
+        let holds =
+            issue.status == Status::InProgress && issue.claimed_by.as_deref() == Some(runner_id);
+        let outcome = if holds {
+            finish.outcome
+        } else {
+            RunOutcome::Lost
+        };
+        if holds {
+            let data = serde_json::json!({ "run_id": run_id, "outcome": outcome.as_str() });
+            move_in(&mut tx, &actor, issue_id, finish.to, None, None, data).await?;
+            sqlx::query(
+                "UPDATE issues SET branch = COALESCE($1, branch), pr_url = COALESCE($2, pr_url),
+                     result = $3
+                 WHERE id = $4",
+            )
+            .bind(&finish.branch)
+            .bind(&finish.pr_url)
+            .bind(&finish.result)
+            .bind(issue_id)
+            .execute(&mut *tx)
+            .await?;
+            if let Some((kind, body)) = &finish.comment {
+                let author = match kind {
+                    AuthorKind::System => Actor::system(),
+                    _ => actor.clone(),
+                };
+                insert_comment(&mut tx, &author, *kind, issue_id, body, now).await?;
+            }
+        }
+        sqlx::query(
+            "UPDATE runs SET finished_at = $1, outcome = $2, exit_code = $3, result = $4,
+                 branch = $5, cost_usd = $6, duration_ms = $7
+             WHERE id = $8",
+        )
+        .bind(now)
+        .bind(outcome.as_str())
+        .bind(finish.exit_code)
+        .bind(&finish.result)
+        .bind(&finish.branch)
+        .bind(finish.cost_usd)
+        .bind(finish.duration_ms)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE runners SET current_issue = NULL, current_run = NULL, last_outcome = $1
+             WHERE id = $2",
+        )
+        .bind(outcome.as_str())
+        .bind(runner_id)
+        .execute(&mut *tx)
+        .await?;
+        self.commit(tx).await?;
+        self.run_logs.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(holds)
+    }
+
+    /// Issues whose runner stopped renewing its claim go back to `ready` with a system
+    /// comment, and their open runs are recorded as lost. Returns the issues rescued.
+    pub async fn expire_leases(&self) -> AppResult<Vec<i64>> {
+        let now = now_ms();
+        let expired: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, claimed_by FROM issues
+             WHERE status = 'in_progress' AND claimed_by IS NOT NULL AND lease_expires_at < $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut rescued = Vec::new();
+        for (issue_id, runner) in expired {
+            let mut tx = self.begin_write().await?;
+            let issue = fetch_issue(&mut tx, issue_id).await?;
+            // Renewed or finished since the first look: leave it.
+            if issue.status != Status::InProgress
+                || issue.lease_expires_at.is_none_or(|at| at >= now)
+            {
+                continue;
+            }
+            let system = Actor::system();
+            let data = serde_json::json!({ "reason": "lease expired", "runner": runner });
+            move_in(&mut tx, &system, issue_id, Status::Ready, None, None, data).await?;
+            let note = format!(
+                "The runner `{runner}` stopped renewing its claim (it was stopped or lost), so \
+                 this issue is back in ready for the next run."
+            );
+            insert_comment(&mut tx, &system, AuthorKind::System, issue_id, &note, now).await?;
+            sqlx::query(
+                "UPDATE runs SET finished_at = $1, outcome = $2
+                 WHERE issue_id = $3 AND finished_at IS NULL",
+            )
+            .bind(now)
+            .bind(RunOutcome::Lost.as_str())
+            .bind(issue_id)
+            .execute(&mut *tx)
+            .await?;
+            self.commit(tx).await?;
+            tracing::warn!(issue_id, %runner, "lease expired; issue back to ready");
+            rescued.push(issue_id);
+        }
+        Ok(rescued)
+    }
+
+    /// Asks the runner working on `issue_id` to stop its run (it notices within a second).
+    pub async fn request_cancel(&self, admin: &Actor, issue_id: i64) -> AppResult<()> {
+        let done = sqlx::query(
+            "UPDATE runs SET cancel_requested = $1 WHERE issue_id = $2 AND finished_at IS NULL",
+        )
+        .bind(admin.label())
+        .bind(issue_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(AppError::Conflict(format!(
+                "issue {issue_id} has no run going"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every runner that has started, most recently seen first, with its current run's start.
+    pub async fn list_runners(&self) -> AppResult<Vec<RunnerInfo>> {
+        Ok(sqlx::query_as::<_, RunnerInfo>(
+            "SELECT r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.stopped_at,
+                    r.current_issue, r.current_run, runs.started_at AS run_started_at,
+                    r.last_outcome
+             FROM runners r LEFT JOIN runs ON runs.id = r.current_run
+             ORDER BY r.heartbeat_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn recent_runs(&self, limit: i64) -> AppResult<Vec<Run>> {
+        Ok(sqlx::query_as::<_, Run>(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// An issue's runs, newest first.
+    pub async fn runs_for_issue(&self, issue_id: i64) -> AppResult<Vec<Run>> {
+        Ok(sqlx::query_as::<_, Run>(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE issue_id = $1 ORDER BY id DESC"
+        ))
+        .bind(issue_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

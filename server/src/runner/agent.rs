@@ -1,0 +1,286 @@
+//! Runs the Claude Code CLI on one prompt, as `../shared/docs/claude-cli.md` describes it:
+//! non-interactive (`-p`), edits accepted, git and web tools disallowed, streamed JSON output,
+//! stdin closed, in its own process group so the whole group can be killed at the timeout or
+//! on a stop. Every output line becomes a readable log line as it arrives.
+
+use serde::Deserialize;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Longest output line kept; longer ones are cut (garbage output must not eat memory).
+const MAX_LINE: u64 = 256 * 1024;
+/// How long the agent gets to exit after SIGTERM before the group is killed.
+const TERM_GRACE: Duration = Duration::from_secs(3);
+
+/// Why a run was stopped from outside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// An admin cancelled it.
+    Cancelled(String),
+    /// The runner is shutting down.
+    Shutdown,
+    /// The runner no longer holds the claim.
+    LostClaim,
+}
+
+/// The CLI's final `result` line (the fields the runner uses).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct ResultLine {
+    #[serde(default)]
+    pub subtype: String,
+    #[serde(default)]
+    pub is_error: bool,
+    pub result: Option<String>,
+    pub total_cost_usd: Option<f64>,
+    pub duration_ms: Option<i64>,
+    pub num_turns: Option<i64>,
+    #[serde(default)]
+    pub errors: Vec<serde_json::Value>,
+}
+
+/// What happened when the agent ran.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentReport {
+    pub exit_code: Option<i32>,
+    pub result: Option<ResultLine>,
+    pub timed_out: bool,
+    pub stopped: Option<Stop>,
+    /// The end of what it wrote on stderr, for error messages.
+    pub stderr_tail: String,
+    pub elapsed_ms: i64,
+}
+
+/// How to call the agent.
+pub struct AgentCommand<'a> {
+    pub bin: &'a str,
+    pub prompt: &'a str,
+    pub dir: &'a Path,
+    pub timeout: Duration,
+}
+
+impl AgentCommand<'_> {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(self.bin);
+        cmd.arg("-p")
+            .arg(self.prompt)
+            .args(["--permission-mode", "acceptEdits"])
+            .args(["--output-format", "stream-json", "--verbose"])
+            .args(["--disallowedTools", "Bash(git:*)", "WebFetch", "WebSearch"])
+            .current_dir(self.dir)
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        cmd.process_group(0);
+        cmd
+    }
+
+    /// Runs the agent to its end, the timeout, or `stop`. Readable log lines go to `log`.
+    pub async fn run(
+        &self,
+        log: UnboundedSender<String>,
+        stop: impl std::future::Future<Output = Stop>,
+    ) -> anyhow::Result<AgentReport> {
+        let started = std::time::Instant::now();
+        let mut child = self
+            .command()
+            .spawn()
+            .map_err(|err| anyhow::anyhow!("cannot start the agent `{}`: {err}", self.bin))?;
+        let group = child.id();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+
+        let read_stdout = async {
+            let mut last_result = None;
+            let Some(stdout) = stdout else {
+                return last_result;
+            };
+            let mut reader = BufReader::new(stdout);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let read = (&mut reader)
+                    .take(MAX_LINE)
+                    .read_until(b'\n', &mut line)
+                    .await;
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if !line.ends_with(b"\n") && line.len() as u64 == MAX_LINE {
+                    // Too long: skip to the end of this line.
+                    let mut skipped = Vec::new();
+                    let _ = (&mut reader).read_until(b'\n', &mut skipped).await;
+                }
+                let text = String::from_utf8_lossy(&line);
+                let (readable, result) = describe(text.trim_end());
+                if let Some(result) = result {
+                    last_result = Some(result);
+                }
+                if let Some(readable) = readable {
+                    let _ = log.send(readable + "\n");
+                }
+            }
+            last_result
+        };
+        let read_stderr = async {
+            let mut tail = Vec::new();
+            if let Some(mut stderr) = stderr {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = stderr.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                    tail.extend_from_slice(&chunk[..n]);
+                    if tail.len() > 8192 {
+                        tail.drain(..tail.len() - 4096);
+                    }
+                }
+            }
+            String::from_utf8_lossy(&tail).trim().to_string()
+        };
+        let finished = async {
+            let (result, stderr_tail) = tokio::join!(read_stdout, read_stderr);
+            let status = child.wait().await;
+            (result, stderr_tail, status)
+        };
+
+        let mut report = AgentReport::default();
+        tokio::select! {
+            (result, stderr_tail, status) = finished => {
+                report.result = result;
+                report.stderr_tail = stderr_tail;
+                report.exit_code = status.ok().and_then(|s| s.code());
+            }
+            _ = tokio::time::sleep(self.timeout) => {
+                report.timed_out = true;
+                kill_group(group).await;
+            }
+            why = stop => {
+                report.stopped = Some(why);
+                kill_group(group).await;
+            }
+        }
+        report.elapsed_ms = started.elapsed().as_millis() as i64;
+        Ok(report)
+    }
+}
+
+/// SIGTERM to the agent's whole process group, then SIGKILL after a grace period.
+async fn kill_group(group: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = group.and_then(|g| i32::try_from(g).ok()) {
+        use nix::sys::signal::{killpg, Signal};
+        use nix::unistd::Pid;
+        let pgid = Pid::from_raw(pid);
+        if killpg(pgid, Signal::SIGTERM).is_ok() {
+            tokio::time::sleep(TERM_GRACE).await;
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// One line of stream-json output as a readable log line (or nothing, for noise), and the
+/// result if it is the `result` line. Unknown types are skipped; non-JSON is kept, marked.
+fn describe(line: &str) -> (Option<String>, Option<ResultLine>) {
+    if line.is_empty() {
+        return (None, None);
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+        let cut: String = line.chars().take(500).collect();
+        return (Some(format!("? {cut}")), None);
+    };
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    match value["type"].as_str().unwrap_or_default() {
+        "system" if value["subtype"] == "init" => {
+            let model = text(&value["model"]);
+            (Some(format!("▶ agent started (model {model})")), None)
+        }
+        "assistant" => {
+            let mut out = Vec::new();
+            for block in value["message"]["content"].as_array().into_iter().flatten() {
+                match block["type"].as_str().unwrap_or_default() {
+                    "text" => out.push(text(&block["text"])),
+                    "tool_use" => {
+                        let input = &block["input"];
+                        let target = ["file_path", "path", "command", "pattern", "url"]
+                            .iter()
+                            .map(|k| text(&input[*k]))
+                            .find(|t| !t.is_empty())
+                            .unwrap_or_default();
+                        out.push(format!("→ {} {target}", text(&block["name"])));
+                    }
+                    _ => {}
+                }
+            }
+            let out = out.join("\n");
+            ((!out.trim().is_empty()).then_some(out), None)
+        }
+        "user" => {
+            let failed = value["message"]["content"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|b| b["is_error"] == true);
+            (
+                failed.then(|| "  ✗ the tool reported an error".to_string()),
+                None,
+            )
+        }
+        "result" => {
+            let result: ResultLine = serde_json::from_value(value).unwrap_or_default();
+            let mut summary = format!("■ finished: {}", result.subtype);
+            if result.is_error {
+                summary.push_str(" (error)");
+            }
+            if let Some(cost) = result.total_cost_usd {
+                summary.push_str(&format!(", ${cost:.4}"));
+            }
+            if let Some(turns) = result.num_turns {
+                summary.push_str(&format!(", {turns} turns"));
+            }
+            (Some(summary), Some(result))
+        }
+        _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn stream_lines_become_readable_log_lines() {
+        let init = r#"{"type":"system","subtype":"init","cwd":"/w","tools":[],"model":"claude-x"}"#;
+        assert_eq!(
+            describe(init).0.unwrap(),
+            "▶ agent started (model claude-x)"
+        );
+        let write = r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Write","input":{"file_path":"HELLO.md","content":"hi"}}]}}"#;
+        assert_eq!(describe(write).0.unwrap(), "→ Write HELLO.md");
+        let said = r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done."}]}}"#;
+        assert_eq!(describe(said).0.unwrap(), "Done.");
+        let result = r#"{"type":"result","subtype":"success","is_error":false,"result":"Added HELLO.md","total_cost_usd":0.0123,"num_turns":2,"duration_ms":2143}"#;
+        let (line, parsed) = describe(result);
+        assert_eq!(line.unwrap(), "■ finished: success, $0.0123, 2 turns");
+        let parsed = parsed.unwrap();
+        assert_eq!(parsed.result.as_deref(), Some("Added HELLO.md"));
+        assert_eq!(parsed.duration_ms, Some(2143));
+        // Unknown types are tolerated; garbage is kept, marked.
+        assert_eq!(describe(r#"{"type":"rate_limit_event"}"#), (None, None));
+        assert_eq!(
+            describe("Segmentation fault").0.unwrap(),
+            "? Segmentation fault"
+        );
+        let max_turns = r#"{"type":"result","subtype":"error_max_turns","is_error":false,"errors":["too many turns"]}"#;
+        let parsed = describe(max_turns).1.unwrap();
+        assert_eq!(parsed.result, None);
+        assert_eq!(parsed.errors.len(), 1);
+    }
+}

@@ -1,0 +1,297 @@
+//! The runner's git: worktrees per issue, what changed, commits, push and pull requests. The
+//! runner alone runs git; the agent is told not to and its git tool is disallowed.
+
+use anyhow::{anyhow, bail, Context};
+use std::path::{Path, PathBuf};
+use tokio::process::Command;
+
+/// Runs a program in `dir`, returning its stdout, or an error carrying its stderr.
+pub async fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("cannot run {program}"))?;
+    if !output.status.success() {
+        bail!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_string())
+}
+
+async fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    run(dir, "git", args).await
+}
+
+/// The repository the runner works in.
+#[derive(Clone, Debug)]
+pub struct Repo {
+    /// The checkout's top directory.
+    pub root: PathBuf,
+    /// Where issue worktrees live: inside the git directory, so they never show up as
+    /// untracked files in the checkout.
+    pub worktrees: PathBuf,
+    pub base_branch: String,
+}
+
+impl Repo {
+    /// Opens the checkout at `dir`; `base_branch` defaults to its current branch.
+    pub async fn open(dir: &Path, base_branch: Option<&str>) -> anyhow::Result<Repo> {
+        let root = git(dir, &["rev-parse", "--show-toplevel"])
+            .await
+            .map_err(|_| anyhow!("AUTOPILOT_WORKDIR {} is not a git checkout", dir.display()))?;
+        let root = PathBuf::from(root);
+        let common = PathBuf::from(git(&root, &["rev-parse", "--git-common-dir"]).await?);
+        let common = if common.is_absolute() {
+            common
+        } else {
+            root.join(common)
+        };
+        let base_branch = match base_branch {
+            Some(b) => b.to_string(),
+            None => git(&root, &["symbolic-ref", "--short", "HEAD"])
+                .await
+                .map_err(|_| {
+                    anyhow!("the checkout is not on a branch; set AUTOPILOT_BASE_BRANCH")
+                })?,
+        };
+        git(
+            &root,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{base_branch}^{{commit}}"),
+            ],
+        )
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "the base branch '{base_branch}' does not exist in {}",
+                root.display()
+            )
+        })?;
+        Ok(Repo {
+            worktrees: common.join("autopilot-worktrees"),
+            root,
+            base_branch,
+        })
+    }
+
+    pub fn branch_for(issue_id: i64) -> String {
+        format!("autopilot/issue-{issue_id}")
+    }
+
+    /// A fresh worktree for the issue on its branch: the existing branch (a later run continues
+    /// it) or a new one cut from the base branch.
+    pub async fn worktree_for(&self, issue_id: i64) -> anyhow::Result<(PathBuf, String)> {
+        let branch = Self::branch_for(issue_id);
+        let path = self.worktrees.join(format!("issue-{issue_id}"));
+        self.remove_worktree(&path).await;
+        tokio::fs::create_dir_all(&self.worktrees).await?;
+        let path_text = path.to_string_lossy().to_string();
+        let exists = git(
+            &self.root,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/heads/{branch}"),
+            ],
+        )
+        .await
+        .is_ok();
+        if exists {
+            git(
+                &self.root,
+                &["worktree", "add", "--quiet", &path_text, &branch],
+            )
+            .await?;
+        } else {
+            git(
+                &self.root,
+                &[
+                    "worktree",
+                    "add",
+                    "--quiet",
+                    "-b",
+                    &branch,
+                    &path_text,
+                    &self.base_branch,
+                ],
+            )
+            .await?;
+        }
+        Ok((path, branch))
+    }
+
+    /// Removes a worktree (the branch stays).
+    pub async fn remove_worktree(&self, path: &Path) {
+        if path.exists() {
+            let text = path.to_string_lossy().to_string();
+            if git(&self.root, &["worktree", "remove", "--force", &text])
+                .await
+                .is_err()
+            {
+                let _ = tokio::fs::remove_dir_all(path).await;
+            }
+        }
+        let _ = git(&self.root, &["worktree", "prune"]).await;
+    }
+}
+
+/// The commit a worktree is at.
+pub async fn head(dir: &Path) -> anyhow::Result<String> {
+    git(dir, &["rev-parse", "HEAD"]).await
+}
+
+/// Every path the agent created, changed, deleted or renamed (both names of a rename).
+pub async fn changed_paths(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let status = git(
+        dir,
+        &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
+    )
+    .await?;
+    let mut paths = Vec::new();
+    let mut entries = status.split('\0').filter(|e| !e.is_empty());
+    while let Some(entry) = entries.next() {
+        let (code, path) = entry.split_at(entry.len().min(3));
+        paths.push(path.to_string());
+        if code.starts_with('R') || code.starts_with('C') {
+            if let Some(from) = entries.next() {
+                paths.push(from.to_string());
+            }
+        }
+    }
+    Ok(paths)
+}
+
+/// Commits everything in the worktree as the runner's identity, with no hooks. Returns the
+/// diffstat of the commit.
+pub async fn commit_all(
+    dir: &Path,
+    message: &str,
+    name: &str,
+    email: &str,
+) -> anyhow::Result<String> {
+    git(dir, &["add", "--all"]).await?;
+    let name = format!("user.name={name}");
+    let email = format!("user.email={email}");
+    git(
+        dir,
+        &[
+            "-c",
+            &name,
+            "-c",
+            &email,
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            message,
+        ],
+    )
+    .await?;
+    git(dir, &["show", "--stat", "--format=", "HEAD"]).await
+}
+
+/// Pushes the branch and opens (or finds) its pull request with `gh`. Returns the PR's URL.
+pub async fn push_and_open_pr(
+    dir: &Path,
+    branch: &str,
+    base: &str,
+    title: &str,
+    body: &str,
+) -> anyhow::Result<String> {
+    git(
+        dir,
+        &["push", "--quiet", "--set-upstream", "origin", branch],
+    )
+    .await?;
+    match run(
+        dir,
+        "gh",
+        &[
+            "pr", "create", "--head", branch, "--base", base, "--title", title, "--body", body,
+        ],
+    )
+    .await
+    {
+        Ok(out) => Ok(out.lines().last().unwrap_or_default().to_string()),
+        // A later run of the same issue: the PR is already open.
+        Err(_) => {
+            run(
+                dir,
+                "gh",
+                &["pr", "view", branch, "--json", "url", "--jq", ".url"],
+            )
+            .await
+        }
+    }
+}
+
+/// Whether `path` (relative to the worktree) is under one of the protected paths. An entry
+/// ending in `/` is a directory, anything else a file; both match at any depth.
+pub fn is_protected(path: &str, protected: &[String]) -> bool {
+    let path = path.trim_start_matches("./");
+    protected.iter().any(|entry| {
+        let entry = entry.trim().trim_start_matches("./");
+        if entry.is_empty() {
+            return false;
+        }
+        match entry.strip_suffix('/') {
+            Some(dir) => {
+                path.split('/')
+                    .take(path.split('/').count().saturating_sub(1))
+                    .any(|part| part == dir)
+                    || path == dir
+            }
+            None => path == entry || path.ends_with(&format!("/{entry}")),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_protected;
+
+    #[test]
+    fn protected_paths_match_directories_and_files_at_any_depth() {
+        let protected: Vec<String> = [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for path in [
+            ".github/workflows/ci.yml",
+            ".ci/run",
+            ".claude/settings.json",
+            "CLAUDE.md",
+            "docs/CLAUDE.md",
+            "sub/.github/x.yml",
+            ".git",
+            ".git/hooks/pre-commit",
+        ] {
+            assert!(is_protected(path, &protected), "{path}");
+        }
+        for path in [
+            "src/main.rs",
+            "github/x",
+            "CLAUDE.md.bak",
+            "my.claude/x",
+            ".cinema",
+        ] {
+            assert!(!is_protected(path, &protected), "{path}");
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! The agent runner (cargo feature `runner`, started only with `AUTOPILOT_RUNNER=1`).
+//!
+//! Loop: unless paused, claim the most urgent oldest `ready` issue that is not human-only
+//! (one conditional UPDATE, with a lease), work it in a git worktree on `autopilot/issue-<id>`
+//! with the Claude Code CLI, and leave the result for a person: `in_review` with a commit on
+//! the branch, or `blocked` with a question or an explanation. A heartbeat renews the lease
+//! while the agent runs and carries back cancel requests, pauses and lost claims. On SIGTERM
+//! the agent is stopped and its issue goes back to `ready`; after `kill -9` the lease runs out
+//! and the server puts the issue back (`Store::expire_leases`).
+
+mod agent;
+mod git;
+mod outcome;
+mod prompt;
+
+pub use agent::Stop;
+pub use prompt::clean as clean_prompt_text;
+
+use crate::config::RunnerArgs;
+use agent::AgentCommand;
+use anyhow::{anyhow, Context};
+use app::domain::{AuthorKind, Issue, Run, RunOutcome, Status};
+use app::store::{RunFinish, Store};
+use git::Repo;
+use outcome::Verdict;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Cap on one run's stored log; the rest is dropped with a note.
+const LOG_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// A runner, checked and ready to work.
+pub struct Runner {
+    store: Store,
+    id: String,
+    repo: Repo,
+    claude_bin: String,
+    poll: Duration,
+    lease: Duration,
+    timeout: Duration,
+    push: bool,
+    commit_name: String,
+    commit_email: String,
+    protected: Vec<String>,
+}
+
+impl Runner {
+    /// Checks the settings (a git checkout, the base branch, the agent binary, `gh` when
+    /// pushing) and registers the runner. Any problem stops start-up with a clear message.
+    pub async fn prepare(store: Store, args: &RunnerArgs) -> anyhow::Result<Runner> {
+        let repo = Repo::open(&args.workdir, args.base_branch.as_deref()).await?;
+        let claude_bin = find_program(&args.claude_bin).ok_or_else(|| {
+            anyhow!(
+                "AUTOPILOT_CLAUDE_BIN: cannot find the agent program '{}' (install the Claude \
+                 Code CLI or give its path)",
+                args.claude_bin
+            )
+        })?;
+        if args.push {
+            git::run(&repo.root, "git", &["remote", "get-url", "origin"])
+                .await
+                .context("AUTOPILOT_PUSH=1 needs a remote named origin")?;
+            find_program("gh")
+                .ok_or_else(|| anyhow!("AUTOPILOT_PUSH=1 needs the GitHub CLI `gh`"))?;
+        }
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".into());
+        let id = args
+            .agent_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .unwrap_or_else(|| format!("{host}-{}", std::process::id()));
+        store
+            .register_runner(&id, &host, i64::from(std::process::id()))
+            .await?;
+        Ok(Runner {
+            store,
+            id,
+            repo,
+            claude_bin: claude_bin.to_string_lossy().into_owned(),
+            poll: Duration::from_secs(args.poll_seconds),
+            lease: Duration::from_secs(args.lease_seconds),
+            timeout: Duration::from_secs(args.timeout_seconds),
+            push: args.push,
+            commit_name: args.commit_name.clone(),
+            commit_email: args.commit_email.clone(),
+            protected: args.protected_paths.clone(),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Works until `shutdown` turns true: claims, runs, and sleeps a poll when idle or paused.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(
+            runner = %self.id,
+            repo = %self.repo.root.display(),
+            base = %self.repo.base_branch,
+            "runner started"
+        );
+        while !*shutdown.borrow() {
+            let worked = match self.work_next(shutdown.clone()).await {
+                Ok(worked) => worked,
+                Err(err) => {
+                    tracing::error!(runner = %self.id, "runner step failed: {err:#}");
+                    None
+                }
+            };
+            if worked.is_none() {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        if let Err(err) = self.store.runner_stopped(&self.id).await {
+            tracing::error!(%err, "could not record the runner as stopped");
+        }
+        tracing::info!(runner = %self.id, "runner stopped");
+    }
+
+    /// One step: rescue expired claims, then (unless paused) claim and work one issue.
+    /// Returns the outcome, or `None` when there was nothing to do.
+    pub async fn work_next(
+        &self,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<RunOutcome>> {
+        self.store.expire_leases().await?;
+        let beat = self
+            .store
+            .heartbeat(&self.id, self.lease_ms(), None)
+            .await?;
+        if beat.paused {
+            return Ok(None);
+        }
+        let Some((issue, run)) = self.store.claim_next(&self.id, self.lease_ms()).await? else {
+            return Ok(None);
+        };
+        tracing::info!(runner = %self.id, issue = issue.id, run = run.id, "claimed");
+        let outcome = self.work(&issue, &run, shutdown).await;
+        tracing::info!(runner = %self.id, issue = issue.id, outcome = outcome.as_str(), "run finished");
+        Ok(Some(outcome))
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.lease.as_millis() as i64
+    }
+
+    /// Works one claimed issue to its end. Whatever fails, the run gets an outcome and the
+    /// issue a comment; nothing is left half-done.
+    async fn work(&self, issue: &Issue, run: &Run, shutdown: watch::Receiver<bool>) -> RunOutcome {
+        let worktree = match self.repo.worktree_for(issue.id).await {
+            Ok(found) => found,
+            Err(err) => {
+                let text = format!("The runner could not prepare the git worktree: {err:#}");
+                return self.finish(issue, run, error_finish(text, None)).await;
+            }
+        };
+        let (dir, branch) = worktree;
+        let finish = match self.attempt(issue, run, &dir, &branch, shutdown).await {
+            Ok(finish) => finish,
+            Err(err) => error_finish(format!("The runner failed: {err:#}"), Some(branch.clone())),
+        };
+        self.repo.remove_worktree(&dir).await;
+        self.finish(issue, run, finish).await
+    }
+
+    async fn finish(&self, issue: &Issue, run: &Run, finish: RunFinish) -> RunOutcome {
+        let outcome = finish.outcome;
+        match self
+            .store
+            .finish_run(&self.id, run.id, issue.id, finish)
+            .await
+        {
+            Ok(true) => outcome,
+            Ok(false) => {
+                tracing::warn!(
+                    issue = issue.id,
+                    "claim lost before the run ended; result dropped"
+                );
+                RunOutcome::Lost
+            }
+            Err(err) => {
+                tracing::error!(issue = issue.id, %err, "could not record the end of a run");
+                RunOutcome::Error
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        issue: &Issue,
+        run: &Run,
+        dir: &std::path::Path,
+        branch: &str,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<RunFinish> {
+        let head_before = git::head(dir).await?;
+        let comments = self.store.list_comments(issue.id).await?;
+        let prompt = prompt::build(issue, &comments);
+
+        let (log_tx, log_rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_log(self.store.clone(), run.id, log_rx));
+        let _ = log_tx.send(format!(
+            "● run {} (attempt {}) by {} on branch {branch}\n",
+            run.id, run.attempt, self.id
+        ));
+        let command = AgentCommand {
+            bin: &self.claude_bin,
+            prompt: &prompt,
+            dir,
+            timeout: self.timeout,
+        };
+        let report = command
+            .run(log_tx.clone(), self.watch_run(issue.id, run.id, shutdown))
+            .await;
+        let report = match report {
+            Ok(report) => report,
+            Err(err) => {
+                let _ = log_tx.send(format!("✗ {err:#}\n"));
+                drop(log_tx);
+                let _ = writer.await;
+                return Ok(error_finish(format!("{err:#}"), None));
+            }
+        };
+        let changed = git::changed_paths(dir).await?;
+        let head_moved = git::head(dir).await? != head_before;
+        let verdict = outcome::decide(
+            &report,
+            self.timeout.as_secs(),
+            &changed,
+            head_moved,
+            &self.protected,
+        );
+        let result = report.result.as_ref().and_then(|r| r.result.clone());
+        let mut finish = match verdict {
+            Verdict::Stop {
+                outcome,
+                to,
+                comment,
+            } => RunFinish {
+                comment: Some(comment),
+                ..RunFinish::new(outcome, to)
+            },
+            Verdict::Commit { summary } => {
+                let _ = log_tx.send(format!("● committing {} changed path(s)\n", changed.len()));
+                self.commit(issue, dir, branch, &summary).await?
+            }
+        };
+        finish.exit_code = report.exit_code.map(i64::from);
+        finish.result = result;
+        finish.cost_usd = report.result.as_ref().and_then(|r| r.total_cost_usd);
+        finish.duration_ms = Some(
+            report
+                .result
+                .as_ref()
+                .and_then(|r| r.duration_ms)
+                .unwrap_or(report.elapsed_ms),
+        );
+        finish.branch.get_or_insert_with(|| branch.to_string());
+        let _ = log_tx.send(format!("● outcome: {}\n", finish.outcome.as_str()));
+        drop(log_tx);
+        let _ = writer.await;
+        Ok(finish)
+    }
+
+    /// Commits the agent's work, pushes and opens a PR when asked to, and says so on the issue.
+    async fn commit(
+        &self,
+        issue: &Issue,
+        dir: &std::path::Path,
+        branch: &str,
+        summary: &str,
+    ) -> anyhow::Result<RunFinish> {
+        let title: String = clean_prompt_text(&issue.title).chars().take(60).collect();
+        let message = format!(
+            "#{}: {title}\n\n{summary}\n\nAutopilot-Issue: {}",
+            issue.id, issue.id
+        );
+        let diffstat =
+            git::commit_all(dir, &message, &self.commit_name, &self.commit_email).await?;
+        let pr_url = if self.push {
+            match git::push_and_open_pr(dir, branch, &self.repo.base_branch, &title, summary).await
+            {
+                Ok(url) => Some(url),
+                Err(err) => {
+                    let text = format!(
+                        "The change is committed on `{branch}`, but pushing or opening the pull \
+                         request failed: {err:#}"
+                    );
+                    return Ok(RunFinish {
+                        comment: Some((AuthorKind::System, text)),
+                        branch: Some(branch.to_string()),
+                        ..RunFinish::new(RunOutcome::Error, Status::Blocked)
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        let mut text =
+            format!("Ready for review on branch `{branch}`.\n\n{summary}\n\n```\n{diffstat}\n```");
+        if let Some(url) = &pr_url {
+            text.push_str(&format!("\n\nPull request: {url}"));
+        }
+        Ok(RunFinish {
+            comment: Some((AuthorKind::Agent, text)),
+            branch: Some(branch.to_string()),
+            pr_url,
+            ..RunFinish::new(RunOutcome::Review, Status::InReview)
+        })
+    }
+
+    /// Resolves when the run must stop: shutdown, an admin's cancel, or a lost claim. Renews
+    /// the lease on the way.
+    async fn watch_run(
+        &self,
+        issue_id: i64,
+        run_id: i64,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Stop {
+        let beat_every = (self.lease / 3).clamp(Duration::from_millis(500), Duration::from_secs(2));
+        loop {
+            if *shutdown.borrow() {
+                return Stop::Shutdown;
+            }
+            match self
+                .store
+                .heartbeat(&self.id, self.lease_ms(), Some((issue_id, run_id)))
+                .await
+            {
+                Ok(beat) if !beat.holds_claim => return Stop::LostClaim,
+                Ok(beat) => {
+                    if let Some(by) = beat.cancel_requested_by {
+                        return Stop::Cancelled(by);
+                    }
+                }
+                Err(err) => tracing::warn!(%err, "heartbeat failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(beat_every) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+fn error_finish(text: String, branch: Option<String>) -> RunFinish {
+    RunFinish {
+        comment: Some((AuthorKind::System, text)),
+        branch,
+        ..RunFinish::new(RunOutcome::Error, Status::Blocked)
+    }
+}
+
+/// Writes log lines to the run as they come, a batch at a time, up to the cap.
+async fn write_log(store: Store, run_id: i64, mut lines: mpsc::UnboundedReceiver<String>) {
+    let mut written = 0usize;
+    while let Some(first) = lines.recv().await {
+        let mut batch = first;
+        while let Ok(more) = lines.try_recv() {
+            batch.push_str(&more);
+        }
+        if written >= LOG_MAX_BYTES {
+            continue;
+        }
+        if written + batch.len() > LOG_MAX_BYTES {
+            batch = "… (log truncated)\n".into();
+        }
+        written += batch.len();
+        if let Err(err) = store.append_run_log(run_id, &batch).await {
+            tracing::warn!(%err, run_id, "could not append to the run log");
+        }
+    }
+}
+
+/// A program by path, or found on PATH.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(name);
+    if name.contains('/') {
+        return path.is_file().then_some(path);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}

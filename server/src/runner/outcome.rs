@@ -1,0 +1,291 @@
+//! What a finished agent run means for its issue. Pure: the agent's report and what git saw
+//! in, a verdict out, so every outcome is unit-tested without running anything.
+
+use super::agent::{AgentReport, Stop};
+use super::git::is_protected;
+use app::domain::{AuthorKind, RunOutcome, Status};
+
+/// What to do with the run's work.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Commit the changes and send the issue to review, with the agent's summary.
+    Commit { summary: String },
+    /// Commit nothing; the issue goes to `to` with this comment.
+    Stop {
+        outcome: RunOutcome,
+        to: Status,
+        comment: (AuthorKind, String),
+    },
+}
+
+fn blocked(outcome: RunOutcome, kind: AuthorKind, text: String) -> Verdict {
+    Verdict::Stop {
+        outcome,
+        to: Status::Blocked,
+        comment: (kind, text),
+    }
+}
+
+/// Decides a run. `changed` is every path the agent touched; `head_moved` is true when the
+/// worktree's commit changed under the agent (it ran git despite the rules).
+pub fn decide(
+    report: &AgentReport,
+    timeout_secs: u64,
+    changed: &[String],
+    head_moved: bool,
+    protected: &[String],
+) -> Verdict {
+    use AuthorKind::{Agent, System};
+    match &report.stopped {
+        Some(Stop::Cancelled(by)) => {
+            return blocked(
+                RunOutcome::Cancelled,
+                System,
+                format!("The run was cancelled by {by}. Nothing was committed."),
+            )
+        }
+        Some(Stop::Shutdown) => {
+            return Verdict::Stop {
+                outcome: RunOutcome::Interrupted,
+                to: Status::Ready,
+                comment: (
+                    System,
+                    "The runner was stopped while working on this issue. Nothing was \
+                     committed; the issue is back in ready for the next run."
+                        .into(),
+                ),
+            }
+        }
+        Some(Stop::LostClaim) => {
+            return blocked(RunOutcome::Lost, System, "The claim was lost.".into())
+        }
+        None => {}
+    }
+    if report.timed_out {
+        return blocked(
+            RunOutcome::Timeout,
+            System,
+            format!(
+                "The agent did not finish within {timeout_secs} seconds and was stopped. \
+                 Nothing was committed."
+            ),
+        );
+    }
+    let failure = |what: String| {
+        let mut text = format!("The agent failed: {what}. Nothing was committed.");
+        if !report.stderr_tail.is_empty() {
+            let tail: String = report.stderr_tail.chars().rev().take(1000).collect();
+            let tail: String = tail.chars().rev().collect();
+            text.push_str(&format!("\n\n```\n{tail}\n```"));
+        }
+        blocked(RunOutcome::Error, System, text)
+    };
+    let exit = report
+        .exit_code
+        .map_or("no exit code (killed by a signal)".to_string(), |c| {
+            format!("exit code {c}")
+        });
+    let Some(result) = &report.result else {
+        return failure(format!("it ended ({exit}) without a result line"));
+    };
+    if result.is_error || report.exit_code != Some(0) || result.subtype != "success" {
+        let said = result
+            .result
+            .clone()
+            .or_else(|| result.errors.first().map(|e| e.to_string()))
+            .unwrap_or_default();
+        return failure(
+            format!("{exit}, {} {said}", result.subtype)
+                .trim()
+                .to_string(),
+        );
+    }
+    let answer = result.result.clone().unwrap_or_default();
+    let answer = answer.trim();
+    if let Some(question) = answer.strip_prefix("BLOCKED:") {
+        return blocked(RunOutcome::Blocked, Agent, question.trim().to_string());
+    }
+    if head_moved {
+        return blocked(
+            RunOutcome::Protected,
+            System,
+            "The agent ran git itself (the branch moved), which it must not do. Nothing was \
+             committed; the branch was left as the runner last committed it."
+                .into(),
+        );
+    }
+    let touched: Vec<&String> = changed
+        .iter()
+        .filter(|p| is_protected(p, protected))
+        .collect();
+    if !touched.is_empty() {
+        let list = touched
+            .iter()
+            .map(|p| format!("- `{p}`"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return blocked(
+            RunOutcome::Protected,
+            System,
+            format!(
+                "The agent changed protected paths, so nothing was committed:\n{list}\n\n\
+                 A person must make changes there."
+            ),
+        );
+    }
+    if changed.is_empty() {
+        let said = if answer.is_empty() {
+            String::new()
+        } else {
+            format!("\n\nIt said:\n\n> {}", answer.replace('\n', "\n> "))
+        };
+        return blocked(
+            RunOutcome::NoChange,
+            System,
+            format!("The agent finished without changing anything.{said}"),
+        );
+    }
+    Verdict::Commit {
+        summary: answer.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::agent::ResultLine;
+
+    fn protected() -> Vec<String> {
+        vec![".github/".into(), "CLAUDE.md".into()]
+    }
+
+    fn finished(result: &str) -> AgentReport {
+        AgentReport {
+            exit_code: Some(0),
+            result: Some(ResultLine {
+                subtype: "success".into(),
+                result: Some(result.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn outcome(v: &Verdict) -> Option<(RunOutcome, Status)> {
+        match v {
+            Verdict::Stop { outcome, to, .. } => Some((*outcome, *to)),
+            Verdict::Commit { .. } => None,
+        }
+    }
+
+    #[test]
+    fn each_kind_of_run_gets_its_outcome() {
+        let files = vec!["src/lib.rs".to_string()];
+        let none: Vec<String> = vec![];
+        let p = protected();
+        assert_eq!(
+            decide(&finished("Added it."), 60, &files, false, &p),
+            Verdict::Commit {
+                summary: "Added it.".into()
+            }
+        );
+        let question = decide(&finished("BLOCKED: Which colour?"), 60, &none, false, &p);
+        assert_eq!(
+            question,
+            Verdict::Stop {
+                outcome: RunOutcome::Blocked,
+                to: Status::Blocked,
+                comment: (AuthorKind::Agent, "Which colour?".into())
+            }
+        );
+        // A question wins over changes made anyway: nothing is committed.
+        assert_eq!(
+            outcome(&decide(&finished("BLOCKED: sure?"), 60, &files, false, &p)),
+            Some((RunOutcome::Blocked, Status::Blocked))
+        );
+        assert_eq!(
+            outcome(&decide(&finished("Nothing to do."), 60, &none, false, &p)),
+            Some((RunOutcome::NoChange, Status::Blocked))
+        );
+        let sneaky = vec![
+            "src/a.rs".to_string(),
+            ".github/workflows/ci.yml".to_string(),
+        ];
+        assert_eq!(
+            outcome(&decide(&finished("Done."), 60, &sneaky, false, &p)),
+            Some((RunOutcome::Protected, Status::Blocked))
+        );
+        assert_eq!(
+            outcome(&decide(&finished("Done."), 60, &files, true, &p)),
+            Some((RunOutcome::Protected, Status::Blocked))
+        );
+    }
+
+    #[test]
+    fn failures_block_with_the_error() {
+        let p = protected();
+        let files = vec!["a".to_string()];
+        let timed_out = AgentReport {
+            timed_out: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            outcome(&decide(&timed_out, 60, &files, false, &p)),
+            Some((RunOutcome::Timeout, Status::Blocked))
+        );
+        let crashed = AgentReport {
+            exit_code: Some(2),
+            stderr_tail: "segfault".into(),
+            ..Default::default()
+        };
+        match decide(&crashed, 60, &files, false, &p) {
+            Verdict::Stop {
+                outcome, comment, ..
+            } => {
+                assert_eq!(outcome, RunOutcome::Error);
+                assert!(comment.1.contains("exit code 2"), "{}", comment.1);
+                assert!(comment.1.contains("segfault"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let api_error = AgentReport {
+            exit_code: Some(1),
+            result: Some(ResultLine {
+                subtype: "success".into(),
+                is_error: true,
+                result: Some("API Error: 500".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            outcome(&decide(&api_error, 60, &files, false, &p)),
+            Some((RunOutcome::Error, Status::Blocked))
+        );
+        // Exit 0 is not success on its own: no result line means failure.
+        let garbage = AgentReport {
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            outcome(&decide(&garbage, 60, &files, false, &p)),
+            Some((RunOutcome::Error, Status::Blocked))
+        );
+        let cancelled = AgentReport {
+            stopped: Some(Stop::Cancelled("Root".into())),
+            ..Default::default()
+        };
+        assert_eq!(
+            outcome(&decide(&cancelled, 60, &files, false, &p)),
+            Some((RunOutcome::Cancelled, Status::Blocked))
+        );
+        let interrupted = AgentReport {
+            stopped: Some(Stop::Shutdown),
+            ..Default::default()
+        };
+        assert_eq!(
+            outcome(&decide(&interrupted, 60, &files, false, &p)),
+            Some((RunOutcome::Interrupted, Status::Ready))
+        );
+    }
+}

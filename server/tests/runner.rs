@@ -1,0 +1,606 @@
+//! The runner against real git repositories and a fake agent (`fixtures/fake-claude`, which
+//! follows the Claude Code CLI contract): every outcome, the claim race, lease expiry, pause,
+//! cancel, and stopping (in-process and by signals to the real binary).
+#![cfg(feature = "runner")]
+
+use app::domain::{Actor, AuthorKind, Issue, NewIssue, Role, RunOutcome, Status};
+use app::store::{Store, Switch};
+use server::config::RunnerArgs;
+use server::runner::Runner;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const FAKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-claude");
+
+struct Rig {
+    dir: tempfile::TempDir,
+    store: Store,
+}
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        std::fs::write(repo.join("README.md"), "# A project\n").unwrap();
+        git(&repo, &["add", "."]);
+        git(
+            &repo,
+            &[
+                "-c",
+                "user.name=Dev",
+                "-c",
+                "user.email=dev@x",
+                "commit",
+                "-qm",
+                "start",
+            ],
+        );
+        let url = format!("sqlite://{}", dir.path().join("board.db").display());
+        let store = Store::open(&url).await.unwrap();
+        Rig { dir, store }
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    fn args(&self) -> RunnerArgs {
+        RunnerArgs {
+            enabled: true,
+            workdir: self.repo(),
+            claude_bin: FAKE.into(),
+            poll_seconds: 3,
+            push: false,
+            agent_id: Some("test-runner".into()),
+            commit_name: "Autopilot Bot".into(),
+            commit_email: "bot@autopilot.test".into(),
+            base_branch: None,
+            timeout_seconds: 20,
+            lease_seconds: 30,
+            protected_paths: [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    async fn runner(&self) -> Runner {
+        Runner::prepare(self.store.clone(), &self.args())
+            .await
+            .unwrap()
+    }
+
+    async fn ready(&self, title: &str) -> Issue {
+        self.store
+            .create_issue(
+                &person(),
+                NewIssue {
+                    title: title.into(),
+                    body: "Please do it.".into(),
+                    status: Some(Status::Ready),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Commits on the issue's branch that are not on main.
+    fn branch_commits(&self, id: i64) -> Vec<String> {
+        let log = git(
+            &self.repo(),
+            &["log", "--format=%s", &format!("main..autopilot/issue-{id}")],
+        );
+        log.lines().map(str::to_string).collect()
+    }
+
+    async fn comments(&self, id: i64) -> Vec<(AuthorKind, String)> {
+        self.store
+            .list_comments(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.author_kind, c.body))
+            .collect()
+    }
+}
+
+fn person() -> Actor {
+    Actor::new(Role::Member, "Ann")
+}
+
+fn no_shutdown() -> watch::Receiver<bool> {
+    watch::channel(false).1
+}
+
+async fn work_one(rig: &Rig, title: &str) -> (Issue, RunOutcome) {
+    let issue = rig.ready(title).await;
+    let outcome = rig.runner().await.work_next(no_shutdown()).await.unwrap();
+    (
+        rig.store.get_issue(issue.id).await.unwrap(),
+        outcome.expect("an issue was worked"),
+    )
+}
+
+#[tokio::test]
+async fn an_edit_is_committed_on_the_issue_branch_and_goes_to_review() {
+    let rig = Rig::new().await;
+    let (issue, outcome) = work_one(&rig, "Say hello FAKE:edit").await;
+    assert_eq!(outcome, RunOutcome::Review);
+    assert_eq!(issue.status, Status::InReview);
+    assert_eq!(issue.branch.as_deref(), Some("autopilot/issue-1"));
+    assert_eq!(issue.claimed_by, None);
+    // Exactly one commit, holding exactly HELLO.md, by the configured identity.
+    assert_eq!(rig.branch_commits(1), vec!["#1: Say hello FAKE:edit"]);
+    let files = git(
+        &rig.repo(),
+        &["show", "--name-only", "--format=", "autopilot/issue-1"],
+    );
+    assert_eq!(files, "HELLO.md");
+    let author = git(
+        &rig.repo(),
+        &["show", "-s", "--format=%an <%ae>", "autopilot/issue-1"],
+    );
+    assert_eq!(author, "Autopilot Bot <bot@autopilot.test>");
+    // The main checkout is untouched and the worktree is gone.
+    assert_eq!(git(&rig.repo(), &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&rig.repo(), &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "main"
+    );
+    assert_eq!(git(&rig.repo(), &["worktree", "list"]).lines().count(), 1);
+
+    let comments = rig.comments(1).await;
+    let (kind, text) = comments.last().unwrap();
+    assert_eq!(*kind, AuthorKind::Agent);
+    assert!(
+        text.contains("autopilot/issue-1") && text.contains("HELLO.md"),
+        "{text}"
+    );
+    assert!(text.contains("Added HELLO.md with a greeting."), "{text}");
+
+    let runs = rig.store.runs_for_issue(1).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].outcome.as_deref(), Some("review"));
+    assert_eq!(runs[0].exit_code, Some(0));
+    assert_eq!(runs[0].cost_usd, Some(0.0123));
+    assert_eq!(runs[0].duration_ms, Some(1234));
+    let (log, _, finished) = rig.store.run_log_since(runs[0].id, 0).await.unwrap();
+    assert!(finished);
+    assert!(log.contains("▶ agent started (model fake-model)"), "{log}");
+    assert!(log.contains("→ Write HELLO.md"), "{log}");
+    assert!(log.contains("● outcome: review"), "{log}");
+}
+
+#[tokio::test]
+async fn a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread() {
+    let rig = Rig::new().await;
+    let (issue, outcome) = work_one(&rig, "Greet people FAKE:blocked").await;
+    assert_eq!(outcome, RunOutcome::Blocked);
+    assert_eq!(issue.status, Status::Blocked);
+    assert_eq!(
+        rig.comments(1).await,
+        vec![(
+            AuthorKind::Agent,
+            "Should the greeting be formal or casual?".to_string()
+        )]
+    );
+    assert!(rig.branch_commits(1).is_empty());
+
+    // A person answers: the issue is ready again, and the next run sees the thread.
+    let (_, issue) = rig
+        .store
+        .add_comment(&person(), 1, "Casual, please. FAKE:edit")
+        .await
+        .unwrap();
+    assert_eq!(issue.status, Status::Ready);
+    let outcome = rig.runner().await.work_next(no_shutdown()).await.unwrap();
+    assert_eq!(outcome, Some(RunOutcome::Review));
+    let prompt =
+        std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.prompt"))
+            .unwrap();
+    assert!(
+        prompt.contains("Should the greeting be formal or casual?"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("--- comment by person Ann ---\nCasual, please."),
+        "{prompt}"
+    );
+    let runs = rig.store.runs_for_issue(1).await.unwrap();
+    assert_eq!(runs[0].attempt, 2);
+    assert_eq!(rig.branch_commits(1).len(), 1);
+}
+
+#[tokio::test]
+async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
+    let cases = [
+        (
+            "FAKE:nochange",
+            RunOutcome::NoChange,
+            "without changing anything",
+        ),
+        (
+            "FAKE:protected",
+            RunOutcome::Protected,
+            ".github/workflows/evil.yml",
+        ),
+        ("FAKE:crash", RunOutcome::Error, "the fake agent crashed"),
+        ("FAKE:garbage", RunOutcome::Error, "without a result line"),
+        ("FAKE:apierror", RunOutcome::Error, "API Error: 500"),
+        ("FAKE:git", RunOutcome::Protected, "ran git itself"),
+    ];
+    for (word, expected, explanation) in cases {
+        let rig = Rig::new().await;
+        let (issue, outcome) = work_one(&rig, &format!("Case {word}")).await;
+        assert_eq!(outcome, expected, "{word}");
+        assert_eq!(issue.status, Status::Blocked, "{word}");
+        let comments = rig.comments(1).await;
+        let (kind, text) = comments.last().unwrap();
+        assert_eq!(*kind, AuthorKind::System, "{word}");
+        assert!(text.contains(explanation), "{word}: {text}");
+        if word != "FAKE:git" {
+            assert!(
+                rig.branch_commits(1).is_empty(),
+                "{word}: nothing committed"
+            );
+        }
+        assert_eq!(git(&rig.repo(), &["status", "--porcelain"]), "", "{word}");
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_agent_is_killed_with_its_children_at_the_timeout() {
+    let rig = Rig::new().await;
+    let mut args = rig.args();
+    args.timeout_seconds = 2;
+    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    rig.ready("Forever FAKE:hang").await;
+    let outcome = runner.work_next(no_shutdown()).await.unwrap();
+    assert_eq!(outcome, Some(RunOutcome::Timeout));
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.status, Status::Blocked);
+    assert!(rig.comments(1).await[0]
+        .1
+        .contains("did not finish within 2 seconds"));
+    let child =
+        std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.child")).unwrap();
+    let alive = Command::new("kill")
+        .args(["-0", child.trim()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(!alive, "the agent's child process must be killed too");
+}
+
+#[tokio::test]
+async fn eight_runners_racing_on_500_issues_claim_each_exactly_once() {
+    let rig = Rig::new().await;
+    for i in 0..500 {
+        rig.ready(&format!("Issue {i}")).await;
+    }
+    let mut racers = Vec::new();
+    for r in 0..8 {
+        let store = rig.store.clone();
+        racers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some((issue, _run)) = store
+                .claim_next(&format!("runner-{r}"), 60_000)
+                .await
+                .unwrap()
+            {
+                mine.push(issue.id);
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for racer in racers {
+        all.extend(racer.await.unwrap());
+    }
+    let claimed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(claimed, 500, "every claim is of a different issue");
+    assert_eq!(all.len(), 500);
+    assert_eq!(rig.store.recent_runs(1000).await.unwrap().len(), 500);
+}
+
+#[tokio::test]
+async fn the_most_urgent_oldest_agent_issue_is_claimed_first() {
+    let rig = Rig::new().await;
+    let old = rig.ready("old").await;
+    let urgent = rig
+        .store
+        .create_issue(
+            &person(),
+            NewIssue {
+                title: "urgent".into(),
+                priority: app::domain::Priority::Urgent,
+                status: Some(Status::Ready),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    rig.store
+        .create_issue(
+            &person(),
+            NewIssue {
+                title: "for people".into(),
+                human_only: true,
+                priority: app::domain::Priority::Urgent,
+                status: Some(Status::Ready),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let order: Vec<i64> = [
+        rig.store.claim_next("r", 60_000).await.unwrap(),
+        rig.store.claim_next("r", 60_000).await.unwrap(),
+        rig.store.claim_next("r", 60_000).await.unwrap(),
+    ]
+    .into_iter()
+    .map(|c| c.map_or(0, |(issue, _)| issue.id))
+    .collect();
+    assert_eq!(
+        order,
+        vec![urgent.id, old.id, 0],
+        "human-only work is never claimed"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_sends_the_issue_back_and_the_old_runner_cannot_finish() {
+    let rig = Rig::new().await;
+    rig.ready("claimed then abandoned").await;
+    let (issue, run) = rig.store.claim_next("gone", 50).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(rig.store.expire_leases().await.unwrap(), vec![issue.id]);
+    let back = rig.store.get_issue(issue.id).await.unwrap();
+    assert_eq!(back.status, Status::Ready);
+    assert_eq!(back.claimed_by, None);
+    let comments = rig.comments(issue.id).await;
+    assert_eq!(comments[0].0, AuthorKind::System);
+    assert!(comments[0].1.contains("`gone` stopped renewing its claim"));
+    assert_eq!(
+        rig.store.runs_for_issue(issue.id).await.unwrap()[0]
+            .outcome
+            .as_deref(),
+        Some("lost")
+    );
+    // The old runner comes back and tries to finish: refused, nothing moves.
+    let finish = app::store::RunFinish::new(RunOutcome::Review, Status::InReview);
+    assert!(!rig
+        .store
+        .finish_run("gone", run.id, issue.id, finish)
+        .await
+        .unwrap());
+    assert_eq!(
+        rig.store.get_issue(issue.id).await.unwrap().status,
+        Status::Ready
+    );
+}
+
+#[tokio::test]
+async fn a_paused_deployment_claims_nothing_until_resumed() {
+    let rig = Rig::new().await;
+    let admin = Actor::new(Role::Admin, "Root");
+    rig.store
+        .set_switch(&admin, Switch::RunnerPaused, true)
+        .await
+        .unwrap();
+    rig.ready("wait for me FAKE:edit").await;
+    let runner = rig.runner().await;
+    assert_eq!(runner.work_next(no_shutdown()).await.unwrap(), None);
+    assert_eq!(rig.store.get_issue(1).await.unwrap().status, Status::Ready);
+    rig.store
+        .set_switch(&admin, Switch::RunnerPaused, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Review)
+    );
+}
+
+/// Waits until issue `id` has a run whose log contains `text`.
+async fn wait_for_log(store: &Store, id: i64, text: &str) {
+    for _ in 0..200 {
+        if let Some(run) = store.runs_for_issue(id).await.unwrap().first() {
+            if store
+                .run_log_since(run.id, 0)
+                .await
+                .unwrap()
+                .0
+                .contains(text)
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the run log of issue {id} never said {text:?}");
+}
+
+#[tokio::test]
+async fn an_admin_can_cancel_the_current_run() {
+    let rig = Rig::new().await;
+    rig.ready("Forever FAKE:hang").await;
+    let runner = rig.runner().await;
+    let work = tokio::spawn(async move { runner.work_next(no_shutdown()).await.unwrap() });
+    wait_for_log(&rig.store, 1, "Working on it").await;
+    rig.store
+        .request_cancel(&Actor::new(Role::Admin, "Root"), 1)
+        .await
+        .unwrap();
+    assert_eq!(work.await.unwrap(), Some(RunOutcome::Cancelled));
+    assert_eq!(
+        rig.store.get_issue(1).await.unwrap().status,
+        Status::Blocked
+    );
+    assert!(rig.comments(1).await[0].1.contains("cancelled by Root"));
+}
+
+#[tokio::test]
+async fn stopping_the_runner_gives_the_issue_back() {
+    let rig = Rig::new().await;
+    rig.ready("Forever FAKE:hang").await;
+    let runner = rig.runner().await;
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(runner.run(stopped));
+    wait_for_log(&rig.store, 1, "Working on it").await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .unwrap()
+        .unwrap();
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.status, Status::Ready);
+    assert!(rig.comments(1).await[0].1.contains("runner was stopped"));
+    let runs = rig.store.runs_for_issue(1).await.unwrap();
+    assert_eq!(runs[0].outcome.as_deref(), Some("interrupted"));
+    let runners = rig.store.list_runners().await.unwrap();
+    assert!(runners[0].stopped_at.is_some());
+}
+
+/// The real binary, serving with the runner on, working `title`.
+fn start_binary(rig: &Rig, port: u16, lease_seconds: u64) -> std::process::Child {
+    let args = rig.args();
+    Command::new(env!("CARGO_BIN_EXE_autopilot"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", rig.dir.path().join("board.db").display()),
+        )
+        .env("AUTOPILOT_RUNNER", "1")
+        .env("AUTOPILOT_WORKDIR", rig.repo())
+        .env("AUTOPILOT_CLAUDE_BIN", &args.claude_bin)
+        .env("AUTOPILOT_POLL_SECONDS", "3")
+        .env("AUTOPILOT_LEASE_SECONDS", lease_seconds.to_string())
+        .env("AUTOPILOT_AGENT_ID", "binary-runner")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, sig).unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back() {
+    let rig = Rig::new().await;
+    rig.ready("Forever FAKE:hang").await;
+    let mut server = start_binary(&rig, 39411, 30);
+    wait_for_log(&rig.store, 1, "Working on it").await;
+    signal(&server, nix::sys::signal::Signal::SIGTERM);
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.status, Status::Ready);
+    assert_eq!(
+        rig.store.runs_for_issue(1).await.unwrap()[0]
+            .outcome
+            .as_deref(),
+        Some("interrupted")
+    );
+}
+
+#[tokio::test]
+async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
+    let rig = Rig::new().await;
+    rig.ready("Forever FAKE:hang").await;
+    rig.store
+        .add_comment(&person(), 1, "some context")
+        .await
+        .unwrap();
+    let mut server = start_binary(&rig, 39412, 3);
+    wait_for_log(&rig.store, 1, "Working on it").await;
+    signal(&server, nix::sys::signal::Signal::SIGKILL);
+    let _ = server.wait();
+    // The agent's group may still be running (it was not our child); it holds no claim.
+    assert_eq!(
+        rig.store.get_issue(1).await.unwrap().status,
+        Status::InProgress
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(rig.store.expire_leases().await.unwrap(), vec![1]);
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.status, Status::Ready);
+    let comments = rig.comments(1).await;
+    assert_eq!(
+        comments.len(),
+        2,
+        "the person's comment and the system's note"
+    );
+    assert_eq!(comments[0].1, "some context");
+    let runs = rig.store.runs_for_issue(1).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].outcome.as_deref(), Some("lost"));
+    // Tidy up the orphaned fake agent.
+    if let Ok(child) =
+        std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.child"))
+    {
+        let _ = Command::new("kill").arg(child.trim()).status();
+    }
+}
+
+#[tokio::test]
+async fn wrong_settings_stop_start_up_with_a_clear_message() {
+    let rig = Rig::new().await;
+    let mut no_repo = rig.args();
+    no_repo.workdir = rig.dir.path().to_path_buf();
+    let err = Runner::prepare(rig.store.clone(), &no_repo)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("is not a git checkout"), "{err}");
+
+    let mut no_agent = rig.args();
+    no_agent.claude_bin = "/nonexistent/claude".into();
+    let err = Runner::prepare(rig.store.clone(), &no_agent)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("cannot find the agent program"),
+        "{err}"
+    );
+
+    let mut no_branch = rig.args();
+    no_branch.base_branch = Some("nope".into());
+    let err = Runner::prepare(rig.store.clone(), &no_branch)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("base branch 'nope' does not exist"),
+        "{err}"
+    );
+}

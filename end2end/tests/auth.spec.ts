@@ -65,7 +65,7 @@ test.describe('as an admin', () => {
 test('first run: the set-up link creates the first admin, once', async ({ browser }) => {
   // A server of its own on an empty database, to read the set-up link from its log.
   const dir = mkdtempSync(join(tmpdir(), 'autopilot-setup-'));
-  const port = 3124;
+  const port = 3127;
   const server: ChildProcess = spawn('./target/debug/autopilot', [
     'serve', '--addr', `127.0.0.1:${port}`, '--database-url', `sqlite://${join(dir, 'a.db')}`,
   ], { cwd: '..', env: { ...process.env, RUST_LOG: 'warn' } });

@@ -728,3 +728,63 @@ Content-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
         json!([])
     );
 }
+
+#[tokio::test]
+async fn runs_and_their_logs_are_readable_by_people() {
+    use app::domain::{RunOutcome, Status};
+    let app = app().await;
+    let issue = app
+        .json(
+            "POST",
+            "/api/autopilot/issues",
+            json!({ "title": "agent work", "status": "ready" }),
+        )
+        .await
+        .json();
+    let id = issue["id"].as_i64().unwrap();
+    let (_, run) = app.store.claim_next("r1", 60_000).await.unwrap().unwrap();
+    app.store
+        .append_run_log(run.id, "▶ agent started\r\nline two\n")
+        .await
+        .unwrap();
+    let finish = app::store::RunFinish::new(RunOutcome::Review, Status::InReview);
+    assert!(app
+        .store
+        .finish_run("r1", run.id, id, finish)
+        .await
+        .unwrap());
+
+    let runs = app
+        .get(&format!("/api/autopilot/issues/{id}/runs"))
+        .await
+        .json();
+    assert_eq!(runs[0]["outcome"], "review");
+    assert_eq!(runs[0]["attempt"], 1);
+    let plain = app
+        .get(&format!("/api/autopilot/runs/{}/log", run.id))
+        .await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.text(), "▶ agent started\r\nline two\n");
+
+    // Browsers get Server-Sent Events: the log, then the end (the run is over).
+    let sse = app
+        .send(
+            axum::http::Request::get(format!("/api/autopilot/runs/{}/log", run.id))
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", app.member_token),
+                )
+                .header(header::ACCEPT, "text/event-stream")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .text();
+    assert!(
+        sse.contains("event: log\ndata: ▶ agent started\ndata: line two"),
+        "{sse}"
+    );
+    assert!(sse.contains("event: end"), "{sse}");
+    let missing = app.get("/api/autopilot/runs/999/log").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

@@ -35,3 +35,73 @@ pub async fn set_feedback_open(open: bool) -> Result<(), AppError> {
         .await
         .map_err(with_status)
 }
+
+/// A run with what `/admin/runner` shows of its issue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub run: crate::domain::Run,
+    pub issue_title: String,
+    pub issue_status: crate::domain::Status,
+}
+
+/// Everything `/admin/runner` shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunnerState {
+    pub paused: bool,
+    pub runners: Vec<crate::domain::RunnerInfo>,
+    pub runs: Vec<RunRow>,
+    /// The server's clock, for "running for" and "last seen".
+    pub now: i64,
+}
+
+#[server(endpoint = "runner_overview")]
+pub async fn runner_overview() -> Result<RunnerState, AppError> {
+    current_admin().await?;
+    let store = store()?;
+    let mut runs = Vec::new();
+    for run in store.recent_runs(30).await? {
+        let issue = store.get_issue(run.issue_id).await?;
+        runs.push(RunRow {
+            run,
+            issue_title: issue.title,
+            issue_status: issue.status,
+        });
+    }
+    Ok(RunnerState {
+        paused: store.switch(Switch::RunnerPaused).await?,
+        runners: store.list_runners().await?,
+        runs,
+        now: crate::store::now_ms(),
+    })
+}
+
+/// Pauses (runners claim nothing new; a run going on finishes) or resumes every runner.
+#[server(endpoint = "set_runner_paused")]
+pub async fn set_runner_paused(paused: bool) -> Result<(), AppError> {
+    let admin = current_admin().await?;
+    store()?
+        .set_switch(&admin, Switch::RunnerPaused, paused)
+        .await
+        .map_err(with_status)
+}
+
+/// Stops the agent working on an issue; the issue goes to `blocked` saying who cancelled.
+#[server(endpoint = "cancel_run")]
+pub async fn cancel_run(issue_id: i64) -> Result<(), AppError> {
+    let admin = current_admin().await?;
+    store()?
+        .request_cancel(&admin, issue_id)
+        .await
+        .map_err(with_status)
+}
+
+/// Puts an issue back in `ready` for another run (its branch is continued).
+#[server(endpoint = "retry_issue")]
+pub async fn retry_issue(issue_id: i64) -> Result<(), AppError> {
+    let admin = current_admin().await?;
+    store()?
+        .move_issue(&admin, issue_id, crate::domain::Status::Ready, None)
+        .await
+        .map(|_| ())
+        .map_err(with_status)
+}

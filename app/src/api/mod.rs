@@ -108,10 +108,12 @@ pub async fn get_issue_view(id: i64) -> Result<IssueView, AppError> {
     let detail = store.issue_detail(id).await.map_err(ssr::with_status)?;
     let body_html = crate::markdown::render(&detail.issue.body);
     let events = store.list_events(id).await?;
+    let runs = store.runs_for_issue(id).await?;
     Ok(IssueView {
         detail,
         body_html,
         events,
+        runs,
     })
 }
 

@@ -241,6 +241,8 @@ pub struct IssueView {
     pub detail: IssueDetail,
     pub body_html: String,
     pub events: Vec<Event>,
+    /// The agent's runs on it, newest first.
+    pub runs: Vec<super::Run>,
 }
 
 #[cfg(test)]

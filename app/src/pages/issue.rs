@@ -2,6 +2,7 @@
 //! Shown in the board's drawer and at `/issues/{id}`.
 
 use super::live::use_live_refresh;
+use super::runs::Runs;
 use super::topbar::TopBar;
 use super::{action_error, hydration_marker};
 use crate::api::{get_issue_view, upload_attachment, AddComment, UpdateIssue};
@@ -193,6 +194,7 @@ fn IssueBody(
                 {action_error(comment.value())}
             </section>
 
+            <Runs runs=view.runs.clone() />
             <Attachments id attachments=view.detail.attachments.clone() uploads />
             <History events=view.events.clone() />
         </article>
@@ -278,6 +280,7 @@ fn History(events: Vec<Event>) -> impl IntoView {
                 ("reordered", ..) => "reordered it".to_string(),
                 ("commented", ..) => "commented".to_string(),
                 ("attached", ..) => "attached a file".to_string(),
+                ("recurred", ..) => "saw the same failure again".to_string(),
                 ("updated", ..) => "edited it".to_string(),
                 (other, ..) => other.replace('_', " "),
             };

@@ -1,11 +1,13 @@
 //! The UI: the HTML shell, the router, and one module per page.
 
 mod admin;
+mod admin_runner;
 mod admin_users;
 mod auth;
 mod board;
 mod issue;
 mod live;
+mod runs;
 mod topbar;
 
 use crate::error::AppError;
@@ -15,6 +17,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 pub use admin::AdminPage;
+pub use admin_runner::AdminRunnerPage;
 pub use admin_users::AdminUsersPage;
 pub use auth::{LoginPage, SetupPage};
 pub use board::BoardPage;
@@ -59,6 +62,11 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=LoginPage />
                 <Route path=StaticSegment("setup") view=SetupPage />
                 <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("runner"))
+                    view=AdminRunnerPage
+                    ssr=SsrMode::Async
+                />
                 <Route
                     path=(StaticSegment("admin"), StaticSegment("users"))
                     view=AdminUsersPage

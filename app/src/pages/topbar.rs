@@ -18,7 +18,7 @@ pub fn TopBar() -> impl IntoView {
                             .ok()
                             .map(|me| {
                                 view! {
-                                    {me.is_admin.then(|| view! { <a href="/admin">"Admin"</a> <a href="/admin/users">"People"</a> })}
+                                    {me.is_admin.then(|| view! { <a href="/admin">"Admin"</a> <a href="/admin/users">"People"</a> <a href="/admin/runner">"Runner"</a> })}
                                     <span class="me">{me.name}</span>
                                     <form method="post" action="/logout" class="inline">
                                         <button type="submit" class="link">

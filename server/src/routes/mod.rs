@@ -11,6 +11,7 @@ mod client;
 mod extract;
 mod feedback;
 mod issues;
+mod runs;
 pub mod self_heal;
 
 pub use auth::{LoginLimits, SetupToken};
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
 
     let protected = Router::new()
         .merge(issues::router())
+        .merge(runs::router())
         .merge(auth::router())
         .merge(board)
         .layer(from_fn_with_state(state.clone(), auth::pages))

@@ -1,0 +1,174 @@
+//! `/admin/runner`: every runner (heartbeat, current issue and for how long, last outcome),
+//! pause and resume for the whole deployment, cancel a run, retry an issue. Refreshes itself
+//! every few seconds and on every board change.
+
+use super::live::use_live_refresh;
+use super::topbar::TopBar;
+use super::{action_error, hydration_marker};
+use crate::api::{runner_overview, CancelRun, RetryIssue, RunnerState, SetRunnerPaused};
+use crate::domain::{format_time, Status};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+/// A runner not heard from for this long is shown as silent.
+const SILENT_AFTER_MS: i64 = 60_000;
+
+#[component]
+pub fn AdminRunnerPage() -> impl IntoView {
+    let pause = ServerAction::<SetRunnerPaused>::new();
+    let cancel = ServerAction::<CancelRun>::new();
+    let retry = ServerAction::<RetryIssue>::new();
+    let refresh = RwSignal::new(0u64);
+    use_live_refresh(refresh);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let _ = set_interval_with_handle(
+            move || refresh.try_update(|n| *n += 1).map_or((), |_| ()),
+            std::time::Duration::from_secs(3),
+        );
+    });
+    let overview = Resource::new(
+        move || {
+            (
+                refresh.get(),
+                pause.version().get(),
+                cancel.version().get(),
+                retry.version().get(),
+            )
+        },
+        |_| runner_overview(),
+    );
+    let marker = hydration_marker();
+    view! {
+        <div class="page" data-hydrated=move || marker.get()>
+            <TopBar />
+            <main class="admin">
+                <h1>"Runner"</h1>
+                <p class="hint">
+                    "Runners work " <em>"ready"</em>
+                    " issues that are not human-only, one at a time, and leave each result on a branch for review. "
+                    "Pausing stops new claims within one poll; a run going on finishes (cancel it to stop it now)."
+                </p>
+                {action_error(pause.value())}
+                {action_error(cancel.value())}
+                {action_error(retry.value())}
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match overview.await {
+                            Ok(o) => view! { <Overview o pause cancel retry /> }.into_any(),
+                            Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </main>
+        </div>
+    }
+}
+
+fn ago(now: i64, then: i64) -> String {
+    let s = ((now - then).max(0) / 1000) as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[component]
+fn Overview(
+    o: RunnerState,
+    pause: ServerAction<SetRunnerPaused>,
+    cancel: ServerAction<CancelRun>,
+    retry: ServerAction<RetryIssue>,
+) -> impl IntoView {
+    let now = o.now;
+    let runners = o
+        .runners
+        .into_iter()
+        .map(|r| {
+            let state = if r.stopped_at.is_some() {
+                "stopped"
+            } else if now - r.heartbeat_at > SILENT_AFTER_MS {
+                "silent"
+            } else if r.current_issue.is_some() {
+                "working"
+            } else {
+                "idle"
+            };
+            let current = r.current_issue.map(|id| {
+                let running = r.run_started_at.map(|at| ago(now, at)).unwrap_or_default();
+                view! {
+                    <a href=format!("/?issue={id}")>{format!("#{id}")}</a>
+                    " for "
+                    {running}
+                    <ActionForm action=cancel attr:class="inline">
+                        <input type="hidden" name="issue_id" value=id />
+                        <button type="submit" class="secondary">"Cancel run"</button>
+                    </ActionForm>
+                }
+            });
+            view! {
+                <tr data-runner=r.id.clone() data-state=state>
+                    <td><code>{r.id.clone()}</code></td>
+                    <td>{r.host.clone()} " (pid " {r.pid} ")"</td>
+                    <td>{format_time(r.started_at)}</td>
+                    <td>{format!("{} ago", ago(now, r.heartbeat_at))}</td>
+                    <td>{state}</td>
+                    <td>{current}</td>
+                    <td>{r.last_outcome.clone().unwrap_or_default().replace('_', " ")}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let runs = o
+        .runs
+        .into_iter()
+        .map(|row| {
+            let issue_id = row.run.issue_id;
+            let retryable = matches!(row.issue_status, Status::Blocked | Status::InReview);
+            view! {
+                <tr data-run=row.run.id>
+                    <td><a href=format!("/?issue={issue_id}")>{format!("#{issue_id}")}</a> " " {row.issue_title.clone()}</td>
+                    <td>{row.run.attempt}</td>
+                    <td>{row.run.outcome.clone().unwrap_or_else(|| "running".into()).replace('_', " ")}</td>
+                    <td>{row.issue_status.label()}</td>
+                    <td>{format_time(row.run.started_at)}</td>
+                    <td>
+                        {retryable.then(|| view! {
+                            <ActionForm action=retry attr:class="inline">
+                                <input type="hidden" name="issue_id" value=issue_id />
+                                <button type="submit" class="secondary">"Retry"</button>
+                            </ActionForm>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let paused = o.paused;
+    view! {
+        <section class="runner-switch">
+            <p class="switch-state" data-paused=paused.to_string()>
+                {if paused { "Paused: runners claim nothing new." } else { "Running: runners claim ready issues." }}
+            </p>
+            <ActionForm action=pause attr:class="inline">
+                <input type="hidden" name="paused" value=(!paused).to_string() />
+                <button type="submit">{if paused { "Resume runners" } else { "Pause runners" }}</button>
+            </ActionForm>
+        </section>
+        <h2>"Runners"</h2>
+        <table class="runners">
+            <thead>
+                <tr><th>"Id"</th><th>"Host"</th><th>"Started"</th><th>"Last heartbeat"</th><th>"State"</th><th>"Current issue"</th><th>"Last outcome"</th></tr>
+            </thead>
+            <tbody>{runners}</tbody>
+        </table>
+        <h2>"Recent runs"</h2>
+        <table class="runs">
+            <thead>
+                <tr><th>"Issue"</th><th>"Attempt"</th><th>"Outcome"</th><th>"Issue is"</th><th>"Started"</th><th></th></tr>
+            </thead>
+            <tbody>{runs}</tbody>
+        </table>
+    }
+}

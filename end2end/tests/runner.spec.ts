@@ -1,0 +1,92 @@
+import { test, expect } from '@playwright/test';
+import { spawn, execFileSync, ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+// A server of its own with the runner on: a fresh database, a scratch git repository, and the
+// fake agent of the Rust tests (server/tests/fixtures/fake-claude), polling every 3 seconds.
+const port = 3128;
+const base = `http://127.0.0.1:${port}`;
+const password = 'runner e2e password';
+let server: ChildProcess;
+
+test.beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'autopilot-runner-'));
+  const repo = join(dir, 'repo');
+  execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+  writeFileSync(join(repo, 'README.md'), '# Scratch\n');
+  execFileSync('git', ['-C', repo, 'add', '.']);
+  execFileSync('git', ['-C', repo, '-c', 'user.name=Dev', '-c', 'user.email=dev@x', 'commit', '-qm', 'start']);
+  const env = {
+    ...process.env,
+    RUST_LOG: 'warn',
+    DATABASE_URL: `sqlite://${join(dir, 'board.db')}`,
+    AUTOPILOT_PASSWORD: password,
+  };
+  execFileSync('./target/debug/autopilot', ['user', 'add', '--email', 'admin@example.com', '--name', 'Ada Admin', '--role', 'admin'], { cwd: '..', env });
+  server = spawn('./target/debug/autopilot', ['serve', '--addr', `127.0.0.1:${port}`], {
+    cwd: '..',
+    env: {
+      ...env,
+      AUTOPILOT_RUNNER: '1',
+      AUTOPILOT_WORKDIR: repo,
+      AUTOPILOT_CLAUDE_BIN: resolve('../server/tests/fixtures/fake-claude'),
+      AUTOPILOT_POLL_SECONDS: '3',
+      AUTOPILOT_AGENT_ID: 'e2e-runner',
+    },
+    stdio: 'ignore',
+  });
+  await expect.poll(async () => {
+    try { return (await fetch(`${base}/healthz`)).status; } catch { return 0; }
+  }, { timeout: 20_000 }).toBe(200);
+});
+
+test.afterAll(() => { server?.kill('SIGTERM'); });
+
+test('an admin pauses the runner, then watches a run stream into the drawer', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const page = await browser.newPage({ baseURL: base });
+  await page.goto('/login');
+  await page.getByLabel('Email').fill('admin@example.com');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/`);
+
+  // The runner page lists the runner; pausing is stored and shown.
+  await page.goto('/admin/runner');
+  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('tr[data-runner="e2e-runner"]')).toHaveAttribute('data-state', 'idle');
+  await page.getByRole('button', { name: 'Pause runners' }).click();
+  await expect(page.locator('.switch-state')).toHaveAttribute('data-paused', 'true');
+
+  const created = await page.request.post('/api/autopilot/issues', {
+    data: { title: 'Greet the world FAKE:slow', body: 'Add a HELLO.md', status: 'ready' },
+  });
+  expect(created.status()).toBe(201);
+  const issue = await created.json();
+  // Paused: more than a poll goes by and nobody claims it.
+  await page.waitForTimeout(4_500);
+  expect((await (await page.request.get(`/api/autopilot/issues/${issue.id}`)).json()).status).toBe('ready');
+  await page.screenshot({ path: 'test-results/runner-paused.png', fullPage: true });
+
+  await page.getByRole('button', { name: 'Resume runners' }).click();
+  await expect(page.locator('.switch-state')).toHaveAttribute('data-paused', 'false');
+
+  // The drawer: the run appears when the runner claims the issue, and its log follows live.
+  await page.goto(`/?issue=${issue.id}`);
+  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  const log = page.locator('.run-log pre');
+  await expect(log).toContainText('Thinking, step 1 of 6', { timeout: 15_000 });
+  await expect(log).toHaveAttribute('data-ended', 'false');
+  await expect(log).toContainText('Thinking, step 3 of 6');
+  await page.screenshot({ path: 'test-results/runner-live-log.png', fullPage: true });
+  await expect(log).toContainText('● outcome: review', { timeout: 20_000 });
+  await expect(page.locator('.issue .status')).toHaveText('In review');
+  await expect(page.locator('.issue')).toContainText('autopilot/issue-');
+
+  // The runner page shows the finished run.
+  await page.goto('/admin/runner');
+  await expect(page.locator('tr[data-runner="e2e-runner"]')).toContainText('review');
+  await page.screenshot({ path: 'test-results/runner-admin.png', fullPage: true });
+});

@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the board and the API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage people: add, change password, disable, enable, list.
     #[command(subcommand)]
     User(crate::cli::UserCommand),

@@ -7,7 +7,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     server::config::init_tracing();
     let result = match cli.command {
-        Some(Command::Serve(args)) => server::serve(args).await,
+        Some(Command::Serve(args)) => server::serve(*args).await,
         Some(Command::User(command)) => server::cli::run_user(command).await,
         Some(Command::Token(command)) => server::cli::run_token(command).await,
         None => server::serve(cli.serve).await,

@@ -2,7 +2,7 @@
 //! other admin pages.
 
 use super::topbar::TopBar;
-use super::{action_error, hydration_marker};
+use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_switches, SetFeedbackOpen};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -51,10 +51,7 @@ pub fn AdminPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(err) => {
-                                view! { <p class="error" role="alert">{err.to_string()}</p> }
-                                    .into_any()
-                            }
+                            Err(err) => error_note(&err),
                         }
                     })}
                 </Suspense>

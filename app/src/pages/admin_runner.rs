@@ -4,7 +4,7 @@
 
 use super::live::use_live_refresh;
 use super::topbar::TopBar;
-use super::{action_error, hydration_marker};
+use super::{action_error, error_note, hydration_marker};
 use crate::api::{runner_overview, CancelRun, RetryIssue, RunnerState, SetRunnerPaused};
 use crate::domain::{format_time, Status};
 use leptos::form::ActionForm;
@@ -56,7 +56,7 @@ pub fn AdminRunnerPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match overview.await {
                             Ok(o) => view! { <Overview o pause cancel retry /> }.into_any(),
-                            Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                            Err(err) => error_note(&err),
                         }
                     })}
                 </Transition>

@@ -1,7 +1,7 @@
 //! `/admin/users`: admins add people, change roles, disable accounts and reset passwords.
 
 use super::topbar::TopBar;
-use super::{action_error, hydration_marker};
+use super::{action_error, error_note, hydration_marker};
 use crate::api::{list_users, AddUser, ResetPassword, UpdateUser};
 use crate::domain::{User, UserRole};
 use leptos::form::ActionForm;
@@ -56,10 +56,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match users.await {
                             Ok(users) => view! { <UserTable users update reset /> }.into_any(),
-                            Err(err) => {
-                                view! { <p class="error" role="alert">{err.to_string()}</p> }
-                                    .into_any()
-                            }
+                            Err(err) => error_note(&err),
                         }
                     })}
                 </Suspense>

@@ -4,7 +4,7 @@
 use super::issue::IssuePanel;
 use super::live::use_live_refresh;
 use super::topbar::TopBar;
-use super::{action_error, hydration_marker};
+use super::{action_error, error_note, hydration_marker};
 use crate::api::{list_board, whoami, CreateIssue, MoveIssue, DONE_SHOWN};
 use crate::domain::{legal_targets, BoardIssues, Issue, Kind, Priority, Role, Status};
 use leptos::form::ActionForm;
@@ -127,10 +127,7 @@ pub fn BoardPage() -> impl IntoView {
                             Ok(board) => {
                                 view! { <Board board ctx filters=filters.get() /> }.into_any()
                             }
-                            Err(err) => {
-                                view! { <p class="error" role="alert">{err.to_string()}</p> }
-                                    .into_any()
-                            }
+                            Err(err) => error_note(&err),
                         })
                 }}
             </Transition>

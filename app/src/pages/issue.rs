@@ -4,7 +4,7 @@
 use super::live::use_live_refresh;
 use super::runs::Runs;
 use super::topbar::TopBar;
-use super::{action_error, hydration_marker};
+use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_issue_view, upload_attachment, AddComment, UpdateIssue};
 use crate::domain::{format_time, Attachment, Event, IssueView, Kind, Priority};
 use leptos::form::ActionForm;
@@ -62,9 +62,7 @@ pub fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
                         Ok(view) => {
                             view! { <IssueBody view update comment uploads /> }.into_any()
                         }
-                        Err(err) => {
-                            view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any()
-                        }
+                        Err(err) => error_note(&err),
                     })
             }}
         </Transition>

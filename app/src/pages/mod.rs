@@ -101,14 +101,17 @@ pub fn hydration_marker() -> Signal<&'static str> {
     Signal::derive(move || if hydrated.get() { "true" } else { "false" })
 }
 
+/// A failure to load or do something, announced to screen readers.
+fn error_note(err: &AppError) -> AnyView {
+    view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any()
+}
+
 /// The error of an action's last run, if it failed.
 fn action_error<T: 'static>(
     value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
     move || match value.get() {
-        Some(Err(err)) => {
-            Some(view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any())
-        }
+        Some(Err(err)) => Some(error_note(&err)),
         _ => None,
     }
 }

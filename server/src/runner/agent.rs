@@ -116,7 +116,7 @@ impl AgentCommand<'_> {
                 if !line.ends_with(b"\n") && line.len() as u64 == MAX_LINE {
                     // Too long: skip to the end of this line.
                     let mut skipped = Vec::new();
-                    let _ = (&mut reader).read_until(b'\n', &mut skipped).await;
+                    let _ = reader.read_until(b'\n', &mut skipped).await;
                 }
                 let text = String::from_utf8_lossy(&line);
                 let (readable, result) = describe(text.trim_end());

@@ -57,7 +57,7 @@ test('an admin pauses the runner, then watches a run stream into the drawer', as
   await page.goto('/admin/runner');
   await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
   await expect(page.locator('tr[data-runner="e2e-runner"]')).toHaveAttribute('data-state', 'idle');
-  await page.getByRole('button', { name: 'Pause runners' }).click();
+  await page.getByRole('button', { name: 'Pause runners (let current runs finish)' }).click();
   await expect(page.locator('.switch-state')).toHaveAttribute('data-paused', 'true');
 
   const created = await page.request.post('/api/autopilot/issues', {

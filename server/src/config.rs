@@ -90,6 +90,9 @@ pub struct RunnerArgs {
     #[arg(long, env = "AUTOPILOT_PUSH", default_value_t = false, num_args = 0..=1,
           default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub push: bool,
+    /// The GitHub CLI, for opening pull requests when pushing.
+    #[arg(long, env = "AUTOPILOT_GH_BIN", default_value = "gh")]
+    pub gh_bin: String,
     /// This runner's name on the board (default: host-pid).
     #[arg(long, env = "AUTOPILOT_AGENT_ID")]
     pub agent_id: Option<String>,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 const FAKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-claude");
+const FAKE_GH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-gh");
 
 struct Rig {
     dir: tempfile::TempDir,
@@ -69,6 +70,7 @@ impl Rig {
             claude_bin: FAKE.into(),
             poll_seconds: 3,
             push: false,
+            gh_bin: "gh".into(),
             agent_id: Some("test-runner".into()),
             commit_name: "Autopilot Bot".into(),
             commit_email: "bot@autopilot.test".into(),
@@ -602,5 +604,79 @@ async fn wrong_settings_stop_start_up_with_a_clear_message() {
         err.to_string()
             .contains("base branch 'nope' does not exist"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn with_push_on_the_branch_is_pushed_and_a_pull_request_opened() {
+    let rig = Rig::new().await;
+    let remote = rig.dir.path().join("remote.git");
+    git(
+        rig.dir.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    git(
+        &rig.repo(),
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    let mut args = rig.args();
+    args.push = true;
+    args.gh_bin = FAKE_GH.into();
+    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    rig.ready("Say hello FAKE:edit").await;
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Review)
+    );
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(
+        issue.pr_url.as_deref(),
+        Some("https://github.example/acme/app/pull/42")
+    );
+    let pushed = git(&remote, &["rev-parse", "autopilot/issue-1"]);
+    assert_eq!(
+        pushed,
+        git(&rig.repo(), &["rev-parse", "autopilot/issue-1"])
+    );
+    let gh =
+        std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.gh")).unwrap();
+    assert!(
+        gh.starts_with("pr create --head autopilot/issue-1 --base main"),
+        "{gh}"
+    );
+    assert!(rig.comments(1).await.last().unwrap().1.contains("pull/42"));
+
+    // Without an origin, push mode refuses to start.
+    let bare = Rig::new().await;
+    let mut args = bare.args();
+    args.push = true;
+    args.gh_bin = FAKE_GH.into();
+    let err = Runner::prepare(bare.store.clone(), &args)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("needs a remote named origin"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn pausing_with_cancel_stops_the_runs_going_on() {
+    let rig = Rig::new().await;
+    rig.ready("Forever FAKE:hang").await;
+    let runner = rig.runner().await;
+    let work = tokio::spawn(async move { runner.work_next(no_shutdown()).await.unwrap() });
+    wait_for_log(&rig.store, 1, "Working on it").await;
+    let admin = Actor::new(Role::Admin, "Root");
+    rig.store
+        .set_switch(&admin, Switch::RunnerPaused, true)
+        .await
+        .unwrap();
+    assert_eq!(rig.store.request_cancel_all(&admin).await.unwrap(), 1);
+    assert_eq!(work.await.unwrap(), Some(RunOutcome::Cancelled));
+    assert_eq!(
+        rig.store.get_issue(1).await.unwrap().status,
+        Status::Blocked
     );
 }

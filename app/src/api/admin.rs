@@ -75,14 +75,23 @@ pub async fn runner_overview() -> Result<RunnerState, AppError> {
     })
 }
 
-/// Pauses (runners claim nothing new; a run going on finishes) or resumes every runner.
+/// Pauses (runners claim nothing new) or resumes every runner. When pausing, runs going on
+/// finish, or with `cancel_running` are cancelled.
 #[server(endpoint = "set_runner_paused")]
-pub async fn set_runner_paused(paused: bool) -> Result<(), AppError> {
+pub async fn set_runner_paused(
+    paused: bool,
+    #[server(default)] cancel_running: bool,
+) -> Result<(), AppError> {
     let admin = current_admin().await?;
-    store()?
+    let store = store()?;
+    store
         .set_switch(&admin, Switch::RunnerPaused, paused)
         .await
-        .map_err(with_status)
+        .map_err(with_status)?;
+    if paused && cancel_running {
+        store.request_cancel_all(&admin).await?;
+    }
+    Ok(())
 }
 
 /// Stops the agent working on an issue; the issue goes to `blocked` saying who cancelled.

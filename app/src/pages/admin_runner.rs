@@ -153,8 +153,17 @@ fn Overview(
             </p>
             <ActionForm action=pause attr:class="inline">
                 <input type="hidden" name="paused" value=(!paused).to_string() />
-                <button type="submit">{if paused { "Resume runners" } else { "Pause runners" }}</button>
+                <button type="submit">
+                    {if paused { "Resume runners" } else { "Pause runners (let current runs finish)" }}
+                </button>
             </ActionForm>
+            {(!paused).then(|| view! {
+                <ActionForm action=pause attr:class="inline">
+                    <input type="hidden" name="paused" value="true" />
+                    <input type="hidden" name="cancel_running" value="true" />
+                    <button type="submit" class="secondary">"Pause and cancel current runs"</button>
+                </ActionForm>
+            })}
         </section>
         <h2>"Runners"</h2>
         <table class="runners">

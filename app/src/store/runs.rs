@@ -356,6 +356,16 @@ impl Store {
         Ok(())
     }
 
+    /// Asks every runner to stop its run (pausing with "cancel current runs"). Returns how
+    /// many runs were going.
+    pub async fn request_cancel_all(&self, admin: &Actor) -> AppResult<u64> {
+        let done = sqlx::query("UPDATE runs SET cancel_requested = $1 WHERE finished_at IS NULL")
+            .bind(admin.label())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Every runner that has started, most recently seen first, with its current run's start.
     pub async fn list_runners(&self) -> AppResult<Vec<RunnerInfo>> {
         Ok(sqlx::query_as::<_, RunnerInfo>(

@@ -209,6 +209,7 @@ pub async fn commit_all(
 /// Pushes the branch and opens (or finds) its pull request with `gh`. Returns the PR's URL.
 pub async fn push_and_open_pr(
     dir: &Path,
+    gh: &str,
     branch: &str,
     base: &str,
     title: &str,
@@ -221,7 +222,7 @@ pub async fn push_and_open_pr(
     .await?;
     match run(
         dir,
-        "gh",
+        gh,
         &[
             "pr", "create", "--head", branch, "--base", base, "--title", title, "--body", body,
         ],
@@ -233,7 +234,7 @@ pub async fn push_and_open_pr(
         Err(_) => {
             run(
                 dir,
-                "gh",
+                gh,
                 &["pr", "view", branch, "--json", "url", "--jq", ".url"],
             )
             .await

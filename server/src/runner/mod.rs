@@ -39,7 +39,8 @@ pub struct Runner {
     poll: Duration,
     lease: Duration,
     timeout: Duration,
-    push: bool,
+    /// The GitHub CLI, when pushing (AUTOPILOT_PUSH=1); `None`: commit only.
+    gh_bin: Option<String>,
     commit_name: String,
     commit_email: String,
     protected: Vec<String>,
@@ -57,13 +58,20 @@ impl Runner {
                 args.claude_bin
             )
         })?;
-        if args.push {
+        let gh_bin = if args.push {
             git::run(&repo.root, "git", &["remote", "get-url", "origin"])
                 .await
                 .context("AUTOPILOT_PUSH=1 needs a remote named origin")?;
-            find_program("gh")
-                .ok_or_else(|| anyhow!("AUTOPILOT_PUSH=1 needs the GitHub CLI `gh`"))?;
-        }
+            let gh = find_program(&args.gh_bin).ok_or_else(|| {
+                anyhow!(
+                    "AUTOPILOT_PUSH=1 needs the GitHub CLI: cannot find '{}' (AUTOPILOT_GH_BIN)",
+                    args.gh_bin
+                )
+            })?;
+            Some(gh.to_string_lossy().into_owned())
+        } else {
+            None
+        };
         let host = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
@@ -84,7 +92,7 @@ impl Runner {
             poll: Duration::from_secs(args.poll_seconds),
             lease: Duration::from_secs(args.lease_seconds),
             timeout: Duration::from_secs(args.timeout_seconds),
-            push: args.push,
+            gh_bin,
             commit_name: args.commit_name.clone(),
             commit_email: args.commit_email.clone(),
             protected: args.protected_paths.clone(),
@@ -284,9 +292,9 @@ impl Runner {
         );
         let diffstat =
             git::commit_all(dir, &message, &self.commit_name, &self.commit_email).await?;
-        let pr_url = if self.push {
-            match git::push_and_open_pr(dir, branch, &self.repo.base_branch, &title, summary).await
-            {
+        let pr_url = if let Some(gh) = &self.gh_bin {
+            let base = &self.repo.base_branch;
+            match git::push_and_open_pr(dir, gh, branch, base, &title, summary).await {
                 Ok(url) => Some(url),
                 Err(err) => {
                     let text = format!(

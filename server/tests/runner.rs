@@ -286,8 +286,9 @@ async fn a_hanging_agent_is_killed_with_its_children_at_the_timeout() {
         std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.child")).unwrap();
     let alive = Command::new("kill")
         .args(["-0", child.trim()])
-        .status()
+        .output()
         .unwrap()
+        .status
         .success();
     assert!(!alive, "the agent's child process must be killed too");
 }

@@ -10,6 +10,7 @@ pub mod error;
 #[cfg(feature = "ssr")]
 pub mod markdown;
 pub mod pages;
+pub mod percent;
 #[cfg(feature = "ssr")]
 pub mod store;
 

@@ -156,25 +156,13 @@ fn close_href(query: &leptos_router::params::ParamsMap) -> String {
         .clone()
         .into_iter()
         .filter(|(k, _)| k != "issue")
-        .map(|(k, v)| format!("{k}={}", urlencode(&v)))
+        .map(|(k, v)| format!("{k}={}", crate::percent::query_value(&v)))
         .collect();
     if kept.is_empty() {
         "/".into()
     } else {
         format!("/?{}", kept.join("&"))
     }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[component]

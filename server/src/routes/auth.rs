@@ -101,19 +101,10 @@ pub fn safe_next(next: &str) -> &str {
 
 fn to_login(error: &str, next: &str) -> Redirect {
     let next = safe_next(next);
-    Redirect::to(&format!("/login?error={error}&next={}", urlencode(next)))
-}
-
-fn urlencode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    Redirect::to(&format!(
+        "/login?error={error}&next={}",
+        app::percent::path(next)
+    ))
 }
 
 #[derive(Deserialize)]
@@ -195,7 +186,7 @@ async fn setup(
     let back = |error: &str| {
         Redirect::to(&format!(
             "/setup?token={}&error={error}",
-            urlencode(&form.token)
+            app::percent::query_value(&form.token)
         ))
         .into_response()
     };
@@ -315,8 +306,11 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
                     .path_and_query()
                     .map(|pq| pq.as_str().to_string())
                     .unwrap_or_else(|| "/".into());
-                Redirect::to(&format!("/login?next={}", urlencode(safe_next(&wanted))))
-                    .into_response()
+                Redirect::to(&format!(
+                    "/login?next={}",
+                    app::percent::path(safe_next(&wanted))
+                ))
+                .into_response()
             }
         },
         (_, Err(other)) => other.into_response(),

@@ -3,21 +3,25 @@
 //!
 //!     cargo run --release -p server --example feedback_flood -- 20
 //!
-//! The argument is how many seconds the flood lasts (default 10). The flood comes through a
-//! trusted proxy with a new `X-Forwarded-For` address on every request (the worst case: a
-//! botnet), so only the global limit stands between it and the database.
+//! The argument is how many seconds the flood lasts (default 10). The server listens on a real
+//! socket and both the flood and the board requests go over HTTP, from this same process (so
+//! on a small machine they also compete for the CPU). The flood comes through a trusted proxy
+//! with a new `X-Forwarded-For` address on every request (the worst case: a botnet), so only
+//! the global limit stands between it and the database.
 
 use app::auth::{hash_password, new_token, token_hash};
 use app::domain::{Actor, Kind, NewIssue, Role, UserRole};
 use app::store::{IssueFilter, Store};
-use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
 
 const FLOODERS: usize = 32;
 const BOARD_SAMPLES: usize = 40;
@@ -68,8 +72,8 @@ async fn main() -> anyhow::Result<()> {
         },
         public_origin: None,
         secure_cookies: false,
-        // In-process requests have no peer address (0.0.0.0): make it the trusted proxy.
-        trusted_proxies: vec!["0.0.0.0/32".parse()?],
+        // The flood comes from 127.0.0.1: make it the trusted proxy, so X-Forwarded-For counts.
+        trusted_proxies: vec!["127.0.0.1/32".parse()?],
     };
     let (router, _) = server::build_app(
         store.clone(),
@@ -80,14 +84,22 @@ async fn main() -> anyhow::Result<()> {
         server::config::Intake::default(),
     );
 
-    let board = |router: axum::Router, token: String| async move {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, app).await;
+    });
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+
+    let board = |client: Client<_, Full<Bytes>>, token: String, base: String| async move {
         let mut times = Vec::with_capacity(BOARD_SAMPLES);
         for _ in 0..BOARD_SAMPLES {
-            let req = Request::get("/")
+            let req = Request::get(format!("{base}/"))
                 .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())?;
+                .body(Full::default())?;
             let started = Instant::now();
-            let res = router.clone().oneshot(req).await?;
+            let res = client.request(req).await?;
             res.into_body().collect().await?;
             times.push(started.elapsed());
         }
@@ -95,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::Ok((times[times.len() / 2], times[times.len() * 95 / 100]))
     };
 
-    let (quiet_median, quiet_p95) = board(router.clone(), token.clone()).await?;
+    let (quiet_median, quiet_p95) = board(client.clone(), token.clone(), base.clone()).await?;
     println!(
         "board, quiet: median {:.1} ms, p95 {:.1} ms",
         ms(quiet_median),
@@ -108,27 +120,28 @@ async fn main() -> anyhow::Result<()> {
     let limited = Arc::new(AtomicU64::new(0));
     let mut flood = Vec::new();
     for worker in 0..FLOODERS {
-        let (router, stop) = (router.clone(), stop.clone());
+        let (client, stop, base) = (client.clone(), stop.clone(), base.clone());
         let (sent, created, limited) = (sent.clone(), created.clone(), limited.clone());
         flood.push(tokio::spawn(async move {
             let mut n: u32 = 0;
             while !stop.load(Ordering::Relaxed) {
                 n = n.wrapping_add(1);
                 let fake_client = format!("10.{}.{}.{}", worker, (n >> 8) & 255, n & 255);
-                let req = Request::post("/api/autopilot/feedback")
+                let body = r#"{"message":"spam spam spam","page":"https://x"}"#;
+                let Ok(req) = Request::post(format!("{base}/api/autopilot/feedback"))
                     .header(header::CONTENT_TYPE, "application/json")
                     .header("x-forwarded-for", fake_client)
-                    .body(Body::from(
-                        r#"{"message":"spam spam spam","page":"https://x"}"#,
-                    ))
-                    .unwrap_or_default();
-                let res = router
-                    .clone()
-                    .oneshot(req)
-                    .await
-                    .unwrap_or_else(|never| match never {});
+                    .body(Full::from(body))
+                else {
+                    continue;
+                };
+                let Ok(res) = client.request(req).await else {
+                    continue;
+                };
+                let status = res.status();
+                let _ = res.into_body().collect().await;
                 sent.fetch_add(1, Ordering::Relaxed);
-                match res.status() {
+                match status {
                     StatusCode::CREATED => created.fetch_add(1, Ordering::Relaxed),
                     StatusCode::TOO_MANY_REQUESTS => limited.fetch_add(1, Ordering::Relaxed),
                     _ => 0,
@@ -139,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut flooded = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
-        flooded.push(board(router.clone(), token.clone()).await?);
+        flooded.push(board(client.clone(), token.clone(), base.clone()).await?);
     }
     stop.store(true, Ordering::Relaxed);
     for worker in flood {

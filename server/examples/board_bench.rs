@@ -6,14 +6,14 @@
 //! The done column is capped (the most recent 30), so the page stays small however much
 //! history piles up; most seeded issues are done, as on a board that has been used for years.
 
-use app::auth::{hash_password, new_token, token_hash};
-use app::domain::{Actor, NewIssue, Role, Status, UserRole};
-use app::store::Store;
+use app::domain::{Actor, NewIssue, Role, Status};
 use axum::body::Body;
 use axum::http::{header, Request};
 use http_body_util::BodyExt;
 use std::time::Instant;
 use tower::ServiceExt;
+
+mod support;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -21,20 +21,8 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
-    let dir = tempfile::tempdir()?;
-    let store = Store::open(&format!(
-        "sqlite://{}",
-        dir.path().join("bench.db").display()
-    ))
-    .await?;
-    let hash = hash_password("bench password 1".into()).await?;
-    let user = store
-        .create_user("bench@example.com", "Bench", UserRole::Admin, &hash)
-        .await?;
-    let token = new_token();
-    store
-        .create_api_token(user.id, "bench", &token_hash(&token))
-        .await?;
+    let board = support::ScratchBoard::new().await?;
+    let (store, token) = (board.store.clone(), board.token.clone());
 
     let seeding = Instant::now();
     let person = Actor::new(Role::Admin, "Bench");
@@ -67,23 +55,7 @@ async fn main() -> anyhow::Result<()> {
         seeding.elapsed().as_secs_f64()
     );
 
-    let auth = server::config::AuthSettings {
-        policy: app::auth::SessionPolicy {
-            idle_ms: 3_600_000,
-            max_lifetime_ms: 3_600_000,
-        },
-        public_origin: None,
-        secure_cookies: false,
-        trusted_proxies: Vec::new(),
-    };
-    let (router, _) = server::build_app(
-        store,
-        "target/site",
-        "127.0.0.1:0".parse()?,
-        auth,
-        None,
-        server::config::Intake::default(),
-    );
+    let router = board.router(Vec::new())?;
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..20 {

@@ -9,9 +9,8 @@
 //! with a new `X-Forwarded-For` address on every request (the worst case: a botnet), so only
 //! the global limit stands between it and the database.
 
-use app::auth::{hash_password, new_token, token_hash};
-use app::domain::{Actor, Kind, NewIssue, Role, UserRole};
-use app::store::{IssueFilter, Store};
+use app::domain::{Actor, Kind, NewIssue, Role};
+use app::store::IssueFilter;
 use axum::http::{header, Request, StatusCode};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -22,6 +21,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod support;
 
 const FLOODERS: usize = 32;
 const BOARD_SAMPLES: usize = 40;
@@ -45,17 +46,8 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("flood.db").display());
-    let store = Store::open(&url).await?;
-    let hash = hash_password("bench password 1".into()).await?;
-    let user = store
-        .create_user("bench@example.com", "Bench", UserRole::Admin, &hash)
-        .await?;
-    let token = new_token();
-    store
-        .create_api_token(user.id, "bench", &token_hash(&token))
-        .await?;
+    let board = support::ScratchBoard::new().await?;
+    let (store, token) = (board.store.clone(), board.token.clone());
     let person = Actor::new(Role::Admin, "Bench");
     for i in 0..300 {
         let new = NewIssue {
@@ -65,24 +57,8 @@ async fn main() -> anyhow::Result<()> {
         store.create_issue(&person, new).await?;
     }
 
-    let auth = server::config::AuthSettings {
-        policy: app::auth::SessionPolicy {
-            idle_ms: 3_600_000,
-            max_lifetime_ms: 3_600_000,
-        },
-        public_origin: None,
-        secure_cookies: false,
-        // The flood comes from 127.0.0.1: make it the trusted proxy, so X-Forwarded-For counts.
-        trusted_proxies: vec!["127.0.0.1/32".parse()?],
-    };
-    let (router, _) = server::build_app(
-        store.clone(),
-        "target/site",
-        "127.0.0.1:0".parse()?,
-        auth,
-        None,
-        server::config::Intake::default(),
-    );
+    // The flood comes from 127.0.0.1: make it the trusted proxy, so X-Forwarded-For counts.
+    let router = board.router(vec!["127.0.0.1/32".parse()?])?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

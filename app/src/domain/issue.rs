@@ -3,11 +3,12 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where an issue stands. The order of `ALL` is the order of the board's columns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    #[default]
     Backlog,
     Ready,
     InProgress,
@@ -142,7 +143,7 @@ from_str_via_all!(Kind, "kind");
 from_str_via_all!(Priority, "priority");
 
 /// An issue as the board, the API and the runner see it. Times are Unix milliseconds (UTC).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Issue {
     pub id: i64,

@@ -504,24 +504,9 @@ mod tests {
     fn card(id: i64, position: f64) -> Issue {
         Issue {
             id,
-            title: String::new(),
-            body: String::new(),
-            status: Status::Backlog,
-            kind: Kind::Task,
-            priority: Priority::Normal,
-            human_only: false,
-            assignee: None,
-            created_by: String::new(),
-            claimed_by: None,
-            claimed_at: None,
-            lease_expires_at: None,
-            branch: None,
-            pr_url: None,
-            result: None,
             position,
             version: 1,
-            created_at: 0,
-            updated_at: 0,
+            ..Issue::default()
         }
     }
 

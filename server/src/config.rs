@@ -111,6 +111,9 @@ pub struct RunnerArgs {
     #[arg(long, env = "AUTOPILOT_TIMEOUT_SECONDS", default_value_t = 1200,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_seconds: u64,
+    /// Passed to the agent as `--max-turns` (unset: the CLI's own limit).
+    #[arg(long, env = "AUTOPILOT_MAX_TURNS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_turns: Option<u32>,
     /// How long a claim lasts without a heartbeat before the issue goes back to ready.
     #[arg(long, env = "AUTOPILOT_LEASE_SECONDS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(3..))]

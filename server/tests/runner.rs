@@ -77,6 +77,7 @@ impl Rig {
             base_branch: None,
             timeout_seconds: 20,
             lease_seconds: 30,
+            max_turns: Some(30),
             protected_paths: [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"]
                 .map(String::from)
                 .to_vec(),
@@ -248,6 +249,7 @@ async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
         ("FAKE:garbage", RunOutcome::Error, "without a result line"),
         ("FAKE:apierror", RunOutcome::Error, "API Error: 500"),
         ("FAKE:git", RunOutcome::Protected, "ran git itself"),
+        ("FAKE:turns", RunOutcome::Error, "error_max_turns"),
     ];
     for (word, expected, explanation) in cases {
         let rig = Rig::new().await;

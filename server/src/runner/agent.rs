@@ -60,6 +60,7 @@ pub struct AgentCommand<'a> {
     pub prompt: &'a str,
     pub dir: &'a Path,
     pub timeout: Duration,
+    pub max_turns: Option<u32>,
 }
 
 impl AgentCommand<'_> {
@@ -70,6 +71,12 @@ impl AgentCommand<'_> {
             .args(["--permission-mode", "acceptEdits"])
             .args(["--output-format", "stream-json", "--verbose"])
             .args(["--disallowedTools", "Bash(git:*)", "WebFetch", "WebSearch"])
+            .args(
+                self.max_turns
+                    .map(|n| ["--max-turns".to_string(), n.to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
             .current_dir(self.dir)
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .stdin(Stdio::null())

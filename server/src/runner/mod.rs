@@ -39,6 +39,7 @@ pub struct Runner {
     poll: Duration,
     lease: Duration,
     timeout: Duration,
+    max_turns: Option<u32>,
     /// The GitHub CLI, when pushing (AUTOPILOT_PUSH=1); `None`: commit only.
     gh_bin: Option<String>,
     commit_name: String,
@@ -92,6 +93,7 @@ impl Runner {
             poll: Duration::from_secs(args.poll_seconds),
             lease: Duration::from_secs(args.lease_seconds),
             timeout: Duration::from_secs(args.timeout_seconds),
+            max_turns: args.max_turns,
             gh_bin,
             commit_name: args.commit_name.clone(),
             commit_email: args.commit_email.clone(),
@@ -223,6 +225,7 @@ impl Runner {
             prompt: &prompt,
             dir,
             timeout: self.timeout,
+            max_turns: self.max_turns,
         };
         let report = command
             .run(log_tx.clone(), self.watch_run(issue.id, run.id, shutdown))

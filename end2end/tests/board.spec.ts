@@ -189,3 +189,24 @@ test('screenshot of the board for review', async ({ page }) => {
   await openBoard(page);
   await page.screenshot({ path: 'test-results/board.png', fullPage: true });
 });
+
+test('dragging a card onto another in the same column puts it above; the order persists', async ({ page, request }) => {
+  const first = await createIssue(request, `Reorder first ${Date.now()}`);
+  const second = await createIssue(request, `Reorder second ${Date.now()}`);
+  await openBoard(page);
+  const order = async () =>
+    column(page, 'backlog').locator('.card').evaluateAll((cards) => cards.map((c) => Number(c.getAttribute('data-id'))));
+  const before = await order();
+  expect(before.indexOf(first.id)).toBeLessThan(before.indexOf(second.id));
+  await cardIn(page, 'backlog', second.id).dragTo(cardIn(page, 'backlog', first.id));
+  await expect.poll(async () => {
+    const now = await order();
+    return now.indexOf(second.id) < now.indexOf(first.id);
+  }).toBe(true);
+  await page.reload();
+  const after = await order();
+  expect(after.indexOf(second.id)).toBe(after.indexOf(first.id) - 1);
+  // A reorder is its own event, not a move.
+  const events = await (await request.get(`/api/autopilot/issues/${second.id}/events`)).json();
+  expect(events.map((e: { kind: string }) => e.kind)).toContain('reordered');
+});

@@ -30,10 +30,14 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-if ! command -v chromium >/dev/null 2>&1; then
-  step "installing Chromium from Debian"
+# Chromium for Playwright; git for the runner (its tests make real repositories).
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v git >/dev/null 2>&1 || missing="$missing git"
+if [ -n "$missing" ]; then
+  step "installing$missing from Debian"
   as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
 fi
 
 if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then

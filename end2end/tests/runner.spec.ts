@@ -82,6 +82,8 @@ test('an admin pauses the runner, then watches a run stream into the drawer', as
   await expect(log).toContainText('Thinking, step 3 of 6');
   await page.screenshot({ path: 'test-results/runner-live-log.png', fullPage: true });
   await expect(log).toContainText('● outcome: review', { timeout: 20_000 });
+  // The stream says the run is over (and the browser stops following it).
+  await expect(log).toHaveAttribute('data-ended', 'true');
   await expect(page.locator('.issue .status')).toHaveText('In review');
   await expect(page.locator('.issue')).toContainText('autopilot/issue-');
 

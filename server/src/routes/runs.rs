@@ -72,7 +72,8 @@ async fn log(
                         ));
                     }
                     Ok((_, _, true)) => {
-                        let event = SseEvent::default().event("end").data("");
+                        // Browsers drop events without data, so `end` carries a word.
+                        let event = SseEvent::default().event("end").data("end");
                         return Some((Ok(event), (store, id, sent, changes, true)));
                     }
                     Ok(_) => {

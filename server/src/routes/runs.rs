@@ -36,7 +36,8 @@ async fn log(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (text, _, _) = store.run_log_since(id, 0).await?;
+    // One read answers both: the whole log as text, or the first event of the stream.
+    let first = store.run_log_since(id, 0).await?;
     let wants_stream = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -47,46 +48,73 @@ async fn log(
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             ],
-            text,
+            first.0,
         )
             .into_response());
     }
-    let changes = store.subscribe_run_logs();
-    // State: where the reader is (characters sent), and whether the end was sent.
-    let state = (store, id, 0i64, changes, false);
-    let events =
-        futures_util::stream::unfold(state, |(store, id, sent, mut changes, ended)| async move {
-            if ended {
-                return None;
-            }
-            loop {
-                match store.run_log_since(id, sent).await {
-                    Ok((more, length, _)) if !more.is_empty() => {
-                        // SSE cannot carry a carriage return inside data.
-                        let event = SseEvent::default()
-                            .event("log")
-                            .data(more.replace('\r', ""));
-                        return Some((
-                            Ok::<_, std::convert::Infallible>(event),
-                            (store, id, length, changes, false),
-                        ));
-                    }
-                    Ok((_, _, true)) => {
-                        // Browsers drop events without data, so `end` carries a word.
-                        let event = SseEvent::default().event("end").data("end");
-                        return Some((Ok(event), (store, id, sent, changes, true)));
-                    }
-                    Ok(_) => {
-                        tokio::select! {
-                            changed = changes.changed() => if changed.is_err() { return None },
-                            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                        }
-                    }
-                    Err(_) => return None,
-                }
-            }
-        });
+    let cursor = LogCursor {
+        changes: store.subscribe_run_logs(),
+        store,
+        id,
+        sent: 0,
+        pending: Some(first),
+        ended: false,
+    };
+    let events = futures_util::stream::unfold(cursor, |mut cursor| async move {
+        let event = cursor.next_event().await?;
+        Some((Ok::<_, std::convert::Infallible>(event), cursor))
+    });
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// Where one reader of a run's log is.
+struct LogCursor {
+    store: Store,
+    id: i64,
+    changes: tokio::sync::watch::Receiver<u64>,
+    /// Characters already sent.
+    sent: i64,
+    /// A read not yet sent (the one made before the stream began).
+    pending: Option<(String, i64, bool)>,
+    ended: bool,
+}
+
+impl LogCursor {
+    /// The log's next part, then `end` once the run is over and everything was sent; `None`
+    /// closes the stream.
+    async fn next_event(&mut self) -> Option<SseEvent> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let read = match self.pending.take() {
+                Some(read) => read,
+                None => self.store.run_log_since(self.id, self.sent).await.ok()?,
+            };
+            match read {
+                (more, length, _) if !more.is_empty() => {
+                    self.sent = length;
+                    // SSE cannot carry a carriage return inside data.
+                    return Some(
+                        SseEvent::default()
+                            .event("log")
+                            .data(more.replace('\r', "")),
+                    );
+                }
+                (_, _, true) => {
+                    self.ended = true;
+                    // Browsers drop events without data, so `end` carries a word.
+                    return Some(SseEvent::default().event("end").data("end"));
+                }
+                _ => {
+                    tokio::select! {
+                        changed = self.changes.changed() => changed.ok()?,
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    }
+                }
+            }
+        }
+    }
 }

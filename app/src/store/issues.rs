@@ -375,7 +375,7 @@ pub(super) async fn fetch_issue(conn: &mut SqliteConnection, id: i64) -> AppResu
     .ok_or_else(|| AppError::not_found(format!("issue {id}")))
 }
 
-async fn end_of_column(conn: &mut SqliteConnection, status: Status) -> AppResult<f64> {
+pub(super) async fn end_of_column(conn: &mut SqliteConnection, status: Status) -> AppResult<f64> {
     let (max,): (Option<f64>,) =
         sqlx::query_as("SELECT MAX(position) FROM issues WHERE status = $1")
             .bind(status)

@@ -1,8 +1,7 @@
 //! The runner's side of the store: runner registration and heartbeats, the atomic claim, run
 //! records and their logs, finishing a run, and rescuing issues whose lease ran out.
 
-use super::issues::{fetch_issue, move_in};
-use super::settings::Switch;
+use super::issues::{end_of_column, fetch_issue, move_in};
 use super::threads::insert_comment;
 use super::{now_ms, Store};
 use crate::domain::{
@@ -20,8 +19,6 @@ pub struct Heartbeat {
     pub holds_claim: bool,
     /// An admin asked to cancel the current run.
     pub cancel_requested_by: Option<String>,
-    /// Admins paused the runners: claim nothing new.
-    pub paused: bool,
 }
 
 /// How a run ends, as the runner reports it.
@@ -88,7 +85,7 @@ impl Store {
     }
 
     /// Says the runner is alive, renews the lease on its current issue, and reports whether it
-    /// still holds that claim, whether its run was cancelled, and whether runners are paused.
+    /// still holds that claim and whether its run was cancelled.
     pub async fn heartbeat(
         &self,
         runner_id: &str,
@@ -129,7 +126,6 @@ impl Store {
         Ok(Heartbeat {
             holds_claim,
             cancel_requested_by,
-            paused: self.switch(Switch::RunnerPaused).await?,
         })
     }
 
@@ -145,11 +141,11 @@ impl Store {
         let actor = Actor::new(Role::Runner, runner_id);
         let now = now_ms();
         let mut tx = self.begin_write().await?;
+        // The write transaction holds the database, so the end of the column cannot move.
+        let position = end_of_column(&mut tx, Status::InProgress).await?;
         let claimed: Option<(i64,)> = sqlx::query_as(
             "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
-                 lease_expires_at = $3, version = version + 1, updated_at = $2,
-                 position = (SELECT COALESCE(MAX(position), 0) + 1 FROM issues
-                             WHERE status = 'in_progress')
+                 lease_expires_at = $3, version = version + 1, updated_at = $2, position = $4
              WHERE id = (SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE
                          ORDER BY priority DESC, created_at, id LIMIT 1)
                AND status = 'ready' AND human_only = FALSE
@@ -158,6 +154,7 @@ impl Store {
         .bind(runner_id)
         .bind(now)
         .bind(now + lease_ms)
+        .bind(position)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((issue_id,)) = claimed else {

@@ -20,7 +20,7 @@ use crate::config::RunnerArgs;
 use agent::AgentCommand;
 use anyhow::{anyhow, Context};
 use app::domain::{AuthorKind, Issue, Run, RunOutcome, Status};
-use app::store::{RunFinish, Store};
+use app::store::{RunFinish, Store, Switch};
 use git::Repo;
 use outcome::Verdict;
 use std::path::PathBuf;
@@ -141,11 +141,10 @@ impl Runner {
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Option<RunOutcome>> {
         self.store.expire_leases().await?;
-        let beat = self
-            .store
+        self.store
             .heartbeat(&self.id, self.lease_ms(), None)
             .await?;
-        if beat.paused {
+        if self.store.switch(Switch::RunnerPaused).await? {
             return Ok(None);
         }
         let Some((issue, run)) = self.store.claim_next(&self.id, self.lease_ms()).await? else {

@@ -36,20 +36,12 @@ pub async fn set_feedback_open(open: bool) -> Result<(), AppError> {
         .map_err(with_status)
 }
 
-/// A run with what `/admin/runner` shows of its issue.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunRow {
-    pub run: crate::domain::Run,
-    pub issue_title: String,
-    pub issue_status: crate::domain::Status,
-}
-
 /// Everything `/admin/runner` shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunnerState {
     pub paused: bool,
     pub runners: Vec<crate::domain::RunnerInfo>,
-    pub runs: Vec<RunRow>,
+    pub runs: Vec<crate::domain::RunRow>,
     /// The server's clock, for "running for" and "last seen".
     pub now: i64,
 }
@@ -58,19 +50,10 @@ pub struct RunnerState {
 pub async fn runner_overview() -> Result<RunnerState, AppError> {
     current_admin().await?;
     let store = store()?;
-    let mut runs = Vec::new();
-    for run in store.recent_runs(30).await? {
-        let issue = store.get_issue(run.issue_id).await?;
-        runs.push(RunRow {
-            run,
-            issue_title: issue.title,
-            issue_status: issue.status,
-        });
-    }
     Ok(RunnerState {
         paused: store.switch(Switch::RunnerPaused).await?,
         runners: store.list_runners().await?,
-        runs,
+        runs: store.recent_runs(30).await?,
         now: crate::store::now_ms(),
     })
 }

@@ -77,3 +77,13 @@ pub struct RunnerInfo {
     pub run_started_at: Option<i64>,
     pub last_outcome: Option<String>,
 }
+
+/// A run with what `/admin/runner` shows of its issue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct RunRow {
+    #[cfg_attr(feature = "ssr", sqlx(flatten))]
+    pub run: Run,
+    pub issue_title: String,
+    pub issue_status: super::Status,
+}

@@ -5,7 +5,7 @@ use super::issues::{end_of_column, fetch_issue, move_in};
 use super::threads::insert_comment;
 use super::{now_ms, Store};
 use crate::domain::{
-    check_move, Actor, AuthorKind, Issue, Role, Run, RunOutcome, RunnerInfo, Status,
+    check_move, Actor, AuthorKind, Issue, Role, Run, RunOutcome, RunRow, RunnerInfo, Status,
 };
 use crate::error::{AppError, AppResult};
 
@@ -376,11 +376,15 @@ impl Store {
         .await?)
     }
 
-    /// The most recent runs, newest first.
-    pub async fn recent_runs(&self, limit: i64) -> AppResult<Vec<Run>> {
-        Ok(sqlx::query_as::<_, Run>(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"
-        ))
+    /// The most recent runs, newest first, with their issue's title and status.
+    pub async fn recent_runs(&self, limit: i64) -> AppResult<Vec<RunRow>> {
+        Ok(sqlx::query_as::<_, RunRow>(
+            "SELECT r.id, r.issue_id, r.runner_id, r.attempt, r.started_at, r.finished_at,
+                    r.outcome, r.exit_code, r.result, r.branch, r.cost_usd, r.duration_ms,
+                    r.cancel_requested, i.title AS issue_title, i.status AS issue_status
+             FROM runs r JOIN issues i ON i.id = r.issue_id
+             ORDER BY r.id DESC LIMIT $1",
+        )
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)

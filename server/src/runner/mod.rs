@@ -303,11 +303,7 @@ impl Runner {
                         "The change is committed on `{branch}`, but pushing or opening the pull \
                          request failed: {err:#}"
                     );
-                    return Ok(RunFinish {
-                        comment: Some((AuthorKind::System, text)),
-                        branch: Some(branch.to_string()),
-                        ..RunFinish::new(RunOutcome::Error, Status::Blocked)
-                    });
+                    return Ok(error_finish(text, Some(branch.to_string())));
                 }
             }
         } else {

@@ -46,7 +46,8 @@ test.afterAll(() => { server?.kill('SIGTERM'); });
 
 test('an admin pauses the runner, then watches a run stream into the drawer', async ({ browser }) => {
   test.setTimeout(60_000);
-  const page = await browser.newPage({ baseURL: base });
+  const context = await browser.newContext({ baseURL: base });
+  const page = await context.newPage();
   await page.goto('/login');
   await page.getByLabel('Email').fill('admin@example.com');
   await page.getByLabel('Password').fill(password);
@@ -70,25 +71,30 @@ test('an admin pauses the runner, then watches a run stream into the drawer', as
   expect((await (await page.request.get(`/api/autopilot/issues/${issue.id}`)).json()).status).toBe('ready');
   await page.screenshot({ path: 'test-results/runner-paused.png', fullPage: true });
 
+  // The drawer is open (in a second tab) before the runner resumes, so the whole run is seen
+  // live however slowly the page loads.
+  const drawer = await page.context().newPage();
+  await drawer.goto(`/?issue=${issue.id}`);
+  await expect(drawer.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  await expect(drawer.locator('body')).toHaveAttribute('data-live', 'true');
+
   await page.getByRole('button', { name: 'Resume runners' }).click();
   await expect(page.locator('.switch-state')).toHaveAttribute('data-paused', 'false');
 
-  // The drawer: the run appears when the runner claims the issue, and its log follows live.
-  await page.goto(`/?issue=${issue.id}`);
-  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
-  const log = page.locator('.run-log pre');
+  // The run appears when the runner claims the issue, and its log follows live.
+  const log = drawer.locator('.run-log pre');
   await expect(log).toContainText('Thinking, step 1 of 6', { timeout: 15_000 });
   await expect(log).toHaveAttribute('data-ended', 'false');
   await expect(log).toContainText('Thinking, step 3 of 6');
-  await page.screenshot({ path: 'test-results/runner-live-log.png', fullPage: true });
+  await drawer.screenshot({ path: 'test-results/runner-live-log.png', fullPage: true });
   await expect(log).toContainText('● outcome: review', { timeout: 20_000 });
   // The stream says the run is over (and the browser stops following it).
   await expect(log).toHaveAttribute('data-ended', 'true');
-  await expect(page.locator('.issue .status')).toHaveText('In review');
-  await expect(page.locator('.issue')).toContainText('autopilot/issue-');
+  await expect(drawer.locator('.issue .status')).toHaveText('In review');
+  await expect(drawer.locator('.issue')).toContainText('autopilot/issue-');
 
   // The runner page shows the finished run.
-  await page.goto('/admin/runner');
+  await page.reload();
   await expect(page.locator('tr[data-runner="e2e-runner"]')).toContainText('review');
   await page.screenshot({ path: 'test-results/runner-admin.png', fullPage: true });
 });

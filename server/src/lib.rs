@@ -54,6 +54,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the database {}", args.database_url))?;
     let setup_token = first_run_token(&store, &args).await?;
+    let shutdown = shutdown_signal()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let runner = start_runner(&store, &args.runner, stop_rx.clone()).await?;
 
@@ -72,7 +73,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.addr))?;
     tracing::info!("Autopilot is listening on http://{}", args.addr);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         let _ = stop_tx.send(true);
     });
     let mut stopping = stop_rx.clone();
@@ -173,31 +174,27 @@ async fn start_runner(
     Ok(None)
 }
 
-/// Resolves on Ctrl-C or SIGTERM, letting in-flight requests finish.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(%err, "cannot listen for Ctrl-C");
+/// Listens for Ctrl-C and SIGTERM from the moment it is made, so a signal that arrives while
+/// the server is still starting (the runner may already be working) is not lost.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+            tracing::info!("shutting down");
+        })
+    }
+    #[cfg(not(unix))]
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }

@@ -44,7 +44,8 @@ test.describe('as a member watching the board', () => {
     const errors: string[] = [];
     visitor.on('pageerror', (e) => errors.push(e.message));
     visitor.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await visitor.goto(allowedSite);
+    // Secrets in the query or fragment stay on the visitor's page.
+    await visitor.goto(`${allowedSite}checkout?reset_token=s3cret#access_token=t0ken`);
 
     // Hostile CSS hides every button, dialog and <autopilot-feedback> on the page: not ours.
     const button = widget(visitor).getByRole('button', { name: 'Tell us' });
@@ -75,6 +76,12 @@ test.describe('as a member watching the board', () => {
     const card = page.locator('.column[data-status="backlog"] .card', { hasText: text });
     await expect(card).toBeVisible();
     await expect(card.locator('.kind-feedback')).toBeVisible();
+    await page.getByRole('link', { name: text }).click();
+    const drawer = page.locator('aside.drawer');
+    await expect(drawer).toContainText(`Page: ${allowedSite}checkout`);
+    await expect(drawer).toContainText('User: shopper@example.com');
+    await expect(drawer).not.toContainText('s3cret');
+    await expect(drawer).not.toContainText('t0ken');
     expect(errors).toEqual([]);
     await visitor.context().close();
   });

@@ -1,7 +1,7 @@
 /* Autopilot feedback widget. One tag on any page:
  *   <script src="https://board.example/autopilot/feedback.js" defer
  *           data-user="ann@example.com" data-label="Feedback"
- *           data-position="bottom-right" data-color="#2563eb"></script>
+ *           data-position="bottom-right" data-color="#2563eb" data-page="path"></script>
  * or from code: AutopilotFeedback.setUser("ann"); AutopilotFeedback.open();
  * No dependencies. Lives in a Shadow DOM styled by a constructable stylesheet (fine under
  * a CSP without 'unsafe-inline'), and never throws into the host page. */
@@ -15,6 +15,13 @@
     var endpoint = new URL("/api/autopilot/feedback", script.src).href;
     var ds = script.dataset;
     var user = ds.user || "";
+    // Query strings and fragments often carry tokens (reset links, OAuth), so by default only
+    // the page's origin and path are sent; data-page="full" sends the whole URL, "none" nothing.
+    var pageMode = ds.page === "full" || ds.page === "none" ? ds.page : "path";
+    var pageUrl = function () {
+      if (pageMode === "none") return null;
+      return (pageMode === "full" ? location.href : location.origin + location.pathname).slice(0, 2000);
+    };
     var pos = /^(top|bottom)-(left|right)$/.test(ds.position || "") ? ds.position.split("-") : ["bottom", "right"];
     var color = ds.color && window.CSS && CSS.supports("color", ds.color) ? ds.color : "#2563eb";
 
@@ -126,7 +133,7 @@
         mode: "cors",
         credentials: "omit",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ message: message, page: location.href.slice(0, 2000), user: user || null, website: trap.value })
+        body: JSON.stringify({ message: message, page: pageUrl(), user: user || null, website: trap.value })
       }).then(function (res) {
         return res.json().catch(function () { return null; }).then(function (body) {
           if (res.ok) {

@@ -105,6 +105,16 @@ impl Rig {
             .unwrap()
     }
 
+    fn branch_exists(&self, id: i64) -> bool {
+        Command::new("git")
+            .args(["rev-parse", "--verify", "--quiet"])
+            .arg(format!("refs/heads/autopilot/issue-{id}"))
+            .current_dir(self.repo())
+            .status()
+            .unwrap()
+            .success()
+    }
+
     /// Commits on the issue's branch that are not on main.
     fn branch_commits(&self, id: i64) -> Vec<String> {
         let log = git(
@@ -205,7 +215,8 @@ async fn a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread() {
             "Should the greeting be formal or casual?".to_string()
         )]
     );
-    assert!(rig.branch_commits(1).is_empty());
+    assert!(!rig.branch_exists(1), "no empty branch is left behind");
+    assert_eq!(issue.branch, None);
 
     // A person answers: the issue is ready again, and the next run sees the thread.
     let (_, issue) = rig
@@ -260,12 +271,10 @@ async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
         let (kind, text) = comments.last().unwrap();
         assert_eq!(*kind, AuthorKind::System, "{word}");
         assert!(text.contains(explanation), "{word}: {text}");
-        if word != "FAKE:git" {
-            assert!(
-                rig.branch_commits(1).is_empty(),
-                "{word}: nothing committed"
-            );
-        }
+        // Nothing committed (the fake agent's own commit under FAKE:git is undone), so no
+        // branch is left.
+        assert!(!rig.branch_exists(1), "{word}: nothing committed");
+        assert_eq!(issue.branch, None, "{word}");
         assert_eq!(git(&rig.repo(), &["status", "--porcelain"]), "", "{word}");
     }
 }
@@ -483,8 +492,11 @@ async fn stopping_the_runner_gives_the_issue_back() {
     assert!(rig.comments(1).await[0].1.contains("runner was stopped"));
     let runs = rig.store.runs_for_issue(1).await.unwrap();
     assert_eq!(runs[0].outcome.as_deref(), Some("interrupted"));
-    let runners = rig.store.list_runners().await.unwrap();
+    let runners = rig.store.list_runners(0).await.unwrap();
     assert!(runners[0].stopped_at.is_some());
+    // A runner not heard from for a while drops off the list.
+    let later = runners[0].heartbeat_at + 1;
+    assert!(rig.store.list_runners(later).await.unwrap().is_empty());
 }
 
 /// The real binary, serving with the runner on, working `title`.

@@ -46,15 +46,19 @@ pub struct RunnerState {
     pub now: i64,
 }
 
+/// How long a runner stays on `/admin/runner` after it was last heard from.
+pub const RUNNERS_SHOWN_FOR_MS: i64 = 24 * 60 * 60 * 1000;
+
 #[server(endpoint = "runner_overview")]
 pub async fn runner_overview() -> Result<RunnerState, AppError> {
     current_admin().await?;
     let store = store()?;
+    let now = crate::store::now_ms();
     Ok(RunnerState {
         paused: store.switch(Switch::RunnerPaused).await?,
-        runners: store.list_runners().await?,
+        runners: store.list_runners(now - RUNNERS_SHOWN_FOR_MS).await?,
         runs: store.recent_runs(30).await?,
-        now: crate::store::now_ms(),
+        now,
     })
 }
 

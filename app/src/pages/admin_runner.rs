@@ -82,6 +82,7 @@ fn Overview(
     retry: ServerAction<RetryIssue>,
 ) -> impl IntoView {
     let now = o.now;
+    let no_runners = o.runners.is_empty();
     let runners = o
         .runners
         .into_iter()
@@ -166,11 +167,19 @@ fn Overview(
             })}
         </section>
         <h2>"Runners"</h2>
+        <p class="hint">"Those heard from in the last 24 hours."</p>
         <table class="runners">
             <thead>
                 <tr><th>"Id"</th><th>"Host"</th><th>"Started"</th><th>"Last heartbeat"</th><th>"State"</th><th>"Current issue"</th><th>"Last outcome"</th></tr>
             </thead>
-            <tbody>{runners}</tbody>
+            <tbody>
+                {no_runners.then(|| view! {
+                    <tr><td colspan="7" class="hint">
+                        "No runner yet. Start the server with AUTOPILOT_RUNNER=1 in a git checkout (see the README)."
+                    </td></tr>
+                })}
+                {runners}
+            </tbody>
         </table>
         <h2>"Recent runs"</h2>
         <table class="runs">

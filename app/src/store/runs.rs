@@ -364,14 +364,18 @@ impl Store {
     }
 
     /// Every runner that has started, most recently seen first, with its current run's start.
-    pub async fn list_runners(&self) -> AppResult<Vec<RunnerInfo>> {
+    /// Runners heard from since `heard_since` (Unix ms), most recent first. Each start of a
+    /// runner without a fixed AUTOPILOT_AGENT_ID is a new row, so old ones are left out.
+    pub async fn list_runners(&self, heard_since: i64) -> AppResult<Vec<RunnerInfo>> {
         Ok(sqlx::query_as::<_, RunnerInfo>(
             "SELECT r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.stopped_at,
                     r.current_issue, r.current_run, runs.started_at AS run_started_at,
                     r.last_outcome
              FROM runners r LEFT JOIN runs ON runs.id = r.current_run
+             WHERE r.heartbeat_at >= $1
              ORDER BY r.heartbeat_at DESC",
         )
+        .bind(heard_since)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -132,6 +132,26 @@ impl Repo {
         Ok((path, branch))
     }
 
+    /// Puts the branch back on `commit`: the agent moved it by running git itself.
+    pub async fn restore_branch(&self, branch: &str, commit: &str) -> anyhow::Result<()> {
+        let reference = format!("refs/heads/{branch}");
+        git(&self.root, &["update-ref", &reference, commit]).await?;
+        Ok(())
+    }
+
+    /// Deletes the issue's branch when it holds no commit of its own (neither this run nor an
+    /// earlier one committed), so blocked issues leave no empty branches behind. The worktree
+    /// must be gone. True when deleted.
+    pub async fn drop_branch_if_empty(&self, branch: &str) -> bool {
+        let own_commits = format!("{}..{branch}", self.base_branch);
+        match git(&self.root, &["rev-list", "--count", &own_commits]).await {
+            Ok(count) if count.trim() == "0" => {
+                git(&self.root, &["branch", "-D", branch]).await.is_ok()
+            }
+            _ => false,
+        }
+    }
+
     /// Removes a worktree (the branch stays).
     pub async fn remove_worktree(&self, path: &Path) {
         if path.exists() {

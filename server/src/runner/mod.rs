@@ -171,11 +171,14 @@ impl Runner {
             }
         };
         let (dir, branch) = worktree;
-        let finish = match self.attempt(issue, run, &dir, &branch, shutdown).await {
+        let mut finish = match self.attempt(issue, run, &dir, &branch, shutdown).await {
             Ok(finish) => finish,
             Err(err) => error_finish(format!("The runner failed: {err:#}"), Some(branch.clone())),
         };
         self.repo.remove_worktree(&dir).await;
+        if self.repo.drop_branch_if_empty(&branch).await {
+            finish.branch = None;
+        }
         self.finish(issue, run, finish).await
     }
 
@@ -240,6 +243,11 @@ impl Runner {
         };
         let changed = git::changed_paths(dir).await?;
         let head_moved = git::head(dir).await? != head_before;
+        if head_moved {
+            // Whatever the agent committed is undone: nothing reaches the branch but what the
+            // runner commits after its checks.
+            self.repo.restore_branch(branch, &head_before).await?;
+        }
         let verdict = outcome::decide(
             &report,
             self.timeout.as_secs(),

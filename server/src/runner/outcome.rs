@@ -109,8 +109,8 @@ pub fn decide(
         return blocked(
             RunOutcome::Protected,
             System,
-            "The agent ran git itself (the branch moved), which it must not do. Nothing was \
-             committed; the branch was left as the runner last committed it."
+            "The agent ran git itself (the branch moved), which it must not do. Its commits \
+             were undone and nothing was committed: the branch is back where this run found it."
                 .into(),
         );
     }

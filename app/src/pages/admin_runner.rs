@@ -121,6 +121,7 @@ fn Overview(
             }
         })
         .collect_view();
+    let no_runs = o.runs.is_empty();
     let runs = o
         .runs
         .into_iter()
@@ -186,7 +187,10 @@ fn Overview(
             <thead>
                 <tr><th>"Issue"</th><th>"Attempt"</th><th>"Outcome"</th><th>"Issue is"</th><th>"Started"</th><th></th></tr>
             </thead>
-            <tbody>{runs}</tbody>
+            <tbody>
+                {no_runs.then(|| view! { <tr><td colspan="6" class="hint">"No run yet."</td></tr> })}
+                {runs}
+            </tbody>
         </table>
     }
 }

@@ -203,6 +203,23 @@ async fn an_edit_is_committed_on_the_issue_branch_and_goes_to_review() {
 }
 
 #[tokio::test]
+async fn tool_calls_the_agent_was_refused_are_told_to_the_reviewer() {
+    let rig = Rig::new().await;
+    let (issue, outcome) = work_one(&rig, "Say hello FAKE:refused").await;
+    assert_eq!(outcome, RunOutcome::Review);
+    assert_eq!(issue.status, Status::InReview);
+    let comments = rig.comments(1).await;
+    let (_, text) = comments.last().unwrap();
+    assert!(
+        text.contains("The agent was refused 1 tool call(s):\n- Bash `npm test`"),
+        "{text}"
+    );
+    let runs = rig.store.runs_for_issue(1).await.unwrap();
+    let (log, _, _) = rig.store.run_log_since(runs[0].id, 0).await.unwrap();
+    assert!(log.contains("1 tool call(s) refused"), "{log}");
+}
+
+#[tokio::test]
 async fn a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread() {
     let rig = Rig::new().await;
     let (issue, outcome) = work_one(&rig, "Greet people FAKE:blocked").await;

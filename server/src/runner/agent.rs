@@ -40,6 +40,19 @@ pub struct ResultLine {
     pub num_turns: Option<i64>,
     #[serde(default)]
     pub errors: Vec<serde_json::Value>,
+    /// Tool calls the CLI refused (commands outside `acceptEdits`, git, the web):
+    /// `{"tool_name": …, "tool_input": {…}}`.
+    #[serde(default)]
+    pub permission_denials: Vec<serde_json::Value>,
+}
+
+/// What a tool call works on (a file, a command, a URL), for one readable line.
+pub fn tool_target(input: &serde_json::Value) -> String {
+    ["file_path", "path", "command", "pattern", "url"]
+        .iter()
+        .find_map(|k| input[*k].as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// What happened when the agent ran.
@@ -215,12 +228,7 @@ fn describe(line: &str) -> (Option<String>, Option<ResultLine>) {
                 match block["type"].as_str().unwrap_or_default() {
                     "text" => out.push(text(&block["text"])),
                     "tool_use" => {
-                        let input = &block["input"];
-                        let target = ["file_path", "path", "command", "pattern", "url"]
-                            .iter()
-                            .map(|k| text(&input[*k]))
-                            .find(|t| !t.is_empty())
-                            .unwrap_or_default();
+                        let target = tool_target(&block["input"]);
                         out.push(format!("→ {} {target}", text(&block["name"])));
                     }
                     _ => {}
@@ -251,6 +259,10 @@ fn describe(line: &str) -> (Option<String>, Option<ResultLine>) {
             }
             if let Some(turns) = result.num_turns {
                 summary.push_str(&format!(", {turns} turns"));
+            }
+            if !result.permission_denials.is_empty() {
+                let n = result.permission_denials.len();
+                summary.push_str(&format!(", {n} tool call(s) refused"));
             }
             (Some(summary), Some(result))
         }

@@ -1,7 +1,7 @@
 //! What a finished agent run means for its issue. Pure: the agent's report and what git saw
 //! in, a verdict out, so every outcome is unit-tested without running anything.
 
-use super::agent::{AgentReport, Stop};
+use super::agent::{tool_target, AgentReport, ResultLine, Stop};
 use super::git::is_protected;
 use app::domain::{AuthorKind, RunOutcome, Status};
 
@@ -139,15 +139,53 @@ pub fn decide(
         } else {
             format!("\n\nIt said:\n\n> {}", answer.replace('\n', "\n> "))
         };
+        let refused = refusals(result);
         return blocked(
             RunOutcome::NoChange,
             System,
-            format!("The agent finished without changing anything.{said}"),
+            format!("The agent finished without changing anything.{said}{refused}"),
         );
     }
     Verdict::Commit {
-        summary: answer.to_string(),
+        summary: format!("{answer}{}", refusals(result)),
     }
+}
+
+/// The tool calls the agent was refused, for the reviewer: a change made without running the
+/// tests the agent wanted to run reads differently. Empty when there were none.
+fn refusals(result: &ResultLine) -> String {
+    const SHOWN: usize = 10;
+    let denials = &result.permission_denials;
+    if denials.is_empty() {
+        return String::new();
+    }
+    let mut text = format!("\n\nThe agent was refused {} tool call(s):", denials.len());
+    for denial in denials.iter().take(SHOWN) {
+        let tool = denial["tool_name"].as_str().unwrap_or("a tool");
+        // One line of inline code: no newlines, no backticks that could end it.
+        let target: String = tool_target(&denial["tool_input"])
+            .chars()
+            .map(|c| {
+                if c == '`' {
+                    '\''
+                } else if c.is_control() {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .take(200)
+            .collect();
+        if target.trim().is_empty() {
+            text.push_str(&format!("\n- {tool}"));
+        } else {
+            text.push_str(&format!("\n- {tool} `{}`", target.trim()));
+        }
+    }
+    if denials.len() > SHOWN {
+        text.push_str(&format!("\n- and {} more", denials.len() - SHOWN));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -286,6 +324,37 @@ mod tests {
         assert_eq!(
             outcome(&decide(&interrupted, 60, &files, false, &p)),
             Some((RunOutcome::Interrupted, Status::Ready))
+        );
+    }
+
+    #[test]
+    fn refused_tool_calls_are_told_to_the_reviewer() {
+        let mut report = finished("Added it.");
+        let denial = |command: &str| serde_json::json!({"tool_name": "Bash", "tool_use_id": "t", "tool_input": {"command": command}});
+        if let Some(result) = report.result.as_mut() {
+            result.permission_denials = vec![denial("cargo test"), denial("echo `x`\nrm -rf /")];
+            result
+                .permission_denials
+                .extend((0..10).map(|_| denial("ls")));
+        }
+        let files = vec!["src/lib.rs".to_string()];
+        let Verdict::Commit { summary } = decide(&report, 60, &files, false, &protected()) else {
+            panic!("a change still goes to review");
+        };
+        assert!(summary.starts_with("Added it.\n\nThe agent was refused 12 tool call(s):"));
+        assert!(summary.contains("\n- Bash `cargo test`\n"));
+        assert!(
+            summary.contains("\n- Bash `echo 'x' rm -rf /`\n"),
+            "{summary}"
+        );
+        assert!(summary.ends_with("\n- and 2 more"), "{summary}");
+        // Without refusals the summary is the agent's answer alone.
+        let plain = decide(&finished("Added it."), 60, &files, false, &protected());
+        assert_eq!(
+            plain,
+            Verdict::Commit {
+                summary: "Added it.".into()
+            }
         );
     }
 }

@@ -79,6 +79,10 @@ pub struct RunnerArgs {
     /// The git checkout the agent works in (issue worktrees are made from it).
     #[arg(long, env = "AUTOPILOT_WORKDIR", default_value = ".")]
     pub workdir: std::path::PathBuf,
+    /// Where issue worktrees are made (default: `<checkout>.autopilot-worktrees` next to the
+    /// checkout). Not inside a `.git` directory: the Claude Code CLI refuses to write there.
+    #[arg(long, env = "AUTOPILOT_WORKTREES_DIR")]
+    pub worktrees_dir: Option<std::path::PathBuf>,
     /// The Claude Code CLI.
     #[arg(long, env = "AUTOPILOT_CLAUDE_BIN", default_value = "claude")]
     pub claude_bin: String,

@@ -78,6 +78,7 @@ impl Rig {
             timeout_seconds: 20,
             lease_seconds: 30,
             max_turns: Some(30),
+            worktrees_dir: None,
             protected_paths: [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"]
                 .map(String::from)
                 .to_vec(),
@@ -113,6 +114,11 @@ impl Rig {
             .status()
             .unwrap()
             .success()
+    }
+
+    /// Where the runner makes its worktrees by default (the fake agent leaves notes there).
+    fn worktrees(&self) -> PathBuf {
+        self.dir.path().join("repo.autopilot-worktrees")
     }
 
     /// Commits on the issue's branch that are not on main.
@@ -244,9 +250,7 @@ async fn a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread() {
     assert_eq!(issue.status, Status::Ready);
     let outcome = rig.runner().await.work_next(no_shutdown()).await.unwrap();
     assert_eq!(outcome, Some(RunOutcome::Review));
-    let prompt =
-        std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.prompt"))
-            .unwrap();
+    let prompt = std::fs::read_to_string(rig.worktrees().join("issue-1.prompt")).unwrap();
     assert!(
         prompt.contains("Should the greeting be formal or casual?"),
         "{prompt}"
@@ -310,8 +314,7 @@ async fn a_hanging_agent_is_killed_with_its_children_at_the_timeout() {
     assert!(rig.comments(1).await[0]
         .1
         .contains("did not finish within 2 seconds"));
-    let child =
-        std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.child")).unwrap();
+    let child = std::fs::read_to_string(rig.worktrees().join("issue-1.child")).unwrap();
     let alive = Command::new("kill")
         .args(["-0", child.trim()])
         .output()
@@ -597,9 +600,7 @@ async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].outcome.as_deref(), Some("lost"));
     // Tidy up the orphaned fake agent.
-    if let Ok(child) =
-        std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.child"))
-    {
+    if let Ok(child) = std::fs::read_to_string(rig.worktrees().join("issue-1.child")) {
         let _ = Command::new("kill").arg(child.trim()).status();
     }
 }
@@ -637,6 +638,30 @@ async fn wrong_settings_stop_start_up_with_a_clear_message() {
             .contains("base branch 'nope' does not exist"),
         "{err}"
     );
+
+    // The Claude Code CLI refuses to write under a .git directory: no worktrees there.
+    let mut in_git_dir = rig.args();
+    in_git_dir.worktrees_dir = Some(rig.repo().join(".git/worktrees-here"));
+    let err = Runner::prepare(rig.store.clone(), &in_git_dir)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("inside a .git directory"), "{err}");
+}
+
+#[tokio::test]
+async fn worktrees_go_where_they_are_told() {
+    let rig = Rig::new().await;
+    rig.ready("Say hello FAKE:edit").await;
+    let mut args = rig.args();
+    let chosen = rig.dir.path().join("elsewhere/trees");
+    args.worktrees_dir = Some(chosen.clone());
+    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    let outcome = runner.work_next(no_shutdown()).await.unwrap();
+    assert_eq!(outcome, Some(RunOutcome::Review));
+    assert!(chosen.join("issue-1.prompt").exists());
+    assert!(!chosen.join("issue-1").exists(), "the worktree is removed");
+    assert_eq!(rig.branch_commits(1).len(), 1);
 }
 
 #[tokio::test]
@@ -670,8 +695,7 @@ async fn with_push_on_the_branch_is_pushed_and_a_pull_request_opened() {
         pushed,
         git(&rig.repo(), &["rev-parse", "autopilot/issue-1"])
     );
-    let gh =
-        std::fs::read_to_string(rig.repo().join(".git/autopilot-worktrees/issue-1.gh")).unwrap();
+    let gh = std::fs::read_to_string(rig.worktrees().join("issue-1.gh")).unwrap();
     assert!(
         gh.starts_with("pr create --head autopilot/issue-1 --base main"),
         "{gh}"

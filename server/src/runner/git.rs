@@ -35,25 +35,26 @@ async fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
 pub struct Repo {
     /// The checkout's top directory.
     pub root: PathBuf,
-    /// Where issue worktrees live: inside the git directory, so they never show up as
-    /// untracked files in the checkout.
+    /// Where issue worktrees live: outside the checkout (they never show up as untracked
+    /// files in it) and outside any `.git` directory (the Claude Code CLI refuses to write
+    /// under one, even with `acceptEdits`).
     pub worktrees: PathBuf,
     pub base_branch: String,
 }
 
 impl Repo {
-    /// Opens the checkout at `dir`; `base_branch` defaults to its current branch.
-    pub async fn open(dir: &Path, base_branch: Option<&str>) -> anyhow::Result<Repo> {
+    /// Opens the checkout at `dir`; `base_branch` defaults to its current branch, `worktrees`
+    /// to `<checkout>.autopilot-worktrees` next to it.
+    pub async fn open(
+        dir: &Path,
+        base_branch: Option<&str>,
+        worktrees: Option<&Path>,
+    ) -> anyhow::Result<Repo> {
         let root = git(dir, &["rev-parse", "--show-toplevel"])
             .await
             .map_err(|_| anyhow!("AUTOPILOT_WORKDIR {} is not a git checkout", dir.display()))?;
         let root = PathBuf::from(root);
-        let common = PathBuf::from(git(&root, &["rev-parse", "--git-common-dir"]).await?);
-        let common = if common.is_absolute() {
-            common
-        } else {
-            root.join(common)
-        };
+        let worktrees = worktrees_dir(&root, worktrees)?;
         let base_branch = match base_branch {
             Some(b) => b.to_string(),
             None => git(&root, &["symbolic-ref", "--short", "HEAD"])
@@ -79,7 +80,7 @@ impl Repo {
             )
         })?;
         Ok(Repo {
-            worktrees: common.join("autopilot-worktrees"),
+            worktrees,
             root,
             base_branch,
         })
@@ -165,6 +166,38 @@ impl Repo {
         }
         let _ = git(&self.root, &["worktree", "prune"]).await;
     }
+}
+
+/// The worktrees directory, made if missing: `chosen`, or `<checkout>.autopilot-worktrees`.
+fn worktrees_dir(root: &Path, chosen: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = match chosen {
+        Some(dir) => std::path::absolute(dir)?,
+        None => {
+            let (Some(parent), Some(name)) = (root.parent(), root.file_name()) else {
+                bail!(
+                    "set AUTOPILOT_WORKTREES_DIR: the checkout {} has no parent directory",
+                    root.display()
+                );
+            };
+            let mut name = name.to_os_string();
+            name.push(".autopilot-worktrees");
+            parent.join(name)
+        }
+    };
+    if dir.components().any(|c| c.as_os_str() == ".git") {
+        bail!(
+            "AUTOPILOT_WORKTREES_DIR {} is inside a .git directory, where the Claude Code CLI \
+             refuses to write; choose another",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(&dir).with_context(|| {
+        format!(
+            "cannot create the worktrees directory {} (AUTOPILOT_WORKTREES_DIR)",
+            dir.display()
+        )
+    })?;
+    Ok(dir)
 }
 
 /// The commit a worktree is at.

@@ -51,7 +51,12 @@ impl Runner {
     /// Checks the settings (a git checkout, the base branch, the agent binary, `gh` when
     /// pushing) and registers the runner. Any problem stops start-up with a clear message.
     pub async fn prepare(store: Store, args: &RunnerArgs) -> anyhow::Result<Runner> {
-        let repo = Repo::open(&args.workdir, args.base_branch.as_deref()).await?;
+        let repo = Repo::open(
+            &args.workdir,
+            args.base_branch.as_deref(),
+            args.worktrees_dir.as_deref(),
+        )
+        .await?;
         let claude_bin = find_program(&args.claude_bin).ok_or_else(|| {
             anyhow!(
                 "AUTOPILOT_CLAUDE_BIN: cannot find the agent program '{}' (install the Claude \

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs one issue through the runner with the REAL Claude Code CLI (from npm), talking to a
+# local stand-in for the Anthropic API (scripts/mock-anthropic.mjs), so no credentials and no
+# network beyond npm are needed. It checks what the fake agent of the tests cannot: that the
+# CLI of the pinned version accepts the runner's command line and that its real output is read
+# right. Not part of scripts/test.sh (it downloads the CLI); run it after upgrading either.
+#   scripts/real-cli-check.sh            # CLAUDE_CODE_VERSION=2.1.197 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VERSION="${CLAUDE_CODE_VERSION:-2.1.197}"
+TOOLS_DIR="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/claude-code-$VERSION"
+API_PORT="${MOCK_API_PORT:-8765}"
+BOARD_PORT="${CHECK_PORT:-3130}"
+CLAUDE="$TOOLS_DIR/node_modules/.bin/claude"
+export LEPTOS_OUTPUT_NAME=autopilot
+
+if [ ! -x "$CLAUDE" ]; then
+  echo "== installing @anthropic-ai/claude-code@$VERSION into $TOOLS_DIR" >&2
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "@anthropic-ai/claude-code@$VERSION"
+fi
+echo "== building the server" >&2
+# The same features as `cargo leptos build`, so the two share one build.
+cargo build --quiet -p server --bin autopilot --no-default-features --features runner
+BIN="$ROOT/target/debug/autopilot"
+
+WORK=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+node scripts/mock-anthropic.mjs "$API_PORT" &
+pids+=($!)
+
+mkdir -p "$WORK/repo" "$WORK/home"
+git -C "$WORK/repo" init --quiet --initial-branch=main
+echo "# scratch" > "$WORK/repo/README.md"
+git -C "$WORK/repo" add README.md
+git -C "$WORK/repo" -c user.name=check -c user.email=check@example.com commit --quiet -m init
+
+export DATABASE_URL="sqlite://$WORK/board.db"
+AUTOPILOT_PASSWORD='check password 123' "$BIN" user add --email check@example.com --name Check --role admin >/dev/null
+TOKEN=$("$BIN" token create --email check@example.com --name check | tail -1)
+
+# The CLI keeps its state under $HOME: a scratch one, so nothing of the operator's is used.
+HOME="$WORK/home" ANTHROPIC_API_KEY=sk-mock ANTHROPIC_BASE_URL="http://127.0.0.1:$API_PORT" \
+  AUTOPILOT_RUNNER=1 AUTOPILOT_WORKDIR="$WORK/repo" AUTOPILOT_CLAUDE_BIN="$CLAUDE" \
+  AUTOPILOT_POLL_SECONDS=3 AUTOPILOT_TIMEOUT_SECONDS=120 AUTOPILOT_AGENT_ID=real-cli-check RUST_LOG=warn \
+  "$BIN" serve --addr "127.0.0.1:$BOARD_PORT" > "$WORK/server.log" 2>&1 &
+pids+=($!)
+
+api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
+for _ in $(seq 60); do curl -sf "http://127.0.0.1:$BOARD_PORT/healthz" >/dev/null && break; sleep 0.5; done
+ID=$(api -d '{"title":"Add a greeting file","body":"Create HELLO.md with a greeting.","status":"ready"}' \
+  "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+echo "== issue #$ID is ready; waiting for the runner" >&2
+
+STATUS=""
+for _ in $(seq 120); do
+  STATUS=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID" | node -pe 'JSON.parse(require("fs").readFileSync(0)).status')
+  case "$STATUS" in in_review | blocked) break ;; esac
+  sleep 1
+done
+DETAIL=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID")
+RUN=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID/runs" | node -pe 'JSON.parse(require("fs").readFileSync(0))[0].id')
+echo "== run log"
+api "http://127.0.0.1:$BOARD_PORT/api/autopilot/runs/$RUN/log"
+echo "== last comment"
+COMMENT=$(node -pe 'JSON.parse(process.argv[1]).comments.at(-1)?.body ?? ""' "$DETAIL")
+echo "$COMMENT"
+echo "== branch"
+FILES=$(git -C "$WORK/repo" show --name-only --format='%s (%an)' "autopilot/issue-$ID" 2>&1 || true)
+echo "$FILES"
+
+fail() { echo "FAILED: $*" >&2; echo "== server log" >&2; cat "$WORK/server.log" >&2; exit 1; }
+[ "$STATUS" = in_review ] || fail "issue #$ID is '$STATUS', expected in_review"
+grep -q '^HELLO.md$' <<<"$FILES" || fail "the branch does not hold HELLO.md"
+grep -q 'npm test' <<<"$COMMENT" || fail "the review comment does not name the refused npm test"
+echo "OK: the real Claude Code CLI $VERSION worked issue #$ID to review through the runner"

@@ -3,7 +3,7 @@
 # local stand-in for the Anthropic API (scripts/mock-anthropic.mjs), so no credentials and no
 # network beyond npm are needed. It checks what the fake agent of the tests cannot: that the
 # CLI of the pinned version accepts the runner's command line and that its real output is read
-# right. Not part of scripts/test.sh (it downloads the CLI); run it after upgrading either.
+# right. The last step of scripts/test.sh; run it alone after upgrading either.
 #   scripts/real-cli-check.sh            # CLAUDE_CODE_VERSION=2.1.197 by default
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,3 +18,6 @@ cargo test -p app -p server --features app/ssr
 echo "== end-to-end tests (Chromium)"
 cargo leptos build
 (cd end2end && npx playwright test)
+
+echo "== the runner with the real Claude Code CLI (against a local stand-in for the API)"
+scripts/real-cli-check.sh

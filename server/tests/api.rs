@@ -518,6 +518,29 @@ async fn the_board_renders_server_side_with_its_issues() {
     assert_eq!(app.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
 }
 
+/// Starting another board in the same process must not stall the pages this one is rendering:
+/// Leptos works out the routes by rendering the app with resource loading switched off
+/// process-wide (leptos-rs/leptos#4773), which once left a test's page pending forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_other_boards_start() {
+    let app = app().await;
+    app.create("a card").await;
+    let starting = tokio::spawn(async {
+        for _ in 0..40 {
+            drop(TestApp::build(common::default_policy(), None, false).await);
+        }
+    });
+    let mut rendered = 0;
+    while !starting.is_finished() || rendered < 5 {
+        let page = tokio::time::timeout(std::time::Duration::from_secs(10), app.get("/"))
+            .await
+            .expect("the board renders within 10 s");
+        assert_eq!(page.status, StatusCode::OK);
+        rendered += 1;
+    }
+    starting.await.unwrap();
+}
+
 /// Reads the next SSE data block (up to a blank line) within a second.
 async fn next_sse_block(body: &mut axum::body::Body) -> String {
     use http_body_util::BodyExt;

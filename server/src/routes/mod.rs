@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
     let policy = state.auth.policy;
     let board = Router::new().leptos_routes_with_context(
         &state,
-        generate_route_list(App),
+        route_list(),
         move || {
             provide_context(store.clone());
             provide_context(policy);
@@ -108,6 +108,16 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// The app's routes, worked out once per process. Leptos works them out by rendering the app
+/// with resource loading suppressed by a process-wide flag, so doing it again while another
+/// router serves pages (the tests build many) leaves a page's resources pending forever
+/// (leptos-rs/leptos#4773).
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 async fn healthz(State(store): State<Store>) -> Response {

@@ -50,23 +50,25 @@ HOME="$WORK/home" ANTHROPIC_API_KEY=sk-mock ANTHROPIC_BASE_URL="http://127.0.0.1
 pids+=($!)
 
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
+# json EXPR: evaluates EXPR over `v`, the JSON read from stdin.
+json() { node -pe "const v = JSON.parse(require('fs').readFileSync(0)); $1"; }
 for _ in $(seq 60); do curl -sf "http://127.0.0.1:$BOARD_PORT/healthz" >/dev/null && break; sleep 0.5; done
 ID=$(api -d '{"title":"Add a greeting file","body":"Create HELLO.md with a greeting.","status":"ready"}' \
-  "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+  "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues" | json v.id)
 echo "== issue #$ID is ready; waiting for the runner" >&2
 
 STATUS=""
 for _ in $(seq 120); do
-  STATUS=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID" | node -pe 'JSON.parse(require("fs").readFileSync(0)).status')
+  DETAIL=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID")
+  STATUS=$(json v.status <<<"$DETAIL")
   case "$STATUS" in in_review | blocked) break ;; esac
   sleep 1
 done
-DETAIL=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID")
-RUN=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID/runs" | node -pe 'JSON.parse(require("fs").readFileSync(0))[0].id')
+RUN=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID/runs" | json 'v[0].id')
 echo "== run log"
 api "http://127.0.0.1:$BOARD_PORT/api/autopilot/runs/$RUN/log"
 echo "== last comment"
-COMMENT=$(node -pe 'JSON.parse(process.argv[1]).comments.at(-1)?.body ?? ""' "$DETAIL")
+COMMENT=$(json 'v.comments.at(-1)?.body ?? ""' <<<"$DETAIL")
 echo "$COMMENT"
 echo "== branch"
 FILES=$(git -C "$WORK/repo" show --name-only --format='%s (%an)' "autopilot/issue-$ID" 2>&1 || true)

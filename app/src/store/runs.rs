@@ -363,9 +363,9 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Every runner that has started, most recently seen first, with its current run's start.
-    /// Runners heard from since `heard_since` (Unix ms), most recent first. Each start of a
-    /// runner without a fixed AUTOPILOT_AGENT_ID is a new row, so old ones are left out.
+    /// Runners heard from since `heard_since` (Unix ms), most recently seen first, with their
+    /// current run's start. Each start of a runner without a fixed AUTOPILOT_AGENT_ID is a new
+    /// row, so old ones are left out.
     pub async fn list_runners(&self, heard_since: i64) -> AppResult<Vec<RunnerInfo>> {
         Ok(sqlx::query_as::<_, RunnerInfo>(
             "SELECT r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.stopped_at,

@@ -121,7 +121,7 @@ pub fn decide(
     if !touched.is_empty() {
         let list = touched
             .iter()
-            .map(|p| format!("- `{p}`"))
+            .map(|p| format!("- `{}`", code_safe(p)))
             .collect::<Vec<_>>()
             .join("\n");
         return blocked(
@@ -162,18 +162,8 @@ fn refusals(result: &ResultLine) -> String {
     let mut text = format!("\n\nThe agent was refused {} tool call(s):", denials.len());
     for denial in denials.iter().take(SHOWN) {
         let tool = denial["tool_name"].as_str().unwrap_or("a tool");
-        // One line of inline code: no newlines, no backticks that could end it.
-        let target: String = tool_target(&denial["tool_input"])
+        let target: String = code_safe(&tool_target(&denial["tool_input"]))
             .chars()
-            .map(|c| {
-                if c == '`' {
-                    '\''
-                } else if c.is_control() {
-                    ' '
-                } else {
-                    c
-                }
-            })
             .take(200)
             .collect();
         if target.trim().is_empty() {
@@ -186,6 +176,18 @@ fn refusals(result: &ResultLine) -> String {
         text.push_str(&format!("\n- and {} more", denials.len() - SHOWN));
     }
     text
+}
+
+/// Text that stays one line of inline code in a Markdown comment: no newlines or other control
+/// characters, no backticks that could end it.
+fn code_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '`' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -324,6 +326,21 @@ mod tests {
         assert_eq!(
             outcome(&decide(&interrupted, 60, &files, false, &p)),
             Some((RunOutcome::Interrupted, Status::Ready))
+        );
+    }
+
+    #[test]
+    fn odd_path_names_cannot_break_the_comment() {
+        let changed = vec![".github/a`b\nc.yml".to_string()];
+        let Verdict::Stop { comment, .. } =
+            decide(&finished("Done."), 60, &changed, false, &protected())
+        else {
+            panic!("a protected path is never committed");
+        };
+        assert!(
+            comment.1.contains("\n- `.github/a'b c.yml`\n"),
+            "{}",
+            comment.1
         );
     }
 

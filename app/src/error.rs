@@ -105,13 +105,49 @@ mod ssr {
 
     impl From<sqlx::Error> for AppError {
         fn from(err: sqlx::Error) -> Self {
-            match err {
-                sqlx::Error::RowNotFound => AppError::not_found("record"),
-                other => {
-                    tracing::error!(error = %other, "database error");
-                    AppError::Internal
-                }
+            if let sqlx::Error::RowNotFound = err {
+                return AppError::not_found("record");
             }
+            tracing::error!(error = %err, "database error");
+            if storage_unavailable(&err) {
+                AppError::Unavailable(
+                    "the storage is unavailable right now (nothing was changed); try again \
+                     shortly"
+                        .into(),
+                )
+            } else {
+                AppError::Internal
+            }
+        }
+    }
+
+    /// Whether the database is away or cannot take writes for now (connection lost, pool
+    /// exhausted, disk full, locked, read-only): the caller may try again, the request was
+    /// fine.
+    fn storage_unavailable(err: &sqlx::Error) -> bool {
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // SQLite's codes are numbers (the primary code is the low byte of the
+                // extended one); PostgreSQL's are five-character SQLSTATEs.
+                let sqlite = (code.len() < 5)
+                    .then(|| code.parse::<i32>().ok())
+                    .flatten()
+                    .map(|c| c & 0xff);
+                matches!(sqlite, Some(5 | 6 | 8 | 10 | 13 | 14))
+                    // PostgreSQL: connection exception, insufficient resources, operator
+                    // intervention (shutdown, restart, cannot connect now).
+                    || code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57")
+            }
+            _ => false,
         }
     }
 

@@ -1,13 +1,17 @@
 //! The store against a real SQLite file: rules, versions, events, and concurrency.
 #![cfg(feature = "ssr")]
 
+#[macro_use]
+#[path = "support/engines.rs"]
+mod engines;
+
 use app::domain::{Actor, IssuePatch, Kind, NewIssue, Role, Status};
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
 
 async fn store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let url = engines::fresh_database(dir.path()).await;
     (Store::open(&url).await.expect("open store"), dir)
 }
 
@@ -22,7 +26,6 @@ fn new_issue(title: &str) -> NewIssue {
     }
 }
 
-#[tokio::test]
 async fn every_change_writes_its_event() {
     let (store, _dir) = store().await;
     let issue = store
@@ -70,7 +73,6 @@ async fn every_change_writes_its_event() {
     assert_eq!(moved.actor, "ann");
 }
 
-#[tokio::test]
 async fn a_stale_version_is_a_conflict_and_changes_nothing() {
     let (store, _dir) = store().await;
     let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
@@ -100,7 +102,6 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing() {
     );
 }
 
-#[tokio::test]
 async fn refused_moves_change_nothing() {
     let (store, _dir) = store().await;
     let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
@@ -118,7 +119,6 @@ async fn refused_moves_change_nothing() {
     assert_eq!(store.list_events(issue.id).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
 async fn a_human_comment_unblocks_an_issue() {
     let (store, _dir) = store().await;
     let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
@@ -156,7 +156,6 @@ async fn a_human_comment_unblocks_an_issue() {
     assert!(last.data.contains(&comment.id.to_string()));
 }
 
-#[tokio::test]
 async fn list_filters_by_status_kind_and_text() {
     let (store, _dir) = store().await;
     store
@@ -206,7 +205,6 @@ async fn list_filters_by_status_kind_and_text() {
     assert_eq!(find(tasks).await, ["Login is slow"]);
 }
 
-#[tokio::test]
 async fn concurrent_moves_of_one_issue_let_exactly_one_win() {
     let (store, _dir) = store().await;
     let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
@@ -252,3 +250,12 @@ async fn unsupported_urls_are_refused_clearly() {
     let err = Store::open("mysql://localhost/x").await.unwrap_err();
     assert!(err.to_string().contains("unsupported database URL"));
 }
+
+on_both_engines!(
+    every_change_writes_its_event,
+    a_stale_version_is_a_conflict_and_changes_nothing,
+    refused_moves_change_nothing,
+    a_human_comment_unblocks_an_issue,
+    list_filters_by_status_kind_and_text,
+    concurrent_moves_of_one_issue_let_exactly_one_win,
+);

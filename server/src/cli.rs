@@ -71,6 +71,38 @@ pub enum TokenCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy a whole board (people, tokens, issues, comments, attachments, history, runs,
+    /// runners, settings; not sessions) into an empty database, keeping every id. The usual
+    /// move: `--from sqlite://autopilot.db --to postgresql://…`. Stop the servers first.
+    Copy {
+        /// The database to read.
+        #[arg(long)]
+        from: String,
+        /// The empty database to fill (its schema is created if missing).
+        #[arg(long)]
+        to: String,
+    },
+}
+
+pub async fn run_db(command: DbCommand) -> anyhow::Result<()> {
+    match command {
+        DbCommand::Copy { from, to } => {
+            let source = open(&DatabaseArgs { database_url: from }).await?;
+            let target = open(&DatabaseArgs { database_url: to }).await?;
+            let report = app::store::copy_board(&source, &target)
+                .await
+                .map_err(|err| anyhow::anyhow!("copying the board: {err}"))?;
+            for (table, rows) in report.tables {
+                println!("{table:>18}: {rows} row(s)");
+            }
+            println!("copied; point DATABASE_URL at the new database and start the servers");
+            Ok(())
+        }
+    }
+}
+
 async fn open(db: &DatabaseArgs) -> anyhow::Result<Store> {
     Store::open(&db.database_url)
         .await

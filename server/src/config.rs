@@ -28,6 +28,9 @@ pub enum Command {
     /// Manage bearer tokens for scripts.
     #[command(subcommand)]
     Token(crate::cli::TokenCommand),
+    /// Database tasks: copy a whole board into another database.
+    #[command(subcommand)]
+    Db(crate::cli::DbCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -38,6 +41,8 @@ pub struct ServeArgs {
     /// Where the data lives. Default: a SQLite file in the working directory, created if missing.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://autopilot.db")]
     pub database_url: String,
+    #[command(flatten)]
+    pub pool: PoolArgs,
     /// The built site (wasm, JS, CSS, public files), as laid out by `cargo leptos build`.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -130,6 +135,10 @@ pub struct RunnerArgs {
         default_value = ".git/,.github/,.ci/,.claude/,CLAUDE.md"
     )]
     pub protected_paths: Vec<String>,
+    /// Environment variables the agent may see besides what the CLI needs (comma list of
+    /// names). The agent never inherits the rest of the server's environment.
+    #[arg(long, env = "AUTOPILOT_AGENT_ENV", value_delimiter = ',')]
+    pub agent_env: Vec<String>,
 }
 
 /// How issues arrive without a person at the board.
@@ -162,6 +171,31 @@ fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("'{text}' is not an IP address or network"))
+}
+
+/// The database connection pool of a server or runner.
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Most database connections this process keeps open (on PostgreSQL, count them against
+    /// the server's `max_connections` across every process).
+    #[arg(long, env = "AUTOPILOT_DB_MAX_CONNECTIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub db_max_connections: u32,
+    /// How long a request waits for a database connection before it fails with a 503 (the
+    /// database is away or overloaded) instead of hanging.
+    #[arg(long, env = "AUTOPILOT_DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_seconds: u64,
+}
+
+impl PoolArgs {
+    pub fn open_options(&self) -> app::store::OpenOptions {
+        app::store::OpenOptions {
+            max_connections: self.db_max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout_seconds),
+            create: true,
+        }
+    }
 }
 
 /// The database, for the commands that only need that.

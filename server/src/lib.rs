@@ -50,7 +50,7 @@ pub fn build_app(
 /// Opens the database, builds the router and serves until SIGINT or SIGTERM.
 pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let auth = args.auth_settings()?;
-    let store = Store::open(&args.database_url)
+    let store = Store::open_with(&args.database_url, &args.pool.open_options())
         .await
         .with_context(|| format!("opening the database {}", args.database_url))?;
     let setup_token = first_run_token(&store, &args).await?;
@@ -136,6 +136,7 @@ fn spawn_housekeeping(state: AppState) {
             }
             if minutes.is_multiple_of(60) {
                 let _ = state.store.delete_expired_sessions().await;
+                let _ = state.store.forget_rate_windows(3_600_000).await;
             }
             minutes += 1;
         }

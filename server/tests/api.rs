@@ -1,6 +1,10 @@
 //! The JSON API through the real router, against a temporary SQLite database, called with a
 //! member's bearer token.
 
+#[macro_use]
+#[path = "../../app/tests/support/engines.rs"]
+mod engines;
+
 mod common;
 
 use axum::http::{header, StatusCode};
@@ -11,14 +15,12 @@ async fn app() -> TestApp {
     TestApp::new().await
 }
 
-#[tokio::test]
 async fn healthz_answers_ok() {
     let app = app().await;
     let r = app.get("/healthz").await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
-#[tokio::test]
 async fn create_show_patch_and_list() {
     let app = app().await;
     let created = app
@@ -62,7 +64,6 @@ async fn create_show_patch_and_list() {
     assert_eq!(none, json!([]));
 }
 
-#[tokio::test]
 async fn status_changes_follow_the_rules_and_versions() {
     let app = app().await;
     let id = app.create("x").await["id"].as_i64().unwrap();
@@ -102,7 +103,6 @@ async fn status_changes_follow_the_rules_and_versions() {
     );
 }
 
-#[tokio::test]
 async fn a_comment_on_a_blocked_issue_sends_it_back_to_ready() {
     let app = app().await;
     let created = app
@@ -154,7 +154,6 @@ async fn a_comment_on_a_blocked_issue_sends_it_back_to_ready() {
     );
 }
 
-#[tokio::test]
 async fn attachments_round_trip_as_downloads() {
     let app = app().await;
     let id = app.create("x").await["id"].as_i64().unwrap();
@@ -211,7 +210,6 @@ async fn attachments_round_trip_as_downloads() {
     );
 }
 
-#[tokio::test]
 async fn oversized_attachments_are_refused_with_413() {
     let app = app().await;
     let id = app.create("x").await["id"].as_i64().unwrap();
@@ -246,7 +244,6 @@ async fn oversized_attachments_are_refused_with_413() {
     assert_eq!(listed, json!([]));
 }
 
-#[tokio::test]
 async fn bad_input_gets_clear_json_errors() {
     let app = app().await;
     let issues = "/api/autopilot/issues";
@@ -381,7 +378,6 @@ async fn bad_input_gets_clear_json_errors() {
     assert_eq!(app.get(issues).await.json(), json!([]));
 }
 
-#[tokio::test]
 async fn patch_needs_something_to_change_and_a_fresh_version() {
     let app = app().await;
     let id = app.create("x").await["id"].as_i64().unwrap();
@@ -395,7 +391,6 @@ async fn patch_needs_something_to_change_and_a_fresh_version() {
     assert_eq!(app.get(&path).await.json()["title"], "x");
 }
 
-#[tokio::test]
 async fn feedback_creates_only_backlog_feedback() {
     let app = app().await;
     let r = app
@@ -431,7 +426,6 @@ async fn feedback_creates_only_backlog_feedback() {
         .contains("Page: https://shop.example/cart"));
 }
 
-#[tokio::test]
 async fn feedback_rejects_bad_input() {
     let app = app().await;
     let fb = "/api/autopilot/feedback";
@@ -486,7 +480,6 @@ async fn feedback_rejects_bad_input() {
     assert_eq!(app.get("/api/autopilot/issues").await.json(), json!([]));
 }
 
-#[tokio::test]
 async fn the_board_renders_server_side_with_its_issues() {
     let app = app().await;
     app.create("<img src=x onerror=alert(1)>").await;
@@ -521,7 +514,6 @@ async fn the_board_renders_server_side_with_its_issues() {
 /// Starting another board in the same process must not stall the pages this one is rendering:
 /// Leptos works out the routes by rendering the app with resource loading switched off
 /// process-wide (leptos-rs/leptos#4773), which once left a test's page pending forever.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_while_other_boards_start() {
     let app = app().await;
     app.create("a card").await;
@@ -562,7 +554,6 @@ async fn next_sse_block(body: &mut axum::body::Body) -> String {
     text
 }
 
-#[tokio::test]
 async fn the_live_stream_sends_changes_and_resumes_after_last_event_id() {
     use axum::body::Body;
     use axum::http::Request;
@@ -608,7 +599,6 @@ async fn the_live_stream_sends_changes_and_resumes_after_last_event_id() {
     );
 }
 
-#[tokio::test]
 async fn the_board_caps_the_done_column() {
     let app = app().await;
     let store = &app.store;
@@ -639,7 +629,6 @@ async fn the_board_caps_the_done_column() {
     assert_eq!(titles, ["open one", "done 4", "done 3"]);
 }
 
-#[tokio::test]
 async fn feedback_is_rate_limited_per_client_with_retry_after() {
     let app = app().await;
     let send = || {
@@ -665,7 +654,6 @@ async fn feedback_is_rate_limited_per_client_with_retry_after() {
     assert_eq!(issues.as_array().unwrap().len(), 5);
 }
 
-#[tokio::test]
 async fn the_feedback_honeypot_drops_bots_silently() {
     let app = app().await;
     let bot = app
@@ -680,7 +668,6 @@ async fn the_feedback_honeypot_drops_bots_silently() {
     assert_eq!(app.get("/api/autopilot/issues").await.json(), json!([]));
 }
 
-#[tokio::test]
 async fn feedback_cors_allows_only_the_configured_sites() {
     use axum::body::Body;
     use axum::http::Request;
@@ -721,7 +708,6 @@ async fn feedback_cors_allows_only_the_configured_sites() {
         .is_none());
 }
 
-#[tokio::test]
 async fn no_request_body_may_exceed_the_upload_cap() {
     // A server-function upload, larger than any attachment may be: refused before it is read.
     let mut body =
@@ -752,7 +738,6 @@ Content-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
     );
 }
 
-#[tokio::test]
 async fn runs_and_their_logs_are_readable_by_people() {
     use app::domain::{RunOutcome, Status};
     let app = app().await;
@@ -811,3 +796,25 @@ async fn runs_and_their_logs_are_readable_by_people() {
     let missing = app.get("/api/autopilot/runs/999/log").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+on_both_engines!(
+    healthz_answers_ok,
+    create_show_patch_and_list,
+    status_changes_follow_the_rules_and_versions,
+    a_comment_on_a_blocked_issue_sends_it_back_to_ready,
+    attachments_round_trip_as_downloads,
+    oversized_attachments_are_refused_with_413,
+    bad_input_gets_clear_json_errors,
+    patch_needs_something_to_change_and_a_fresh_version,
+    feedback_creates_only_backlog_feedback,
+    feedback_rejects_bad_input,
+    the_board_renders_server_side_with_its_issues,
+    pages_render_while_other_boards_start,
+    the_live_stream_sends_changes_and_resumes_after_last_event_id,
+    the_board_caps_the_done_column,
+    feedback_is_rate_limited_per_client_with_retry_after,
+    the_feedback_honeypot_drops_bots_silently,
+    feedback_cors_allows_only_the_configured_sites,
+    no_request_body_may_exceed_the_upload_cap,
+    runs_and_their_logs_are_readable_by_people,
+);

@@ -1,6 +1,10 @@
 //! Accounts and sessions: sign-in, rotation, expiry, logout, disabling, password changes,
 //! rate limits, first-run set-up, and cross-site refusal.
 
+#[macro_use]
+#[path = "../../app/tests/support/engines.rs"]
+mod engines;
+
 mod common;
 
 use app::auth::{hash_password, SessionPolicy};
@@ -23,7 +27,6 @@ async fn status_as(app: &TestApp, cookie: &str) -> StatusCode {
     .status
 }
 
-#[tokio::test]
 async fn anonymous_people_are_sent_to_login_and_scripts_get_401() {
     let app = TestApp::new().await;
     let page = app
@@ -45,7 +48,6 @@ async fn anonymous_people_are_sent_to_login_and_scripts_get_401() {
     assert!(login.text().contains("Sign in to Autopilot"));
 }
 
-#[tokio::test]
 async fn signing_in_sets_a_hardened_cookie_and_goes_where_asked() {
     let app = TestApp::new().await;
     let r = app.login_form(MEMBER_EMAIL, PASSWORD, None).await;
@@ -71,7 +73,6 @@ async fn signing_in_sets_a_hardened_cookie_and_goes_where_asked() {
     assert_eq!(again.location(), "/");
 }
 
-#[tokio::test]
 async fn the_session_id_changes_at_sign_in() {
     let app = TestApp::new().await;
     let first = app.sign_in(MEMBER_EMAIL).await;
@@ -86,7 +87,6 @@ async fn the_session_id_changes_at_sign_in() {
     );
 }
 
-#[tokio::test]
 async fn logout_deletes_the_session_server_side() {
     let app = TestApp::new().await;
     let cookie = app.sign_in(MEMBER_EMAIL).await;
@@ -105,7 +105,6 @@ async fn logout_deletes_the_session_server_side() {
     assert_eq!(status_as(&app, &cookie).await, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
 async fn an_idle_session_expires() {
     let policy = SessionPolicy {
         idle_ms: 1_000,
@@ -118,7 +117,6 @@ async fn an_idle_session_expires() {
     assert_eq!(status_as(&app, &cookie).await, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
 async fn a_session_has_an_absolute_lifetime() {
     let policy = SessionPolicy {
         idle_ms: 3_600_000,
@@ -137,7 +135,6 @@ async fn a_session_has_an_absolute_lifetime() {
     assert_eq!(status_as(&app, &cookie).await, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
 async fn disabling_a_user_ends_their_sessions_tokens_and_sign_ins() {
     let app = TestApp::new().await;
     let cookie = app.sign_in(MEMBER_EMAIL).await;
@@ -157,7 +154,6 @@ async fn disabling_a_user_ends_their_sessions_tokens_and_sign_ins() {
     assert!(again.session_cookie().is_none());
 }
 
-#[tokio::test]
 async fn changing_a_password_ends_every_session() {
     let app = TestApp::new().await;
     let laptop = app.sign_in(MEMBER_EMAIL).await;
@@ -173,7 +169,6 @@ async fn changing_a_password_ends_every_session() {
     assert!(r.session_cookie().is_some());
 }
 
-#[tokio::test]
 async fn failures_look_the_same_for_unknown_emails_and_wrong_passwords() {
     let app = TestApp::new().await;
     let wrong_password = app.login_form(MEMBER_EMAIL, "not the password", None).await;
@@ -183,7 +178,6 @@ async fn failures_look_the_same_for_unknown_emails_and_wrong_passwords() {
     assert!(wrong_password.session_cookie().is_none());
 }
 
-#[tokio::test]
 async fn login_attempts_are_rate_limited_per_account_and_per_address() {
     let app = TestApp::new().await;
     for _ in 0..5 {
@@ -215,7 +209,6 @@ async fn login_attempts_are_rate_limited_per_account_and_per_address() {
     );
 }
 
-#[tokio::test]
 async fn the_setup_token_creates_the_first_admin_once() {
     let app = TestApp::build(common::default_policy(), Some("s3cret-token"), false).await;
     let home = app
@@ -271,7 +264,6 @@ async fn the_setup_token_creates_the_first_admin_once() {
     assert_eq!(closed.location(), "/login");
 }
 
-#[tokio::test]
 async fn cross_site_writes_on_the_session_are_refused_but_bearer_tokens_pass() {
     let app = TestApp::new().await;
     let cookie = app.sign_in(MEMBER_EMAIL).await;
@@ -326,7 +318,6 @@ async fn cross_site_writes_on_the_session_are_refused_but_bearer_tokens_pass() {
     assert_eq!(app.send(forged).await.status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
 async fn a_revoked_or_unknown_token_is_refused() {
     let app = TestApp::new().await;
     let user = app.store.user_by_email(MEMBER_EMAIL).await.unwrap();
@@ -350,7 +341,6 @@ async fn a_revoked_or_unknown_token_is_refused() {
     assert_eq!(junk.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
 async fn actions_are_recorded_under_the_callers_name() {
     let app = TestApp::new().await;
     let issue = app.create("named").await;
@@ -361,3 +351,20 @@ async fn actions_are_recorded_under_the_callers_name() {
         .json();
     assert_eq!(events[0]["actor"], "Ann");
 }
+
+on_both_engines!(
+    anonymous_people_are_sent_to_login_and_scripts_get_401,
+    signing_in_sets_a_hardened_cookie_and_goes_where_asked,
+    the_session_id_changes_at_sign_in,
+    logout_deletes_the_session_server_side,
+    an_idle_session_expires,
+    a_session_has_an_absolute_lifetime,
+    disabling_a_user_ends_their_sessions_tokens_and_sign_ins,
+    changing_a_password_ends_every_session,
+    failures_look_the_same_for_unknown_emails_and_wrong_passwords,
+    login_attempts_are_rate_limited_per_account_and_per_address,
+    the_setup_token_creates_the_first_admin_once,
+    cross_site_writes_on_the_session_are_refused_but_bearer_tokens_pass,
+    a_revoked_or_unknown_token_is_refused,
+    actions_are_recorded_under_the_callers_name,
+);

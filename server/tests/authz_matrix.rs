@@ -2,6 +2,10 @@
 //! member, admin (by bearer token and by session) and from a foreign site. A route, server
 //! function or page that is added without a row here makes `every_endpoint_has_a_row` fail.
 
+#[macro_use]
+#[path = "../../app/tests/support/engines.rs"]
+mod engines;
+
 mod common;
 
 use app::auth::hash_password;
@@ -235,7 +239,6 @@ fn sent_to_login(reply: &Reply) -> bool {
     reply.status == StatusCode::SEE_OTHER && reply.location().starts_with("/login")
 }
 
-#[tokio::test]
 async fn every_caller_gets_what_the_matrix_says() {
     let app = TestApp::new().await;
     // Issue 1 with an attachment, and a third person (id 3) for the admin actions to act on.
@@ -335,3 +338,5 @@ async fn every_caller_gets_what_the_matrix_says() {
         .await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
 }
+
+on_both_engines!(every_caller_gets_what_the_matrix_says,);

@@ -1,6 +1,10 @@
 //! Issues that arrive without a person at the board: the public feedback route's switch and
 //! origin check, the scripts other sites load, and self-heal.
 
+#[macro_use]
+#[path = "../../app/tests/support/engines.rs"]
+mod engines;
+
 mod common;
 
 use app::error::AppError;
@@ -31,7 +35,6 @@ async fn feedback_count(app: &TestApp) -> usize {
         .len()
 }
 
-#[tokio::test]
 async fn a_page_on_a_site_not_allowed_cannot_file_feedback() {
     let app = TestApp::new().await;
     let refused = app.send(feedback(Some("https://evil.example"), "hi")).await;
@@ -55,7 +58,6 @@ async fn a_page_on_a_site_not_allowed_cannot_file_feedback() {
     assert_eq!(feedback_count(&app).await, 3);
 }
 
-#[tokio::test]
 async fn admins_can_close_the_public_route_and_open_it_again() {
     let app = TestApp::new().await;
     let set = |caller: Caller, open: bool| {
@@ -96,7 +98,6 @@ async fn admins_can_close_the_public_route_and_open_it_again() {
     assert_eq!(feedback_count(&app).await, 1);
 }
 
-#[tokio::test]
 async fn feedback_issues_are_marked_and_filterable() {
     let app = TestApp::new().await;
     app.create("a task").await;
@@ -121,7 +122,6 @@ async fn feedback_issues_are_marked_and_filterable() {
     );
 }
 
-#[tokio::test]
 async fn the_widget_and_the_sdk_are_served_to_any_site() {
     let app = TestApp::new().await;
     for path in ["/autopilot/feedback.js", "/autopilot/sdk.js"] {
@@ -138,7 +138,6 @@ async fn the_widget_and_the_sdk_are_served_to_any_site() {
     }
 }
 
-#[tokio::test]
 async fn me_names_the_caller_and_needs_a_sign_in() {
     let app = TestApp::new().await;
     let me = app.get("/api/autopilot/me").await;
@@ -196,7 +195,6 @@ async fn bugs(app: &TestApp, n: usize) -> serde_json::Value {
     panic!("expected {n} bug(s)");
 }
 
-#[tokio::test]
 async fn self_heal_files_one_bug_per_failure_and_counts_repeats() {
     let app = TestApp::new().await;
     let router = failing_router(&app);
@@ -257,7 +255,6 @@ async fn self_heal_files_one_bug_per_failure_and_counts_repeats() {
     assert_eq!(filed.as_array().unwrap().len(), 2);
 }
 
-#[tokio::test]
 async fn a_repeat_after_the_issue_is_done_files_a_new_one() {
     let app = TestApp::new().await;
     let report = || app::domain::NewIssue {
@@ -303,3 +300,13 @@ async fn a_repeat_after_the_issue_is_done_files_a_new_one() {
     assert_ne!(fresh, first);
     assert_eq!(n, 1);
 }
+
+on_both_engines!(
+    a_page_on_a_site_not_allowed_cannot_file_feedback,
+    admins_can_close_the_public_route_and_open_it_again,
+    feedback_issues_are_marked_and_filterable,
+    the_widget_and_the_sdk_are_served_to_any_site,
+    me_names_the_caller_and_needs_a_sign_in,
+    self_heal_files_one_bug_per_failure_and_counts_repeats,
+    a_repeat_after_the_issue_is_done_files_a_new_one,
+);

@@ -3,6 +3,10 @@
 //! cancel, and stopping (in-process and by signals to the real binary).
 #![cfg(feature = "runner")]
 
+#[macro_use]
+#[path = "../../app/tests/support/engines.rs"]
+mod engines;
+
 use app::domain::{Actor, AuthorKind, Issue, NewIssue, Role, RunOutcome, Status};
 use app::store::{Store, Switch};
 use server::config::RunnerArgs;
@@ -18,6 +22,7 @@ const FAKE_GH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-
 struct Rig {
     dir: tempfile::TempDir,
     store: Store,
+    url: String,
 }
 
 fn git(repo: &Path, args: &[&str]) -> String {
@@ -54,9 +59,9 @@ impl Rig {
                 "start",
             ],
         );
-        let url = format!("sqlite://{}", dir.path().join("board.db").display());
+        let url = engines::fresh_database(dir.path()).await;
         let store = Store::open(&url).await.unwrap();
-        Rig { dir, store }
+        Rig { dir, store, url }
     }
 
     fn repo(&self) -> PathBuf {
@@ -82,6 +87,7 @@ impl Rig {
             protected_paths: [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"]
                 .map(String::from)
                 .to_vec(),
+            agent_env: Vec::new(),
         }
     }
 
@@ -158,7 +164,6 @@ async fn work_one(rig: &Rig, title: &str) -> (Issue, RunOutcome) {
     )
 }
 
-#[tokio::test]
 async fn an_edit_is_committed_on_the_issue_branch_and_goes_to_review() {
     let rig = Rig::new().await;
     let (issue, outcome) = work_one(&rig, "Say hello FAKE:edit").await;
@@ -208,7 +213,6 @@ async fn an_edit_is_committed_on_the_issue_branch_and_goes_to_review() {
     assert!(log.contains("● outcome: review"), "{log}");
 }
 
-#[tokio::test]
 async fn tool_calls_the_agent_was_refused_are_told_to_the_reviewer() {
     let rig = Rig::new().await;
     let (issue, outcome) = work_one(&rig, "Say hello FAKE:refused").await;
@@ -225,7 +229,6 @@ async fn tool_calls_the_agent_was_refused_are_told_to_the_reviewer() {
     assert!(log.contains("1 tool call(s) refused"), "{log}");
 }
 
-#[tokio::test]
 async fn a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread() {
     let rig = Rig::new().await;
     let (issue, outcome) = work_one(&rig, "Greet people FAKE:blocked").await;
@@ -264,7 +267,6 @@ async fn a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread() {
     assert_eq!(rig.branch_commits(1).len(), 1);
 }
 
-#[tokio::test]
 async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
     let cases = [
         (
@@ -300,7 +302,6 @@ async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
     }
 }
 
-#[tokio::test]
 async fn a_hanging_agent_is_killed_with_its_children_at_the_timeout() {
     let rig = Rig::new().await;
     let mut args = rig.args();
@@ -324,7 +325,6 @@ async fn a_hanging_agent_is_killed_with_its_children_at_the_timeout() {
     assert!(!alive, "the agent's child process must be killed too");
 }
 
-#[tokio::test]
 async fn eight_runners_racing_on_500_issues_claim_each_exactly_once() {
     let rig = Rig::new().await;
     for i in 0..500 {
@@ -357,7 +357,6 @@ async fn eight_runners_racing_on_500_issues_claim_each_exactly_once() {
     assert_eq!(rig.store.recent_runs(1000).await.unwrap().len(), 500);
 }
 
-#[tokio::test]
 async fn the_most_urgent_oldest_agent_issue_is_claimed_first() {
     let rig = Rig::new().await;
     let old = rig.ready("old").await;
@@ -402,7 +401,6 @@ async fn the_most_urgent_oldest_agent_issue_is_claimed_first() {
     );
 }
 
-#[tokio::test]
 async fn an_expired_lease_sends_the_issue_back_and_the_old_runner_cannot_finish() {
     let rig = Rig::new().await;
     rig.ready("claimed then abandoned").await;
@@ -434,7 +432,6 @@ async fn an_expired_lease_sends_the_issue_back_and_the_old_runner_cannot_finish(
     );
 }
 
-#[tokio::test]
 async fn a_paused_deployment_claims_nothing_until_resumed() {
     let rig = Rig::new().await;
     let admin = Actor::new(Role::Admin, "Root");
@@ -475,7 +472,6 @@ async fn wait_for_log(store: &Store, id: i64, text: &str) {
     panic!("the run log of issue {id} never said {text:?}");
 }
 
-#[tokio::test]
 async fn an_admin_can_cancel_the_current_run() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
@@ -494,7 +490,6 @@ async fn an_admin_can_cancel_the_current_run() {
     assert!(rig.comments(1).await[0].1.contains("cancelled by Root"));
 }
 
-#[tokio::test]
 async fn stopping_the_runner_gives_the_issue_back() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
@@ -519,15 +514,29 @@ async fn stopping_the_runner_gives_the_issue_back() {
     assert!(rig.store.list_runners(later).await.unwrap().is_empty());
 }
 
-/// The real binary, serving with the runner on, working `title`.
+/// The real binary, serving with the runner on.
 fn start_binary(rig: &Rig, port: u16, lease_seconds: u64) -> std::process::Child {
+    start_binary_with(rig, port, lease_seconds, &[])
+}
+
+fn start_binary_with(
+    rig: &Rig,
+    port: u16,
+    lease_seconds: u64,
+    env: &[(&str, &str)],
+) -> std::process::Child {
     let args = rig.args();
+    // The same test runs on both engines at once: each on its own port.
+    let port = port
+        + if engines::engine() == engines::Engine::Postgres {
+            100
+        } else {
+            0
+        };
     Command::new(env!("CARGO_BIN_EXE_autopilot"))
+        .envs(env.iter().copied())
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", rig.dir.path().join("board.db").display()),
-        )
+        .env("DATABASE_URL", &rig.url)
         .env("AUTOPILOT_RUNNER", "1")
         .env("AUTOPILOT_WORKDIR", rig.repo())
         .env("AUTOPILOT_CLAUDE_BIN", &args.claude_bin)
@@ -546,7 +555,6 @@ fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(pid, sig).unwrap();
 }
 
-#[tokio::test]
 async fn sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
@@ -568,7 +576,48 @@ async fn sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back() {
     );
 }
 
-#[tokio::test]
+async fn the_agent_cannot_see_the_servers_secrets() {
+    let rig = Rig::new().await;
+    rig.ready("Look around FAKE:env").await;
+    let secrets = [
+        ("GH_TOKEN", "ghp_secret"),
+        ("AWS_SECRET_ACCESS_KEY", "aws_secret"),
+        ("ANTHROPIC_API_KEY", "sk-for-the-agent"),
+        ("AUTOPILOT_AGENT_ENV", "BUILD_FLAVOUR"),
+        ("BUILD_FLAVOUR", "fast"),
+    ];
+    let mut server = start_binary_with(&rig, 39413, 30, &secrets);
+    let env_file = rig.worktrees().join("issue-1.env");
+    let mut seen = String::new();
+    for _ in 0..300 {
+        if rig.store.get_issue(1).await.unwrap().status == Status::Blocked {
+            seen = std::fs::read_to_string(&env_file).unwrap_or_default();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let names: Vec<&str> = seen.lines().filter_map(|l| l.split('=').next()).collect();
+    assert!(
+        names.contains(&"PATH"),
+        "the agent's environment: {names:?}"
+    );
+    for secret in [
+        "DATABASE_URL",
+        "GH_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "AUTOPILOT_AGENT_ENV",
+    ] {
+        assert!(!names.contains(&secret), "{secret} leaked to the agent");
+    }
+    assert!(
+        seen.contains("ANTHROPIC_API_KEY=sk-for-the-agent"),
+        "{seen}"
+    );
+    assert!(seen.contains("BUILD_FLAVOUR=fast"), "{seen}");
+}
+
 async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
@@ -605,7 +654,6 @@ async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
     }
 }
 
-#[tokio::test]
 async fn wrong_settings_stop_start_up_with_a_clear_message() {
     let rig = Rig::new().await;
     let mut no_repo = rig.args();
@@ -649,7 +697,6 @@ async fn wrong_settings_stop_start_up_with_a_clear_message() {
     assert!(err.to_string().contains("inside a .git directory"), "{err}");
 }
 
-#[tokio::test]
 async fn worktrees_go_where_they_are_told() {
     let rig = Rig::new().await;
     rig.ready("Say hello FAKE:edit").await;
@@ -664,7 +711,6 @@ async fn worktrees_go_where_they_are_told() {
     assert_eq!(rig.branch_commits(1).len(), 1);
 }
 
-#[tokio::test]
 async fn with_push_on_the_branch_is_pushed_and_a_pull_request_opened() {
     let rig = Rig::new().await;
     let remote = rig.dir.path().join("remote.git");
@@ -717,7 +763,6 @@ async fn with_push_on_the_branch_is_pushed_and_a_pull_request_opened() {
     );
 }
 
-#[tokio::test]
 async fn pausing_with_cancel_stops_the_runs_going_on() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
@@ -736,3 +781,24 @@ async fn pausing_with_cancel_stops_the_runs_going_on() {
         Status::Blocked
     );
 }
+
+on_both_engines!(
+    an_edit_is_committed_on_the_issue_branch_and_goes_to_review,
+    tool_calls_the_agent_was_refused_are_told_to_the_reviewer,
+    a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread,
+    each_failure_blocks_with_an_explanation_and_commits_nothing,
+    a_hanging_agent_is_killed_with_its_children_at_the_timeout,
+    eight_runners_racing_on_500_issues_claim_each_exactly_once,
+    the_most_urgent_oldest_agent_issue_is_claimed_first,
+    an_expired_lease_sends_the_issue_back_and_the_old_runner_cannot_finish,
+    a_paused_deployment_claims_nothing_until_resumed,
+    an_admin_can_cancel_the_current_run,
+    stopping_the_runner_gives_the_issue_back,
+    sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back,
+    the_agent_cannot_see_the_servers_secrets,
+    after_kill_9_the_lease_runs_out_and_nothing_is_lost,
+    wrong_settings_stop_start_up_with_a_clear_message,
+    worktrees_go_where_they_are_told,
+    with_push_on_the_branch_is_pushed_and_a_pull_request_opened,
+    pausing_with_cancel_stops_the_runs_going_on,
+);

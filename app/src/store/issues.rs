@@ -1,7 +1,7 @@
-use super::{now_ms, EventRecord, Store};
+use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store, Tx};
 use crate::domain::{check_move, Actor, BoardIssues, Issue, IssuePatch, Kind, NewIssue, Status};
 use crate::error::{AppError, AppResult};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
 /// The board's cards never show a body; leaving it out keeps a big board light.
 macro_rules! card_columns {
@@ -32,7 +32,13 @@ pub struct IssueFilter {
 }
 
 impl IssueFilter {
-    fn push_conditions(&self, sql: &mut QueryBuilder<'_, Sqlite>) {
+    fn push_conditions<'a, DB: Database>(&self, sql: &mut QueryBuilder<'a, DB>)
+    where
+        Status: Encode<'a, DB> + Type<DB>,
+        Kind: Encode<'a, DB> + Type<DB>,
+        String: Encode<'a, DB> + Type<DB>,
+        i64: Encode<'a, DB> + Type<DB>,
+    {
         if let Some(status) = self.status {
             sql.push(" AND status = ").push_bind(status);
         }
@@ -59,14 +65,16 @@ impl IssueFilter {
 
 impl Store {
     pub async fn list_issues(&self, filter: &IssueFilter) -> AppResult<Vec<Issue>> {
-        let mut sql = QueryBuilder::<Sqlite>::new(concat!(
-            "SELECT ",
-            issue_columns!(),
-            " FROM issues WHERE 1 = 1"
-        ));
-        filter.push_conditions(&mut sql);
-        sql.push(" ORDER BY position, id");
-        Ok(sql.build_query_as::<Issue>().fetch_all(&self.pool).await?)
+        Ok(on_pool!(self, e => {
+            let mut sql = QueryBuilder::new(concat!(
+                "SELECT ",
+                issue_columns!(),
+                " FROM issues WHERE 1 = 1"
+            ));
+            filter.push_conditions(&mut sql);
+            sql.push(" ORDER BY position, id");
+            sql.build_query_as::<Issue>().fetch_all(e).await
+        })?)
     }
 
     /// The board: open issues in column order, plus the `done_limit` most recently finished,
@@ -76,34 +84,46 @@ impl Store {
         filter: &IssueFilter,
         done_limit: i64,
     ) -> AppResult<BoardIssues> {
-        let mut open = QueryBuilder::<Sqlite>::new(concat!(
-            "SELECT ",
-            card_columns!(),
-            " FROM issues WHERE status <> 'done'"
-        ));
-        filter.push_conditions(&mut open);
-        open.push(" ORDER BY position, id");
-        let mut issues = open.build_query_as::<Issue>().fetch_all(&self.pool).await?;
-
-        let mut done = QueryBuilder::<Sqlite>::new(concat!(
-            "SELECT ",
-            card_columns!(),
-            " FROM issues WHERE status = 'done'"
-        ));
-        filter.push_conditions(&mut done);
-        done.push(" ORDER BY updated_at DESC, id DESC LIMIT ")
-            .push_bind(done_limit.max(0));
-        issues.extend(done.build_query_as::<Issue>().fetch_all(&self.pool).await?);
-
-        let mut count =
-            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM issues WHERE status = 'done'");
-        filter.push_conditions(&mut count);
-        let (done_total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+        let mut issues = on_pool!(self, e => {
+            let mut open = QueryBuilder::new(concat!(
+                "SELECT ",
+                card_columns!(),
+                " FROM issues WHERE status <> 'done'"
+            ));
+            filter.push_conditions(&mut open);
+            open.push(" ORDER BY position, id");
+            open.build_query_as::<Issue>().fetch_all(e).await
+        })?;
+        let done = on_pool!(self, e => {
+            let mut done = QueryBuilder::new(concat!(
+                "SELECT ",
+                card_columns!(),
+                " FROM issues WHERE status = 'done'"
+            ));
+            filter.push_conditions(&mut done);
+            done.push(" ORDER BY updated_at DESC, id DESC LIMIT ")
+                .push_bind(done_limit.max(0));
+            done.build_query_as::<Issue>().fetch_all(e).await
+        })?;
+        issues.extend(done);
+        let (done_total,): (i64,) = on_pool!(self, e => {
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM issues WHERE status = 'done'");
+            filter.push_conditions(&mut count);
+            count.build_query_as().fetch_one(e).await
+        })?;
         Ok(BoardIssues { issues, done_total })
     }
 
     pub async fn get_issue(&self, id: i64) -> AppResult<Issue> {
-        fetch_issue(&mut *self.pool.acquire().await?, id).await
+        on_pool!(self, e => sqlx::query_as::<_, Issue>(concat!(
+            "SELECT ",
+            issue_columns!(),
+            " FROM issues WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(e)
+        .await)?
+        .ok_or_else(|| AppError::not_found(format!("issue {id}")))
     }
 
     pub async fn create_issue(&self, actor: &Actor, new: NewIssue) -> AppResult<Issue> {
@@ -158,7 +178,7 @@ impl Store {
         if changed.is_empty() {
             return Ok(current);
         }
-        let updated = sqlx::query_as::<_, Issue>(concat!(
+        let updated = on_tx!(&mut tx, e => sqlx::query_as::<_, Issue>(concat!(
             "UPDATE issues SET title = $1, body = $2, kind = $3, priority = $4, human_only = $5, \
              assignee = $6, version = version + 1, updated_at = $7 \
              WHERE id = $8 AND version = $9 RETURNING ",
@@ -173,8 +193,8 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(current.version)
-        .fetch_optional(&mut *tx)
-        .await?
+        .fetch_optional(e)
+        .await)?
         .ok_or_else(stale)?;
         EventRecord {
             issue_id: id,
@@ -238,16 +258,12 @@ impl Store {
 }
 
 /// Files a new issue inside a caller's transaction (with its `created` event).
-pub(super) async fn insert_issue(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    new: NewIssue,
-) -> AppResult<Issue> {
+pub(super) async fn insert_issue(conn: &mut Tx, actor: &Actor, new: NewIssue) -> AppResult<Issue> {
     let new = new.validate()?;
     let status = new.status.unwrap_or(Status::Backlog);
     let now = now_ms();
     let position = end_of_column(conn, status).await?;
-    let issue = sqlx::query_as::<_, Issue>(concat!(
+    let issue = on_tx!(conn, e => sqlx::query_as::<_, Issue>(concat!(
         "INSERT INTO issues (title, body, status, kind, priority, human_only, assignee, \
          created_by, position, version, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) RETURNING ",
@@ -263,8 +279,8 @@ pub(super) async fn insert_issue(
     .bind(actor.label())
     .bind(position)
     .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(e)
+    .await)?;
     EventRecord {
         issue_id: issue.id,
         actor,
@@ -281,7 +297,7 @@ pub(super) async fn insert_issue(
 /// The move itself, inside a caller's transaction, so other writes (a comment that un-blocks
 /// an issue) can share it.
 pub(super) async fn move_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Tx,
     actor: &Actor,
     id: i64,
     to: Status,
@@ -298,7 +314,7 @@ pub(super) async fn move_in(
         None => end_of_column(conn, to).await?,
     };
     // Leaving `in_progress` always ends the claim; it is the runner's to take again.
-    let moved = sqlx::query_as::<_, Issue>(concat!(
+    let moved = on_tx!(conn, e => sqlx::query_as::<_, Issue>(concat!(
         "UPDATE issues SET status = $1, position = $2, version = version + 1, updated_at = $3, \
          claimed_by = CASE WHEN $1 = 'in_progress' THEN claimed_by END, \
          claimed_at = CASE WHEN $1 = 'in_progress' THEN claimed_at END, \
@@ -311,8 +327,8 @@ pub(super) async fn move_in(
     .bind(now)
     .bind(id)
     .bind(current.version)
-    .fetch_optional(&mut *conn)
-    .await?
+    .fetch_optional(e)
+    .await)?
     .ok_or_else(stale)?;
     EventRecord {
         issue_id: id,
@@ -329,7 +345,7 @@ pub(super) async fn move_in(
 
 /// Changes an issue's place inside its column.
 async fn reorder_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Tx,
     actor: &Actor,
     current: &Issue,
     position: f64,
@@ -338,7 +354,7 @@ async fn reorder_in(
         return Err(AppError::BadRequest("position must be a number".into()));
     }
     let now = now_ms();
-    let placed = sqlx::query_as::<_, Issue>(concat!(
+    let placed = on_tx!(conn, e => sqlx::query_as::<_, Issue>(concat!(
         "UPDATE issues SET position = $1, version = version + 1, updated_at = $2 \
          WHERE id = $3 AND version = $4 RETURNING ",
         issue_columns!()
@@ -347,8 +363,8 @@ async fn reorder_in(
     .bind(now)
     .bind(current.id)
     .bind(current.version)
-    .fetch_optional(&mut *conn)
-    .await?
+    .fetch_optional(e)
+    .await)?
     .ok_or_else(stale)?;
     EventRecord {
         issue_id: current.id,
@@ -363,24 +379,28 @@ async fn reorder_in(
     Ok(placed)
 }
 
-pub(super) async fn fetch_issue(conn: &mut SqliteConnection, id: i64) -> AppResult<Issue> {
-    sqlx::query_as::<_, Issue>(concat!(
-        "SELECT ",
-        issue_columns!(),
-        " FROM issues WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| AppError::not_found(format!("issue {id}")))
+/// An issue inside a write transaction. On PostgreSQL the row stays locked until the
+/// transaction ends (SQLite's write transaction holds the whole database already).
+pub(super) async fn fetch_issue(conn: &mut Tx, id: i64) -> AppResult<Issue> {
+    let sql = match conn {
+        Db::Sqlite(_) => concat!("SELECT ", issue_columns!(), " FROM issues WHERE id = $1"),
+        Db::Postgres(_) => concat!(
+            "SELECT ",
+            issue_columns!(),
+            " FROM issues WHERE id = $1 FOR UPDATE"
+        ),
+    };
+    on_tx!(conn, e => sqlx::query_as::<_, Issue>(sql).bind(id).fetch_optional(e).await)?
+        .ok_or_else(|| AppError::not_found(format!("issue {id}")))
 }
 
-pub(super) async fn end_of_column(conn: &mut SqliteConnection, status: Status) -> AppResult<f64> {
-    let (max,): (Option<f64>,) =
-        sqlx::query_as("SELECT MAX(position) FROM issues WHERE status = $1")
-            .bind(status)
-            .fetch_one(conn)
-            .await?;
+pub(super) async fn end_of_column(conn: &mut Tx, status: Status) -> AppResult<f64> {
+    let (max,): (Option<f64>,) = on_tx!(conn, e => sqlx::query_as(
+        "SELECT MAX(position) FROM issues WHERE status = $1"
+    )
+    .bind(status)
+    .fetch_one(e)
+    .await)?;
     Ok(max.unwrap_or(0.0).floor() + 1.0)
 }
 

@@ -1,89 +1,304 @@
 //! Every SQL statement of Autopilot lives under this module; nothing else talks to the database.
 //!
+//! Two engines sit behind one API: SQLite (embedded, the default) and PostgreSQL (several
+//! servers and runners sharing one board). A statement both accept is written once and run on
+//! either through [`on_pool!`] / [`on_tx!`], which compile it once per engine; where the engines
+//! differ, the two statements sit side by side in a `match` on the backend.
+//!
 //! Writes go through methods that validate their input with `domain`, apply the transition rules
-//! and write their `events` row in the same transaction as the change. Write transactions start
-//! with `BEGIN IMMEDIATE` on SQLite so concurrent writers wait for each other (busy timeout)
-//! instead of failing when a read lock cannot be upgraded.
+//! and write their `events` row in the same transaction as the change. Write transactions are
+//! serialised: `BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock on PostgreSQL.
+//! That keeps event ids in commit order, so a live stream reading "events after id N" never
+//! skips a change that committed late.
 
+mod copy;
 mod issues;
+mod limits;
 mod runs;
+mod sessions;
 mod settings;
 mod threads;
 mod users;
 
+pub use copy::{copy_board, CopyReport};
 pub use issues::IssueFilter;
 pub use runs::{Heartbeat, RunFinish};
+pub use sessions::SessionBackend;
 pub use settings::{Switch, SELF_HEAL_WINDOW_MS};
 pub use users::ApiToken;
 
 use crate::domain::{Actor, Status};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{Postgres, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// One thing, on either engine.
+#[derive(Clone, Debug)]
+pub enum Db<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+type Pool = Db<SqlitePool, PgPool>;
+/// A write transaction on either engine.
+pub(crate) type Tx = Db<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>;
+
+/// Runs `$body` with `$e` bound to the pool of `$store`, compiled once per engine: one SQL text
+/// for both. The body's value must have the same type on both (map engine-specific results,
+/// such as a query result, inside it).
+macro_rules! on_pool {
+    ($store:expr, $e:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Db::Sqlite($e) => $body,
+            $crate::store::Db::Postgres($e) => $body,
+        }
+    };
+}
+
+/// Like [`on_pool!`], with `$e` the connection of the transaction `$tx` (a `&mut Tx`).
+macro_rules! on_tx {
+    ($tx:expr, $e:ident => $body:expr) => {
+        match &mut *$tx {
+            $crate::store::Db::Sqlite(tx) => {
+                let $e = &mut **tx;
+                $body
+            }
+            $crate::store::Db::Postgres(tx) => {
+                let $e = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use {on_pool, on_tx};
+
+/// The PostgreSQL channel that carries "something changed" between processes (ids only).
+const CHANGES_CHANNEL: &str = "autopilot_changes";
+/// The channel for "a run's log grew".
+const RUN_LOGS_CHANNEL: &str = "autopilot_run_logs";
+/// The advisory lock every PostgreSQL write transaction holds until it ends.
+const WRITE_LOCK: i64 = 0x6175_746f_7069; // "autopi"
 
 /// Why the database could not be opened at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("unsupported database URL '{0}': use sqlite://PATH (PostgreSQL support is planned)")]
+    #[error(
+        "unsupported database URL '{0}': use sqlite://PATH or postgresql://USER:PASSWORD@HOST/DB"
+    )]
     UnsupportedUrl(String),
+    #[error("the database {0} does not exist (only `autopilot serve` creates one)")]
+    Missing(String),
     #[error("cannot open the database: {0}")]
     Connect(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// How to open the database.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Most connections the pool keeps open.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it fails with a clear error.
+    pub acquire_timeout: Duration,
+    /// Create a SQLite file that does not exist yet (only the server does).
+    pub create: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            create: true,
+        }
+    }
+}
+
 /// The handle to the database, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
     /// Ticks after every committed change, so live streams wake at once instead of polling.
-    changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// On PostgreSQL a listener also ticks it for changes made by other processes.
+    changes: Arc<watch::Sender<u64>>,
     /// Ticks when a run's log grows, for the drawers that show it live.
-    run_logs: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    run_logs: Arc<watch::Sender<u64>>,
 }
 
 impl Store {
     /// Opens (creating it if missing) the database named by `url` and brings its schema up to
     /// date.
     pub async fn open(url: &str) -> Result<Store, OpenError> {
-        if !url.starts_with("sqlite:") {
+        Self::open_with(url, &OpenOptions::default()).await
+    }
+
+    pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Store, OpenError> {
+        let pool = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(options.create)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if !options.create && !connect.get_filename().exists() {
+                return Err(OpenError::Missing(url.to_string()));
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+            Db::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)?.application_name("autopilot");
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+            Db::Postgres(pool)
+        } else {
             return Err(OpenError::UnsupportedUrl(url.to_string()));
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        };
         let store = Store {
             pool,
-            changes: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
-            run_logs: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            changes: Arc::new(watch::channel(0).0),
+            run_logs: Arc::new(watch::channel(0).0),
         };
-        store.session_store().migrate().await?;
+        match &store.pool {
+            Db::Sqlite(_) => store.session_store().migrate().await?,
+            // The session table comes with the PostgreSQL migrations (where concurrent
+            // start-ups cannot race on creating it).
+            Db::Postgres(pool) => store.spawn_listener(pool.clone()),
+        }
         Ok(store)
     }
 
-    async fn begin_write(&self) -> AppResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Which engine this is: `"sqlite"` or `"postgres"`.
+    pub fn engine(&self) -> &'static str {
+        match self.pool {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
     }
 
-    /// Commits a write and tells live streams that something changed.
-    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> AppResult<()> {
-        tx.commit().await?;
+    /// Follows the other processes' changes (LISTEN) and wakes this process' streams and
+    /// runner. A notification is only a hint: after the listener reconnects it wakes everyone
+    /// anyway, and they catch up from `events` by id.
+    fn spawn_listener(&self, pool: PgPool) {
+        let changes = Arc::downgrade(&self.changes);
+        let run_logs = Arc::downgrade(&self.run_logs);
+        tokio::spawn(async move {
+            let tick = |sender: &std::sync::Weak<watch::Sender<u64>>| match sender.upgrade() {
+                Some(s) => {
+                    s.send_modify(|n| *n = n.wrapping_add(1));
+                    true
+                }
+                None => false,
+            };
+            loop {
+                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(listener) => listener,
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot listen for changes; retrying");
+                        if changes.strong_count() == 0 {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                if let Err(err) = listener
+                    .listen_all([CHANGES_CHANNEL, RUN_LOGS_CHANNEL])
+                    .await
+                {
+                    tracing::warn!(%err, "cannot listen for changes; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                // Whatever was sent while nobody listened: catch up.
+                if !tick(&changes) || !tick(&run_logs) {
+                    return;
+                }
+                loop {
+                    match listener.try_recv().await {
+                        Ok(Some(note)) => {
+                            let sender = if note.channel() == RUN_LOGS_CHANNEL {
+                                &run_logs
+                            } else {
+                                &changes
+                            };
+                            if !tick(sender) {
+                                return;
+                            }
+                        }
+                        // The connection was lost: a new listener, then catch up.
+                        Ok(None) | Err(_) => {
+                            tracing::warn!("lost the change listener; reconnecting");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Starts a write transaction; on both engines only one runs at a time.
+    async fn begin_write(&self) -> AppResult<Tx> {
+        Ok(match &self.pool {
+            Db::Sqlite(pool) => Db::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Db::Postgres(tx)
+            }
+        })
+    }
+
+    /// Commits a write and tells live streams (of every process) that something changed.
+    async fn commit(&self, tx: Tx) -> AppResult<()> {
+        match tx {
+            Db::Sqlite(tx) => tx.commit().await?,
+            Db::Postgres(mut tx) => {
+                // Delivered on commit, and only then.
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(CHANGES_CHANNEL)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?
+            }
+        }
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
     }
 
-    /// Wakes when a change is committed through this store.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+    /// Tells every process that a run's log grew.
+    async fn run_log_grew(&self, run_id: i64) -> AppResult<()> {
+        if let Db::Postgres(pool) = &self.pool {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(RUN_LOGS_CHANNEL)
+                .bind(run_id.to_string())
+                .execute(pool)
+                .await?;
+        }
+        self.run_logs.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+
+    /// Wakes when a change is committed (by this process, or by another one on PostgreSQL).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
 
@@ -92,18 +307,49 @@ impl Store {
         use tower_sessions::ExpiredDeletion;
         self.session_store().delete_expired().await.map_err(|err| {
             tracing::error!(%err, "deleting expired sessions");
-            crate::error::AppError::Internal
+            AppError::Internal
         })
     }
 
     /// Cheap liveness probe for `/healthz`.
     pub async fn ping(&self) -> AppResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_pool!(self, e => sqlx::query("SELECT 1").execute(e).await.map(|_| ()))?;
         Ok(())
+    }
+
+    /// The database's clock, in Unix milliseconds. Leases and heartbeats use it: the hosts of
+    /// several runners need not agree on the time, and the database is the one they share.
+    async fn clock(tx: &mut Tx) -> AppResult<i64> {
+        Ok(match tx {
+            Db::Sqlite(_) => now_ms(),
+            Db::Postgres(tx) => {
+                let (now,): (i64,) = sqlx::query_as(
+                    "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+                )
+                .fetch_one(&mut **tx)
+                .await?;
+                now
+            }
+        })
+    }
+
+    /// [`Store::clock`] outside a transaction.
+    async fn db_now(&self) -> AppResult<i64> {
+        Ok(match &self.pool {
+            Db::Sqlite(_) => now_ms(),
+            Db::Postgres(pool) => {
+                let (now,): (i64,) = sqlx::query_as(
+                    "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+                )
+                .fetch_one(pool)
+                .await?;
+                now
+            }
+        })
     }
 }
 
-/// Now, in Unix milliseconds.
+/// Now, in Unix milliseconds (this host's clock).
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -122,8 +368,9 @@ struct EventRecord<'a> {
 }
 
 impl EventRecord<'_> {
-    async fn write(self, conn: &mut SqliteConnection, now: i64) -> AppResult<()> {
-        sqlx::query(
+    async fn write(self, tx: &mut Tx, now: i64) -> AppResult<()> {
+        let data = self.data.to_string();
+        on_tx!(tx, e => sqlx::query(
             "INSERT INTO events (issue_id, actor, kind, from_status, to_status, data, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -132,10 +379,11 @@ impl EventRecord<'_> {
         .bind(self.kind)
         .bind(self.from)
         .bind(self.to)
-        .bind(self.data.to_string())
+        .bind(&data)
         .bind(now)
-        .execute(conn)
-        .await?;
+        .execute(e)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 }

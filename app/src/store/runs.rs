@@ -3,7 +3,7 @@
 
 use super::issues::{end_of_column, fetch_issue, move_in};
 use super::threads::insert_comment;
-use super::{now_ms, Store};
+use super::{on_pool, on_tx, Db, Store};
 use crate::domain::{
     check_move, Actor, AuthorKind, Issue, Role, Run, RunOutcome, RunRow, RunnerInfo, Status,
 };
@@ -56,8 +56,8 @@ impl RunFinish {
 impl Store {
     /// Records a runner process as started (again, if the id was used before).
     pub async fn register_runner(&self, id: &str, host: &str, pid: i64) -> AppResult<()> {
-        let now = now_ms();
-        sqlx::query(
+        let now = self.db_now().await?;
+        on_pool!(self, e => sqlx::query(
             "INSERT INTO runners (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4)
              ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
                  started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
@@ -67,33 +67,38 @@ impl Store {
         .bind(host)
         .bind(pid)
         .bind(now)
-        .execute(&self.pool)
-        .await?;
+        .execute(e)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
     pub async fn runner_stopped(&self, id: &str) -> AppResult<()> {
-        sqlx::query(
+        let now = self.db_now().await?;
+        on_pool!(self, e => sqlx::query(
             "UPDATE runners SET stopped_at = $1, current_issue = NULL, current_run = NULL
              WHERE id = $2",
         )
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
-        .execute(&self.pool)
-        .await?;
+        .execute(e)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
     /// Says the runner is alive, renews the lease on its current issue, and reports whether it
-    /// still holds that claim and whether its run was cancelled.
+    /// still holds that claim and whether its run was cancelled. A lease that has run out is
+    /// not renewed (the database was away for longer than the lease, say): the issue is
+    /// someone else's to rescue, and this runner must stop.
     pub async fn heartbeat(
         &self,
         runner_id: &str,
         lease_ms: i64,
         current: Option<(i64, i64)>,
     ) -> AppResult<Heartbeat> {
-        let now = now_ms();
-        sqlx::query(
+        let now = self.db_now().await?;
+        on_pool!(self, e => sqlx::query(
             "UPDATE runners SET heartbeat_at = $1, current_issue = $2, current_run = $3
              WHERE id = $4",
         )
@@ -101,26 +106,31 @@ impl Store {
         .bind(current.map(|c| c.0))
         .bind(current.map(|c| c.1))
         .bind(runner_id)
-        .execute(&self.pool)
-        .await?;
+        .execute(e)
+        .await
+        .map(|_| ()))?;
         let (holds_claim, cancel_requested_by) = match current {
             None => (false, None),
             Some((issue_id, run_id)) => {
-                let renewed = sqlx::query(
+                let renewed = on_pool!(self, e => sqlx::query(
                     "UPDATE issues SET lease_expires_at = $1
-                     WHERE id = $2 AND claimed_by = $3 AND status = 'in_progress'",
+                     WHERE id = $2 AND claimed_by = $3 AND status = 'in_progress'
+                       AND lease_expires_at >= $4",
                 )
                 .bind(now + lease_ms)
                 .bind(issue_id)
                 .bind(runner_id)
-                .execute(&self.pool)
-                .await?;
-                let cancel: Option<(Option<String>,)> =
-                    sqlx::query_as("SELECT cancel_requested FROM runs WHERE id = $1")
-                        .bind(run_id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                (renewed.rows_affected() == 1, cancel.and_then(|c| c.0))
+                .bind(now)
+                .execute(e)
+                .await
+                .map(|done| done.rows_affected()))?;
+                let cancel: Option<(Option<String>,)> = on_pool!(self, e => sqlx::query_as(
+                    "SELECT cancel_requested FROM runs WHERE id = $1"
+                )
+                .bind(run_id)
+                .fetch_optional(e)
+                .await)?;
+                (renewed == 1, cancel.and_then(|c| c.0))
             }
         };
         Ok(Heartbeat {
@@ -138,25 +148,45 @@ impl Store {
         lease_ms: i64,
     ) -> AppResult<Option<(Issue, Run)>> {
         check_move(Role::Runner, false, Status::Ready, Status::InProgress)?;
+        // A read first: an idle runner looking often must not queue for the write lock.
+        let waiting: Option<(i64,)> = on_pool!(self, e => sqlx::query_as(
+            "SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE LIMIT 1"
+        )
+        .fetch_optional(e)
+        .await)?;
+        if waiting.is_none() {
+            return Ok(None);
+        }
         let actor = Actor::new(Role::Runner, runner_id);
-        let now = now_ms();
         let mut tx = self.begin_write().await?;
+        let now = Store::clock(&mut tx).await?;
         // The write transaction holds the database, so the end of the column cannot move.
         let position = end_of_column(&mut tx, Status::InProgress).await?;
-        let claimed: Option<(i64,)> = sqlx::query_as(
-            "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
-                 lease_expires_at = $3, version = version + 1, updated_at = $2, position = $4
-             WHERE id = (SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE
-                         ORDER BY priority DESC, created_at, id LIMIT 1)
-               AND status = 'ready' AND human_only = FALSE
-             RETURNING id",
-        )
-        .bind(runner_id)
-        .bind(now)
-        .bind(now + lease_ms)
-        .bind(position)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let sql = match tx {
+            Db::Sqlite(_) => {
+                "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
+                     lease_expires_at = $3, version = version + 1, updated_at = $2, position = $4
+                 WHERE id = (SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE
+                             ORDER BY priority DESC, created_at, id LIMIT 1)
+                   AND status = 'ready' AND human_only = FALSE
+                 RETURNING id"
+            }
+            Db::Postgres(_) => {
+                "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
+                     lease_expires_at = $3, version = version + 1, updated_at = $2, position = $4
+                 WHERE id = (SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE
+                             ORDER BY priority DESC, created_at, id LIMIT 1
+                             FOR UPDATE SKIP LOCKED)
+                 RETURNING id"
+            }
+        };
+        let claimed: Option<(i64,)> = on_tx!(&mut tx, e => sqlx::query_as(sql)
+            .bind(runner_id)
+            .bind(now)
+            .bind(now + lease_ms)
+            .bind(position)
+            .fetch_optional(e)
+            .await)?;
         let Some((issue_id,)) = claimed else {
             return Ok(None);
         };
@@ -170,22 +200,26 @@ impl Store {
         }
         .write(&mut tx, now)
         .await?;
-        let run = sqlx::query_as::<_, Run>(&format!(
+        let insert_run = format!(
             "INSERT INTO runs (issue_id, runner_id, attempt, started_at)
              VALUES ($1, $2, (SELECT COUNT(*) + 1 FROM runs WHERE issue_id = $1), $3)
              RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(issue_id)
-        .bind(runner_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE runners SET current_issue = $1, current_run = $2 WHERE id = $3")
+        );
+        let run = on_tx!(&mut tx, e => sqlx::query_as::<_, Run>(&insert_run)
             .bind(issue_id)
-            .bind(run.id)
             .bind(runner_id)
-            .execute(&mut *tx)
-            .await?;
+            .bind(now)
+            .fetch_one(e)
+            .await)?;
+        on_tx!(&mut tx, e => sqlx::query(
+            "UPDATE runners SET current_issue = $1, current_run = $2 WHERE id = $3"
+        )
+        .bind(issue_id)
+        .bind(run.id)
+        .bind(runner_id)
+        .execute(e)
+        .await
+        .map(|_| ()))?;
         let issue = fetch_issue(&mut tx, issue_id).await?;
         self.commit(tx).await?;
         Ok(Some((issue, run)))
@@ -193,13 +227,13 @@ impl Store {
 
     /// Adds the agent's output to a run's log, and wakes whoever is watching it.
     pub async fn append_run_log(&self, run_id: i64, text: &str) -> AppResult<()> {
-        sqlx::query("UPDATE runs SET log = log || $1 WHERE id = $2")
+        on_pool!(self, e => sqlx::query("UPDATE runs SET log = log || $1 WHERE id = $2")
             .bind(text)
             .bind(run_id)
-            .execute(&self.pool)
-            .await?;
-        self.run_logs.send_modify(|n| *n = n.wrapping_add(1));
-        Ok(())
+            .execute(e)
+            .await
+            .map(|_| ()))?;
+        self.run_log_grew(run_id).await
     }
 
     /// Wakes when any run's log grows.
@@ -210,18 +244,20 @@ impl Store {
     /// The part of a run's log after `from` characters, the log's length in characters, and
     /// whether the run has finished.
     pub async fn run_log_since(&self, run_id: i64, from: i64) -> AppResult<(String, i64, bool)> {
-        sqlx::query_as(
-            "SELECT substr(log, $1 + 1), length(log), finished_at IS NOT NULL FROM runs WHERE id = $2",
+        on_pool!(self, e => sqlx::query_as(
+            "SELECT substr(log, CAST($1 AS INTEGER) + 1), CAST(length(log) AS BIGINT),
+                    finished_at IS NOT NULL
+             FROM runs WHERE id = $2",
         )
         .bind(from)
         .bind(run_id)
-        .fetch_optional(&self.pool)
-        .await?
+        .fetch_optional(e)
+        .await)?
         .ok_or_else(|| AppError::not_found(format!("run {run_id}")))
     }
 
     /// Ends a run. While the runner still holds the claim, the issue moves to `finish.to` with
-    /// the branch, PR link, result and comment; otherwise (lease expired, someone moved it) the
+    /// the branch, PR link, result and comment; otherwise (lease run out, someone moved it) the
     /// issue is left alone and the run is recorded as lost. Returns whether the claim was held.
     pub async fn finish_run(
         &self,
@@ -231,11 +267,12 @@ impl Store {
         finish: RunFinish,
     ) -> AppResult<bool> {
         let actor = Actor::new(Role::Runner, runner_id);
-        let now = now_ms();
         let mut tx = self.begin_write().await?;
+        let now = Store::clock(&mut tx).await?;
         let issue = fetch_issue(&mut tx, issue_id).await?;
-        let holds =
-            issue.status == Status::InProgress && issue.claimed_by.as_deref() == Some(runner_id);
+        let holds = issue.status == Status::InProgress
+            && issue.claimed_by.as_deref() == Some(runner_id)
+            && issue.lease_expires_at.is_some_and(|at| at >= now);
         let outcome = if holds {
             finish.outcome
         } else {
@@ -244,7 +281,7 @@ impl Store {
         if holds {
             let data = serde_json::json!({ "run_id": run_id, "outcome": outcome.as_str() });
             move_in(&mut tx, &actor, issue_id, finish.to, None, None, data).await?;
-            sqlx::query(
+            on_tx!(&mut tx, e => sqlx::query(
                 "UPDATE issues SET branch = COALESCE($1, branch), pr_url = COALESCE($2, pr_url),
                      result = $3
                  WHERE id = $4",
@@ -253,8 +290,9 @@ impl Store {
             .bind(&finish.pr_url)
             .bind(&finish.result)
             .bind(issue_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(e)
+            .await
+            .map(|_| ()))?;
             if let Some((kind, body)) = &finish.comment {
                 let author = match kind {
                     AuthorKind::System => Actor::system(),
@@ -263,7 +301,7 @@ impl Store {
                 insert_comment(&mut tx, &author, *kind, issue_id, body, now).await?;
             }
         }
-        sqlx::query(
+        on_tx!(&mut tx, e => sqlx::query(
             "UPDATE runs SET finished_at = $1, outcome = $2, exit_code = $3, result = $4,
                  branch = $5, cost_usd = $6, duration_ms = $7
              WHERE id = $8",
@@ -276,35 +314,38 @@ impl Store {
         .bind(finish.cost_usd)
         .bind(finish.duration_ms)
         .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+        .execute(e)
+        .await
+        .map(|_| ()))?;
+        on_tx!(&mut tx, e => sqlx::query(
             "UPDATE runners SET current_issue = NULL, current_run = NULL, last_outcome = $1
              WHERE id = $2",
         )
         .bind(outcome.as_str())
         .bind(runner_id)
-        .execute(&mut *tx)
-        .await?;
+        .execute(e)
+        .await
+        .map(|_| ()))?;
         self.commit(tx).await?;
-        self.run_logs.send_modify(|n| *n = n.wrapping_add(1));
+        self.run_log_grew(run_id).await?;
         Ok(holds)
     }
 
     /// Issues whose runner stopped renewing its claim go back to `ready` with a system
     /// comment, and their open runs are recorded as lost. Returns the issues rescued.
     pub async fn expire_leases(&self) -> AppResult<Vec<i64>> {
-        let now = now_ms();
-        let expired: Vec<(i64, String)> = sqlx::query_as(
+        let now = self.db_now().await?;
+        let expired: Vec<(i64, String)> = on_pool!(self, e => sqlx::query_as(
             "SELECT id, claimed_by FROM issues
              WHERE status = 'in_progress' AND claimed_by IS NOT NULL AND lease_expires_at < $1",
         )
         .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(e)
+        .await)?;
         let mut rescued = Vec::new();
         for (issue_id, runner) in expired {
             let mut tx = self.begin_write().await?;
+            let now = Store::clock(&mut tx).await?;
             let issue = fetch_issue(&mut tx, issue_id).await?;
             // Renewed or finished since the first look: leave it.
             if issue.status != Status::InProgress
@@ -320,15 +361,16 @@ impl Store {
                  this issue is back in ready for the next run."
             );
             insert_comment(&mut tx, &system, AuthorKind::System, issue_id, &note, now).await?;
-            sqlx::query(
+            on_tx!(&mut tx, e => sqlx::query(
                 "UPDATE runs SET finished_at = $1, outcome = $2
                  WHERE issue_id = $3 AND finished_at IS NULL",
             )
             .bind(now)
             .bind(RunOutcome::Lost.as_str())
             .bind(issue_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(e)
+            .await
+            .map(|_| ()))?;
             self.commit(tx).await?;
             tracing::warn!(issue_id, %runner, "lease expired; issue back to ready");
             rescued.push(issue_id);
@@ -338,14 +380,15 @@ impl Store {
 
     /// Asks the runner working on `issue_id` to stop its run (it notices within a second).
     pub async fn request_cancel(&self, admin: &Actor, issue_id: i64) -> AppResult<()> {
-        let done = sqlx::query(
+        let done = on_pool!(self, e => sqlx::query(
             "UPDATE runs SET cancel_requested = $1 WHERE issue_id = $2 AND finished_at IS NULL",
         )
         .bind(admin.label())
         .bind(issue_id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
+        .execute(e)
+        .await
+        .map(|done| done.rows_affected()))?;
+        if done == 0 {
             return Err(AppError::Conflict(format!(
                 "issue {issue_id} has no run going"
             )));
@@ -356,18 +399,20 @@ impl Store {
     /// Asks every runner to stop its run (pausing with "cancel current runs"). Returns how
     /// many runs were going.
     pub async fn request_cancel_all(&self, admin: &Actor) -> AppResult<u64> {
-        let done = sqlx::query("UPDATE runs SET cancel_requested = $1 WHERE finished_at IS NULL")
-            .bind(admin.label())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        Ok(on_pool!(self, e => sqlx::query(
+            "UPDATE runs SET cancel_requested = $1 WHERE finished_at IS NULL"
+        )
+        .bind(admin.label())
+        .execute(e)
+        .await
+        .map(|done| done.rows_affected()))?)
     }
 
     /// Runners heard from since `heard_since` (Unix ms), most recently seen first, with their
     /// current run's start. Each start of a runner without a fixed AUTOPILOT_AGENT_ID is a new
     /// row, so old ones are left out.
     pub async fn list_runners(&self, heard_since: i64) -> AppResult<Vec<RunnerInfo>> {
-        Ok(sqlx::query_as::<_, RunnerInfo>(
+        Ok(on_pool!(self, e => sqlx::query_as::<_, RunnerInfo>(
             "SELECT r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.stopped_at,
                     r.current_issue, r.current_run, runs.started_at AS run_started_at,
                     r.last_outcome
@@ -376,13 +421,13 @@ impl Store {
              ORDER BY r.heartbeat_at DESC",
         )
         .bind(heard_since)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(e)
+        .await)?)
     }
 
     /// The most recent runs, newest first, with their issue's title and status.
     pub async fn recent_runs(&self, limit: i64) -> AppResult<Vec<RunRow>> {
-        Ok(sqlx::query_as::<_, RunRow>(
+        Ok(on_pool!(self, e => sqlx::query_as::<_, RunRow>(
             "SELECT r.id, r.issue_id, r.runner_id, r.attempt, r.started_at, r.finished_at,
                     r.outcome, r.exit_code, r.result, r.branch, r.cost_usd, r.duration_ms,
                     r.cancel_requested, i.title AS issue_title, i.status AS issue_status
@@ -390,17 +435,16 @@ impl Store {
              ORDER BY r.id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(e)
+        .await)?)
     }
 
     /// An issue's runs, newest first.
     pub async fn runs_for_issue(&self, issue_id: i64) -> AppResult<Vec<Run>> {
-        Ok(sqlx::query_as::<_, Run>(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE issue_id = $1 ORDER BY id DESC"
-        ))
-        .bind(issue_id)
-        .fetch_all(&self.pool)
-        .await?)
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE issue_id = $1 ORDER BY id DESC");
+        Ok(on_pool!(self, e => sqlx::query_as::<_, Run>(&sql)
+            .bind(issue_id)
+            .fetch_all(e)
+            .await)?)
     }
 }

@@ -1,7 +1,7 @@
 //! Run-time switches admins flip from `/admin`, and the failures the server files about itself.
 
 use super::issues::{fetch_issue, insert_issue};
-use super::{now_ms, EventRecord, Store};
+use super::{now_ms, on_pool, on_tx, EventRecord, Store};
 use crate::domain::{Actor, NewIssue, Status};
 use crate::error::AppResult;
 
@@ -35,15 +35,17 @@ pub const SELF_HEAL_WINDOW_MS: i64 = 60 * 60 * 1000;
 
 impl Store {
     pub async fn switch(&self, switch: Switch) -> AppResult<bool> {
-        let value: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
-            .bind(switch.key())
-            .fetch_optional(&self.pool)
-            .await?;
+        let value: Option<(String,)> = on_pool!(self, e => sqlx::query_as(
+            "SELECT value FROM settings WHERE key = $1"
+        )
+        .bind(switch.key())
+        .fetch_optional(e)
+        .await)?;
         Ok(value.map_or(switch.default_value(), |(v,)| v == "true"))
     }
 
     pub async fn set_switch(&self, actor: &Actor, switch: Switch, on: bool) -> AppResult<()> {
-        sqlx::query(
+        on_pool!(self, e => sqlx::query(
             "INSERT INTO settings (key, value, updated_by, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (key) DO UPDATE
              SET value = excluded.value, updated_by = excluded.updated_by,
@@ -53,8 +55,9 @@ impl Store {
         .bind(if on { "true" } else { "false" })
         .bind(actor.label())
         .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        .execute(e)
+        .await
+        .map(|_| ()))?;
         tracing::info!(actor = %actor.label(), setting = switch.key(), on, "setting changed");
         Ok(())
     }
@@ -70,7 +73,7 @@ impl Store {
         let actor = Actor::system();
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let recent: Option<(i64, i64)> = sqlx::query_as(
+        let recent: Option<(i64, i64)> = on_tx!(&mut tx, e => sqlx::query_as(
             "SELECT r.issue_id, r.occurrences FROM self_heal_reports r
              JOIN issues i ON i.id = r.issue_id
              WHERE r.fingerprint = $1 AND r.last_seen_at > $2 AND i.status <> $3",
@@ -78,18 +81,19 @@ impl Store {
         .bind(fingerprint)
         .bind(now - SELF_HEAL_WINDOW_MS)
         .bind(Status::Done)
-        .fetch_optional(&mut *tx)
-        .await?;
+        .fetch_optional(e)
+        .await)?;
         let (issue_id, occurrences) = match recent {
             Some((issue_id, seen)) => {
-                sqlx::query(
+                on_tx!(&mut tx, e => sqlx::query(
                     "UPDATE self_heal_reports SET occurrences = occurrences + 1, last_seen_at = $1
                      WHERE fingerprint = $2",
                 )
                 .bind(now)
                 .bind(fingerprint)
-                .execute(&mut *tx)
-                .await?;
+                .execute(e)
+                .await
+                .map(|_| ()))?;
                 let issue = fetch_issue(&mut tx, issue_id).await?;
                 EventRecord {
                     issue_id,
@@ -105,7 +109,7 @@ impl Store {
             }
             None => {
                 let issue = insert_issue(&mut tx, &actor, report).await?;
-                sqlx::query(
+                on_tx!(&mut tx, e => sqlx::query(
                     "INSERT INTO self_heal_reports
                          (fingerprint, issue_id, occurrences, first_seen_at, last_seen_at)
                      VALUES ($1, $2, 1, $3, $3)
@@ -117,8 +121,9 @@ impl Store {
                 .bind(fingerprint)
                 .bind(issue.id)
                 .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                .execute(e)
+                .await
+                .map(|_| ()))?;
                 (issue.id, 1)
             }
         };
@@ -128,12 +133,13 @@ impl Store {
 
     /// How often a self-filed issue's failure has been seen (none for other issues).
     pub async fn failure_occurrences(&self, issue_id: i64) -> AppResult<Option<i64>> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT SUM(occurrences) FROM self_heal_reports WHERE issue_id = $1 HAVING COUNT(*) > 0",
+        let row: Option<(i64,)> = on_pool!(self, e => sqlx::query_as(
+            "SELECT CAST(SUM(occurrences) AS BIGINT) FROM self_heal_reports
+             WHERE issue_id = $1 HAVING COUNT(*) > 0",
         )
         .bind(issue_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(e)
+        .await)?;
         Ok(row.map(|(n,)| n))
     }
 }

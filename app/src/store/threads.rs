@@ -1,7 +1,7 @@
 //! What hangs off an issue: comments, attachments and its history.
 
 use super::issues::{fetch_issue, move_in};
-use super::{now_ms, EventRecord, Store};
+use super::{now_ms, on_pool, on_tx, EventRecord, Store, Tx};
 use crate::domain::{
     normalise_content_type, validate_attachment_size, validate_comment, validate_filename, Actor,
     Attachment, AuthorKind, Comment, Event, Issue, IssueDetail, Role, Status,
@@ -22,13 +22,13 @@ impl Store {
 
     pub async fn list_comments(&self, issue_id: i64) -> AppResult<Vec<Comment>> {
         self.get_issue(issue_id).await?;
-        Ok(sqlx::query_as::<_, Comment>(
+        Ok(on_pool!(self, e => sqlx::query_as::<_, Comment>(
             "SELECT id, issue_id, author_kind, author, body, created_at
              FROM comments WHERE issue_id = $1 ORDER BY id",
         )
         .bind(issue_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(e)
+        .await)?)
     }
 
     /// Adds a comment. A person commenting on a `blocked` issue answers its question, so the
@@ -72,12 +72,12 @@ impl Store {
     }
 
     pub async fn list_attachments(&self, issue_id: i64) -> AppResult<Vec<Attachment>> {
-        Ok(sqlx::query_as::<_, Attachment>(&format!(
-            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE issue_id = $1 ORDER BY id"
-        ))
-        .bind(issue_id)
-        .fetch_all(&self.pool)
-        .await?)
+        let sql =
+            format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE issue_id = $1 ORDER BY id");
+        Ok(on_pool!(self, e => sqlx::query_as::<_, Attachment>(&sql)
+            .bind(issue_id)
+            .fetch_all(e)
+            .await)?)
     }
 
     pub async fn add_attachment(
@@ -94,10 +94,11 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         fetch_issue(&mut tx, issue_id).await?;
-        let attachment = sqlx::query_as::<_, Attachment>(&format!(
+        let sql = format!(
             "INSERT INTO attachments (issue_id, filename, content_type, size, bytes, created_by, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ATTACHMENT_COLUMNS}"
-        ))
+        );
+        let attachment = on_tx!(&mut tx, e => sqlx::query_as::<_, Attachment>(&sql)
         .bind(issue_id)
         .bind(&filename)
         .bind(&content_type)
@@ -105,8 +106,8 @@ impl Store {
         .bind(bytes)
         .bind(actor.label())
         .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        .fetch_one(e)
+        .await)?;
         EventRecord {
             issue_id,
             actor,
@@ -123,62 +124,62 @@ impl Store {
 
     /// An attachment with its bytes, for download.
     pub async fn get_attachment(&self, id: i64) -> AppResult<(Attachment, Vec<u8>)> {
-        let attachment = sqlx::query_as::<_, Attachment>(&format!(
-            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("attachment {id}")))?;
-        let (bytes,): (Vec<u8>,) = sqlx::query_as("SELECT bytes FROM attachments WHERE id = $1")
+        let sql = format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id = $1");
+        let attachment = on_pool!(self, e => sqlx::query_as::<_, Attachment>(&sql)
             .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+            .fetch_optional(e)
+            .await)?
+        .ok_or_else(|| AppError::not_found(format!("attachment {id}")))?;
+        let (bytes,): (Vec<u8>,) = on_pool!(self, e => sqlx::query_as(
+            "SELECT bytes FROM attachments WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_one(e)
+        .await)?;
         Ok((attachment, bytes))
     }
 
     /// Everything that happened after event `after`, oldest first: what live streams send.
     pub async fn events_after(&self, after: i64, limit: i64) -> AppResult<Vec<Event>> {
-        Ok(sqlx::query_as::<_, Event>(
+        Ok(on_pool!(self, e => sqlx::query_as::<_, Event>(
             "SELECT id, issue_id, actor, kind, from_status, to_status, data, created_at
              FROM events WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(e)
+        .await)?)
     }
 
     /// The id of the newest event (0 when there is none): where a new live stream starts.
     pub async fn latest_event_id(&self) -> AppResult<i64> {
-        let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM events")
-            .fetch_one(&self.pool)
-            .await?;
+        let (id,): (Option<i64>,) =
+            on_pool!(self, e => sqlx::query_as("SELECT MAX(id) FROM events").fetch_one(e).await)?;
         Ok(id.unwrap_or(0))
     }
 
     /// An issue's history, oldest first.
     pub async fn list_events(&self, issue_id: i64) -> AppResult<Vec<Event>> {
-        Ok(sqlx::query_as::<_, Event>(
+        Ok(on_pool!(self, e => sqlx::query_as::<_, Event>(
             "SELECT id, issue_id, actor, kind, from_status, to_status, data, created_at
              FROM events WHERE issue_id = $1 ORDER BY id",
         )
         .bind(issue_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(e)
+        .await)?)
     }
 }
 
 /// Writes a comment and its `commented` event inside a caller's transaction.
 pub(super) async fn insert_comment(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Tx,
     actor: &Actor,
     author_kind: AuthorKind,
     issue_id: i64,
     body: &str,
     now: i64,
 ) -> AppResult<Comment> {
-    let comment = sqlx::query_as::<_, Comment>(
+    let comment = on_tx!(conn, e => sqlx::query_as::<_, Comment>(
         "INSERT INTO comments (issue_id, author_kind, author, body, created_at)
          VALUES ($1, $2, $3, $4, $5)
          RETURNING id, issue_id, author_kind, author, body, created_at",
@@ -188,8 +189,8 @@ pub(super) async fn insert_comment(
     .bind(actor.label())
     .bind(body)
     .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(e)
+    .await)?;
     EventRecord {
         issue_id,
         actor,

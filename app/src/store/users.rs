@@ -1,6 +1,6 @@
 //! People, their password hashes and their bearer tokens.
 
-use super::{now_ms, Store};
+use super::{now_ms, on_pool, Store};
 use crate::domain::{User, UserRole};
 use crate::error::{AppError, AppResult};
 
@@ -19,9 +19,8 @@ pub struct ApiToken {
 
 impl Store {
     pub async fn count_users(&self) -> AppResult<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?;
+        let (n,): (i64,) =
+            on_pool!(self, e => sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(e).await)?;
         Ok(n)
     }
 
@@ -34,17 +33,18 @@ impl Store {
         role: UserRole,
         password_hash: &str,
     ) -> AppResult<User> {
-        let result = sqlx::query_as::<_, User>(&format!(
+        let sql = format!(
             "INSERT INTO users (email, display_name, password_hash, role, created_at)
              VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
-        ))
-        .bind(email)
-        .bind(name)
-        .bind(password_hash)
-        .bind(role)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await;
+        );
+        let result = on_pool!(self, e => sqlx::query_as::<_, User>(&sql)
+            .bind(email)
+            .bind(name)
+            .bind(password_hash)
+            .bind(role)
+            .bind(now_ms())
+            .fetch_one(e)
+            .await);
         match result {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict(
                 format!("a user with the email {email} already exists"),
@@ -53,51 +53,48 @@ impl Store {
         }
     }
 
-    /// Creates the first admin, only while there is no user at all (one statement, so two
-    /// set-up attempts at once cannot both succeed).
+    /// Creates the first admin, only while there is no user at all (one statement in a write
+    /// transaction, so two set-up attempts at once cannot both succeed).
     pub async fn create_first_admin(
         &self,
         email: &str,
         name: &str,
         password_hash: &str,
     ) -> AppResult<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(&format!(
+        let sql = format!(
             "INSERT INTO users (email, display_name, password_hash, role, created_at)
              SELECT $1, $2, $3, 'admin', $4 WHERE NOT EXISTS (SELECT 1 FROM users)
              RETURNING {USER_COLUMNS}"
-        ))
-        .bind(email)
-        .bind(name)
-        .bind(password_hash)
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?)
+        );
+        let mut tx = self.begin_write().await?;
+        let user = super::on_tx!(&mut tx, e => sqlx::query_as::<_, User>(&sql)
+            .bind(email)
+            .bind(name)
+            .bind(password_hash)
+            .bind(now_ms())
+            .fetch_optional(e)
+            .await)?;
+        self.commit(tx).await?;
+        Ok(user)
     }
 
     pub async fn list_users(&self) -> AppResult<Vec<User>> {
-        Ok(sqlx::query_as::<_, User>(&format!(
+        let sql = format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY disabled_at IS NOT NULL, display_name, id"
-        ))
-        .fetch_all(&self.pool)
-        .await?)
+        );
+        Ok(on_pool!(self, e => sqlx::query_as::<_, User>(&sql).fetch_all(e).await)?)
     }
 
     pub async fn user_by_id(&self, id: i64) -> AppResult<User> {
-        sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        on_pool!(self, e => sqlx::query_as::<_, User>(&sql).bind(id).fetch_optional(e).await)?
             .ok_or_else(|| AppError::not_found(format!("user {id}")))
     }
 
     pub async fn user_by_email(&self, email: &str) -> AppResult<User> {
-        sqlx::query_as::<_, User>(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("user {email}")))
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        on_pool!(self, e => sqlx::query_as::<_, User>(&sql).bind(email).fetch_optional(e).await)?
+            .ok_or_else(|| AppError::not_found(format!("user {email}")))
     }
 
     /// The user and password hash for a login attempt, if the email is known.
@@ -105,57 +102,63 @@ impl Store {
         let Some(user) = self.user_by_email(email).await.ok() else {
             return Ok(None);
         };
-        let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
-            .bind(user.id)
-            .fetch_one(&self.pool)
-            .await?;
+        let (hash,): (String,) = on_pool!(self, e => sqlx::query_as(
+            "SELECT password_hash FROM users WHERE id = $1"
+        )
+        .bind(user.id)
+        .fetch_one(e)
+        .await)?;
         Ok(Some((user, hash)))
     }
 
     /// Sets a new password hash and ends every session of the user.
     pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> AppResult<User> {
-        let done = sqlx::query(
+        let done = on_pool!(self, e => sqlx::query(
             "UPDATE users SET password_hash = $2, auth_epoch = auth_epoch + 1 WHERE id = $1",
         )
         .bind(user_id)
         .bind(password_hash)
-        .execute(&self.pool)
-        .await?;
+        .execute(e)
+        .await
+        .map(|done| done.rows_affected()))?;
         self.changed_user(done, user_id).await
     }
 
     pub async fn set_role(&self, user_id: i64, role: UserRole) -> AppResult<User> {
-        let done = sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+        let done = on_pool!(self, e => sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
             .bind(user_id)
             .bind(role)
-            .execute(&self.pool)
-            .await?;
+            .execute(e)
+            .await
+            .map(|done| done.rows_affected()))?;
         self.changed_user(done, user_id).await
     }
 
     /// Disables a user (ending their sessions and token use) or enables them again.
     pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> AppResult<User> {
-        let query = if disabled {
-            sqlx::query(
+        let done = if disabled {
+            on_pool!(self, e => sqlx::query(
                 "UPDATE users SET disabled_at = COALESCE(disabled_at, $2),
                  auth_epoch = auth_epoch + 1 WHERE id = $1",
             )
             .bind(user_id)
             .bind(now_ms())
+            .execute(e)
+            .await
+            .map(|done| done.rows_affected()))?
         } else {
-            sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1").bind(user_id)
+            on_pool!(self, e => sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
+                .bind(user_id)
+                .execute(e)
+                .await
+                .map(|done| done.rows_affected()))?
         };
-        let done = query.execute(&self.pool).await?;
         self.changed_user(done, user_id).await
     }
 
     /// The user as it now is, or not found when the update touched no row.
-    async fn changed_user(
-        &self,
-        done: sqlx::sqlite::SqliteQueryResult,
-        user_id: i64,
-    ) -> AppResult<User> {
-        if done.rows_affected() == 0 {
+    async fn changed_user(&self, rows_affected: u64, user_id: i64) -> AppResult<User> {
+        if rows_affected == 0 {
             return Err(AppError::not_found(format!("user {user_id}")));
         }
         self.user_by_id(user_id).await
@@ -163,11 +166,11 @@ impl Store {
 
     /// Counts admins who can still sign in: the last one may not be demoted or disabled.
     pub async fn count_active_admins(&self) -> AppResult<i64> {
-        let (n,): (i64,) = sqlx::query_as(
+        let (n,): (i64,) = on_pool!(self, e => sqlx::query_as(
             "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
         )
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(e)
+        .await)?;
         Ok(n)
     }
 
@@ -177,7 +180,7 @@ impl Store {
         name: &str,
         token_hash: &str,
     ) -> AppResult<ApiToken> {
-        Ok(sqlx::query_as::<_, ApiToken>(
+        Ok(on_pool!(self, e => sqlx::query_as::<_, ApiToken>(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)
              RETURNING id, user_id, name, created_at, last_used_at, revoked_at",
         )
@@ -185,20 +188,20 @@ impl Store {
         .bind(name)
         .bind(token_hash)
         .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await?)
+        .fetch_one(e)
+        .await)?)
     }
 
     /// The user behind a live token, marking the token as used.
     pub async fn user_by_token_hash(&self, token_hash: &str) -> AppResult<Option<User>> {
-        let user_id: Option<(i64,)> = sqlx::query_as(
+        let user_id: Option<(i64,)> = on_pool!(self, e => sqlx::query_as(
             "UPDATE api_tokens SET last_used_at = $2
              WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id",
         )
         .bind(token_hash)
         .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(e)
+        .await)?;
         match user_id {
             Some((id,)) => Ok(Some(self.user_by_id(id).await?)),
             None => Ok(None),
@@ -207,20 +210,15 @@ impl Store {
 
     /// Revokes a user's tokens with this name; returns how many.
     pub async fn revoke_api_tokens(&self, user_id: i64, name: &str) -> AppResult<u64> {
-        Ok(sqlx::query(
+        Ok(on_pool!(self, e => sqlx::query(
             "UPDATE api_tokens SET revoked_at = $3
              WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL",
         )
         .bind(user_id)
         .bind(name)
         .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
-    }
-
-    /// The session store, kept in this same database.
-    pub fn session_store(&self) -> tower_sessions_sqlx_store::SqliteStore {
-        tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone())
+        .execute(e)
+        .await
+        .map(|done| done.rows_affected()))?)
     }
 }

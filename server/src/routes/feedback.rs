@@ -14,7 +14,7 @@ use super::extract::Json;
 use super::AppState;
 use app::domain::{Actor, Feedback, FEEDBACK_BODY_MAX_BYTES};
 use app::error::AppError;
-use app::store::Switch;
+use app::store::{Store, Switch};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -37,20 +37,45 @@ impl Default for FeedbackLimits {
     fn default() -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         FeedbackLimits {
-            per_client: RateLimiter::keyed(per_minute(5)),
-            global: RateLimiter::direct(per_minute(120)),
+            per_client: RateLimiter::keyed(per_minute(PER_CLIENT_PER_MINUTE as u32)),
+            global: RateLimiter::direct(per_minute(GLOBAL_PER_MINUTE as u32)),
         }
     }
 }
 
+/// The same caps, counted in the database: they hold across all servers of a board.
+const PER_CLIENT_PER_MINUTE: i64 = 5;
+const GLOBAL_PER_MINUTE: i64 = 120;
+
 impl FeedbackLimits {
-    /// `Err(seconds)` to wait when over a limit.
-    fn admit(&self, client: IpAddr) -> Result<(), u64> {
+    /// `Err(seconds)` to wait when over a limit. This process' own limiters turn a flood
+    /// away before it costs a database write; the database's count is the one every server
+    /// shares.
+    async fn admit(&self, store: &Store, client: IpAddr) -> Result<Result<(), u64>, AppError> {
         let clock = DefaultClock::default();
         let wait =
             |not_until: governor::NotUntil<_>| not_until.wait_time_from(clock.now()).as_secs() + 1;
-        self.per_client.check_key(&client).map_err(wait)?;
-        self.global.check().map_err(wait)
+        if let Err(seconds) = self.per_client.check_key(&client).map_err(wait) {
+            return Ok(Err(seconds));
+        }
+        if let Err(seconds) = self.global.check().map_err(wait) {
+            return Ok(Err(seconds));
+        }
+        let minute = 60_000;
+        let bucket = format!("feedback:{client}");
+        if let Some(seconds) = store
+            .take_rate(&bucket, minute, PER_CLIENT_PER_MINUTE)
+            .await?
+        {
+            return Ok(Err(seconds));
+        }
+        if let Some(seconds) = store
+            .take_rate("feedback", minute, GLOBAL_PER_MINUTE)
+            .await?
+        {
+            return Ok(Err(seconds));
+        }
+        Ok(Ok(()))
     }
 
     pub fn forget_quiet(&self) {
@@ -157,7 +182,7 @@ async fn submit(
             "this site may not send feedback to this board".into(),
         ));
     }
-    if let Err(seconds) = state.feedback_limits.admit(client) {
+    if let Err(seconds) = state.feedback_limits.admit(&state.store, client).await? {
         tracing::warn!(%client, "feedback rate limit hit");
         let mut response = AppError::RateLimited.into_response();
         if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {

@@ -4,6 +4,7 @@
 //! on a stop. Every output line becomes a readable log line as it arrives.
 
 use serde::Deserialize;
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -15,6 +16,53 @@ use tokio::sync::mpsc::UnboundedSender;
 const MAX_LINE: u64 = 256 * 1024;
 /// How long the agent gets to exit after SIGTERM before the group is killed.
 const TERM_GRACE: Duration = Duration::from_secs(3);
+
+/// Variables the agent inherits from the runner's environment: what the CLI and ordinary
+/// build tools need to run. Anything else (`DATABASE_URL`, `GH_TOKEN`, cloud keys) stays with
+/// the server: a model acting on untrusted issue text must not be able to read it.
+const AGENT_ENV_NAMES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "TZ",
+    "TMPDIR",
+    "NO_COLOR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+];
+/// Families of variables the agent inherits: locale, and the CLI's own settings and
+/// credentials (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `CLAUDE_CODE_*`).
+const AGENT_ENV_PREFIXES: &[&str] = &["LC_", "ANTHROPIC_", "CLAUDE_"];
+
+/// The agent's environment out of the runner's: the allowlist above plus the names the
+/// operator added (`AUTOPILOT_AGENT_ENV`).
+pub fn agent_environment<I>(vars: I, extra: &[String]) -> Vec<(OsString, OsString)>
+where
+    I: IntoIterator<Item = (OsString, OsString)>,
+{
+    vars.into_iter()
+        .filter(|(name, _)| {
+            let Some(name) = name.to_str() else {
+                return false;
+            };
+            AGENT_ENV_NAMES.contains(&name)
+                || AGENT_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
+                || extra.iter().any(|e| e.trim() == name)
+        })
+        .collect()
+}
 
 /// Why a run was stopped from outside.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +122,8 @@ pub struct AgentCommand<'a> {
     pub dir: &'a Path,
     pub timeout: Duration,
     pub max_turns: Option<u32>,
+    /// Names the agent inherits on top of the allowlist.
+    pub extra_env: &'a [String],
 }
 
 impl AgentCommand<'_> {
@@ -91,6 +141,8 @@ impl AgentCommand<'_> {
                     .flatten(),
             )
             .current_dir(self.dir)
+            .env_clear()
+            .envs(agent_environment(std::env::vars_os(), self.extra_env))
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -272,7 +324,44 @@ fn describe(line: &str) -> (Option<String>, Option<ResultLine>) {
 
 #[cfg(test)]
 mod tests {
-    use super::describe;
+    use super::{agent_environment, describe};
+
+    #[test]
+    fn the_agent_gets_only_the_allowed_environment() {
+        let vars = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/runner"),
+            ("LC_ALL", "C.UTF-8"),
+            ("ANTHROPIC_API_KEY", "sk-1"),
+            ("CLAUDE_CODE_MAX_RETRIES", "3"),
+            ("DATABASE_URL", "postgresql://autopilot:secret@db/board"),
+            ("GH_TOKEN", "ghp_secret"),
+            ("AWS_SECRET_ACCESS_KEY", "k"),
+            ("AUTOPILOT_PUBLIC_URL", "https://board"),
+            ("CARGO_HOME", "/opt/cargo"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let names = |extra: &[String]| -> Vec<String> {
+            agent_environment(vars.clone(), extra)
+                .into_iter()
+                .map(|(k, _)| k.into_string().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            names(&[]),
+            [
+                "PATH",
+                "HOME",
+                "LC_ALL",
+                "ANTHROPIC_API_KEY",
+                "CLAUDE_CODE_MAX_RETRIES"
+            ]
+        );
+        // The operator adds names one by one; a prefix is not a wildcard.
+        let extra = ["CARGO_HOME".to_string(), " GH_".to_string()];
+        assert!(names(&extra).contains(&"CARGO_HOME".to_string()));
+        assert!(!names(&extra).contains(&"GH_TOKEN".to_string()));
+    }
 
     #[test]
     fn stream_lines_become_readable_log_lines() {

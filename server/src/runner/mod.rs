@@ -45,6 +45,8 @@ pub struct Runner {
     commit_name: String,
     commit_email: String,
     protected: Vec<String>,
+    /// Environment names the agent inherits beyond the allowlist.
+    agent_env: Vec<String>,
 }
 
 impl Runner {
@@ -103,6 +105,7 @@ impl Runner {
             commit_name: args.commit_name.clone(),
             commit_email: args.commit_email.clone(),
             protected: args.protected_paths.clone(),
+            agent_env: args.agent_env.clone(),
         })
     }
 
@@ -118,7 +121,11 @@ impl Runner {
             base = %self.repo.base_branch,
             "runner started"
         );
+        // Any change to the board (made by this process or, on PostgreSQL, by another one)
+        // wakes an idle runner at once; the poll is the safety net.
+        let mut changes = self.store.subscribe();
         while !*shutdown.borrow() {
+            changes.mark_unchanged();
             let worked = match self.work_next(shutdown.clone()).await {
                 Ok(worked) => worked,
                 Err(err) => {
@@ -130,6 +137,10 @@ impl Runner {
                 tokio::select! {
                     _ = tokio::time::sleep(self.poll) => {}
                     _ = shutdown.changed() => {}
+                    _ = changes.changed() => {
+                        // A burst of changes (a feedback flood) costs one look, not one each.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
                 }
             }
         }
@@ -233,6 +244,7 @@ impl Runner {
             dir,
             timeout: self.timeout,
             max_turns: self.max_turns,
+            extra_env: &self.agent_env,
         };
         let report = command
             .run(log_tx.clone(), self.watch_run(issue.id, run.id, shutdown))

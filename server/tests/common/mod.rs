@@ -1,4 +1,4 @@
-//! A real router over a temporary SQLite database, with two people (a member and an admin),
+//! A real router over a fresh database (SQLite or PostgreSQL, see `engines`), with two people (a member and an admin),
 //! a bearer token for each, and helpers to call it as anyone.
 #![allow(dead_code)]
 
@@ -103,7 +103,7 @@ impl TestApp {
     /// `people`: whether to create the member and the admin (false for first-run tests).
     pub async fn build(policy: SessionPolicy, setup_token: Option<&str>, people: bool) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let url = crate::engines::fresh_database(dir.path()).await;
         let store = Store::open(&url).await.expect("open store");
         let (mut member_token, mut admin_token) = (String::new(), String::new());
         if people {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Autopilot needs, skipping whatever is already there:
 # the wasm target, cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, Debian's Chromium,
-# wasm-opt (npm's binaryen, for release builds) and the Playwright packages.
+# git, curl and PostgreSQL, wasm-opt (npm's binaryen, for release builds) and the Playwright
+# packages. `--tests` adds what only the tests need (PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,10 +31,16 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-# Chromium for Playwright; git for the runner (its tests make real repositories).
+# Chromium for Playwright; git for the runner (its tests make real repositories); PostgreSQL
+# for the tests that prove the second engine (each test run starts its own throwaway cluster;
+# the package's own cluster is never used); curl for the scripts and multi-process tests.
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v git >/dev/null 2>&1 || missing="$missing git"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+if [ "${1:-}" = "--tests" ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+fi
 if [ -n "$missing" ]; then
   step "installing$missing from Debian"
   as_root apt-get update

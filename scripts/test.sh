@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up the machine and runs every check: formatting, clippy, unit and integration tests
-# (against real SQLite files), then the Playwright tests in Chromium against the built board.
+# (the conformance suite on real SQLite files and on a throwaway PostgreSQL cluster that the
+# tests start themselves), then the Playwright tests in Chromium against the built board.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 # The same output name as cargo-leptos uses, so `cargo test` and `cargo leptos build` share
 # compiled dependencies instead of rebuilding each other's.
 export LEPTOS_OUTPUT_NAME=autopilot

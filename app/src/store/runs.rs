@@ -269,6 +269,17 @@ impl Store {
         let actor = Actor::new(Role::Runner, runner_id);
         let mut tx = self.begin_write().await?;
         let now = Store::clock(&mut tx).await?;
+        // Already recorded (a retry after the answer to the first try was lost): say what
+        // it was and change nothing.
+        let recorded: Option<(Option<String>,)> = on_tx!(&mut tx, e => sqlx::query_as(
+            "SELECT outcome FROM runs WHERE id = $1 AND finished_at IS NOT NULL"
+        )
+        .bind(run_id)
+        .fetch_optional(e)
+        .await)?;
+        if let Some((outcome,)) = recorded {
+            return Ok(outcome.as_deref() != Some(RunOutcome::Lost.as_str()));
+        }
         let issue = fetch_issue(&mut tx, issue_id).await?;
         let holds = issue.status == Status::InProgress
             && issue.claimed_by.as_deref() == Some(runner_id)

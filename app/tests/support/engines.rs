@@ -134,13 +134,23 @@ impl Cluster {
 
     pub fn start(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB",
+            // fsync off: a test cluster need not survive the machine crashing, only
+            // PostgreSQL itself stopping (commits stay synchronous, so a stop loses nothing
+            // that was acknowledged).
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+             -c max_connections=400 -c shared_buffers=64MB",
             self.port,
             self.dir.display()
         );
         let log = self.dir.join("log");
         self.pg_ctl(&["-l", &log.to_string_lossy(), "-w", "start", "-o", &options]);
+    }
+
+    /// A restart (`pg_ctl restart` would hand the new server our output pipes, as it does not
+    /// keep `-l`).
+    pub fn restart(&self) {
+        self.stop("fast");
+        self.start();
     }
 
     /// Stops it as a crash would (`-m immediate`) or cleanly (`-m fast`).

@@ -14,10 +14,16 @@ pub struct ScratchBoard {
 }
 
 impl ScratchBoard {
+    /// On a new SQLite file.
     pub async fn new() -> anyhow::Result<ScratchBoard> {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let store = Store::open(&url).await?;
+        Self::on(&url, dir).await
+    }
+
+    /// On the (empty) database at `url`.
+    pub async fn on(url: &str, dir: tempfile::TempDir) -> anyhow::Result<ScratchBoard> {
+        let store = Store::open(url).await?;
         let hash = hash_password("bench password 1".into()).await?;
         let user = store
             .create_user("bench@example.com", "Bench", UserRole::Admin, &hash)

@@ -20,6 +20,7 @@ use crate::config::RunnerArgs;
 use agent::AgentCommand;
 use anyhow::{anyhow, Context};
 use app::domain::{AuthorKind, Issue, Run, RunOutcome, Status};
+use app::error::AppError;
 use app::store::{RunFinish, Store, Switch};
 use git::Repo;
 use outcome::Verdict;
@@ -198,24 +199,36 @@ impl Runner {
         self.finish(issue, run, finish).await
     }
 
+    /// Records the end of the run. While the database is away this tries again for as long
+    /// as the lease would have lasted: past that, the claim is someone else's to rescue.
     async fn finish(&self, issue: &Issue, run: &Run, finish: RunFinish) -> RunOutcome {
         let outcome = finish.outcome;
-        match self
-            .store
-            .finish_run(&self.id, run.id, issue.id, finish)
-            .await
-        {
-            Ok(true) => outcome,
-            Ok(false) => {
-                tracing::warn!(
-                    issue = issue.id,
-                    "claim lost before the run ended; result dropped"
-                );
-                RunOutcome::Lost
-            }
-            Err(err) => {
-                tracing::error!(issue = issue.id, %err, "could not record the end of a run");
-                RunOutcome::Error
+        let give_up = std::time::Instant::now() + self.lease;
+        loop {
+            match self
+                .store
+                .finish_run(&self.id, run.id, issue.id, finish.clone())
+                .await
+            {
+                Ok(true) => return outcome,
+                Ok(false) => {
+                    tracing::warn!(
+                        issue = issue.id,
+                        "claim lost before the run ended; result dropped"
+                    );
+                    return RunOutcome::Lost;
+                }
+                Err(AppError::Unavailable(_)) if std::time::Instant::now() < give_up => {
+                    tracing::warn!(
+                        issue = issue.id,
+                        "the database is away; retrying the end of the run"
+                    );
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(err) => {
+                    tracing::error!(issue = issue.id, %err, "could not record the end of a run");
+                    return RunOutcome::Error;
+                }
             }
         }
     }

@@ -229,6 +229,48 @@ async fn concurrent_moves_of_one_issue_let_exactly_one_win() {
     assert_eq!(store.list_events(issue.id).await.unwrap().len(), 2);
 }
 
+async fn a_lease_that_ran_out_is_not_renewed_or_finished_by_its_old_runner() {
+    use app::domain::RunOutcome;
+    use app::store::RunFinish;
+    let (store, _dir) = store().await;
+    let new = NewIssue {
+        status: Some(Status::Ready),
+        ..new_issue("Agent work")
+    };
+    store.create_issue(&member(), new).await.unwrap();
+    store.register_runner("r1", "host", 1).await.unwrap();
+    // A 1 ms lease: gone by the time the runner is heard from again (the database was away).
+    let (issue, run) = store.claim_next("r1", 1).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let beat = store
+        .heartbeat("r1", 60_000, Some((issue.id, run.id)))
+        .await
+        .unwrap();
+    assert!(!beat.holds_claim, "an expired lease must not be renewed");
+    let finish = RunFinish::new(RunOutcome::Review, Status::InReview);
+    let held = store
+        .finish_run("r1", run.id, issue.id, finish.clone())
+        .await
+        .unwrap();
+    assert!(!held);
+    assert_eq!(
+        store.get_issue(issue.id).await.unwrap().status,
+        Status::InProgress
+    );
+    let runs = store.runs_for_issue(issue.id).await.unwrap();
+    assert_eq!(runs[0].outcome.as_deref(), Some("lost"));
+    // Recording the end again (a retry) changes nothing.
+    assert!(!store
+        .finish_run("r1", run.id, issue.id, finish)
+        .await
+        .unwrap());
+    assert_eq!(store.expire_leases().await.unwrap(), vec![issue.id]);
+    assert_eq!(
+        store.get_issue(issue.id).await.unwrap().status,
+        Status::Ready
+    );
+}
+
 #[tokio::test]
 async fn the_database_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,6 +294,7 @@ async fn unsupported_urls_are_refused_clearly() {
 }
 
 on_both_engines!(
+    a_lease_that_ran_out_is_not_renewed_or_finished_by_its_old_runner,
     every_change_writes_its_event,
     a_stale_version_is_a_conflict_and_changes_nothing,
     refused_moves_change_nothing,

@@ -2,7 +2,9 @@
 //! the store (which applies the domain rules) do the work. Endpoints have stable names so
 //! scripts, logs and the authorization matrix test can name them.
 
-use crate::domain::{Attachment, BoardIssues, Comment, Issue, IssueView, Kind, Priority, Status};
+use crate::domain::{
+    Attachment, BoardIssues, Comment, Issue, IssueView, Kind, Priority, Status, COLUMN_SHOWN,
+};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
@@ -68,15 +70,15 @@ mod ssr {
     }
 }
 
-/// The board, filtered. `mine` keeps the caller's own issues; `done` is how many finished
-/// issues to show (the most recent).
+/// The board, filtered. `mine` keeps the caller's own issues; `shown` is how many cards each
+/// column shows (in `Status::ALL` order; missing or 0: the default).
 #[server(endpoint = "list_board")]
 pub async fn list_board(
     #[server(default)] q: Option<String>,
     #[server(default)] kind: Option<Kind>,
     #[server(default)] assignee: Option<String>,
     #[server(default)] mine: bool,
-    #[server(default)] done: Option<i64>,
+    #[server(default)] shown: Vec<i64>,
 ) -> Result<BoardIssues, AppError> {
     let actor = ssr::current_actor().await?;
     let assignee = if mine {
@@ -90,15 +92,18 @@ pub async fn list_board(
         assignee,
         status: None,
     };
-    let done_limit = done.unwrap_or(DONE_SHOWN).clamp(0, 10_000);
+    let shown = |status: Status| {
+        let i = Status::ALL.iter().position(|s| *s == status).unwrap_or(0);
+        match shown.get(i).copied().unwrap_or(0) {
+            n if n <= 0 => COLUMN_SHOWN,
+            n => n.min(10_000),
+        }
+    };
     ssr::store()?
-        .board_issues(&filter, done_limit)
+        .board_issues(&filter, shown)
         .await
         .map_err(ssr::with_status)
 }
-
-/// How many done issues the board shows before "Show more".
-pub const DONE_SHOWN: i64 = 30;
 
 /// An issue for its drawer: detail, rendered body and history.
 #[server(endpoint = "get_issue_view")]

@@ -218,13 +218,27 @@ pub struct Event {
     pub created_at: i64,
 }
 
-/// What the board shows: every open issue, and the most recently finished ones.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// What the board shows: the first cards of each column (by position; done: the most
+/// recently finished first), and how many issues each column holds in all.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BoardIssues {
     pub issues: Vec<Issue>,
-    /// How many done issues match; only the most recent of them are in `issues`.
-    pub done_total: i64,
+    /// Issues per column under the filters (exact, whatever is shown).
+    pub counts: Vec<(Status, i64)>,
 }
+
+impl BoardIssues {
+    /// How many issues the column holds.
+    pub fn count(&self, status: Status) -> i64 {
+        self.counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// How many cards a column shows before "Show more", and how many more each click adds.
+pub const COLUMN_SHOWN: i64 = 50;
 
 /// An issue with everything shown beside it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,8 +5,10 @@ use super::issue::IssuePanel;
 use super::live::use_live_refresh;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
-use crate::api::{list_board, whoami, CreateIssue, MoveIssue, DONE_SHOWN};
-use crate::domain::{legal_targets, BoardIssues, Issue, Kind, Priority, Role, Status};
+use crate::api::{list_board, whoami, CreateIssue, MoveIssue};
+use crate::domain::{
+    legal_targets, BoardIssues, Issue, Kind, Priority, Role, Status, COLUMN_SHOWN,
+};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::Form;
@@ -19,7 +21,18 @@ struct BoardQuery {
     kind: Option<Kind>,
     assignee: Option<String>,
     mine: bool,
-    done: Option<i64>,
+    /// Cards each column shows, in `Status::ALL` order (`?ready=100`; 0: the default).
+    shown: Vec<i64>,
+}
+
+impl BoardQuery {
+    fn shown(&self, status: Status) -> i64 {
+        let i = Status::ALL.iter().position(|s| *s == status).unwrap_or(0);
+        match self.shown.get(i).copied().unwrap_or(0) {
+            n if n <= 0 => COLUMN_SHOWN,
+            n => n,
+        }
+    }
 }
 
 /// What every part of the board shares.
@@ -47,7 +60,10 @@ pub fn BoardPage() -> impl IntoView {
             kind: q.get("kind").and_then(|k| k.parse().ok()),
             assignee: q.get("assignee").filter(|v| !v.trim().is_empty()),
             mine: q.get("mine").is_some(),
-            done: q.get("done").and_then(|d| d.parse().ok()),
+            shown: Status::ALL
+                .iter()
+                .map(|s| q.get(s.as_str()).and_then(|n| n.parse().ok()).unwrap_or(0))
+                .collect(),
         }
     });
     let open_issue = Memo::new(move |_| {
@@ -90,7 +106,7 @@ pub fn BoardPage() -> impl IntoView {
                 move_action.version().get(),
             )
         },
-        |(f, ..)| list_board(f.q, f.kind, f.assignee, f.mine, f.done),
+        |(f, ..)| list_board(f.q, f.kind, f.assignee, f.mine, f.shown),
     );
 
     let marker = hydration_marker();
@@ -125,7 +141,11 @@ pub fn BoardPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Ok(board) => {
-                                view! { <Board board ctx filters=filters.get() /> }.into_any()
+                                let more_href = move |status: Status, n: i64| {
+                                    more_href(&query.read(), status, n)
+                                };
+                                view! { <Board board ctx filters=filters.get() more_href /> }
+                                    .into_any()
                             }
                             Err(err) => error_note(&err),
                         })
@@ -148,6 +168,19 @@ pub fn BoardPage() -> impl IntoView {
             }}
         </div>
     }
+}
+
+/// The current URL with `status=n`: the column's "Show more" link (a plain link, so it works
+/// without JavaScript too).
+fn more_href(query: &leptos_router::params::ParamsMap, status: Status, n: i64) -> String {
+    let mut kept: Vec<String> = query
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| k != status.as_str() && k != "issue")
+        .map(|(k, v)| format!("{k}={}", crate::percent::query_value(&v)))
+        .collect();
+    kept.push(format!("{}={n}", status.as_str()));
+    format!("/?{}", kept.join("&"))
 }
 
 /// The current URL without `issue=`: where closing the drawer goes.
@@ -290,8 +323,13 @@ fn with_pending(mut issues: Vec<Issue>, pending: Option<(i64, Status, Option<f64
 }
 
 #[component]
-fn Board(board: BoardIssues, ctx: BoardContext, filters: BoardQuery) -> impl IntoView {
-    let done_total = board.done_total;
+fn Board(
+    board: BoardIssues,
+    ctx: BoardContext,
+    filters: BoardQuery,
+    more_href: impl Fn(Status, i64) -> String + 'static,
+) -> impl IntoView {
+    let counts = board.clone();
     let issues = with_pending(board.issues, ctx.pending.get());
     let columns = Status::ALL
         .into_iter()
@@ -302,16 +340,12 @@ fn Board(board: BoardIssues, ctx: BoardContext, filters: BoardQuery) -> impl Int
                 .cloned()
                 .collect();
             let shown = cards.len() as i64;
-            let count = if status == Status::Done {
-                done_total
-            } else {
-                shown
-            };
-            let more = (status == Status::Done && done_total > shown).then(|| {
-                let more = filters.done.unwrap_or(DONE_SHOWN) + 100;
+            let count = counts.count(status);
+            let more = (count > shown).then(|| {
+                let next = filters.shown(status) + COLUMN_SHOWN;
                 view! {
-                    <a class="show-more" href=format!("/?done={more}")>
-                        {format!("Show more ({} of {done_total})", shown)}
+                    <a class="show-more" href=more_href(status, next)>
+                        {format!("Show {COLUMN_SHOWN} more ({shown} of {count})")}
                     </a>
                 }
             });

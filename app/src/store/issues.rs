@@ -77,41 +77,54 @@ impl Store {
         })?)
     }
 
-    /// The board: open issues in column order, plus the `done_limit` most recently finished,
-    /// without their bodies. The done column can hold years of work; it is never loaded whole.
+    /// The board: the first `shown(status)` cards of each column, without their bodies, and
+    /// every column's count. What it costs depends on what is on screen, not on how many
+    /// issues exist: each column is one indexed query with a limit.
     pub async fn board_issues(
         &self,
         filter: &IssueFilter,
-        done_limit: i64,
+        shown: impl Fn(Status) -> i64,
     ) -> AppResult<BoardIssues> {
-        let mut issues = on_pool!(self, e => {
-            let mut open = QueryBuilder::new(concat!(
-                "SELECT ",
-                card_columns!(),
-                " FROM issues WHERE status <> 'done'"
-            ));
-            filter.push_conditions(&mut open);
-            open.push(" ORDER BY position, id");
-            open.build_query_as::<Issue>().fetch_all(e).await
+        let mut issues = Vec::new();
+        for status in Status::ALL {
+            let limit = shown(status).max(0);
+            if limit == 0 {
+                continue;
+            }
+            let order = if status == Status::Done {
+                " ORDER BY updated_at DESC, id DESC LIMIT "
+            } else {
+                " ORDER BY position, id LIMIT "
+            };
+            let cards = on_pool!(self, e => {
+                let mut sql = QueryBuilder::new(concat!(
+                    "SELECT ",
+                    card_columns!(),
+                    " FROM issues WHERE status = "
+                ));
+                sql.push_bind(status);
+                filter.push_conditions(&mut sql);
+                sql.push(order).push_bind(limit);
+                sql.build_query_as::<Issue>().fetch_all(e).await
+            })?;
+            issues.extend(cards);
+        }
+        let counts: Vec<(Status, i64)> = on_pool!(self, e => {
+            let mut sql = QueryBuilder::new("SELECT status, COUNT(*) FROM issues WHERE 1 = 1");
+            filter.push_conditions(&mut sql);
+            sql.push(" GROUP BY status");
+            sql.build_query_as().fetch_all(e).await
         })?;
-        let done = on_pool!(self, e => {
-            let mut done = QueryBuilder::new(concat!(
-                "SELECT ",
-                card_columns!(),
-                " FROM issues WHERE status = 'done'"
-            ));
-            filter.push_conditions(&mut done);
-            done.push(" ORDER BY updated_at DESC, id DESC LIMIT ")
-                .push_bind(done_limit.max(0));
-            done.build_query_as::<Issue>().fetch_all(e).await
-        })?;
-        issues.extend(done);
-        let (done_total,): (i64,) = on_pool!(self, e => {
-            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM issues WHERE status = 'done'");
-            filter.push_conditions(&mut count);
-            count.build_query_as().fetch_one(e).await
-        })?;
-        Ok(BoardIssues { issues, done_total })
+        let counts = Status::ALL
+            .into_iter()
+            .map(|s| {
+                (
+                    s,
+                    counts.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n),
+                )
+            })
+            .collect();
+        Ok(BoardIssues { issues, counts })
     }
 
     pub async fn get_issue(&self, id: i64) -> AppResult<Issue> {

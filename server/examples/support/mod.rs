@@ -15,6 +15,7 @@ pub struct ScratchBoard {
 
 impl ScratchBoard {
     /// On a new SQLite file.
+    #[allow(dead_code)] // not every benchmark uses it
     pub async fn new() -> anyhow::Result<ScratchBoard> {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());

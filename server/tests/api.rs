@@ -642,6 +642,94 @@ async fn every_column_shows_its_first_cards_with_exact_counts() {
     assert_eq!(found.issues.len(), 5);
 }
 
+async fn the_list_pages_with_a_cursor_and_still_answers_the_whole_list() {
+    let app = app().await;
+    for i in 0..7 {
+        app.create(&format!("issue {i}")).await;
+    }
+    // The original's call: every issue, as a JSON array.
+    let all = app.get("/api/autopilot/issues").await.json();
+    assert_eq!(all.as_array().unwrap().len(), 7);
+    // Pages of 3, following next_cursor to the end.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get(&format!("/api/autopilot/issues?limit=3&cursor={cursor}"))
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let page = page.json();
+        for issue in page["issues"].as_array().unwrap() {
+            seen.push(issue["title"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|i| format!("issue {i}")).collect();
+    assert_eq!(seen, expected);
+    // Filters apply to pages too.
+    let page = app
+        .get("/api/autopilot/issues?limit=10&q=issue%203")
+        .await
+        .json();
+    assert_eq!(page["issues"].as_array().unwrap().len(), 1);
+    assert!(page["next_cursor"].is_null());
+    // Bad paging is a clear 400 that names the problem.
+    for (query, words) in [
+        ("limit=0", "limit must be"),
+        ("limit=5000", "limit must be"),
+        ("limit=5&cursor=abc", "cursor"),
+        ("cursor=3", "cursor goes with limit"),
+    ] {
+        let r = app.get(&format!("/api/autopilot/issues?{query}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.text());
+        assert!(r.text().contains(words), "{query}: {}", r.text());
+    }
+}
+
+async fn pages_and_json_are_gzipped_when_asked_and_streams_are_not() {
+    let app = app().await;
+    for i in 0..20 {
+        app.create(&format!(
+            "a card with a title long enough to be worth packing {i}"
+        ))
+        .await;
+    }
+    let token = app.member_token.clone();
+    let get = |path: &'static str| {
+        axum::http::Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    for path in ["/", "/api/autopilot/issues"] {
+        let r = app.send(get(path)).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(
+            r.headers
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap()),
+            Some("gzip"),
+            "{path}"
+        );
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&r.body[..]), &mut plain)
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&plain).contains("worth packing 19"),
+            "{path}"
+        );
+    }
+    let stream = tower::ServiceExt::oneshot(app.router.clone(), get("/api/autopilot/stream"))
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert!(stream.headers().get(header::CONTENT_ENCODING).is_none());
+}
+
 async fn feedback_is_rate_limited_per_client_with_retry_after() {
     let app = app().await;
     let send = || {
@@ -811,6 +899,8 @@ async fn runs_and_their_logs_are_readable_by_people() {
 }
 
 on_both_engines!(
+    pages_and_json_are_gzipped_when_asked_and_streams_are_not,
+    the_list_pages_with_a_cursor_and_still_answers_the_whole_list,
     healthz_answers_ok,
     create_show_patch_and_list,
     status_changes_follow_the_rules_and_versions,

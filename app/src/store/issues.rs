@@ -77,6 +77,32 @@ impl Store {
         })?)
     }
 
+    /// One page of issues in id order, after issue `after`, and the id to continue after
+    /// when there are more (a keyset cursor: pages stay right while issues are filed).
+    pub async fn list_issue_page(
+        &self,
+        filter: &IssueFilter,
+        after: i64,
+        limit: i64,
+    ) -> AppResult<(Vec<Issue>, Option<i64>)> {
+        let limit = limit.clamp(1, 1000);
+        let mut issues = on_pool!(self, e => {
+            let mut sql = QueryBuilder::new(concat!(
+                "SELECT ",
+                issue_columns!(),
+                " FROM issues WHERE id > "
+            ));
+            sql.push_bind(after);
+            filter.push_conditions(&mut sql);
+            sql.push(" ORDER BY id LIMIT ").push_bind(limit + 1);
+            sql.build_query_as::<Issue>().fetch_all(e).await
+        })?;
+        let more = issues.len() as i64 > limit;
+        issues.truncate(limit as usize);
+        let next = more.then(|| issues.last().map(|i| i.id)).flatten();
+        Ok((issues, next))
+    }
+
     /// The board: the first `shown(status)` cards of each column, without their bodies, and
     /// every column's count. What it costs depends on what is on screen, not on how many
     /// issues exist: each column is one indexed query with a limit.

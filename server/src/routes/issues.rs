@@ -51,20 +51,47 @@ struct ListParams {
     kind: Option<Kind>,
     q: Option<String>,
     assignee: Option<String>,
+    /// Page size (1 to 1000). With it the answer is one page; without it, every issue (the
+    /// original's call, kept for old scripts).
+    limit: Option<i64>,
+    /// Where the previous page ended (its `next_cursor`).
+    cursor: Option<String>,
 }
 
+/// Issues, filtered: the whole list as a JSON array, or with `limit` one page,
+/// `{"issues": […], "next_cursor": "…" | null}` in id order.
 async fn list(
     State(store): State<Store>,
     CurrentActor(_): CurrentActor,
     Query(params): Query<ListParams>,
-) -> ApiResult<axum::Json<Vec<Issue>>> {
+) -> ApiResult<Response> {
     let filter = IssueFilter {
         status: params.status,
         kind: params.kind,
         q: params.q,
         assignee: params.assignee,
     };
-    Ok(axum::Json(store.list_issues(&filter).await?))
+    let Some(limit) = params.limit else {
+        if params.cursor.is_some() {
+            return Err(AppError::BadRequest("cursor goes with limit".into()));
+        }
+        return Ok(axum::Json(store.list_issues(&filter).await?).into_response());
+    };
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::BadRequest("limit must be from 1 to 1000".into()));
+    }
+    let after = match params.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(cursor) => cursor
+            .parse::<i64>()
+            .map_err(|_| AppError::BadRequest("cursor is not one this API gave out".into()))?,
+    };
+    let (issues, next) = store.list_issue_page(&filter, after, limit).await?;
+    let next_cursor = next.map(|id| id.to_string());
+    Ok(
+        axum::Json(serde_json::json!({ "issues": issues, "next_cursor": next_cursor }))
+            .into_response(),
+    )
 }
 
 async fn create(

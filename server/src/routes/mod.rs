@@ -31,6 +31,7 @@ use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
@@ -101,6 +102,9 @@ pub fn router(state: AppState) -> Router {
     app.method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(self_heal::panic_response))
+        // Pages, JSON and the wasm travel gzipped when the browser asks (about a third of
+        // their size); live streams are left alone (tower-http's default predicate).
+        .layer(CompressionLayer::new().gzip(true))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

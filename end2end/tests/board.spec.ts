@@ -143,10 +143,24 @@ test('a second browser sees a move live, without reloading', async ({ page, brow
   await openBoard(watcher);
   await expect(cardIn(watcher, 'backlog', issue.id)).toBeVisible();
 
+  // The watcher patches the one card that changed; it never loads the whole board again.
+  const calls: string[] = [];
+  watcher.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.includes('list_board') || path.includes('get_card')) calls.push(path);
+  });
+  const backlogCount = await column(watcher, 'backlog').locator('.count').innerText();
+  const readyCount = await column(watcher, 'ready').locator('.count').innerText();
+
   await openBoard(page);
   await cardIn(page, 'backlog', issue.id).dragTo(column(page, 'ready'));
   await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
   await expect(cardIn(watcher, 'ready', issue.id)).toBeVisible({ timeout: 3000 });
+  await expect(cardIn(watcher, 'backlog', issue.id)).toHaveCount(0);
+  await expect(column(watcher, 'backlog').locator('.count')).toHaveText(String(Number(backlogCount) - 1));
+  await expect(column(watcher, 'ready').locator('.count')).toHaveText(String(Number(readyCount) + 1));
+  expect(calls.some((c) => c.includes('get_card'))).toBe(true);
+  expect(calls.filter((c) => c.includes('list_board'))).toEqual([]);
   await other.close();
 });
 
@@ -209,4 +223,34 @@ test('dragging a card onto another in the same column puts it above; the order p
   // A reorder is its own event, not a move.
   const events = await (await request.get(`/api/autopilot/issues/${second.id}/events`)).json();
   expect(events.map((e: { kind: string }) => e.kind)).toContain('reordered');
+});
+
+test('a long column shows its first 50 cards; "Show 50 more" shows the rest, keeping the filter', async ({ page, request }) => {
+  const tag = `Long${Date.now()}`;
+  const ids: number[] = [];
+  for (let i = 0; i < 55; i++) {
+    const issue = await createIssue(request, `${tag} card ${i}`, { status: 'ready', human_only: true });
+    const moved = await request.post(`/api/autopilot/issues/${issue.id}/status`, { data: { status: 'in_progress' } });
+    expect(moved.status()).toBe(200);
+    ids.push(issue.id);
+  }
+  await openBoard(page, `/?q=${tag}`);
+  const working = column(page, 'in_progress');
+  await expect(working.locator('.count')).toHaveText('55');
+  await expect(working.locator('.card')).toHaveCount(50);
+  const more = working.getByRole('link', { name: /Show 50 more/ });
+  await expect(more).toHaveText('Show 50 more (50 of 55)');
+  await more.click();
+  await expect(page).toHaveURL(/in_progress=100/);
+  await expect(page).toHaveURL(new RegExp(`q=${tag}`));
+  await expect(working.locator('.card')).toHaveCount(55);
+  await expect(working.getByRole('link', { name: /Show 50 more/ })).toHaveCount(0);
+  await page.screenshot({ path: 'test-results/long-column.png' });
+  // Out of the way of the tests after this one.
+  for (const id of ids) {
+    for (const status of ['in_review', 'done']) {
+      const r = await request.post(`/api/autopilot/issues/${id}/status`, { data: { status } });
+      expect(r.status()).toBe(200);
+    }
+  }
 });

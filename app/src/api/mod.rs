@@ -3,7 +3,7 @@
 //! scripts, logs and the authorization matrix test can name them.
 
 use crate::domain::{
-    Attachment, BoardIssues, Comment, Issue, IssueView, Kind, Priority, Status, COLUMN_SHOWN,
+    Attachment, BoardIssues, CardUpdate, Comment, Issue, IssueView, Kind, Priority, Status,
 };
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -95,7 +95,7 @@ pub async fn list_board(
     let shown = |status: Status| {
         let i = Status::ALL.iter().position(|s| *s == status).unwrap_or(0);
         match shown.get(i).copied().unwrap_or(0) {
-            n if n <= 0 => COLUMN_SHOWN,
+            n if n <= 0 => crate::domain::COLUMN_SHOWN,
             n => n.min(10_000),
         }
     };
@@ -103,6 +103,19 @@ pub async fn list_board(
         .board_issues(&filter, shown)
         .await
         .map_err(ssr::with_status)
+}
+
+/// One card and the columns' counts: what a live board fetches when an event names an issue.
+/// `issue` is `None` when the issue is gone.
+#[server(endpoint = "get_card")]
+pub async fn get_card(id: i64) -> Result<CardUpdate, AppError> {
+    ssr::current_actor().await?;
+    let store = ssr::store()?;
+    let issue = store.card(id).await?;
+    let counts = store
+        .column_counts(&crate::store::IssueFilter::default())
+        .await?;
+    Ok(CardUpdate { issue, counts })
 }
 
 /// An issue for its drawer: detail, rendered body and history.

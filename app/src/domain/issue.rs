@@ -237,6 +237,42 @@ impl BoardIssues {
     }
 }
 
+/// A changed card, and every column's count after the change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CardUpdate {
+    pub issue: Option<Issue>,
+    pub counts: Vec<(Status, i64)>,
+}
+
+impl BoardIssues {
+    /// The board with `update` applied: the card in its (new) column at its place, or gone,
+    /// and the counts as they now are. Cards keep their column's order (by position; done:
+    /// the most recently finished first).
+    /// An update older than the card shown (a lower version) is ignored.
+    pub fn patch(&mut self, id: i64, update: CardUpdate) {
+        let shown = self.issues.iter().find(|i| i.id == id).map(|i| i.version);
+        let fresh = update.issue.as_ref().map_or(i64::MAX, |i| i.version);
+        if shown.is_some_and(|v| v > fresh) {
+            return;
+        }
+        self.issues.retain(|i| i.id != id);
+        if let Some(issue) = update.issue {
+            self.issues.push(issue);
+        }
+        let column = |s: Status| Status::ALL.iter().position(|c| *c == s);
+        self.issues.sort_by(|a, b| {
+            column(a.status).cmp(&column(b.status)).then_with(|| {
+                if a.status == Status::Done {
+                    b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id))
+                } else {
+                    a.position.total_cmp(&b.position).then(a.id.cmp(&b.id))
+                }
+            })
+        });
+        self.counts = update.counts;
+    }
+}
+
 /// How many cards a column shows before "Show more", and how many more each click adds.
 pub const COLUMN_SHOWN: i64 = 50;
 

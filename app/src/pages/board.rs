@@ -2,12 +2,12 @@
 //! and for browsers without JavaScript, filters, and the issue drawer (`/?issue=ID`).
 
 use super::issue::IssuePanel;
-use super::live::use_live_refresh;
+use super::live::use_live_events;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
-use crate::api::{list_board, whoami, CreateIssue, MoveIssue};
+use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    legal_targets, BoardIssues, Issue, Kind, Priority, Role, Status, COLUMN_SHOWN,
+    legal_targets, BoardIssues, CardUpdate, Issue, Kind, Priority, Role, Status, COLUMN_SHOWN,
 };
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -26,6 +26,11 @@ struct BoardQuery {
 }
 
 impl BoardQuery {
+    /// No filter: the board shows every issue, so a changed card can be patched in place.
+    fn unfiltered(&self) -> bool {
+        self.q.is_none() && self.kind.is_none() && self.assignee.is_none() && !self.mine
+    }
+
     fn shown(&self, status: Status) -> i64 {
         let i = Status::ALL.iter().position(|s| *s == status).unwrap_or(0);
         match self.shown.get(i).copied().unwrap_or(0) {
@@ -74,7 +79,32 @@ pub fn BoardPage() -> impl IntoView {
     });
 
     let refresh = RwSignal::new(0u64);
-    use_live_refresh(refresh);
+    // Cards changed since the board was loaded, fetched one at a time as live events name
+    // them: a change costs each open board one card, not a whole board.
+    let patches = RwSignal::new(Vec::<(i64, CardUpdate)>::new());
+    // The open drawer reloads when its own issue changes.
+    let drawer_refresh = RwSignal::new(0u64);
+    use_live_events(move |event| {
+        if event.issue_id.is_none() || event.issue_id == open_issue.get_untracked() {
+            drawer_refresh.try_update(|n| *n += 1);
+        }
+        let unfiltered = filters.with_untracked(BoardQuery::unfiltered);
+        match event.issue_id {
+            Some(id) if unfiltered => leptos::task::spawn_local(async move {
+                match get_card(id).await {
+                    Ok(update) => {
+                        patches.try_update(|p| p.push((id, update)));
+                    }
+                    Err(_) => {
+                        refresh.try_update(|n| *n += 1);
+                    }
+                }
+            }),
+            _ => {
+                refresh.try_update(|n| *n += 1);
+            }
+        }
+    });
     let create = ServerAction::<CreateIssue>::new();
     let move_action = ServerAction::<MoveIssue>::new();
     let me = Resource::new(|| (), |_| whoami());
@@ -106,7 +136,12 @@ pub fn BoardPage() -> impl IntoView {
                 move_action.version().get(),
             )
         },
-        |(f, ..)| list_board(f.q, f.kind, f.assignee, f.mine, f.shown),
+        move |(f, ..)| {
+            // What was patched so far is in the board being loaded; later patches apply on
+            // top of it (an older one is ignored by version).
+            patches.set(Vec::new());
+            list_board(f.q, f.kind, f.assignee, f.mine, f.shown)
+        },
     );
 
     let marker = hydration_marker();
@@ -140,7 +175,10 @@ pub fn BoardPage() -> impl IntoView {
                     board
                         .get()
                         .map(|result| match result {
-                            Ok(board) => {
+                            Ok(mut board) => {
+                                for (id, update) in patches.get() {
+                                    board.patch(id, update);
+                                }
                                 let more_href = move |status: Status, n: i64| {
                                     more_href(&query.read(), status, n)
                                 };
@@ -161,7 +199,7 @@ pub fn BoardPage() -> impl IntoView {
                                 <a class="drawer-close" href=close aria-label="Close">
                                     "×"
                                 </a>
-                                <IssuePanel id refresh />
+                                <IssuePanel id refresh=drawer_refresh />
                             </aside>
                         }
                     })

@@ -135,22 +135,33 @@ impl Store {
             })?;
             issues.extend(cards);
         }
+        let counts = self.column_counts(filter).await?;
+        Ok(BoardIssues { issues, counts })
+    }
+
+    /// How many issues each column holds under `filter`, in `Status::ALL` order.
+    pub async fn column_counts(&self, filter: &IssueFilter) -> AppResult<Vec<(Status, i64)>> {
         let counts: Vec<(Status, i64)> = on_pool!(self, e => {
             let mut sql = QueryBuilder::new("SELECT status, COUNT(*) FROM issues WHERE 1 = 1");
             filter.push_conditions(&mut sql);
             sql.push(" GROUP BY status");
             sql.build_query_as().fetch_all(e).await
         })?;
-        let counts = Status::ALL
-            .into_iter()
-            .map(|s| {
-                (
-                    s,
-                    counts.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n),
-                )
-            })
-            .collect();
-        Ok(BoardIssues { issues, counts })
+        let count = |s: Status| counts.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n);
+        Ok(Status::ALL.into_iter().map(|s| (s, count(s))).collect())
+    }
+
+    /// One issue as its card shows it (without the body): what an open board fetches when a
+    /// live event names the issue, instead of the whole board.
+    pub async fn card(&self, id: i64) -> AppResult<Option<Issue>> {
+        Ok(on_pool!(self, e => sqlx::query_as::<_, Issue>(concat!(
+            "SELECT ",
+            card_columns!(),
+            " FROM issues WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(e)
+        .await)?)
     }
 
     pub async fn get_issue(&self, id: i64) -> AppResult<Issue> {

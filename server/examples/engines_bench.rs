@@ -8,12 +8,7 @@
 //! (`scripts/setup.sh --tests` installs it), with fsync off as in the tests.
 
 use app::domain::{Actor, NewIssue, Role, Status};
-use app::store::Store;
-use axum::body::Body;
-use axum::http::{header, Request};
-use http_body_util::BodyExt;
 use std::time::Instant;
-use tower::ServiceExt;
 
 #[path = "../../app/tests/support/engines.rs"]
 #[allow(unused_macros)]
@@ -32,11 +27,12 @@ async fn main() -> anyhow::Result<()> {
         let board = scratch(engine, &cluster).await?;
         let mut seeded = 0;
         for n in [1_000, 10_000] {
-            seed(&board.store, seeded, n).await?;
+            support::seed(&board.store, seeded, n).await?;
             seeded = n;
             let router = board.router(Vec::new())?;
-            let (page, size) = median_ms(&router, "/", &board.token).await?;
-            let (list, _) = median_ms(&router, "/api/autopilot/issues", &board.token).await?;
+            let (page, size) = support::median_ms(&router, "/", &board.token).await?;
+            let (list, _) =
+                support::median_ms(&router, "/api/autopilot/issues", &board.token).await?;
             println!(
                 "{engine:<10} {n:>7}  {page:>13.1} ms  {list:>13.1} ms  {:>8}",
                 size / 1024
@@ -119,54 +115,4 @@ async fn scratch(
         }
     };
     support::ScratchBoard::on(&url, dir).await
-}
-
-/// Issues `from..to`, spread as on a board in use: 80 % done, the rest in the open columns.
-async fn seed(store: &Store, from: usize, to: usize) -> anyhow::Result<()> {
-    let person = Actor::new(Role::Admin, "Bench");
-    for i in from..to {
-        let status = match i % 10 {
-            0 => Status::Backlog,
-            1 => Status::Ready,
-            2 => Status::InProgress,
-            3 => Status::InReview,
-            _ => Status::Done,
-        };
-        let new = NewIssue {
-            title: format!("Issue number {i} with a realistic title of some length"),
-            body: "Some body text. ".repeat(20),
-            human_only: true,
-            status: Some(Status::Ready).filter(|_| status != Status::Backlog),
-            ..Default::default()
-        };
-        let issue = store.create_issue(&person, new).await?;
-        let walk: &[Status] = match status {
-            Status::InProgress => &[Status::InProgress],
-            Status::InReview => &[Status::InProgress, Status::InReview],
-            Status::Done => &[Status::InProgress, Status::InReview, Status::Done],
-            _ => &[],
-        };
-        for &to in walk {
-            store.move_issue(&person, issue.id, to, None).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Median time of 20 requests for `path`, and the size of the answer.
-async fn median_ms(router: &axum::Router, path: &str, token: &str) -> anyhow::Result<(f64, usize)> {
-    let mut times = Vec::new();
-    let mut size = 0;
-    for _ in 0..20 {
-        let req = Request::get(path)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Body::empty())?;
-        let started = Instant::now();
-        let res = router.clone().oneshot(req).await?;
-        let body = res.into_body().collect().await?.to_bytes();
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
-        size = body.len();
-    }
-    times.sort_by(f64::total_cmp);
-    Ok((times[times.len() / 2], size))
 }

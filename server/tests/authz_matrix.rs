@@ -124,6 +124,7 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
     ("GET", "/api/autopilot/uploads/{id}", Member, None),
     ("GET", "/api/autopilot/stream", Member, None),
     ("POST", "/api/get_issue_view", Member, Some((FORM, "id=1"))),
+    ("POST", "/api/get_card", Member, Some((FORM, "id=1"))),
     (
         "POST",
         "/api/update_issue",

@@ -182,6 +182,21 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
 
+/// Adds the admin root@example.com and returns a bearer token of theirs.
+async fn admin_token(store: &Store) -> String {
+    let hash = hash_password(PASSWORD.into()).await.unwrap();
+    let admin = store
+        .create_user("root@example.com", "Root", UserRole::Admin, &hash)
+        .await
+        .unwrap();
+    let token = new_token();
+    store
+        .create_api_token(admin.id, "test", &token_hash(&token))
+        .await
+        .unwrap();
+    token
+}
+
 /// A cluster with one board on it, an admin and their token.
 struct Board {
     cluster: Cluster,
@@ -196,16 +211,7 @@ impl Board {
         let cluster = engines::start_cluster();
         let url = format!("{}/postgres", cluster.url());
         let store = Store::open(&url).await.unwrap();
-        let hash = hash_password(PASSWORD.into()).await.unwrap();
-        let admin = store
-            .create_user("root@example.com", "Root", UserRole::Admin, &hash)
-            .await
-            .unwrap();
-        let token = new_token();
-        store
-            .create_api_token(admin.id, "test", &token_hash(&token))
-            .await
-            .unwrap();
+        let token = admin_token(&store).await;
         Board {
             cluster,
             url,
@@ -689,18 +695,10 @@ async fn a_sqlite_board_copied_to_postgres_answers_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("board.db").display());
     let store = Store::open(&sqlite).await.unwrap();
+    let token = admin_token(&store).await;
     let hash = hash_password(PASSWORD.into()).await.unwrap();
-    let admin = store
-        .create_user("root@example.com", "Root", UserRole::Admin, &hash)
-        .await
-        .unwrap();
     store
         .create_user("ann@example.com", "Ann", UserRole::Member, &hash)
-        .await
-        .unwrap();
-    let token = new_token();
-    store
-        .create_api_token(admin.id, "test", &token_hash(&token))
         .await
         .unwrap();
     let ann = Actor::new(Role::Member, "Ann");

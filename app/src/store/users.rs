@@ -192,20 +192,31 @@ impl Store {
         .await)?)
     }
 
-    /// The user behind a live token, marking the token as used.
+    /// The user behind a live token, marking the token as used (at most once a minute: a
+    /// script's every call must not be a write).
     pub async fn user_by_token_hash(&self, token_hash: &str) -> AppResult<Option<User>> {
-        let user_id: Option<(i64,)> = on_pool!(self, e => sqlx::query_as(
-            "UPDATE api_tokens SET last_used_at = $2
-             WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id",
+        let token: Option<(i64, Option<i64>)> = on_pool!(self, e => sqlx::query_as(
+            "SELECT user_id, last_used_at FROM api_tokens
+             WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(token_hash)
-        .bind(now_ms())
         .fetch_optional(e)
         .await)?;
-        match user_id {
-            Some((id,)) => Ok(Some(self.user_by_id(id).await?)),
-            None => Ok(None),
+        let Some((user_id, last_used_at)) = token else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        if last_used_at.is_none_or(|at| now - at >= 60_000) {
+            on_pool!(self, e => sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1"
+            )
+            .bind(token_hash)
+            .bind(now)
+            .execute(e)
+            .await
+            .map(|_| ()))?;
         }
+        Ok(Some(self.user_by_id(user_id).await?))
     }
 
     /// Revokes a user's tokens with this name; returns how many.

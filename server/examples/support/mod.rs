@@ -19,7 +19,7 @@ pub struct ScratchBoard {
 
 impl ScratchBoard {
     /// On a new SQLite file.
-        pub async fn new() -> anyhow::Result<ScratchBoard> {
+    pub async fn new() -> anyhow::Result<ScratchBoard> {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         Self::on(&url, dir).await

@@ -44,8 +44,16 @@ fn session_error(err: tower_sessions::session::Error) -> AppError {
     AppError::Internal
 }
 
+/// Who the page guard found the caller to be, kept on the request, so the server functions a
+/// page calls while it renders do not look the caller up again. Only the server puts it there.
+#[derive(Clone, Debug)]
+pub struct Authenticated(pub Actor);
+
 /// The caller, from a bearer token or the session; `Unauthorized` if neither names a live user.
 pub async fn authenticate(parts: &Parts, store: &Store, policy: SessionPolicy) -> AppResult<Actor> {
+    if let Some(Authenticated(actor)) = parts.extensions.get::<Authenticated>() {
+        return Ok(actor.clone());
+    }
     if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
         let token = header
             .to_str()

@@ -17,6 +17,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const FAKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-claude");
+
+/// One test of this file at a time: each starts a cluster and a handful of processes, and the
+/// timings they check (a second for a live update) are for a machine not doing two at once.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const PASSWORD: &str = "correct horse battery";
 
 /// One `autopilot` process, killed when dropped.
@@ -274,6 +278,7 @@ fn wait_line(rx: &mpsc::Receiver<String>, needles: &[&str], within: Duration) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_share_sessions_tokens_live_updates_limits_and_wake_runners() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let board = Board::new().await;
     let a = board.server("a");
     let b = board.server("b");
@@ -428,6 +433,7 @@ async fn servers_share_sessions_tokens_live_updates_limits_and_wake_runners() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgres_is_away_requests_fail_fast_and_come_back_by_themselves() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let board = Board::new().await;
     let a = board.server("a");
     let token = board.token.clone();
@@ -542,6 +548,7 @@ async fn while_postgres_is_away_requests_fail_fast_and_come_back_by_themselves()
 /// still ends in review, and no issue is ever worked by two runners at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_and_four_runners_work_200_issues_through_faults() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     const ISSUES: usize = 200;
     let board = Board::new().await;
     let origin = origin_repo(board.dir.path());
@@ -690,6 +697,7 @@ async fn two_servers_and_four_runners_work_200_issues_through_faults() {
 /// copied ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_board_copied_to_postgres_answers_the_same() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     use app::domain::{AuthorKind, RunOutcome};
     use app::store::{RunFinish, Switch};
     let dir = tempfile::tempdir().unwrap();

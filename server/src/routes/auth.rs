@@ -283,8 +283,11 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let path = request.uri().path().to_string();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let actor = auth::authenticate(&parts, &state.store, state.auth.policy).await;
+    if let Ok(actor) = &actor {
+        parts.extensions.insert(auth::Authenticated(actor.clone()));
+    }
     let request = Request::from_parts(parts, body);
     match (path.as_str(), actor) {
         ("/setup", _) => match state.store.count_users().await {

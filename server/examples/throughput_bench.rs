@@ -55,6 +55,34 @@ async fn main() -> anyhow::Result<()> {
             ours_rate / bare_rate
         );
     }
+    // The same, while the board changes ten times a second (every kept page goes stale).
+    let mover = {
+        let store = board.store.clone();
+        let person = app::domain::Actor::new(app::domain::Role::Admin, "Bench");
+        let new = app::domain::NewIssue {
+            title: "Moved all the time".into(),
+            human_only: true,
+            ..Default::default()
+        };
+        let id = store.create_issue(&person, new).await?.id;
+        tokio::spawn(async move {
+            use app::domain::Status;
+            for to in [Status::Ready, Status::Backlog].into_iter().cycle() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if store.move_issue(&person, id, to, None).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let (ours_rate, ours_median) = load(&ours, "/", &board.token, seconds).await?;
+    let (bare_rate, bare_median) = load(&bare, "/", &board.token, seconds).await?;
+    mover.abort();
+    println!(
+        "board page, a change every 100 ms: autopilot {ours_rate:.0} req/s (median \
+         {ours_median:.1} ms), bare {bare_rate:.0} req/s (median {bare_median:.1} ms): {:.2}x",
+        ours_rate / bare_rate
+    );
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         if let Some(rss) = status.lines().find(|l| l.starts_with("VmHWM")) {
             println!("peak memory of this process (both servers and the clients): {rss}");

@@ -43,6 +43,7 @@ pub fn build_app(
         feedback_limits: Arc::new(FeedbackLimits::default()),
         feedback_origins: Arc::new(intake.feedback_origins),
         self_heal: intake.self_heal,
+        warm_pages: Arc::default(),
     };
     (routes::router(state.clone()), state)
 }

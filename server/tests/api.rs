@@ -730,6 +730,37 @@ async fn pages_and_json_are_gzipped_when_asked_and_streams_are_not() {
     assert!(stream.headers().get(header::CONTENT_ENCODING).is_none());
 }
 
+async fn a_kept_board_page_is_never_stale_and_never_someone_elses() {
+    let app = app().await;
+    app.create("first card").await;
+    let app = &app;
+    let page = |caller: common::Caller| async move {
+        let r = app
+            .call(&caller, "GET", "/", None, axum::body::Body::empty())
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        r.text()
+    };
+    let once = page(app.member()).await;
+    assert!(once.contains("first card"));
+    assert_eq!(
+        page(app.member()).await,
+        once,
+        "the same page while nothing changed"
+    );
+    // Any change (here: a card filed) shows at once.
+    app.create("second card").await;
+    assert!(page(app.member()).await.contains("second card"));
+    // Another person gets a page of their own: their name, their role's menus.
+    let admin = page(app.admin()).await;
+    assert!(
+        admin.contains("Root") && !admin.contains(">Ann<"),
+        "{admin}"
+    );
+    let member = page(app.member()).await;
+    assert!(member.contains("Ann") && !member.contains(">Root<"));
+}
+
 async fn feedback_is_rate_limited_per_client_with_retry_after() {
     let app = app().await;
     let send = || {
@@ -899,6 +930,7 @@ async fn runs_and_their_logs_are_readable_by_people() {
 }
 
 on_both_engines!(
+    a_kept_board_page_is_never_stale_and_never_someone_elses,
     pages_and_json_are_gzipped_when_asked_and_streams_are_not,
     the_list_pages_with_a_cursor_and_still_answers_the_whole_list,
     healthz_answers_ok,

@@ -13,6 +13,7 @@ mod feedback;
 mod issues;
 mod runs;
 pub mod self_heal;
+mod warm;
 
 pub use auth::{LoginLimits, SetupToken};
 pub use feedback::{FeedbackLimits, SDK_JS, WIDGET_JS};
@@ -50,6 +51,8 @@ pub struct AppState {
     pub feedback_origins: Arc<Vec<String>>,
     /// File a bug when a request fails (AUTOPILOT_SELF_HEAL).
     pub self_heal: bool,
+    /// Rendered board pages, kept until the next change.
+    pub warm_pages: Arc<warm::WarmPages>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::router())
         .merge(auth::router())
         .merge(board)
+        .layer(from_fn_with_state(state.clone(), warm::board_pages))
         .layer(from_fn_with_state(state.clone(), auth::pages))
         .layer(from_fn_with_state(state.clone(), auth::same_origin))
         .layer(sessions)

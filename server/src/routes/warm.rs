@@ -1,0 +1,111 @@
+//! The board page, kept warm. Rendering a board on the server costs far more than reading it,
+//! and many people open the same board between two changes: the rendered page is kept,
+//! keyed by the address, who is asking and the newest event id, and served again until the
+//! next change (every change writes an event). A few pages are kept, the least recent go.
+
+use super::AppState;
+use app::auth::Authenticated;
+use app::domain::Role;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::sync::Mutex;
+
+/// Pages kept (each a few hundred KiB at most, columns being capped).
+const KEPT: usize = 32;
+/// A page larger than this is not kept.
+const PAGE_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Key {
+    uri: String,
+    actor: String,
+    role: Role,
+    event: i64,
+}
+
+#[derive(Default)]
+pub struct WarmPages {
+    /// Most recently used last.
+    pages: Mutex<Vec<(Key, HeaderMap, Bytes)>>,
+    /// One render at a time: right after a change every viewer misses at once, and one of
+    /// them rendering while the others wait for its page beats all of them rendering.
+    rendering: tokio::sync::Mutex<()>,
+}
+
+impl WarmPages {
+    fn get(&self, key: &Key) -> Option<(HeaderMap, Bytes)> {
+        let mut pages = self.pages.lock().ok()?;
+        let at = pages.iter().position(|(k, ..)| k == key)?;
+        let page = pages.remove(at);
+        let found = (page.1.clone(), page.2.clone());
+        pages.push(page);
+        Some(found)
+    }
+
+    fn put(&self, key: Key, headers: HeaderMap, body: Bytes) {
+        if let Ok(mut pages) = self.pages.lock() {
+            // Pages of older events are never asked for again.
+            pages.retain(|(k, ..)| k.event >= key.event && k != &key);
+            if pages.len() >= KEPT {
+                pages.remove(0);
+            }
+            pages.push((key, headers, body));
+        }
+    }
+}
+
+fn kept(state: &AppState, key: &Key) -> Option<Response> {
+    let (headers, body) = state.warm_pages.get(key)?;
+    let mut response = Response::new(Body::from(body));
+    *response.headers_mut() = headers;
+    Some(response)
+}
+
+/// Serves a kept board page when nothing changed since it was rendered; keeps new ones.
+/// Sits inside the page guard, which has found out who is asking.
+pub async fn board_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let actor = request.extensions().get::<Authenticated>().cloned();
+    // The board alone: a drawer (`?issue=`) shows a run's log, which grows without events.
+    let board = request.method() == Method::GET
+        && request.uri().path() == "/"
+        && !request.uri().query().unwrap_or_default().contains("issue=");
+    let (Some(Authenticated(actor)), true) = (actor, board) else {
+        return next.run(request).await;
+    };
+    let Ok(event) = state.store.latest_event_id().await else {
+        return next.run(request).await;
+    };
+    let key = Key {
+        uri: request.uri().to_string(),
+        actor: actor.name,
+        role: actor.role,
+        event,
+    };
+    if let Some(page) = kept(&state, &key) {
+        return page;
+    }
+    let _rendering = state.warm_pages.rendering.lock().await;
+    if let Some(page) = kept(&state, &key) {
+        return page;
+    }
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK || response.headers().contains_key(header::SET_COOKIE) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, PAGE_MAX_BYTES).await {
+        Ok(bytes) => {
+            state
+                .warm_pages
+                .put(key, parts.headers.clone(), bytes.clone());
+            Response::from_parts(parts, Body::from(bytes))
+        }
+        Err(err) => {
+            tracing::error!(%err, "reading a rendered board page");
+            Response::from_parts(parts, Body::empty())
+        }
+    }
+}

@@ -218,11 +218,30 @@ pub struct Event {
     pub created_at: i64,
 }
 
+/// What a card on the board shows of an issue, and all the page carries for it: the board
+/// stays light however much else an issue holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Card {
+    pub id: i64,
+    pub title: String,
+    pub status: Status,
+    pub kind: Kind,
+    pub priority: Priority,
+    pub human_only: bool,
+    pub assignee: Option<String>,
+    /// The runner holding it, while one does.
+    pub claimed_by: Option<String>,
+    pub position: f64,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
 /// What the board shows: the first cards of each column (by position; done: the most
 /// recently finished first), and how many issues each column holds in all.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BoardIssues {
-    pub issues: Vec<Issue>,
+    pub issues: Vec<Card>,
     /// Issues per column under the filters (exact, whatever is shown).
     pub counts: Vec<(Status, i64)>,
 }
@@ -240,7 +259,7 @@ impl BoardIssues {
 /// A changed card, and every column's count after the change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CardUpdate {
-    pub issue: Option<Issue>,
+    pub issue: Option<Card>,
     pub counts: Vec<(Status, i64)>,
 }
 

@@ -7,7 +7,7 @@ use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    legal_targets, BoardIssues, CardUpdate, Issue, Kind, Priority, Role, Status, COLUMN_SHOWN,
+    legal_targets, BoardIssues, Card, CardUpdate, Kind, Priority, Role, Status, COLUMN_SHOWN,
 };
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -48,7 +48,7 @@ struct BoardContext {
     /// A short message about the last refused move.
     notice: RwSignal<Option<String>>,
     /// The card being dragged.
-    dragging: RwSignal<Option<Issue>>,
+    dragging: RwSignal<Option<Card>>,
     /// A move sent but not yet answered: shown in place at once.
     pending: RwSignal<Option<(i64, Status, Option<f64>)>>,
     role: Signal<Role>,
@@ -349,7 +349,7 @@ fn Filters(filters: Memo<BoardQuery>) -> impl IntoView {
 }
 
 /// The board with a pending move applied, so a drop shows at once.
-fn with_pending(mut issues: Vec<Issue>, pending: Option<(i64, Status, Option<f64>)>) -> Vec<Issue> {
+fn with_pending(mut issues: Vec<Card>, pending: Option<(i64, Status, Option<f64>)>) -> Vec<Card> {
     if let Some((id, to, position)) = pending {
         if let Some(issue) = issues.iter_mut().find(|i| i.id == id) {
             issue.status = to;
@@ -372,7 +372,7 @@ fn Board(
     let columns = Status::ALL
         .into_iter()
         .map(|status| {
-            let cards: Vec<Issue> = issues
+            let cards: Vec<Card> = issues
                 .iter()
                 .filter(|i| i.status == status)
                 .cloned()
@@ -396,7 +396,7 @@ fn Board(
 #[component]
 fn Column(
     status: Status,
-    cards: Vec<Issue>,
+    cards: Vec<Card>,
     count: i64,
     ctx: BoardContext,
     more: Option<impl IntoView + 'static>,
@@ -464,7 +464,7 @@ fn drop_target_id(ev: &leptos::ev::DragEvent) -> Option<i64> {
 }
 
 /// A position between the card dropped on and the one above it; `None` means the end.
-fn position_before(cards: &[Issue], before: Option<i64>, dragged: i64) -> Option<f64> {
+fn position_before(cards: &[Card], before: Option<i64>, dragged: i64) -> Option<f64> {
     let before = before.filter(|id| *id != dragged)?;
     let index = cards.iter().position(|c| c.id == before)?;
     let next = cards[index].position;
@@ -478,7 +478,7 @@ fn position_before(cards: &[Issue], before: Option<i64>, dragged: i64) -> Option
 }
 
 /// Sends a move; the card shows in its new place at once and goes back if it is refused.
-fn send_move(ctx: BoardContext, issue: Issue, to: Status, position: Option<f64>) {
+fn send_move(ctx: BoardContext, issue: Card, to: Status, position: Option<f64>) {
     ctx.pending.set(Some((issue.id, to, position)));
     ctx.notice.set(None);
     leptos::task::spawn_local(async move {
@@ -493,7 +493,7 @@ fn send_move(ctx: BoardContext, issue: Issue, to: Status, position: Option<f64>)
 }
 
 #[component]
-fn IssueCard(issue: Issue, ctx: BoardContext) -> impl IntoView {
+fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
     let dragged = issue.clone();
     let id = issue.id;
     let targets = move || legal_targets(ctx.role.get(), issue.human_only, issue.status);
@@ -573,12 +573,12 @@ fn IssueCard(issue: Issue, ctx: BoardContext) -> impl IntoView {
 mod tests {
     use super::*;
 
-    fn card(id: i64, position: f64) -> Issue {
-        Issue {
+    fn card(id: i64, position: f64) -> Card {
+        Card {
             id,
             position,
             version: 1,
-            ..Issue::default()
+            ..Card::default()
         }
     }
 

@@ -1,14 +1,15 @@
 use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store, Tx};
-use crate::domain::{check_move, Actor, BoardIssues, Issue, IssuePatch, Kind, NewIssue, Status};
+use crate::domain::{
+    check_move, Actor, BoardIssues, Card, Issue, IssuePatch, Kind, NewIssue, Status,
+};
 use crate::error::{AppError, AppResult};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-/// The board's cards never show a body; leaving it out keeps a big board light.
+/// What the board's cards show (`Card`): never a body, a result or a log.
 macro_rules! card_columns {
     () => {
-        "id, title, '' AS body, status, kind, priority, human_only, assignee, created_by, \
-         claimed_by, claimed_at, lease_expires_at, branch, pr_url, result, position, version, \
-         created_at, updated_at"
+        "id, title, status, kind, priority, human_only, assignee, claimed_by, position, version, \
+         updated_at"
     };
 }
 
@@ -131,7 +132,7 @@ impl Store {
                 sql.push_bind(status);
                 filter.push_conditions(&mut sql);
                 sql.push(order).push_bind(limit);
-                sql.build_query_as::<Issue>().fetch_all(e).await
+                sql.build_query_as::<Card>().fetch_all(e).await
             })?;
             issues.extend(cards);
         }
@@ -153,8 +154,8 @@ impl Store {
 
     /// One issue as its card shows it (without the body): what an open board fetches when a
     /// live event names the issue, instead of the whole board.
-    pub async fn card(&self, id: i64) -> AppResult<Option<Issue>> {
-        Ok(on_pool!(self, e => sqlx::query_as::<_, Issue>(concat!(
+    pub async fn card(&self, id: i64) -> AppResult<Option<Card>> {
+        Ok(on_pool!(self, e => sqlx::query_as::<_, Card>(concat!(
             "SELECT ",
             card_columns!(),
             " FROM issues WHERE id = $1"

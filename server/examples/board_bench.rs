@@ -68,9 +68,12 @@ async fn main() -> anyhow::Result<()> {
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         size = body.len();
     }
+    // The first request renders; the others find the page kept warm (nothing changed).
+    let first = times[0];
     times.sort_by(f64::total_cmp);
     println!(
-        "board page (SSR) with {n} issues: median {:.1} ms, p95 {:.1} ms, {} KiB of HTML",
+        "board page (SSR) with {n} issues: first render {first:.1} ms, then median {:.1} ms, \
+         p95 {:.1} ms (kept warm); {} KiB of HTML",
         times[times.len() / 2],
         times[times.len() * 95 / 100],
         size / 1024

@@ -1,4 +1,5 @@
-//! SQLite and PostgreSQL side by side, in one run on this machine: the board page (SSR) and
+//! SQLite and PostgreSQL side by side, in one run on this machine: the board page (SSR, each
+//! request rendered: none is served from the warm pages) and
 //! the JSON list with 1,000 and 10,000 issues, and claims per second with 8 runners racing.
 //! Figures, not assertions:
 //!
@@ -30,9 +31,9 @@ async fn main() -> anyhow::Result<()> {
             support::seed(&board.store, seeded, n).await?;
             seeded = n;
             let router = board.router(Vec::new())?;
-            let (page, size) = support::median_ms(&router, "/", &board.token).await?;
+            let (page, size) = support::median_ms(&router, "/?n={n}", &board.token).await?;
             let (list, _) =
-                support::median_ms(&router, "/api/autopilot/issues", &board.token).await?;
+                support::median_ms(&router, "/api/autopilot/issues?n={n}", &board.token).await?;
             println!(
                 "{engine:<10} {n:>7}  {page:>13.1} ms  {list:>13.1} ms  {:>8}",
                 size / 1024

@@ -44,6 +44,7 @@ pub fn build_app(
         feedback_origins: Arc::new(intake.feedback_origins),
         self_heal: intake.self_heal,
         warm_pages: Arc::default(),
+        warm_list: Arc::default(),
     };
     (routes::router(state.clone()), state)
 }

@@ -761,6 +761,58 @@ async fn a_kept_board_page_is_never_stale_and_never_someone_elses() {
     assert!(member.contains("Ann") && !member.contains(">Root<"));
 }
 
+async fn the_kept_whole_list_follows_every_change_and_every_lease() {
+    let app = app().await;
+    let first = app.create("first").await;
+    let list = || async { app.get("/api/autopilot/issues").await.json() };
+    assert_eq!(list().await.as_array().unwrap().len(), 1);
+    app.create("second").await;
+    assert_eq!(list().await.as_array().unwrap().len(), 2);
+    let id = first["id"].as_i64().unwrap();
+    app.json(
+        "PATCH",
+        &format!("/api/autopilot/issues/{id}"),
+        json!({ "title": "renamed" }),
+    )
+    .await;
+    assert_eq!(list().await[0]["title"], "renamed");
+    // Filters are answers of their own.
+    let found = app.get("/api/autopilot/issues?q=second").await.json();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    // A heartbeat moves a lease without an event: the list shows the new lease.
+    let store = &app.store;
+    let new = app::domain::NewIssue {
+        title: "agent work".into(),
+        status: Some(app::domain::Status::Ready),
+        ..Default::default()
+    };
+    store
+        .create_issue(
+            &app::domain::Actor::new(app::domain::Role::Member, "Ann"),
+            new,
+        )
+        .await
+        .unwrap();
+    store.register_runner("r", "h", 1).await.unwrap();
+    let (issue, run) = store.claim_next("r", 60_000).await.unwrap().unwrap();
+    let lease = |list: serde_json::Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == issue.id)
+            .unwrap()["lease_expires_at"]
+            .as_i64()
+    };
+    let before = lease(list().await);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    store
+        .heartbeat("r", 120_000, Some((issue.id, run.id)))
+        .await
+        .unwrap();
+    let after = lease(list().await);
+    assert!(after > before, "{before:?} then {after:?}");
+}
+
 async fn feedback_is_rate_limited_per_client_with_retry_after() {
     let app = app().await;
     let send = || {
@@ -930,6 +982,7 @@ async fn runs_and_their_logs_are_readable_by_people() {
 }
 
 on_both_engines!(
+    the_kept_whole_list_follows_every_change_and_every_lease,
     a_kept_board_page_is_never_stale_and_never_someone_elses,
     pages_and_json_are_gzipped_when_asked_and_streams_are_not,
     the_list_pages_with_a_cursor_and_still_answers_the_whole_list,

@@ -545,21 +545,29 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                         if targets.is_empty() {
                             view! { <p class="hint">"No move is open to you here."</p> }.into_any()
                         } else {
-                            targets
-                                .into_iter()
-                                .map(|to| {
-                                    view! {
-                                        <ActionForm action=ctx.move_action>
-                                            <input type="hidden" name="id" value=id />
-                                            <input type="hidden" name="version" value=version />
-                                            <input type="hidden" name="to" value=to.as_str() />
-                                            <button type="submit" class="secondary">
-                                                {to.label()}
-                                            </button>
-                                        </ActionForm>
-                                    }
-                                })
-                                .collect_view()
+                            // One form; the button pressed says where to (a big board
+                            // carries this for every card).
+                            view! {
+                                <ActionForm action=ctx.move_action>
+                                    <input type="hidden" name="id" value=id />
+                                    <input type="hidden" name="version" value=version />
+                                    {targets
+                                        .into_iter()
+                                        .map(|to| {
+                                            view! {
+                                                <button
+                                                    type="submit"
+                                                    class="secondary"
+                                                    name="to"
+                                                    value=to.as_str()
+                                                >
+                                                    {to.label()}
+                                                </button>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ActionForm>
+                            }
                                 .into_any()
                         }
                     }}

@@ -158,6 +158,19 @@ impl Store {
         Ok(id.unwrap_or(0))
     }
 
+    /// Changes when any issue does: the newest event id (every change writes one), and the
+    /// sum of the leases held (heartbeats move leases forward without an event). What
+    /// answers kept warm are keyed on.
+    pub async fn board_version(&self) -> AppResult<(i64, i64)> {
+        Ok(on_pool!(self, e => sqlx::query_as(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM events),
+                    (SELECT CAST(COALESCE(SUM(lease_expires_at), 0) AS BIGINT) FROM issues
+                     WHERE status = 'in_progress')"
+        )
+        .fetch_one(e)
+        .await)?)
+    }
+
     /// An issue's history, oldest first.
     pub async fn list_events(&self, issue_id: i64) -> AppResult<Vec<Event>> {
         Ok(on_pool!(self, e => sqlx::query_as::<_, Event>(

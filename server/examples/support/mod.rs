@@ -64,6 +64,8 @@ impl ScratchBoard {
 }
 
 /// Median time (ms) of 20 authorised GETs of `path` through `router`, and the answer's size.
+/// A `{n}` in the path becomes the request's number: board pages are kept warm per address,
+/// so `/?n={n}` renders every time.
 pub async fn median_ms(
     router: &axum::Router,
     path: &str,
@@ -73,8 +75,8 @@ pub async fn median_ms(
     use tower::ServiceExt;
     let mut times = Vec::new();
     let mut size = 0;
-    for _ in 0..20 {
-        let req = axum::http::Request::get(path)
+    for n in 0..20 {
+        let req = axum::http::Request::get(path.replace("{n}", &n.to_string()))
             .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
             .body(axum::body::Body::empty())?;
         let started = std::time::Instant::now();

@@ -61,10 +61,12 @@ struct ListParams {
 /// Issues, filtered: the whole list as a JSON array, or with `limit` one page,
 /// `{"issues": […], "next_cursor": "…" | null}` in id order.
 async fn list(
-    State(store): State<Store>,
+    State(state): State<AppState>,
     CurrentActor(_): CurrentActor,
+    uri: axum::http::Uri,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Response> {
+    let store = &state.store;
     let filter = IssueFilter {
         status: params.status,
         kind: params.kind,
@@ -75,7 +77,19 @@ async fn list(
         if params.cursor.is_some() {
             return Err(AppError::BadRequest("cursor goes with limit".into()));
         }
-        return Ok(axum::Json(store.list_issues(&filter).await?).into_response());
+        let version = store.board_version().await?;
+        let query = uri.query().unwrap_or_default();
+        let body = state
+            .warm_list
+            .get_or_make(query, version, || async {
+                let issues = store.list_issues(&filter).await?;
+                serde_json::to_vec(&issues).map(Into::into).map_err(|err| {
+                    tracing::error!(%err, "encoding the issue list");
+                    AppError::Internal
+                })
+            })
+            .await?;
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
     };
     if !(1..=1000).contains(&limit) {
         return Err(AppError::BadRequest("limit must be from 1 to 1000".into()));

@@ -53,6 +53,8 @@ pub struct AppState {
     pub self_heal: bool,
     /// Rendered board pages, kept until the next change.
     pub warm_pages: Arc<warm::WarmPages>,
+    /// The JSON API's whole-list answer, kept until the next change.
+    pub warm_list: Arc<warm::WarmList>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,4 +1,6 @@
-//! The board page, kept warm. Rendering a board on the server costs far more than reading it,
+//! Answers kept warm: the board page and the JSON API's whole list.
+//!
+//! The board page: Rendering a board on the server costs far more than reading it,
 //! and many people open the same board between two changes: the rendered page is kept,
 //! keyed by the address, who is asking and the newest event id, and served again until the
 //! next change (every change writes an event). A few pages are kept, the least recent go.
@@ -62,6 +64,46 @@ fn kept(state: &AppState, key: &Key) -> Option<Response> {
     let mut response = Response::new(Body::from(body));
     *response.headers_mut() = headers;
     Some(response)
+}
+
+/// The whole-list answer of the JSON API (every issue, the original's call), kept until the
+/// board changes: the list is the biggest answer the API gives, and scripts poll it.
+#[derive(Default)]
+pub struct WarmList {
+    kept: Mutex<Option<(String, (i64, i64), Bytes)>>,
+    rendering: tokio::sync::Mutex<()>,
+}
+
+impl WarmList {
+    /// The answer for `query` at `version`, made by `make` unless it is kept.
+    pub async fn get_or_make<F, Fut>(
+        &self,
+        query: &str,
+        version: (i64, i64),
+        make: F,
+    ) -> Result<Bytes, app::error::AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Bytes, app::error::AppError>>,
+    {
+        let kept = || {
+            let kept = self.kept.lock().ok()?;
+            let (q, v, body) = kept.as_ref()?;
+            (q == query && *v == version).then(|| body.clone())
+        };
+        if let Some(body) = kept() {
+            return Ok(body);
+        }
+        let _rendering = self.rendering.lock().await;
+        if let Some(body) = kept() {
+            return Ok(body);
+        }
+        let body = make().await?;
+        if let Ok(mut kept) = self.kept.lock() {
+            *kept = Some((query.to_string(), version, body.clone()));
+        }
+        Ok(body)
+    }
 }
 
 /// Serves a kept board page when nothing changed since it was rendered; keeps new ones.

@@ -66,11 +66,14 @@ fn kept(state: &AppState, key: &Key) -> Option<Response> {
     Some(response)
 }
 
+/// One list answer: its query string, the board version it was made at, the JSON.
+type KeptList = (String, (i64, i64), Bytes);
+
 /// The whole-list answer of the JSON API (every issue, the original's call), kept until the
 /// board changes: the list is the biggest answer the API gives, and scripts poll it.
 #[derive(Default)]
 pub struct WarmList {
-    kept: Mutex<Option<(String, (i64, i64), Bytes)>>,
+    kept: Mutex<Option<KeptList>>,
     rendering: tokio::sync::Mutex<()>,
 }
 

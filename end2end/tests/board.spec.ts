@@ -19,8 +19,13 @@ const column = (page: Page, status: string) => page.locator(`.column[data-status
 const cardIn = (page: Page, status: string, id: number) =>
   column(page, status).locator(`.card[data-id="${id}"]`);
 
-test('the board shows its six columns', async ({ page }) => {
+test('the board shows its six columns, and nothing it loads is missing (the favicon too)', async ({ page }) => {
+  const missing: string[] = [];
+  page.on('response', (r) => { if (r.status() === 404) missing.push(r.url()); });
   await openBoard(page);
+  const icon = await page.request.get('/favicon.svg');
+  expect(icon.status()).toBe(200);
+  expect(missing).toEqual([]);
   await expect(page.locator('.column h2')).toHaveCount(6);
   await expect(page.locator('.column').first()).toHaveAttribute('data-status', 'backlog');
 });

@@ -243,6 +243,17 @@ impl Board {
     }
 }
 
+async fn in_column(
+    store: &Store,
+    status: Status,
+) -> app::error::AppResult<Vec<app::domain::Issue>> {
+    let filter = app::store::IssueFilter {
+        status: Some(status),
+        ..Default::default()
+    };
+    store.list_issues(&filter).await
+}
+
 /// Follows a server's live stream; lines arrive on the channel.
 fn follow_stream(process: &Process, token: &str) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new("curl")
@@ -556,11 +567,13 @@ async fn two_servers_and_four_runners_work_200_issues_through_faults() {
     let b = board.server("b");
     let mut ids = Vec::new();
     for i in 0..ISSUES {
-        // A few slow ones, so that a runner is surely mid-run when it is killed.
+        // A few slow ones, so that a runner is surely mid-run when it is killed. Appending: a
+        // rerun after a lost run (whose commit stays on the branch) still changes something,
+        // as a real agent continuing the branch would.
         let mode = if i % 25 == 0 {
-            "FAKE:slow"
+            "FAKE:slowappend"
         } else {
-            "FAKE:edit"
+            "FAKE:append"
         };
         ids.push(board.ready(&format!("Issue {i} {mode}")).await);
     }
@@ -580,14 +593,7 @@ async fn two_servers_and_four_runners_work_200_issues_through_faults() {
     // SIGKILL runner-1 while it works a slow issue.
     let started = Instant::now();
     let victim = loop {
-        let working = board
-            .store
-            .list_issues(&app::store::IssueFilter {
-                status: Some(Status::InProgress),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let working = in_column(&board.store, Status::InProgress).await.unwrap();
         if let Some(issue) = working
             .iter()
             .find(|i| i.claimed_by.as_deref() == Some("runner-1") && i.title.contains("slow"))
@@ -628,12 +634,7 @@ async fn two_servers_and_four_runners_work_200_issues_through_faults() {
     // Everything ends in review.
     let started = Instant::now();
     loop {
-        let reviewed = board
-            .store
-            .list_issues(&app::store::IssueFilter {
-                status: Some(Status::InReview),
-                ..Default::default()
-            })
+        let reviewed = in_column(&board.store, Status::InReview)
             .await
             .map(|v| v.len())
             .unwrap_or(0);
@@ -642,7 +643,19 @@ async fn two_servers_and_four_runners_work_200_issues_through_faults() {
         }
         if started.elapsed() > Duration::from_secs(300) {
             let logs: Vec<String> = runners.iter().flatten().map(Process::log_text).collect();
-            panic!("only {reviewed} of {ISSUES} issues in review; runner logs: {logs:#?}");
+            let mut stuck = Vec::new();
+            for id in &ids {
+                let issue = board.store.get_issue(*id).await.unwrap();
+                if issue.status != Status::InReview {
+                    let said = board.store.list_comments(*id).await.unwrap_or_default();
+                    let last = said.last().map(|c| c.body.clone()).unwrap_or_default();
+                    stuck.push(format!("#{id} {:?}: {last}", issue.status));
+                }
+            }
+            panic!(
+                "only {reviewed} of {ISSUES} issues in review; not: {stuck:#?}; runner logs: \
+                 {logs:#?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -199,36 +199,47 @@ impl Runner {
         self.finish(issue, run, finish).await
     }
 
-    /// Records the end of the run. While the database is away this tries again for as long
-    /// as the lease would have lasted: past that, the claim is someone else's to rescue.
+    /// Records the end of the run, trying again while the database is away.
     async fn finish(&self, issue: &Issue, run: &Run, finish: RunFinish) -> RunOutcome {
         let outcome = finish.outcome;
+        let recorded = self
+            .while_db_away(|| {
+                self.store
+                    .finish_run(&self.id, run.id, issue.id, finish.clone())
+            })
+            .await;
+        match recorded {
+            Ok(true) => outcome,
+            Ok(false) => {
+                tracing::warn!(
+                    issue = issue.id,
+                    "claim lost before the run ended; result dropped"
+                );
+                RunOutcome::Lost
+            }
+            Err(err) => {
+                tracing::error!(issue = issue.id, %err, "could not record the end of a run");
+                RunOutcome::Error
+            }
+        }
+    }
+
+    /// Runs `step` again while the database is away (a restart, a failover), for as long as
+    /// the lease would last: a short outage must not turn a run into an error, and past the
+    /// lease the claim is someone else's to rescue anyway.
+    async fn while_db_away<T, F, Fut>(&self, step: F) -> app::error::AppResult<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = app::error::AppResult<T>>,
+    {
         let give_up = std::time::Instant::now() + self.lease;
         loop {
-            match self
-                .store
-                .finish_run(&self.id, run.id, issue.id, finish.clone())
-                .await
-            {
-                Ok(true) => return outcome,
-                Ok(false) => {
-                    tracing::warn!(
-                        issue = issue.id,
-                        "claim lost before the run ended; result dropped"
-                    );
-                    return RunOutcome::Lost;
-                }
+            match step().await {
                 Err(AppError::Unavailable(_)) if std::time::Instant::now() < give_up => {
-                    tracing::warn!(
-                        issue = issue.id,
-                        "the database is away; retrying the end of the run"
-                    );
+                    tracing::warn!(runner = %self.id, "the database is away; trying again");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                Err(err) => {
-                    tracing::error!(issue = issue.id, %err, "could not record the end of a run");
-                    return RunOutcome::Error;
-                }
+                other => return other,
             }
         }
     }
@@ -242,7 +253,9 @@ impl Runner {
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<RunFinish> {
         let head_before = git::head(dir).await?;
-        let comments = self.store.list_comments(issue.id).await?;
+        let comments = self
+            .while_db_away(|| self.store.list_comments(issue.id))
+            .await?;
         let prompt = prompt::build(issue, &comments);
 
         let (log_tx, log_rx) = mpsc::unbounded_channel();

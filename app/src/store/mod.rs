@@ -81,6 +81,8 @@ pub(crate) use {on_pool, on_tx};
 const CHANGES_CHANNEL: &str = "autopilot_changes";
 /// The channel for "a run's log grew".
 const RUN_LOGS_CHANNEL: &str = "autopilot_run_logs";
+/// PostgreSQL's clock, in Unix milliseconds.
+const PG_CLOCK: &str = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 /// The advisory lock every PostgreSQL write transaction holds until it ends.
 const WRITE_LOCK: i64 = 0x6175_746f_7069; // "autopi"
 
@@ -180,14 +182,6 @@ impl Store {
             Db::Postgres(pool) => store.spawn_listener(pool.clone()),
         }
         Ok(store)
-    }
-
-    /// Which engine this is: `"sqlite"` or `"postgres"`.
-    pub fn engine(&self) -> &'static str {
-        match self.pool {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
-        }
     }
 
     /// Follows the other processes' changes (LISTEN) and wakes this process' streams and
@@ -323,11 +317,7 @@ impl Store {
         Ok(match tx {
             Db::Sqlite(_) => now_ms(),
             Db::Postgres(tx) => {
-                let (now,): (i64,) = sqlx::query_as(
-                    "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-                )
-                .fetch_one(&mut **tx)
-                .await?;
+                let (now,): (i64,) = sqlx::query_as(PG_CLOCK).fetch_one(&mut **tx).await?;
                 now
             }
         })
@@ -338,11 +328,7 @@ impl Store {
         Ok(match &self.pool {
             Db::Sqlite(_) => now_ms(),
             Db::Postgres(pool) => {
-                let (now,): (i64,) = sqlx::query_as(
-                    "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-                )
-                .fetch_one(pool)
-                .await?;
+                let (now,): (i64,) = sqlx::query_as(PG_CLOCK).fetch_one(pool).await?;
                 now
             }
         })

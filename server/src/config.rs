@@ -193,7 +193,6 @@ impl PoolArgs {
         app::store::OpenOptions {
             max_connections: self.db_max_connections,
             acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout_seconds),
-            create: true,
         }
     }
 }

@@ -93,8 +93,6 @@ pub enum OpenError {
         "unsupported database URL '{0}': use sqlite://PATH or postgresql://USER:PASSWORD@HOST/DB"
     )]
     UnsupportedUrl(String),
-    #[error("the database {0} does not exist (only `autopilot serve` creates one)")]
-    Missing(String),
     #[error("cannot open the database: {0}")]
     Connect(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
@@ -108,8 +106,6 @@ pub struct OpenOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before it fails with a clear error.
     pub acquire_timeout: Duration,
-    /// Create a SQLite file that does not exist yet (only the server does).
-    pub create: bool,
 }
 
 impl Default for OpenOptions {
@@ -117,7 +113,6 @@ impl Default for OpenOptions {
         OpenOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
-            create: true,
         }
     }
 }
@@ -143,14 +138,11 @@ impl Store {
     pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Store, OpenError> {
         let pool = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(options.create)
+                .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            if !options.create && !connect.get_filename().exists() {
-                return Err(OpenError::Missing(url.to_string()));
-            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)

@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
 export LEPTOS_OUTPUT_NAME=autopilot
-cargo leptos build --release
+# --precompress: the wasm, JS and CSS are compressed once here (brotli and gzip), not per request.
+cargo leptos build --release --precompress
 exec ./target/release/autopilot serve "$@"

@@ -21,11 +21,22 @@ const cardIn = (page: Page, status: string, id: number) =>
 
 test('the board shows its six columns, and nothing it loads is missing (the favicon too)', async ({ page }) => {
   const missing: string[] = [];
-  page.on('response', (r) => { if (r.status() === 404) missing.push(r.url()); });
+  const built: { url: string, cache: string }[] = [];
+  page.on('response', (r) => {
+    if (r.status() === 404) missing.push(r.url());
+    if (r.url().includes('/pkg/')) built.push({ url: r.url(), cache: r.headers()['cache-control'] ?? '' });
+  });
   await openBoard(page);
   const icon = await page.request.get('/favicon.svg');
   expect(icon.status()).toBe(200);
   expect(missing).toEqual([]);
+  // The wasm, its JS and the stylesheet are named after their content and kept for good.
+  const kinds = built.map((b) => b.url.split('.').pop()).sort();
+  expect(kinds).toEqual(['css', 'js', 'wasm']);
+  for (const b of built) {
+    expect(b.url).toMatch(/\/pkg\/autopilot\.[A-Za-z0-9_-]{6,}\.(css|js|wasm)$/);
+    expect(b.cache).toContain('immutable');
+  }
   await expect(page.locator('.column h2')).toHaveCount(6);
   await expect(page.locator('.column').first()).toHaveAttribute('data-status', 'backlog');
 });

@@ -28,12 +28,13 @@ pub fn build_app(
     setup_token: Option<String>,
     intake: Intake,
 ) -> (axum::Router, AppState) {
-    let leptos_options = LeptosOptions::builder()
+    let mut leptos_options = LeptosOptions::builder()
         .output_name("autopilot")
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
+    leptos_options.hash_files = routes::built_with_hashes(&leptos_options);
     let state = AppState {
         leptos_options,
         store,

@@ -689,7 +689,47 @@ async fn the_list_pages_with_a_cursor_and_still_answers_the_whole_list() {
     }
 }
 
-async fn pages_and_json_are_gzipped_when_asked_and_streams_are_not() {
+async fn build_outputs_come_precompressed_and_only_hashed_ones_are_immutable() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let css = "body { color: black; }\n".repeat(50);
+    std::fs::write(pkg.join("autopilot.css"), &css).unwrap();
+    // What `cargo leptos build --precompress` leaves beside each file.
+    std::fs::write(pkg.join("autopilot.css.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("autopilot.css.gz"), b"gzip bytes").unwrap();
+    let app = common::TestApp::build_on_site(
+        common::default_policy(),
+        None,
+        true,
+        site.path().to_str().unwrap(),
+    )
+    .await;
+    let fetch = |encoding: &'static str| {
+        axum::http::Request::get("/pkg/autopilot.css")
+            .header(header::ACCEPT_ENCODING, encoding)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    for (asked, encoding, body) in [
+        ("br, gzip", Some("br"), &b"brotli bytes"[..]),
+        ("gzip", Some("gzip"), &b"gzip bytes"[..]),
+        ("identity", None, css.as_bytes()),
+    ] {
+        let r = app.send(fetch(asked)).await;
+        assert_eq!(r.status, StatusCode::OK, "{asked}");
+        let got = r.headers.get(header::CONTENT_ENCODING);
+        assert_eq!(got.map(|v| v.to_str().unwrap()), encoding, "{asked}");
+        assert_eq!(&r.body[..], body, "{asked}: served as stored, never twice");
+        // This test binary has no hash.txt beside it: plain names, so revalidate each time.
+        assert_eq!(r.headers[header::CACHE_CONTROL], "no-cache", "{asked}");
+    }
+    let gone = app.get("/pkg/autopilot.nothing.wasm").await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert!(gone.headers.get(header::CACHE_CONTROL).is_none());
+}
+
+async fn pages_and_json_are_compressed_when_asked_and_streams_are_not() {
     let app = app().await;
     for i in 0..20 {
         app.create(&format!(
@@ -698,34 +738,40 @@ async fn pages_and_json_are_gzipped_when_asked_and_streams_are_not() {
         .await;
     }
     let token = app.member_token.clone();
-    let get = |path: &'static str| {
+    let get = |path: &'static str, encoding: &'static str| {
         axum::http::Request::get(path)
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::ACCEPT_ENCODING, "gzip")
+            .header(header::ACCEPT_ENCODING, encoding)
             .body(axum::body::Body::empty())
             .unwrap()
     };
     for path in ["/", "/api/autopilot/issues"] {
-        let r = app.send(get(path)).await;
-        assert_eq!(r.status, StatusCode::OK);
-        assert_eq!(
-            r.headers
-                .get(header::CONTENT_ENCODING)
-                .map(|v| v.to_str().unwrap()),
-            Some("gzip"),
-            "{path}"
-        );
-        let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&r.body[..]), &mut plain)
-            .unwrap();
-        assert!(
-            String::from_utf8_lossy(&plain).contains("worth packing 19"),
-            "{path}"
-        );
+        for encoding in ["gzip", "br"] {
+            let r = app.send(get(path, encoding)).await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(
+                r.headers
+                    .get(header::CONTENT_ENCODING)
+                    .map(|v| v.to_str().unwrap()),
+                Some(encoding),
+                "{path}"
+            );
+            let mut plain = Vec::new();
+            let mut decoder: Box<dyn std::io::Read> = match encoding {
+                "gzip" => Box::new(flate2::read::GzDecoder::new(&r.body[..])),
+                _ => Box::new(brotli_decompressor::Decompressor::new(&r.body[..], 4096)),
+            };
+            decoder.read_to_end(&mut plain).unwrap();
+            assert!(
+                String::from_utf8_lossy(&plain).contains("worth packing 19"),
+                "{path} {encoding}"
+            );
+        }
     }
-    let stream = tower::ServiceExt::oneshot(app.router.clone(), get("/api/autopilot/stream"))
-        .await
-        .unwrap();
+    let stream =
+        tower::ServiceExt::oneshot(app.router.clone(), get("/api/autopilot/stream", "br, gzip"))
+            .await
+            .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     assert!(stream.headers().get(header::CONTENT_ENCODING).is_none());
 }
@@ -982,9 +1028,10 @@ async fn runs_and_their_logs_are_readable_by_people() {
 }
 
 on_both_engines!(
+    build_outputs_come_precompressed_and_only_hashed_ones_are_immutable,
     the_kept_whole_list_follows_every_change_and_every_lease,
     a_kept_board_page_is_never_stale_and_never_someone_elses,
-    pages_and_json_are_gzipped_when_asked_and_streams_are_not,
+    pages_and_json_are_compressed_when_asked_and_streams_are_not,
     the_list_pages_with_a_cursor_and_still_answers_the_whole_list,
     healthz_answers_ok,
     create_show_patch_and_list,

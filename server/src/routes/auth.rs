@@ -13,6 +13,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use leptos::prelude::LeptosOptions;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -298,7 +299,7 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
         ("/login", Ok(_)) => Redirect::to("/").into_response(),
         ("/login", Err(_)) => next.run(request).await,
         (_, Ok(actor)) if path.starts_with("/admin") && actor.role != Role::Admin => {
-            forbidden_page()
+            forbidden_page(&state.leptos_options)
         }
         (_, Ok(_)) => next.run(request).await,
         (_, Err(AppError::Unauthorized)) => match state.store.count_users().await {
@@ -320,10 +321,13 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
     }
 }
 
-fn forbidden_page() -> Response {
-    let html = r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Admins only · Autopilot</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/pkg/autopilot.css"></head>
-<body><main class="not-found"><h1>Admins only</h1><p>This page is for admins. <a href="/">Back to the board</a></p></main></body></html>"#;
+fn forbidden_page(options: &LeptosOptions) -> Response {
+    let css = super::assets::stylesheet_href(options);
+    let html = format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Admins only · Autopilot</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="{css}"></head>
+<body><main class="not-found"><h1>Admins only</h1><p>This page is for admins. <a href="/">Back to the board</a></p></main></body></html>"#
+    );
     (StatusCode::FORBIDDEN, Html(html)).into_response()
 }
 

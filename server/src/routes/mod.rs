@@ -6,6 +6,7 @@
 //! The feedback route sits on the public half, so no session or origin layer can ever apply
 //! to it, and nothing of the protected half is reachable through it.
 
+mod assets;
 mod auth;
 mod client;
 mod extract;
@@ -15,6 +16,7 @@ mod runs;
 pub mod self_heal;
 mod warm;
 
+pub use assets::built_with_hashes;
 pub use auth::{LoginLimits, SetupToken};
 pub use feedback::{FeedbackLimits, SDK_JS, WIDGET_JS};
 
@@ -108,9 +110,10 @@ pub fn router(state: AppState) -> Router {
     app.method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(self_heal::panic_response))
-        // Pages, JSON and the wasm travel gzipped when the browser asks (about a third of
-        // their size); live streams are left alone (tower-http's default predicate).
-        .layer(CompressionLayer::new().gzip(true))
+        // Pages and JSON travel compressed when the browser asks (brotli at its fast level,
+        // or gzip); live streams are left alone (tower-http's default predicate). The build's
+        // own files come precompressed from disk (see `assets`), so they are not done twice.
+        .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -142,8 +145,11 @@ async fn not_found(State(state): State<AppState>, request: Request) -> Response 
     if request.uri().path().starts_with("/api/") {
         return AppError::not_found("API route").into_response();
     }
+    let path = request.uri().path().to_string();
+    let hashed = state.leptos_options.hash_files;
     let serve = leptos_axum::file_and_error_handler::<AppState, _>(shell);
-    serve(request.uri().clone(), State(state), request).await
+    let response = serve(request.uri().clone(), State(state), request).await;
+    assets::with_cache_policy(&path, hashed, response)
 }
 
 async fn method_not_allowed() -> Response {

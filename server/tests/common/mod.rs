@@ -102,6 +102,16 @@ impl TestApp {
 
     /// `people`: whether to create the member and the admin (false for first-run tests).
     pub async fn build(policy: SessionPolicy, setup_token: Option<&str>, people: bool) -> TestApp {
+        Self::build_on_site(policy, setup_token, people, "target/site").await
+    }
+
+    /// The same, serving the built site (wasm, JS, CSS, public files) from `site_root`.
+    pub async fn build_on_site(
+        policy: SessionPolicy,
+        setup_token: Option<&str>,
+        people: bool,
+        site_root: &str,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = crate::engines::fresh_database(dir.path()).await;
         let store = Store::open(&url).await.expect("open store");
@@ -135,7 +145,7 @@ impl TestApp {
         };
         let (router, state) = server::build_app(
             store.clone(),
-            "target/site",
+            site_root,
             "127.0.0.1:0".parse().unwrap(),
             auth,
             setup_token.map(str::to_string),

@@ -266,7 +266,9 @@ pub struct CardUpdate {
 impl BoardIssues {
     /// The board with `update` applied: the card in its (new) column at its place, or gone,
     /// and the counts as they now are. Cards keep their column's order (by position; done:
-    /// the most recently finished first).
+    /// the most recently finished first). A column that shows only its first cards takes the
+    /// card only if it falls among them: below the last one shown it stays out of sight
+    /// (counted, and "Show more" reaches it), so what shows is always a column's true top.
     /// An update older than the card shown (a lower version) is ignored.
     pub fn patch(&mut self, id: i64, update: CardUpdate) {
         let shown = self.issues.iter().find(|i| i.id == id).map(|i| i.version);
@@ -275,21 +277,32 @@ impl BoardIssues {
             return;
         }
         self.issues.retain(|i| i.id != id);
-        if let Some(issue) = update.issue {
-            self.issues.push(issue);
-        }
-        let column = |s: Status| Status::ALL.iter().position(|c| *c == s);
-        self.issues.sort_by(|a, b| {
-            column(a.status).cmp(&column(b.status)).then_with(|| {
-                if a.status == Status::Done {
-                    b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id))
-                } else {
-                    a.position.total_cmp(&b.position).then(a.id.cmp(&b.id))
-                }
-            })
-        });
         self.counts = update.counts;
+        if let Some(card) = update.issue {
+            let mut column = self.issues.iter().filter(|i| i.status == card.status);
+            let others = column.clone().count() as i64;
+            let complete = others + 1 >= self.count(card.status);
+            let last = column.next_back();
+            let among_shown = last.is_none_or(|last| board_order(&card, last).is_lt());
+            if complete || among_shown {
+                self.issues.push(card);
+            }
+        }
+        self.issues.sort_by(board_order);
     }
+}
+
+/// The board's order: column by column; in a column by position, done by most recently
+/// finished.
+fn board_order(a: &Card, b: &Card) -> std::cmp::Ordering {
+    let column = |s: Status| Status::ALL.iter().position(|c| *c == s);
+    column(a.status).cmp(&column(b.status)).then_with(|| {
+        if a.status == Status::Done {
+            b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id))
+        } else {
+            a.position.total_cmp(&b.position).then(a.id.cmp(&b.id))
+        }
+    })
 }
 
 /// How many cards a column shows before "Show more", and how many more each click adds.
@@ -318,6 +331,106 @@ pub struct IssueView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn card(id: i64, status: Status, position: f64) -> Card {
+        Card {
+            id,
+            title: format!("card {id}"),
+            status,
+            kind: Kind::Task,
+            priority: Priority::Normal,
+            human_only: false,
+            assignee: None,
+            claimed_by: None,
+            position,
+            version: 1,
+            updated_at: id,
+        }
+    }
+
+    /// Ready shows its first 3 cards (positions 1-3) of 10; backlog shows both of its 2.
+    fn partly_loaded() -> BoardIssues {
+        BoardIssues {
+            issues: vec![
+                card(1, Status::Backlog, 1.0),
+                card(2, Status::Backlog, 2.0),
+                card(11, Status::Ready, 1.0),
+                card(12, Status::Ready, 2.0),
+                card(13, Status::Ready, 3.0),
+            ],
+            counts: vec![(Status::Backlog, 2), (Status::Ready, 10)],
+        }
+    }
+
+    fn ids(board: &BoardIssues, status: Status) -> Vec<i64> {
+        board
+            .issues
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.id)
+            .collect()
+    }
+
+    fn moved(id: i64, status: Status, position: f64, counts: &[(Status, i64)]) -> CardUpdate {
+        CardUpdate {
+            issue: Some(Card {
+                version: 2,
+                ..card(id, status, position)
+            }),
+            counts: counts.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_card_moved_below_what_a_column_shows_is_counted_not_shown() {
+        let mut board = partly_loaded();
+        let counts = [(Status::Backlog, 1), (Status::Ready, 11)];
+        board.patch(1, moved(1, Status::Ready, 99.0, &counts));
+        assert_eq!(ids(&board, Status::Backlog), vec![2]);
+        assert_eq!(ids(&board, Status::Ready), vec![11, 12, 13]);
+        assert_eq!(board.count(Status::Ready), 11);
+    }
+
+    #[test]
+    fn a_card_moved_among_what_a_column_shows_takes_its_place() {
+        let mut board = partly_loaded();
+        let counts = [(Status::Backlog, 1), (Status::Ready, 11)];
+        board.patch(1, moved(1, Status::Ready, 1.5, &counts));
+        assert_eq!(ids(&board, Status::Ready), vec![11, 1, 12, 13]);
+        assert_eq!(ids(&board, Status::Backlog), vec![2]);
+    }
+
+    #[test]
+    fn a_card_leaving_a_partly_shown_column_goes_and_a_complete_column_takes_any_card() {
+        let mut board = partly_loaded();
+        let counts = [(Status::Backlog, 3), (Status::Ready, 9)];
+        board.patch(12, moved(12, Status::Backlog, 50.0, &counts));
+        assert_eq!(ids(&board, Status::Ready), vec![11, 13]);
+        assert_eq!(ids(&board, Status::Backlog), vec![1, 2, 12]);
+        assert_eq!(board.count(Status::Ready), 9);
+    }
+
+    #[test]
+    fn an_older_update_changes_nothing_and_a_deleted_card_goes() {
+        let mut board = partly_loaded();
+        let before = board.clone();
+        let mut stale = moved(11, Status::Backlog, 0.0, &[]);
+        if let Some(c) = stale.issue.as_mut() {
+            c.version = 0;
+        }
+        board.patch(11, stale);
+        assert_eq!(board, before);
+        let counts = [(Status::Backlog, 2), (Status::Ready, 9)];
+        board.patch(
+            13,
+            CardUpdate {
+                issue: None,
+                counts: counts.to_vec(),
+            },
+        );
+        assert_eq!(ids(&board, Status::Ready), vec![11, 12]);
+        assert_eq!(board.count(Status::Ready), 9);
+    }
 
     #[test]
     fn enums_round_trip_through_text_and_json() {

@@ -381,8 +381,10 @@ fn Board(
             let count = counts.count(status);
             let more = (count > shown).then(|| {
                 let next = filters.shown(status) + COLUMN_SHOWN;
+                let link = NodeRef::<leptos::html::A>::new();
+                load_more_when_reached(link);
                 view! {
-                    <a class="show-more" href=more_href(status, next)>
+                    <a class="show-more" href=more_href(status, next) node_ref=link>
                         {format!("Show {COLUMN_SHOWN} more ({shown} of {count})")}
                     </a>
                 }
@@ -410,6 +412,9 @@ fn Column(
         })
     };
     let column_cards = cards.clone();
+    // Dropped below the last card shown, a card goes to the end of the column, out of sight
+    // when the column shows only its first cards; say where it went.
+    let partly_shown = count > cards.len() as i64;
     let on_drop = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
         let Some(dragged) = ctx.dragging.get_untracked() else {
@@ -427,7 +432,14 @@ fn Column(
         {
             return;
         }
-        send_move(ctx, dragged, status, position);
+        let note = (partly_shown && position.is_none()).then(|| {
+            format!(
+                "#{} is now last in {}, below the cards shown.",
+                dragged.id,
+                status.label()
+            )
+        });
+        send_move(ctx, dragged, status, position, note);
     };
     view! {
         <section
@@ -455,6 +467,42 @@ fn Column(
     }
 }
 
+/// Follows a column's "Show more" link by itself once the person scrolls down to it (the
+/// link stays for keyboards and for browsers without JavaScript). Fires once: the column is
+/// drawn anew with the cards it loads.
+fn load_more_when_reached(link: NodeRef<leptos::html::A>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos_router::hooks::use_navigate;
+        use leptos_router::NavigateOptions;
+        let navigate = use_navigate();
+        let fired = StoredValue::new(false);
+        let handle = window_event_listener(leptos::ev::scroll, move |_| {
+            let Some(a) = link.get_untracked() else {
+                return;
+            };
+            let viewport = window()
+                .inner_height()
+                .ok()
+                .and_then(|h| h.as_f64())
+                .unwrap_or(0.0);
+            if fired.get_value() || a.get_bounding_client_rect().top() > viewport + 200.0 {
+                return;
+            }
+            fired.set_value(true);
+            let options = NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            };
+            navigate(&a.get_attribute("href").unwrap_or_default(), options);
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = link;
+}
+
 /// The id of the card the pointer is over, if any.
 fn drop_target_id(ev: &leptos::ev::DragEvent) -> Option<i64> {
     use leptos::wasm_bindgen::JsCast;
@@ -478,14 +526,23 @@ fn position_before(cards: &[Card], before: Option<i64>, dragged: i64) -> Option<
 }
 
 /// Sends a move; the card shows in its new place at once and goes back if it is refused.
-fn send_move(ctx: BoardContext, issue: Card, to: Status, position: Option<f64>) {
+/// `note`: what to say once it is made.
+fn send_move(
+    ctx: BoardContext,
+    issue: Card,
+    to: Status,
+    position: Option<f64>,
+    note: Option<String>,
+) {
     ctx.pending.set(Some((issue.id, to, position)));
     ctx.notice.set(None);
     leptos::task::spawn_local(async move {
         let result = crate::api::move_issue(issue.id, to, issue.version, position).await;
-        if let Err(err) = result {
-            ctx.notice
-                .set(Some(format!("#{} was not moved: {err}", issue.id)));
+        match result {
+            Err(err) => ctx
+                .notice
+                .set(Some(format!("#{} was not moved: {err}", issue.id))),
+            Ok(_) => ctx.notice.set(note),
         }
         ctx.pending.set(None);
         ctx.refresh.update(|n| *n += 1);

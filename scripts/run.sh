@@ -4,8 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
-export LEPTOS_OUTPUT_NAME=autopilot
-# --precompress: the wasm, JS and CSS are compressed once here (brotli and gzip), not per request.
-cargo leptos build --release --precompress
+scripts/build-release.sh
 exec ./target/release/autopilot serve "$@"

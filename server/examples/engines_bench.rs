@@ -115,5 +115,5 @@ async fn scratch(
             format!("{}/{name}", cluster.url())
         }
     };
-    support::ScratchBoard::on(&url, dir).await
+    support::ScratchBoard::on(&url, Some(dir)).await
 }

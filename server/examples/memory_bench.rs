@@ -16,7 +16,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 mod support;
 
@@ -33,41 +32,10 @@ async fn main() -> anyhow::Result<()> {
     let board = support::ScratchBoard::new().await?;
     support::seed(&board.store, 0, n).await?;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = std::process::Command::new(&bin)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", &board.url)
-        .env("RUST_LOG", "warn")
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
+    let server = support::BuiltServer::start(&bin, &board.url).await?;
+    let base = server.base.clone();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut up = false;
-    for _ in 0..100 {
-        let req = Request::get(format!("{base}/healthz")).body(Full::default())?;
-        if client
-            .request(req)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::ensure!(up, "the server at {bin} did not start");
-    let rss = |pid: u32| -> String {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS"))
-                    .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
-            })
-            .unwrap_or_default()
-    };
-    let started = rss(server.id());
+    let started = server.rss_kib();
 
     let left = Arc::new(AtomicUsize::new(loads));
     let mut workers = Vec::new();
@@ -92,11 +60,12 @@ async fn main() -> anyhow::Result<()> {
     for worker in workers {
         worker.await??;
     }
-    let after = rss(server.id());
+    let after = server.rss_kib();
     println!(
-        "server with {n} issues: {started} resident after start-up, {after} after {loads} board loads"
+        "server with {n} issues: {:.1} MiB resident after start-up, {:.1} MiB after {loads} \
+         board loads (goal: under 100 MiB)",
+        started as f64 / 1024.0,
+        after as f64 / 1024.0
     );
-    let _ = server.kill();
-    let _ = server.wait();
     Ok(())
 }

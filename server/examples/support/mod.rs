@@ -8,13 +8,15 @@ use app::domain::UserRole;
 use app::store::Store;
 use server::config::{AuthSettings, Intake};
 
+pub const PASSWORD: &str = "bench password 1";
+
 pub struct ScratchBoard {
     pub store: Store,
     /// Where it lives.
     pub url: String,
     /// The admin's bearer token.
     pub token: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl ScratchBoard {
@@ -22,13 +24,14 @@ impl ScratchBoard {
     pub async fn new() -> anyhow::Result<ScratchBoard> {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        Self::on(&url, dir).await
+        Self::on(&url, Some(dir)).await
     }
 
-    /// On the (empty) database at `url`.
-    pub async fn on(url: &str, dir: tempfile::TempDir) -> anyhow::Result<ScratchBoard> {
+    /// On the (empty) database at `url`; `dir`, if any, is removed with the board. The admin
+    /// signs in as bench@example.com with [`PASSWORD`].
+    pub async fn on(url: &str, dir: Option<tempfile::TempDir>) -> anyhow::Result<ScratchBoard> {
         let store = Store::open(url).await?;
-        let hash = hash_password("bench password 1".into()).await?;
+        let hash = hash_password(PASSWORD.into()).await?;
         let user = store
             .create_user("bench@example.com", "Bench", UserRole::Admin, &hash)
             .await?;
@@ -120,4 +123,65 @@ pub async fn seed(store: &Store, from: usize, to: usize) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The built binary serving a board in a process of its own, so its memory can be read.
+pub struct BuiltServer {
+    child: std::process::Child,
+    /// `http://127.0.0.1:port`
+    pub base: String,
+}
+
+impl BuiltServer {
+    /// Starts `bin` (e.g. `target/release/autopilot`) on the database at `url` and waits until
+    /// it answers `/healthz`.
+    pub async fn start(bin: &str, url: &str) -> anyhow::Result<BuiltServer> {
+        use hyper_util::client::legacy::Client;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = std::process::Command::new(bin)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting {bin}: {e} (build it first)"))?;
+        let server = BuiltServer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client: Client<_, http_body_util::Full<bytes::Bytes>> =
+            Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        for _ in 0..100 {
+            let req = axum::http::Request::get(format!("{}/healthz", server.base))
+                .body(http_body_util::Full::default())?;
+            if client
+                .request(req)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("the server at {bin} did not start")
+    }
+
+    /// The process' resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS"))?.to_string();
+                line.split_whitespace().nth(1)?.parse().ok()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for BuiltServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,55 @@
+// How soon a big board is usable in Chromium: from the start of navigation until the page
+// has hydrated (its `data-hydrated` flips to true: the click handlers are on), median of 10
+// loads, with the HTML and wasm as a browser gets them (compressed, the wasm from cache after
+// the first load). Run by scripts/bench.sh against the release build on a seeded board:
+//
+//   node end2end/bench/interactive.mjs http://127.0.0.1:3300
+import { chromium } from '@playwright/test';
+
+const base = process.argv[2] ?? 'http://127.0.0.1:3300';
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu'],
+});
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+const page = await context.newPage();
+await page.goto(`${base}/login`);
+await page.getByLabel('Email').fill('bench@example.com');
+await page.getByLabel('Password').fill('bench password 1');
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.waitForURL(`${base}/`);
+
+// Records when the page flips to hydrated, on the page's own clock (0 = navigation start).
+await context.addInitScript(() => {
+  new MutationObserver((_, observer) => {
+    const el = document.querySelector('.page[data-hydrated="true"]');
+    if (el) {
+      window.__interactiveAt = performance.now();
+      observer.disconnect();
+    }
+  }).observe(document, { subtree: true, attributes: true, childList: true });
+});
+
+async function measure(path) {
+  const times = [];
+  let cards = 0;
+  for (let i = 0; i < 11; i++) {
+    await page.goto(`${base}${path}`);
+    await page.waitForFunction(() => window.__interactiveAt !== undefined, null, { timeout: 30_000 });
+    const t = await page.evaluate(() => window.__interactiveAt);
+    if (i > 0) times.push(t); // the first load fills the cache
+    cards = await page.locator('.card').count();
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], max: times[times.length - 1], cards };
+}
+
+const total = Number(process.env.BENCH_ISSUES ?? 1000);
+for (const [what, path] of [
+  [`the board (${total} issues, each column's first 50)`, '/'],
+  [`every card on screen`, `/?backlog=${total}&ready=${total}&in_progress=${total}&blocked=${total}&in_review=${total}&done=${total}`],
+]) {
+  const r = await measure(path);
+  console.log(`${what}: ${r.cards} cards, interactive ${r.median.toFixed(0)} ms after navigation start (median of 10, max ${r.max.toFixed(0)} ms; goal: 500 ms)`);
+}
+await browser.close();

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every speed and size figure of the board, each next to its goal, measured in one run on this
+# machine (figures, not tests: compare the ratios, the absolute numbers move with the load).
+# Builds the release binary and site first. About 16 minutes on 2 cores once built (5 of
+# them rebuilding: the examples and the binary are built with different features).
+#
+#   scripts/bench.sh            # all of them
+#   BENCH_QUICK=1 scripts/bench.sh   # smaller boards, for a first look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
+export LEPTOS_OUTPUT_NAME=autopilot
+scripts/build-release.sh
+cargo build --release -p server --examples
+
+big=10000; mid=1000; streams=1000; boards=200
+if [ -n "${BENCH_QUICK:-}" ]; then big=2000; streams=200; boards=50; fi
+run() { printf '\n== %s\n' "$1"; shift; "$@"; }
+
+run "Board page at size" target/release/examples/board_bench "$big"
+run "Throughput, 32 clients, against a bare axum + sqlx handler" target/release/examples/throughput_bench "$mid" 5
+run "One move, $boards boards listening" target/release/examples/live_bench "$boards" "$mid"
+run "Server memory after 1,000 board loads" target/release/examples/memory_bench "$big" 1000
+run "Live streams" target/release/examples/stream_bench "$streams"
+
+printf '\n== Downloads (the release build, as served)\n'
+for f in target/site/pkg/autopilot.*.wasm target/site/pkg/autopilot.*.js target/site/pkg/autopilot.*.css; do
+  raw=$(stat -c %s "$f"); br=$(stat -c %s "$f.br"); gz=$(stat -c %s "$f.gz")
+  best_gz=$(gzip -9 -c "$f" | wc -c)
+  printf '%-6s %5d KiB raw, %4d KiB brotli, %4d KiB gzip (served), %4d KiB gzip -9\n' \
+    "${f##*.}" $((raw / 1024)) $((br / 1024)) $((gz / 1024)) $((best_gz / 1024))
+done
+echo "(goal: the wasm at most 300 KB gzipped)"
+
+printf '\n== Time to interactive in Chromium, %s issues\n' "$mid"
+db=target/bench/interactive.db
+url=$(target/release/examples/seed_board "$mid" "$db")
+port=3390
+DATABASE_URL="$url" RUST_LOG=warn target/release/autopilot serve --addr "127.0.0.1:$port" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+(cd end2end && BENCH_ISSUES="$mid" node bench/interactive.mjs "http://127.0.0.1:$port")

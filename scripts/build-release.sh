@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the release binary and site: target/release/autopilot with target/release/hash.txt
+# beside it, and target/site with the wasm, JS and CSS named after their content, each with a
+# brotli and a gzip copy made here, once (the server sends the stored copies).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
+export LEPTOS_OUTPUT_NAME=autopilot
+cargo leptos build --release --precompress
+# cargo-leptos' gzip copies are made at a fast level; -9 makes the wasm's about 15 % smaller.
+for f in target/site/pkg/*.wasm target/site/pkg/*.js target/site/pkg/*.css; do
+  gzip -9 -n -c "$f" > "$f.gz"
+done

@@ -1,0 +1,29 @@
+//! Writes a board to a new SQLite file, for benchmarks that drive a real browser
+//! (`end2end/bench/interactive.mjs`): N issues spread as on a board in use (80 % done) and an
+//! admin who signs in as bench@example.com with the password "bench password 1".
+//!
+//!     cargo run --release -p server --example seed_board -- 1000 target/bench/board.db
+
+mod support;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let path = args
+        .next()
+        .unwrap_or_else(|| "target/bench/board.db".into());
+    let path = std::path::Path::new(&path);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    // The store creates a missing SQLite file on first open.
+    let url = format!("sqlite://{}", path.display());
+    let board = support::ScratchBoard::on(&url, None).await?;
+    support::seed(&board.store, 0, n).await?;
+    println!("{url}");
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Pure types and rules, compiled for the server and the browser alike, so the board can show
 //! which drops are legal with exactly the rules the server enforces.
 
+mod diff;
 mod issue;
 mod run;
 mod time;
@@ -9,6 +10,7 @@ mod user;
 mod validate;
 
 pub use self::time::format_time;
+pub use diff::*;
 pub use issue::*;
 pub use run::*;
 pub use transition::*;

@@ -1,0 +1,332 @@
+//! An agent's change as a reviewer reads it: a unified diff (`git diff` output) taken apart
+//! into files, hunks and numbered lines. The text is the agent's, so it is data, never markup:
+//! the drawer shows every field as text.
+
+use serde::{Deserialize, Serialize};
+
+/// The most a stored patch keeps; past it the patch is cut at a line and marked truncated.
+pub const PATCH_CAP: usize = 1024 * 1024;
+
+/// A line longer than this shows its start and how much more there is.
+pub const LINE_SHOWN: usize = 400;
+
+/// What happened to a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChange {
+    Added,
+    Deleted,
+    Modified,
+    Renamed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    Context,
+    Added,
+    Removed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiffLine {
+    pub kind: LineKind,
+    /// Its number in the old file (context and removed lines).
+    pub old: Option<u32>,
+    /// Its number in the new file (context and added lines).
+    pub new: Option<u32>,
+    /// The text, without the leading `+`, `-` or space, cut at [`LINE_SHOWN`] characters.
+    pub text: String,
+    /// Characters cut off the end (0: the whole line shows).
+    pub cut: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hunk {
+    /// The `@@ -a,b +c,d @@ context` line.
+    pub header: String,
+    pub lines: Vec<DiffLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileDiff {
+    /// The path before (for a rename, the old name; for an added file, the new one).
+    pub old_path: String,
+    pub path: String,
+    pub change: FileChange,
+    /// Binary files have no lines to show.
+    pub binary: bool,
+    pub additions: usize,
+    pub deletions: usize,
+    pub hunks: Vec<Hunk>,
+}
+
+/// A patch as stored: the text, and whether it was cut at [`PATCH_CAP`].
+pub fn cap_patch(mut patch: String) -> (String, bool) {
+    if patch.len() <= PATCH_CAP {
+        return (patch, false);
+    }
+    let mut end = PATCH_CAP;
+    while !patch.is_char_boundary(end) {
+        end -= 1;
+    }
+    let end = patch[..end].rfind('\n').map_or(end, |i| i + 1);
+    patch.truncate(end);
+    (patch, true)
+}
+
+/// Takes `git diff` output apart. Anything it does not recognise is skipped, never guessed at.
+pub fn parse_patch(patch: &str) -> Vec<FileDiff> {
+    let mut files: Vec<FileDiff> = Vec::new();
+    let (mut old_no, mut new_no) = (0u32, 0u32);
+    for raw in patch.lines() {
+        if let Some(rest) = raw.strip_prefix("diff --git ") {
+            let (old, new) = split_git_paths(rest);
+            files.push(FileDiff {
+                old_path: old,
+                path: new,
+                change: FileChange::Modified,
+                binary: false,
+                additions: 0,
+                deletions: 0,
+                hunks: Vec::new(),
+            });
+            continue;
+        }
+        let Some(file) = files.last_mut() else {
+            continue;
+        };
+        if file.hunks.is_empty() {
+            // The file's header lines, before its first hunk.
+            if raw.starts_with("new file mode") {
+                file.change = FileChange::Added;
+            } else if raw.starts_with("deleted file mode") {
+                file.change = FileChange::Deleted;
+            } else if let Some(from) = raw.strip_prefix("rename from ") {
+                file.change = FileChange::Renamed;
+                file.old_path = from.to_string();
+            } else if let Some(to) = raw.strip_prefix("rename to ") {
+                file.path = to.to_string();
+            } else if raw.starts_with("Binary files ") || raw == "GIT binary patch" {
+                file.binary = true;
+            }
+        }
+        if let Some(header) = raw.strip_prefix("@@ ") {
+            let (old, new) = hunk_starts(header);
+            (old_no, new_no) = (old, new);
+            file.hunks.push(Hunk {
+                header: raw.to_string(),
+                lines: Vec::new(),
+            });
+            continue;
+        }
+        let Some(hunk) = file.hunks.last_mut() else {
+            continue;
+        };
+        let (kind, text) = match raw.as_bytes().first() {
+            Some(b'+') => (LineKind::Added, &raw[1..]),
+            Some(b'-') => (LineKind::Removed, &raw[1..]),
+            Some(b' ') => (LineKind::Context, &raw[1..]),
+            // An empty context line, as some tools write it.
+            None => (LineKind::Context, ""),
+            // "\ No newline at end of file" and anything else.
+            _ => continue,
+        };
+        let (old, new) = match kind {
+            LineKind::Added => {
+                file.additions += 1;
+                new_no += 1;
+                (None, Some(new_no - 1))
+            }
+            LineKind::Removed => {
+                file.deletions += 1;
+                old_no += 1;
+                (Some(old_no - 1), None)
+            }
+            LineKind::Context => {
+                old_no += 1;
+                new_no += 1;
+                (Some(old_no - 1), Some(new_no - 1))
+            }
+        };
+        let (text, cut) = shorten(text);
+        hunk.lines.push(DiffLine {
+            kind,
+            old,
+            new,
+            text,
+            cut,
+        });
+    }
+    files
+}
+
+/// `a/x b/y` → (`x`, `y`). Paths with spaces are split where both halves name the same file
+/// or, failing that, at the middle ` b/`.
+fn split_git_paths(rest: &str) -> (String, String) {
+    let strip = |p: &str, prefix: &str| p.strip_prefix(prefix).unwrap_or(p).to_string();
+    let candidates: Vec<usize> = rest.match_indices(" b/").map(|(i, _)| i).collect();
+    let split = candidates
+        .iter()
+        .copied()
+        .find(|&i| rest[..i].strip_prefix("a/") == Some(&rest[i + 3..]))
+        .or_else(|| candidates.get(candidates.len() / 2).copied());
+    match split {
+        Some(i) => (strip(&rest[..i], "a/"), strip(&rest[i + 1..], "b/")),
+        None => (rest.to_string(), rest.to_string()),
+    }
+}
+
+/// The first old and new line numbers of `-a,b +c,d @@`.
+fn hunk_starts(header: &str) -> (u32, u32) {
+    let mut parts = header.split_whitespace();
+    let number = |part: Option<&str>, sign: char| {
+        part.and_then(|p| p.strip_prefix(sign))
+            .and_then(|p| p.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1)
+    };
+    let old = number(parts.next(), '-');
+    let new = number(parts.next(), '+');
+    (old, new)
+}
+
+/// The line cut to [`LINE_SHOWN`] characters, with control characters (terminal escapes
+/// included) shown as their Unicode pictures so nothing in a diff acts on the page or a
+/// terminal; and how many characters were cut.
+fn shorten(text: &str) -> (String, usize) {
+    let total = text.chars().count();
+    let shown: String = text
+        .chars()
+        .take(LINE_SHOWN)
+        .map(|c| match c {
+            '\t' => c,
+            c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('�'),
+            '\u{7f}' => '\u{2421}',
+            c => c,
+        })
+        .collect();
+    (shown, total.saturating_sub(LINE_SHOWN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATCH: &str = "\
+diff --git a/src/lib.rs b/src/lib.rs
+index 1111111..2222222 100644
+--- a/src/lib.rs
++++ b/src/lib.rs
+@@ -1,4 +1,5 @@ fn main() {
+ keep one
+-old line
++new line
++another new line
+ keep two
+\\ No newline at end of file
+@@ -10,2 +11,2 @@
+ ten
+-eleven
++</script><img src=x onerror=alert(1)>\x1b[31mred
+diff --git a/notes/old name.md b/notes/new name.md
+similarity index 90%
+rename from notes/old name.md
+rename to notes/new name.md
+diff --git a/gone.txt b/gone.txt
+deleted file mode 100644
+index 3333333..0000000
+--- a/gone.txt
++++ /dev/null
+@@ -1 +0,0 @@
+-bye
+diff --git a/logo.png b/logo.png
+new file mode 100644
+index 0000000..4444444
+Binary files /dev/null and b/logo.png differ
+";
+
+    #[test]
+    fn files_hunks_and_line_numbers() {
+        let files = parse_patch(PATCH);
+        assert_eq!(files.len(), 4);
+        let lib = &files[0];
+        assert_eq!(
+            (lib.path.as_str(), lib.change),
+            ("src/lib.rs", FileChange::Modified)
+        );
+        assert_eq!((lib.additions, lib.deletions), (3, 2));
+        assert_eq!(lib.hunks.len(), 2);
+        let first = &lib.hunks[0].lines;
+        assert_eq!(first.len(), 5, "the no-newline marker is not a line");
+        assert_eq!((first[0].old, first[0].new), (Some(1), Some(1)));
+        assert_eq!(
+            (first[1].kind, first[1].old, first[1].new),
+            (LineKind::Removed, Some(2), None)
+        );
+        assert_eq!(
+            (first[2].kind, first[2].old, first[2].new),
+            (LineKind::Added, None, Some(2))
+        );
+        assert_eq!((first[4].old, first[4].new), (Some(3), Some(4)));
+        let second = &lib.hunks[1].lines;
+        assert_eq!((second[0].old, second[0].new), (Some(10), Some(11)));
+        assert_eq!(second[2].new, Some(12));
+    }
+
+    #[test]
+    fn renames_deletions_and_binary_files_are_what_they_are() {
+        let files = parse_patch(PATCH);
+        let renamed = &files[1];
+        assert_eq!(renamed.change, FileChange::Renamed);
+        assert_eq!(renamed.old_path, "notes/old name.md");
+        assert_eq!(renamed.path, "notes/new name.md");
+        assert!(renamed.hunks.is_empty());
+        assert_eq!(files[2].change, FileChange::Deleted);
+        assert_eq!(files[2].deletions, 1);
+        let png = &files[3];
+        assert_eq!((png.change, png.binary), (FileChange::Added, true));
+        assert!(png.hunks.is_empty());
+    }
+
+    #[test]
+    fn markup_stays_text_and_terminal_escapes_are_defused() {
+        let files = parse_patch(PATCH);
+        let line = &files[0].hunks[1].lines[2].text;
+        assert!(line.starts_with("</script><img src=x onerror=alert(1)>"));
+        assert!(!line.contains('\x1b'), "{line:?}");
+        assert!(line.contains('\u{241b}'), "{line:?}");
+    }
+
+    #[test]
+    fn very_long_lines_are_cut_and_say_so() {
+        let long = "x".repeat(LINE_SHOWN + 25);
+        let patch = format!("diff --git a/a b/a\n@@ -1 +1 @@\n+{long}\n");
+        let line = &parse_patch(&patch)[0].hunks[0].lines[0];
+        assert_eq!(line.text.chars().count(), LINE_SHOWN);
+        assert_eq!(line.cut, 25);
+    }
+
+    #[test]
+    fn a_patch_over_the_cap_is_cut_at_a_line_and_marked() {
+        let small = "diff --git a/a b/a\n".to_string();
+        assert_eq!(cap_patch(small.clone()), (small, false));
+        let line = "+é some text that repeats\n";
+        let big = line.repeat(PATCH_CAP / line.len() + 10);
+        let (kept, truncated) = cap_patch(big);
+        assert!(truncated);
+        assert!(kept.len() <= PATCH_CAP);
+        assert!(kept.ends_with('\n'));
+        assert!(kept.lines().all(|l| l == line.trim_end()));
+    }
+
+    #[test]
+    fn garbage_is_skipped_not_guessed() {
+        assert!(parse_patch("").is_empty());
+        assert!(parse_patch("hello\n+not in a file\n@@ nothing @@\n").is_empty());
+        let files = parse_patch("diff --git a/x b/x\n+before any hunk\n");
+        assert_eq!(files.len(), 1);
+        assert!(files[0].hunks.is_empty());
+        assert_eq!(files[0].additions, 0);
+    }
+}

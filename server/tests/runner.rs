@@ -213,6 +213,54 @@ async fn an_edit_is_committed_on_the_issue_branch_and_goes_to_review() {
     assert!(log.contains("● outcome: review"), "{log}");
 }
 
+async fn each_committed_run_keeps_its_own_change_and_the_whole_branch() {
+    let rig = Rig::new().await;
+    let (_, first) = work_one(&rig, "Greet twice FAKE:append").await;
+    assert_eq!(first, RunOutcome::Review);
+    // The reviewer sends it back; the next run continues the branch.
+    rig.store
+        .move_issue(&person(), 1, Status::Ready, None)
+        .await
+        .unwrap();
+    let second = rig.runner().await.work_next(no_shutdown()).await.unwrap();
+    assert_eq!(second, Some(RunOutcome::Review));
+    let runs = rig.store.runs_for_issue(1).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    let (latest, earlier) = (&runs[0], &runs[1]);
+    let patches = rig.store.run_patches(latest.id).await.unwrap().unwrap();
+    assert!(!patches.truncated);
+    let own = app::domain::parse_patch(&patches.run);
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].path, "HELLO.md");
+    assert_eq!(own[0].change, app::domain::FileChange::Modified);
+    assert_eq!(
+        (own[0].additions, own[0].deletions),
+        (1, 0),
+        "{}",
+        patches.run
+    );
+    let whole = app::domain::parse_patch(&patches.branch);
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].change, app::domain::FileChange::Added);
+    assert_eq!(
+        whole[0].additions, 2,
+        "both runs' lines: {}",
+        patches.branch
+    );
+    // The first run keeps what it did then.
+    let before = rig.store.run_patches(earlier.id).await.unwrap().unwrap();
+    assert_eq!(app::domain::parse_patch(&before.branch)[0].additions, 1);
+    assert_eq!(
+        before.branch, before.run,
+        "the first commit is the whole branch"
+    );
+    // A run that committed nothing keeps no patch.
+    let (_, none) = work_one(&rig, "Nothing to do FAKE:nochange").await;
+    assert_eq!(none, RunOutcome::NoChange);
+    let quiet = rig.store.runs_for_issue(2).await.unwrap();
+    assert_eq!(rig.store.run_patches(quiet[0].id).await.unwrap(), None);
+}
+
 async fn tool_calls_the_agent_was_refused_are_told_to_the_reviewer() {
     let rig = Rig::new().await;
     let (issue, outcome) = work_one(&rig, "Say hello FAKE:refused").await;
@@ -784,6 +832,7 @@ async fn pausing_with_cancel_stops_the_runs_going_on() {
 
 on_both_engines!(
     an_edit_is_committed_on_the_issue_branch_and_goes_to_review,
+    each_committed_run_keeps_its_own_change_and_the_whole_branch,
     tool_calls_the_agent_was_refused_are_told_to_the_reviewer,
     a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread,
     each_failure_blocks_with_an_explanation_and_commits_nothing,

@@ -22,7 +22,7 @@ mod users;
 
 pub use copy::{copy_board, CopyReport};
 pub use issues::IssueFilter;
-pub use runs::{Heartbeat, RunFinish};
+pub use runs::{Heartbeat, RunFinish, RunPatches};
 pub use sessions::SessionBackend;
 pub use settings::{Switch, SELF_HEAL_WINDOW_MS};
 pub use users::ApiToken;

@@ -35,6 +35,19 @@ pub struct RunFinish {
     pub pr_url: Option<String>,
     pub cost_usd: Option<f64>,
     pub duration_ms: Option<i64>,
+    /// What the run committed, for review.
+    pub patches: Option<RunPatches>,
+}
+
+/// A committed run's change as unified diffs, each already cut to [`crate::domain::PATCH_CAP`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunPatches {
+    /// The base branch against the issue's branch: everything a merge would bring.
+    pub branch: String,
+    /// This run's own commit.
+    pub run: String,
+    /// Whether either was cut.
+    pub truncated: bool,
 }
 
 impl RunFinish {
@@ -49,6 +62,7 @@ impl RunFinish {
             pr_url: None,
             cost_usd: None,
             duration_ms: None,
+            patches: None,
         }
     }
 }
@@ -256,6 +270,23 @@ impl Store {
         .ok_or_else(|| AppError::not_found(format!("run {run_id}")))
     }
 
+    /// What a run committed, if it committed anything.
+    pub async fn run_patches(&self, run_id: i64) -> AppResult<Option<RunPatches>> {
+        let row: Option<(Option<String>, Option<String>, bool)> = on_pool!(self, e => sqlx::query_as(
+            "SELECT branch_patch, run_patch, patch_truncated FROM runs WHERE id = $1",
+        )
+        .bind(run_id)
+        .fetch_optional(e)
+        .await)?;
+        let (branch, run, truncated) =
+            row.ok_or_else(|| AppError::not_found(format!("run {run_id}")))?;
+        Ok(branch.map(|branch| RunPatches {
+            branch,
+            run: run.unwrap_or_default(),
+            truncated,
+        }))
+    }
+
     /// Ends a run. While the runner still holds the claim, the issue moves to `finish.to` with
     /// the branch, PR link, result and comment; otherwise (lease run out, someone moved it) the
     /// issue is left alone and the run is recorded as lost. Returns whether the claim was held.
@@ -314,8 +345,9 @@ impl Store {
         }
         on_tx!(&mut tx, e => sqlx::query(
             "UPDATE runs SET finished_at = $1, outcome = $2, exit_code = $3, result = $4,
-                 branch = $5, cost_usd = $6, duration_ms = $7
-             WHERE id = $8",
+                 branch = $5, cost_usd = $6, duration_ms = $7, branch_patch = $8,
+                 run_patch = $9, patch_truncated = $10
+             WHERE id = $11",
         )
         .bind(now)
         .bind(outcome.as_str())
@@ -324,6 +356,9 @@ impl Store {
         .bind(&finish.branch)
         .bind(finish.cost_usd)
         .bind(finish.duration_ms)
+        .bind(finish.patches.as_ref().map(|p| p.branch.as_str()))
+        .bind(finish.patches.as_ref().map(|p| p.run.as_str()))
+        .bind(finish.patches.as_ref().is_some_and(|p| p.truncated))
         .bind(run_id)
         .execute(e)
         .await

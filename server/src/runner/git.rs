@@ -2,6 +2,8 @@
 //! runner alone runs git; the agent is told not to and its git tool is disallowed.
 
 use anyhow::{anyhow, bail, Context};
+use app::domain::cap_patch;
+use app::store::RunPatches;
 use std::path::{Path, PathBuf};
 use tokio::process::Command;
 
@@ -151,6 +153,28 @@ impl Repo {
             }
             _ => false,
         }
+    }
+
+    /// What the commit at the worktree's HEAD brings, for review: the base branch against
+    /// HEAD (everything a merge would bring) and HEAD's own commit, each cut at the cap.
+    pub async fn patches(&self, dir: &Path) -> anyhow::Result<RunPatches> {
+        let diff = |range: String| async move {
+            let args = [
+                "diff",
+                "--no-color",
+                "--no-ext-diff",
+                "--find-renames",
+                &range,
+            ];
+            git(dir, &args).await.map(cap_patch)
+        };
+        let (branch, branch_cut) = diff(format!("{}...HEAD", self.base_branch)).await?;
+        let (run, run_cut) = diff("HEAD~1..HEAD".into()).await?;
+        Ok(RunPatches {
+            branch,
+            run,
+            truncated: branch_cut || run_cut,
+        })
     }
 
     /// Removes a worktree (the branch stays).

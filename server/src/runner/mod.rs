@@ -345,6 +345,14 @@ impl Runner {
         );
         let diffstat =
             git::commit_all(dir, &message, &self.commit_name, &self.commit_email).await?;
+        // Kept with the run, so any server shows the change; a review without it still works.
+        let patches = match self.repo.patches(dir).await {
+            Ok(patches) => Some(patches),
+            Err(err) => {
+                tracing::warn!(%err, issue = issue.id, "could not keep the run's patch");
+                None
+            }
+        };
         let pr_url = if let Some(gh) = &self.gh_bin {
             let base = &self.repo.base_branch;
             match git::push_and_open_pr(dir, gh, branch, base, &title, summary).await {
@@ -369,6 +377,7 @@ impl Runner {
             comment: Some((AuthorKind::Agent, text)),
             branch: Some(branch.to_string()),
             pr_url,
+            patches,
             ..RunFinish::new(RunOutcome::Review, Status::InReview)
         })
     }

@@ -1,23 +1,7 @@
-import { test, expect, Page, APIRequestContext } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { openBoard, createIssue, column, cardIn } from '../board-helpers';
 
 test.use({ storageState: '.auth/member.json' });
-
-async function openBoard(page: Page, url = '/') {
-  await page.goto(url);
-  // Hydrated (an Effect that only runs in the browser) and listening for live changes.
-  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
-  await expect(page.locator('body')).toHaveAttribute('data-live', 'true');
-}
-
-async function createIssue(request: APIRequestContext, title: string, extra: object = {}) {
-  const response = await request.post('/api/autopilot/issues', { data: { title, ...extra } });
-  expect(response.status()).toBe(201);
-  return response.json();
-}
-
-const column = (page: Page, status: string) => page.locator(`.column[data-status="${status}"]`);
-const cardIn = (page: Page, status: string, id: number) =>
-  column(page, status).locator(`.card[data-id="${id}"]`);
 
 test('the board shows its six columns, and nothing it loads is missing (the favicon too)', async ({ page }) => {
   const missing: string[] = [];

@@ -1,4 +1,5 @@
-import { test, expect, Page, APIRequestContext } from '@playwright/test';
+import { test, expect, Page } from '@playwright/test';
+import { openBoard, createIssue, column, cardIn } from '../board-helpers';
 
 // A board bigger than what it shows: Ready holds 500 more cards than the 50 it shows first.
 // This file runs last (by name): the boards of the other files stay small.
@@ -6,23 +7,8 @@ import { test, expect, Page, APIRequestContext } from '@playwright/test';
 test.use({ storageState: '.auth/member.json' });
 test.describe.configure({ mode: 'serial' });
 
-const column = (page: Page, status: string) => page.locator(`.column[data-status="${status}"]`);
-const cardIn = (page: Page, status: string, id: number) =>
-  column(page, status).locator(`.card[data-id="${id}"]`);
 const countOf = async (page: Page, status: string) =>
   Number(await column(page, status).locator('.count').textContent());
-
-async function openBoard(page: Page, url = '/') {
-  await page.goto(url);
-  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
-  await expect(page.locator('body')).toHaveAttribute('data-live', 'true');
-}
-
-async function createIssue(request: APIRequestContext, title: string, extra: object = {}) {
-  const response = await request.post('/api/autopilot/issues', { data: { title, ...extra } });
-  expect(response.status()).toBe(201);
-  return response.json();
-}
 
 test.beforeAll(async ({ playwright }) => {
   const request = await playwright.request.newContext({

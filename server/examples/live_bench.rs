@@ -70,15 +70,7 @@ async fn main() -> anyhow::Result<()> {
                     .body(Full::default())?;
                 let mut body = client.request(req).await?.into_body();
                 ready.send(()).await?;
-                let mut seen = String::new();
-                while !seen.contains("event: change") {
-                    let Some(frame) = body.frame().await else {
-                        anyhow::bail!("stream ended")
-                    };
-                    if let Ok(data) = frame?.into_data() {
-                        seen.push_str(&String::from_utf8_lossy(&data));
-                    }
-                }
+                support::next_change(&mut body).await?;
                 let arrived = Instant::now();
                 let req = Request::post(format!("{base}/api/{endpoint}"))
                     .header(header::AUTHORIZATION, format!("Bearer {token}"))

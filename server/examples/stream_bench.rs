@@ -150,15 +150,7 @@ async fn deliver(
             anyhow::ensure!(res.status().is_success(), "stream: {}", res.status());
             let mut body = res.into_body();
             ready.send(()).await?;
-            let mut seen = String::new();
-            while !seen.contains("event: change") {
-                let Some(frame) = body.frame().await else {
-                    anyhow::bail!("stream ended")
-                };
-                if let Ok(data) = frame?.into_data() {
-                    seen.push_str(&String::from_utf8_lossy(&data));
-                }
-            }
+            support::next_change(&mut body).await?;
             anyhow::Ok(Instant::now())
         }));
     }

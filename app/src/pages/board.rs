@@ -30,14 +30,6 @@ impl BoardQuery {
     fn unfiltered(&self) -> bool {
         self.q.is_none() && self.kind.is_none() && self.assignee.is_none() && !self.mine
     }
-
-    fn shown(&self, status: Status) -> i64 {
-        let i = Status::ALL.iter().position(|s| *s == status).unwrap_or(0);
-        match self.shown.get(i).copied().unwrap_or(0) {
-            n if n <= 0 => COLUMN_SHOWN,
-            n => n,
-        }
-    }
 }
 
 /// What every part of the board shares.
@@ -182,8 +174,7 @@ pub fn BoardPage() -> impl IntoView {
                                 let more_href = move |status: Status, n: i64| {
                                     more_href(&query.read(), status, n)
                                 };
-                                view! { <Board board ctx filters=filters.get() more_href /> }
-                                    .into_any()
+                                view! { <Board board ctx more_href /> }.into_any()
                             }
                             Err(err) => error_note(&err),
                         })
@@ -364,7 +355,6 @@ fn with_pending(mut issues: Vec<Card>, pending: Option<(i64, Status, Option<f64>
 fn Board(
     board: BoardIssues,
     ctx: BoardContext,
-    filters: BoardQuery,
     more_href: impl Fn(Status, i64) -> String + 'static,
 ) -> impl IntoView {
     let counts = board.clone();
@@ -380,7 +370,9 @@ fn Board(
             let shown = cards.len() as i64;
             let count = counts.count(status);
             let more = (count > shown).then(|| {
-                let next = filters.shown(status) + COLUMN_SHOWN;
+                // From what is shown, not from the address: while the next cards load, the
+                // address already asks for them and the board still shows the last ones.
+                let next = shown + COLUMN_SHOWN;
                 let link = NodeRef::<leptos::html::A>::new();
                 load_more_when_reached(link);
                 view! {

@@ -185,3 +185,18 @@ impl Drop for BuiltServer {
         let _ = self.child.wait();
     }
 }
+
+/// Reads a live stream until its next `change` event.
+pub async fn next_change(body: &mut hyper::body::Incoming) -> anyhow::Result<()> {
+    use http_body_util::BodyExt;
+    let mut seen = String::new();
+    while !seen.contains("event: change") {
+        let Some(frame) = body.frame().await else {
+            anyhow::bail!("stream ended")
+        };
+        if let Ok(data) = frame?.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    Ok(())
+}

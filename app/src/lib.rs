@@ -5,6 +5,8 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod diff_html;
 pub mod domain;
 pub mod error;
 #[cfg(feature = "ssr")]

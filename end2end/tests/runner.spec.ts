@@ -98,3 +98,55 @@ test('an admin pauses the runner, then watches a run stream into the drawer', as
   await expect(page.locator('tr[data-runner="e2e-runner"]')).toContainText('review');
   await page.screenshot({ path: 'test-results/runner-admin.png', fullPage: true });
 });
+
+test('a reviewer reads the change in the drawer, asks for changes on picked lines, then approves', async ({ browser }) => {
+  test.setTimeout(90_000);
+  const context = await browser.newContext({ baseURL: base, viewport: { width: 1400, height: 1400 } });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByLabel('Email').fill('admin@example.com');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/`);
+  const status = async (id: number) => (await (await page.request.get(`/api/autopilot/issues/${id}`)).json()).status;
+
+  const created = await page.request.post('/api/autopilot/issues', {
+    data: { title: 'Greet twice FAKE:append', body: 'Add a line to HELLO.md', status: 'ready' },
+  });
+  const issue = await created.json();
+  await expect.poll(() => status(issue.id), { timeout: 30_000 }).toBe('in_review');
+
+  await page.goto(`/?issue=${issue.id}`);
+  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  const changes = page.locator('.changes');
+  await expect(changes.locator('h3')).toContainText('1 file, +1 −0');
+  await expect(changes.locator('.diff-file summary')).toContainText('HELLO.md');
+  await expect(changes.locator('.diff-file summary')).toContainText('(added)');
+  await expect(changes.locator('tr.add .code')).toContainText('Hello again from run');
+  await expect(changes.locator('.merge-commands')).toContainText(`git merge --no-ff autopilot/issue-${issue.id}`);
+
+  // Pick the added line by its number, say what to change, send.
+  await changes.locator('tr.add td.ln').nth(1).click();
+  await expect(changes.locator('tr.add')).toHaveClass(/picked/);
+  await expect(changes.locator('.picked-lines')).toContainText('HELLO.md:1');
+  await changes.getByLabel('What should change').fill('Say it twice, please.');
+  await page.screenshot({ path: 'test-results/review-changes.png', fullPage: true });
+  await changes.getByRole('button', { name: 'Request changes' }).click();
+  await expect(page.locator('.comments')).toContainText('`HELLO.md:1`');
+  await expect(page.locator('.comments')).toContainText('Say it twice, please.');
+
+  // The runner takes it again and continues the branch: two runs, each with its own change.
+  await expect.poll(() => status(issue.id), { timeout: 30_000 }).toBe('in_review');
+  await page.reload();
+  await expect(changes.locator('h3')).toContainText('1 file, +2 −0');
+  await changes.getByRole('link', { name: 'Run 2 only' }).click();
+  await expect(changes.locator('h3')).toContainText('1 file, +1 −0');
+  await expect(changes.locator('.diff-file summary')).not.toContainText('(added)');
+  await changes.getByRole('link', { name: 'Whole branch' }).click();
+  await expect(changes.locator('h3')).toContainText('+2 −0');
+
+  await changes.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.locator('.issue .status')).toHaveText('Done');
+  expect(await status(issue.id)).toBe('done');
+  await context.close();
+});

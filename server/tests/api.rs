@@ -968,6 +968,112 @@ Content-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
     );
 }
 
+async fn a_reviewer_reads_the_change_and_requests_changes_on_picked_lines() {
+    use app::domain::{RunOutcome, Status};
+    let app = app().await;
+    let issue = app
+        .json(
+            "POST",
+            "/api/autopilot/issues",
+            json!({ "title": "agent work", "status": "ready" }),
+        )
+        .await
+        .json();
+    let id = issue["id"].as_i64().unwrap();
+    let (_, run) = app.store.claim_next("r1", 60_000).await.unwrap().unwrap();
+    let patch = "diff --git a/src/lib.rs b/src/lib.rs\n--- a/src/lib.rs\n+++ b/src/lib.rs\n\
+                 @@ -1,2 +1,3 @@\n fn main() {\n-    old();\n+    new();\n+    </script><b>x</b>\n";
+    let finish = app::store::RunFinish {
+        branch: Some("autopilot/issue-1".into()),
+        patches: Some(app::store::RunPatches {
+            branch: patch.into(),
+            run: patch.into(),
+            truncated: false,
+        }),
+        ..app::store::RunFinish::new(RunOutcome::Review, Status::InReview)
+    };
+    assert!(app
+        .store
+        .finish_run("r1", run.id, id, finish)
+        .await
+        .unwrap());
+
+    // The drawer, rendered on the server: the files, the lines, the agent's markup as text.
+    let page = app
+        .call(&app.member(), "GET", &format!("/?issue={id}"), None, "")
+        .await
+        .text();
+    assert!(
+        page.contains(r#"<table class="diff" data-file="src/lib.rs">"#),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>x</b>"), "{page}");
+    assert!(page.contains("Request changes") && page.contains("Approve"));
+    assert!(
+        page.contains(&format!("changes=run-{}", run.id)),
+        "one run's own change"
+    );
+    assert!(page.contains("git merge --no-ff autopilot/issue-1"));
+    let version = app.store.get_issue(id).await.unwrap().version;
+
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let app = &app;
+    let request = |body: String| async move {
+        app.call(
+            &app.member(),
+            "POST",
+            "/api/request_changes",
+            Some(FORM),
+            body,
+        )
+        .await
+    };
+    // Lines the change does not have, or nothing to say: refused, nothing changes.
+    for (body, says) in [
+        (
+            format!("id={id}&version={version}&lines=src%2Flib.rs%3A40"),
+            "no such line",
+        ),
+        (
+            format!("id={id}&version={version}&lines=other.rs%3A1"),
+            "not in this change",
+        ),
+        (
+            format!("id={id}&version={version}&body=+"),
+            "say what to change",
+        ),
+    ] {
+        let r = request(body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        assert!(r.text().contains(says), "{}", r.text());
+    }
+    let still = app.store.get_issue(id).await.unwrap();
+    assert_eq!((still.status, still.version), (Status::InReview, version));
+
+    let r = request(format!(
+        "id={id}&version={version}&lines=src%2Flib.rs%3A2-3&body=Call+the+helper+instead"
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let after = app.store.issue_detail(id).await.unwrap();
+    assert_eq!(after.issue.status, Status::Ready);
+    let comment = &after.comments.last().unwrap().body;
+    assert!(comment.contains("`src/lib.rs:2-3`"), "{comment}");
+    assert!(
+        comment.contains("+    new();\n+    </script><b>x</b>"),
+        "{comment}"
+    );
+    assert!(comment.ends_with("Call the helper instead"), "{comment}");
+    assert_eq!(after.comments.last().unwrap().author, "Ann");
+    // Once it is out of review there is nothing to ask about.
+    let again = request(format!("id={id}&version={}&body=more", after.issue.version)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+}
+
 async fn runs_and_their_logs_are_readable_by_people() {
     use app::domain::{RunOutcome, Status};
     let app = app().await;
@@ -1028,6 +1134,7 @@ async fn runs_and_their_logs_are_readable_by_people() {
 }
 
 on_both_engines!(
+    a_reviewer_reads_the_change_and_requests_changes_on_picked_lines,
     build_outputs_come_precompressed_and_only_hashed_ones_are_immutable,
     the_kept_whole_list_follows_every_change_and_every_lease,
     a_kept_board_page_is_never_stale_and_never_someone_elses,

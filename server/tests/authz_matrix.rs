@@ -139,6 +139,12 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
     ),
     (
         "POST",
+        "/api/request_changes",
+        Member,
+        Some((FORM, "id=1&version=1&body=hi")),
+    ),
+    (
+        "POST",
         "/api/upload_attachment",
         Member,
         Some((MULTIPART, UPLOAD)),

@@ -17,7 +17,69 @@ pub use users::*;
 #[cfg(feature = "ssr")]
 mod ssr {
     use crate::auth::{authenticate, authenticate_admin, SessionPolicy};
-    use crate::domain::Actor;
+    use crate::domain::{parse_patch, Actor, ChangesView};
+
+    /// A change request's comment: the picked lines (one `file:12-14` per line) quoted from
+    /// the latest change, then the reviewer's words.
+    pub async fn change_request(
+        store: &Store,
+        issue_id: i64,
+        lines: &str,
+        body: &str,
+    ) -> Result<String, AppError> {
+        let quoted = if lines.trim().is_empty() {
+            String::new()
+        } else {
+            let latest = store.committed_runs(issue_id).await?.first().map(|r| r.0);
+            let patch = match latest {
+                Some(run) => store.run_patches(run).await?.map(|p| p.branch),
+                None => None,
+            }
+            .ok_or_else(|| AppError::BadRequest("lines: there is no change to quote".into()))?;
+            crate::domain::quote_lines(&parse_patch(&patch), lines)
+                .map_err(|e| AppError::BadRequest(format!("lines: {e}")))?
+        };
+        Ok(match (quoted.is_empty(), body.trim()) {
+            (true, "") => {
+                return Err(AppError::BadRequest(
+                    "body: say what to change, or pick the lines it is about".into(),
+                ))
+            }
+            (true, words) => format!("Changes requested:\n\n{words}"),
+            (false, "") => format!("Changes requested on these lines:\n\n{quoted}"),
+            (false, words) => format!("Changes requested on these lines:\n\n{quoted}\n{words}"),
+        })
+    }
+
+    /// What the drawer's "Changes" section shows; `None` while no run has committed.
+    pub async fn changes(
+        store: &Store,
+        issue_id: i64,
+        run: Option<i64>,
+    ) -> Result<Option<ChangesView>, AppError> {
+        let runs = store.committed_runs(issue_id).await?;
+        let (run_id, own) = match run {
+            Some(id) if runs.iter().any(|(r, _)| *r == id) => (id, true),
+            Some(id) => return Err(AppError::not_found(format!("run {id} with a change"))),
+            None => match runs.first() {
+                Some((id, _)) => (*id, false),
+                None => return Ok(None),
+            },
+        };
+        let Some(patches) = store.run_patches(run_id).await? else {
+            return Ok(None);
+        };
+        let files = parse_patch(if own { &patches.run } else { &patches.branch });
+        Ok(Some(ChangesView {
+            runs,
+            run_id,
+            own,
+            files: files.len(),
+            additions: files.iter().map(|f| f.additions).sum(),
+            deletions: files.iter().map(|f| f.deletions).sum(),
+            html: crate::diff_html::render(&files, patches.truncated),
+        }))
+    }
     use crate::error::{AppError, AppResult};
     use crate::store::Store;
     use leptos::prelude::use_context;
@@ -118,20 +180,27 @@ pub async fn get_card(id: i64) -> Result<CardUpdate, AppError> {
     Ok(CardUpdate { issue, counts })
 }
 
-/// An issue for its drawer: detail, rendered body and history.
+/// An issue for its drawer: detail, rendered body, history, and the agent's change for
+/// review (`changes_run` names a committed run to show its own commit; without it, the whole
+/// branch as the latest committed run left it).
 #[server(endpoint = "get_issue_view")]
-pub async fn get_issue_view(id: i64) -> Result<IssueView, AppError> {
+pub async fn get_issue_view(
+    id: i64,
+    #[server(default)] changes_run: Option<i64>,
+) -> Result<IssueView, AppError> {
     ssr::current_actor().await?;
     let store = ssr::store()?;
     let detail = store.issue_detail(id).await.map_err(ssr::with_status)?;
     let body_html = crate::markdown::render(&detail.issue.body);
     let events = store.list_events(id).await?;
     let runs = store.runs_for_issue(id).await?;
+    let changes = ssr::changes(&store, id, changes_run).await?;
     Ok(IssueView {
         detail,
         body_html,
         events,
         runs,
+        changes,
     })
 }
 
@@ -209,6 +278,28 @@ pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
     let actor = ssr::current_actor().await?;
     let (comment, _) = ssr::store()?
         .add_comment(&actor, id, &body)
+        .await
+        .map_err(ssr::with_status)?;
+    Ok(comment)
+}
+
+/// "Request changes" in the drawer: the reviewer's words, after the lines they picked in the
+/// latest change (`lines`: one `file:12-14` per line, quoted from the stored patch), as one
+/// comment; the issue goes from review back to ready, and the agent's next run reads it.
+#[server(endpoint = "request_changes")]
+pub async fn request_changes(
+    id: i64,
+    version: i64,
+    #[server(default)] lines: String,
+    #[server(default)] body: String,
+) -> Result<Comment, AppError> {
+    let actor = ssr::current_actor().await?;
+    let store = ssr::store()?;
+    let text = ssr::change_request(&store, id, &lines, &body)
+        .await
+        .map_err(ssr::with_status)?;
+    let (comment, _) = store
+        .request_changes(&actor, id, Some(version), &text)
         .await
         .map_err(ssr::with_status)?;
     Ok(comment)

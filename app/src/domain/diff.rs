@@ -61,6 +61,22 @@ pub struct FileDiff {
     pub hunks: Vec<Hunk>,
 }
 
+/// What the drawer's "Changes" section shows: one committed run's change, as HTML written on
+/// the server (see `diff_html`), and the other choices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangesView {
+    /// The runs that committed, newest first: (run id, attempt).
+    pub runs: Vec<(i64, i64)>,
+    /// The run shown.
+    pub run_id: i64,
+    /// Its own commit (true), or the whole branch up to it (false).
+    pub own: bool,
+    pub files: usize,
+    pub additions: usize,
+    pub deletions: usize,
+    pub html: String,
+}
+
 /// A patch as stored: the text, and whether it was cut at [`PATCH_CAP`].
 pub fn cap_patch(mut patch: String) -> (String, bool) {
     if patch.len() <= PATCH_CAP {
@@ -159,6 +175,85 @@ pub fn parse_patch(patch: &str) -> Vec<FileDiff> {
         });
     }
     files
+}
+
+/// A reviewer's picked lines, one range per line (`src/lib.rs:12-14`, `README.md:3`, or
+/// `src/old.rs:old 7-9` for removed lines), quoted from the patch: each range's name and its
+/// lines as the diff shows them. The text comes from the stored patch, never from the
+/// browser. A range naming no file or no line of the patch is refused, saying which.
+pub fn quote_lines(files: &[FileDiff], picked: &str) -> Result<String, String> {
+    let mut quoted = String::new();
+    for entry in picked.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (path, spec) = entry
+            .rsplit_once(':')
+            .ok_or_else(|| format!("`{entry}`: expected file:line"))?;
+        let file = files
+            .iter()
+            .find(|f| f.path == path || f.old_path == path)
+            .ok_or_else(|| format!("`{path}` is not in this change"))?;
+        let (old, spec) = match spec.strip_prefix("old ") {
+            Some(rest) => (true, rest),
+            None => (false, spec),
+        };
+        let range = |s: &str| s.trim().parse::<u32>().ok();
+        let (from, to) = match spec.split_once('-') {
+            Some((a, b)) => (range(a), range(b)),
+            None => (range(spec), range(spec)),
+        };
+        let (Some(from), Some(to)) = (from, to.filter(|t| *t >= from.unwrap_or(0))) else {
+            return Err(format!("`{entry}`: expected a line or a range of lines"));
+        };
+        let lines: Vec<&DiffLine> = file
+            .hunks
+            .iter()
+            .flat_map(|h| &h.lines)
+            .filter(|l| {
+                let n = if old {
+                    l.old.filter(|_| l.kind == LineKind::Removed)
+                } else {
+                    l.new
+                };
+                n.is_some_and(|n| (from..=to).contains(&n))
+            })
+            .collect();
+        if lines.is_empty() {
+            return Err(format!("`{entry}`: no such line in this change"));
+        }
+        quoted.push_str(&format!("`{entry}`\n```diff\n"));
+        for line in lines {
+            let mark = match line.kind {
+                LineKind::Added => '+',
+                LineKind::Removed => '-',
+                LineKind::Context => ' ',
+            };
+            quoted.push_str(&format!("{mark}{}\n", line.text));
+        }
+        quoted.push_str("```\n");
+    }
+    Ok(quoted)
+}
+
+/// Picked lines as ranges: `["3", "4", "5", "old 7", "9"]` → `["3-5", "old 7", "9"]`
+/// (consecutive numbers of the same side join; the order is kept).
+pub fn line_ranges(ats: &[String]) -> Vec<String> {
+    let parse = |at: &str| match at.strip_prefix("old ") {
+        Some(n) => n.parse::<u32>().ok().map(|n| ("old ", n)),
+        None => at.parse::<u32>().ok().map(|n| ("", n)),
+    };
+    let mut ranges: Vec<(&str, u32, u32)> = Vec::new();
+    for (side, n) in ats.iter().filter_map(|at| parse(at)) {
+        match ranges.last_mut() {
+            Some((s, _, to)) if *s == side && *to + 1 == n => *to = n,
+            _ => ranges.push((side, n, n)),
+        }
+    }
+    ranges
+        .into_iter()
+        .map(|(side, from, to)| match from == to {
+            true => format!("{side}{from}"),
+            false => format!("{side}{from}-{to}"),
+        })
+        .collect()
 }
 
 /// `a/x b/y` → (`x`, `y`). Paths with spaces are split where both halves name the same file
@@ -318,6 +413,37 @@ Binary files /dev/null and b/logo.png differ
         assert!(kept.len() <= PATCH_CAP);
         assert!(kept.ends_with('\n'));
         assert!(kept.lines().all(|l| l == line.trim_end()));
+    }
+
+    #[test]
+    fn picked_lines_are_quoted_from_the_patch_and_bad_picks_refused() {
+        let files = parse_patch(PATCH);
+        let quoted = quote_lines(&files, "src/lib.rs:2-3\nsrc/lib.rs:old 2\n").unwrap();
+        assert_eq!(
+            quoted,
+            "`src/lib.rs:2-3`\n```diff\n+new line\n+another new line\n```\n\
+             `src/lib.rs:old 2`\n```diff\n-old line\n```\n"
+        );
+        assert_eq!(quote_lines(&files, "  \n").unwrap(), "");
+        for (bad, says) in [
+            ("nowhere.rs:1", "not in this change"),
+            ("src/lib.rs:900", "no such line"),
+            ("src/lib.rs:5-2", "a range of lines"),
+            ("src/lib.rs:x", "a range of lines"),
+            ("just text", "expected file:line"),
+        ] {
+            let err = quote_lines(&files, bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn picked_lines_join_into_ranges() {
+        let ats: Vec<String> = ["3", "4", "5", "old 7", "old 8", "9", "11", "x"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(line_ranges(&ats), vec!["3-5", "old 7-8", "9", "11"]);
+        assert!(line_ranges(&[]).is_empty());
     }
 
     #[test]

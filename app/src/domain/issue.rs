@@ -326,6 +326,8 @@ pub struct IssueView {
     pub events: Vec<Event>,
     /// The agent's runs on it, newest first.
     pub runs: Vec<super::Run>,
+    /// The agent's change, for review (once a run has committed).
+    pub changes: Option<super::ChangesView>,
 }
 
 #[cfg(test)]

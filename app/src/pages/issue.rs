@@ -1,15 +1,18 @@
 //! One issue in full: rendered body, facts, edit form, comments, attachments and history.
 //! Shown in the board's drawer and at `/issues/{id}`.
 
+use super::changes::Changes;
 use super::live::use_live_refresh;
 use super::runs::Runs;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
-use crate::api::{get_issue_view, upload_attachment, AddComment, UpdateIssue};
+use crate::api::{
+    get_issue_view, upload_attachment, AddComment, MoveIssue, RequestChanges, UpdateIssue,
+};
 use crate::domain::{format_time, Attachment, Event, IssueView, Kind, Priority};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn IssuePage() -> impl IntoView {
@@ -40,18 +43,33 @@ pub fn IssuePage() -> impl IntoView {
 pub fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
     let update = ServerAction::<UpdateIssue>::new();
     let comment = ServerAction::<AddComment>::new();
+    let review = Review {
+        request: ServerAction::<RequestChanges>::new(),
+        approve: ServerAction::<MoveIssue>::new(),
+    };
     let uploads = RwSignal::new(0u64);
+    // `?changes=run-5`: that run's own commit instead of the whole branch.
+    let query = use_query_map();
+    let changes_run = Memo::new(move |_| {
+        query
+            .read()
+            .get("changes")
+            .and_then(|c| c.strip_prefix("run-")?.parse::<i64>().ok())
+    });
     let view_data = Resource::new(
         move || {
             (
                 id,
+                changes_run.get(),
                 refresh.get(),
                 update.version().get(),
                 comment.version().get(),
+                review.request.version().get(),
+                review.approve.version().get(),
                 uploads.get(),
             )
         },
-        |(id, ..)| get_issue_view(id),
+        |(id, changes_run, ..)| get_issue_view(id, changes_run),
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -60,7 +78,7 @@ pub fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
                     .get()
                     .map(|result| match result {
                         Ok(view) => {
-                            view! { <IssueBody view update comment uploads /> }.into_any()
+                            view! { <IssueBody view update comment review uploads /> }.into_any()
                         }
                         Err(err) => error_note(&err),
                     })
@@ -69,11 +87,19 @@ pub fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
     }
 }
 
+/// The reviewer's two answers to an issue in review.
+#[derive(Clone, Copy)]
+struct Review {
+    request: ServerAction<RequestChanges>,
+    approve: ServerAction<MoveIssue>,
+}
+
 #[component]
 fn IssueBody(
     view: IssueView,
     update: ServerAction<UpdateIssue>,
     comment: ServerAction<AddComment>,
+    review: Review,
     uploads: RwSignal<u64>,
 ) -> impl IntoView {
     let issue = view.detail.issue.clone();
@@ -140,6 +166,19 @@ fn IssueBody(
             // Rendered from Markdown and sanitised on the server (see `markdown.rs`).
             <div class="markdown" inner_html=view.body_html.clone()></div>
             {issue.result.clone().map(|r| view! { <section class="result"><h3>"Agent's summary"</h3><p class="comment-body">{r}</p></section> })}
+            {view
+                .changes
+                .clone()
+                .map(|changes| {
+                    view! {
+                        <Changes
+                            changes
+                            issue=issue.clone()
+                            request=review.request
+                            approve=review.approve
+                        />
+                    }
+                })}
 
             <details class="edit">
                 <summary>"Edit"</summary>

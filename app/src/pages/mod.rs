@@ -5,6 +5,7 @@ mod admin_runner;
 mod admin_users;
 mod auth;
 mod board;
+mod changes;
 mod issue;
 mod live;
 mod runs;

@@ -270,6 +270,17 @@ impl Store {
         .ok_or_else(|| AppError::not_found(format!("run {run_id}")))
     }
 
+    /// The issue's runs that committed something, newest first: (run id, attempt).
+    pub async fn committed_runs(&self, issue_id: i64) -> AppResult<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, e => sqlx::query_as(
+            "SELECT id, attempt FROM runs WHERE issue_id = $1 AND branch_patch IS NOT NULL
+             ORDER BY id DESC",
+        )
+        .bind(issue_id)
+        .fetch_all(e)
+        .await)?)
+    }
+
     /// What a run committed, if it committed anything.
     pub async fn run_patches(&self, run_id: i64) -> AppResult<Option<RunPatches>> {
         let row: Option<(Option<String>, Option<String>, bool)> = on_pool!(self, e => sqlx::query_as(

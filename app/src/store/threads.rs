@@ -71,6 +71,47 @@ impl Store {
         Ok((comment, issue))
     }
 
+    /// A reviewer's change request: their comment, and the issue back from review to ready
+    /// for the agent's next run (which reads the comment), in one transaction.
+    pub async fn request_changes(
+        &self,
+        actor: &Actor,
+        issue_id: i64,
+        version: Option<i64>,
+        body: &str,
+    ) -> AppResult<(Comment, Issue)> {
+        if !actor.role.is_human() {
+            return Err(AppError::Forbidden(
+                "only a person can request changes".into(),
+            ));
+        }
+        let body = validate_comment(body)?;
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let issue = fetch_issue(&mut tx, issue_id).await?;
+        if issue.status != Status::InReview {
+            return Err(AppError::Conflict(format!(
+                "#{issue_id} is {}, not in review: there is no change to ask about",
+                issue.status.label()
+            )));
+        }
+        let comment =
+            insert_comment(&mut tx, actor, AuthorKind::Human, issue_id, &body, now).await?;
+        let reason = serde_json::json!({ "reason": "changes requested", "comment_id": comment.id });
+        let issue = move_in(
+            &mut tx,
+            actor,
+            issue_id,
+            Status::Ready,
+            version,
+            None,
+            reason,
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok((comment, issue))
+    }
+
     pub async fn list_attachments(&self, issue_id: i64) -> AppResult<Vec<Attachment>> {
         let sql =
             format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE issue_id = $1 ORDER BY id");

@@ -1,0 +1,230 @@
+//! The drawer's review: the agent's change (written on the server, see `diff_html`), a choice
+//! between the whole branch and each run's own commit, and while the issue is in review,
+//! "Approve" and "Request changes". A reviewer clicks line numbers to pick lines (shift-click
+//! for a range); the change request quotes them. Without JavaScript the diff reads the same
+//! and both buttons work; only picking lines needs a script.
+
+use super::action_error;
+use crate::api::{MoveIssue, RequestChanges};
+use crate::domain::{ChangesView, Issue, Status};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+#[component]
+pub fn Changes(
+    changes: ChangesView,
+    issue: Issue,
+    request: ServerAction<RequestChanges>,
+    approve: ServerAction<MoveIssue>,
+) -> impl IntoView {
+    let id = issue.id;
+    let picked = RwSignal::new(String::new());
+    let latest = changes.runs.first().map(|(run, _)| *run);
+    let choices = std::iter::once((None, "Whole branch".to_string()))
+        .chain(
+            changes
+                .runs
+                .iter()
+                .map(|(run, attempt)| (Some(*run), format!("Run {attempt} only"))),
+        )
+        .map(|(run, label)| {
+            let current = match run {
+                Some(run) => changes.own && changes.run_id == run,
+                None => !changes.own,
+            };
+            let href = match run {
+                Some(run) => format!("?issue={id}&changes=run-{run}#changes"),
+                None => format!("?issue={id}#changes"),
+            };
+            view! {
+                <a href=href class:current=current aria-current=current.then_some("true")>
+                    {label}
+                </a>
+            }
+        })
+        .collect_view();
+    let summary = format!(
+        "{} {}, +{} −{}",
+        changes.files,
+        if changes.files == 1 { "file" } else { "files" },
+        changes.additions,
+        changes.deletions
+    );
+    let branch = issue.branch.clone().unwrap_or_default();
+    let in_review = issue.status == Status::InReview;
+    // Lines can be quoted only from the latest whole-branch view: what the request is about.
+    let can_pick = in_review && !changes.own && Some(changes.run_id) == latest;
+    view! {
+        <section class="changes" id="changes" aria-labelledby="changes-title">
+            <h3 id="changes-title">"Changes" <span class="hint">{summary}</span></h3>
+            <nav class="changes-choice" aria-label="Which change">{choices}</nav>
+            {can_pick
+                .then(|| {
+                    view! {
+                        <p class="hint">
+                            "Click a line number to pick the line; shift-click to pick a range."
+                        </p>
+                    }
+                })}
+            <div
+                class="diff-view"
+                class:pickable=can_pick
+                inner_html=changes.html.clone()
+                on:click=move |ev| {
+                    if can_pick {
+                        pick::on_click(&ev, picked)
+                    }
+                }
+            ></div>
+            {(issue.pr_url.is_none() && !branch.is_empty())
+                .then(|| view! { <MergeCommands branch=branch.clone() /> })}
+            {in_review
+                .then(|| {
+                    view! {
+                        <div class="review-actions">
+                            <ActionForm action=approve attr:class="approve-form">
+                                <input type="hidden" name="id" value=id />
+                                <input type="hidden" name="version" value=issue.version />
+                                <input type="hidden" name="to" value="done" />
+                                <button type="submit">"Approve"</button>
+                            </ActionForm>
+                            {action_error(approve.value())}
+                            <ActionForm action=request attr:class="request-form">
+                                <input type="hidden" name="id" value=id />
+                                <input type="hidden" name="version" value=issue.version />
+                                <input type="hidden" name="lines" prop:value=move || picked.get() />
+                                {move || {
+                                    let lines = picked.get();
+                                    (!lines.is_empty())
+                                        .then(|| {
+                                            view! {
+                                                <p class="picked-lines">
+                                                    "About: "
+                                                    <code>{lines.replace('\n', ", ")}</code>
+                                                </p>
+                                            }
+                                        })
+                                }}
+                                <label>
+                                    "What should change"
+                                    <textarea name="body" rows="3"></textarea>
+                                </label>
+                                <button type="submit" class="secondary">
+                                    "Request changes"
+                                </button>
+                            </ActionForm>
+                            {action_error(request.value())}
+                        </div>
+                    }
+                })}
+        </section>
+    }
+}
+
+/// How to merge the branch by hand when the runner does not push (no pull request).
+#[component]
+fn MergeCommands(branch: String) -> impl IntoView {
+    let commands = format!("git merge --no-ff {branch}\ngit branch -d {branch}");
+    view! {
+        <details class="merge-commands">
+            <summary>"Merge it locally"</summary>
+            <p class="hint">"On the branch it goes into, in your checkout:"</p>
+            <pre><code>{commands}</code></pre>
+        </details>
+    }
+}
+
+/// Picking lines in the diff: the rows carry `data-at` (the line a comment names) and their
+/// table `data-file`; picked rows get the `picked` class, and `picked` holds one
+/// `file:from-to` per line.
+mod pick {
+    use leptos::prelude::*;
+
+    pub fn on_click(ev: &leptos::ev::MouseEvent, picked: RwSignal<String>) {
+        #[cfg(feature = "hydrate")]
+        browser::on_click(ev, picked);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, picked);
+    }
+
+    #[cfg(feature = "hydrate")]
+    mod browser {
+        use leptos::prelude::*;
+        use leptos::wasm_bindgen::JsCast;
+        use leptos::web_sys::Element;
+
+        thread_local! {
+            /// The row of the last plain click: where a shift-click range starts.
+            static ANCHOR: std::cell::RefCell<Option<Element>> = const { std::cell::RefCell::new(None) };
+        }
+
+        pub fn on_click(ev: &leptos::ev::MouseEvent, picked: RwSignal<String>) {
+            let Some(target) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+                return;
+            };
+            let Ok(Some(cell)) = target.closest("td.ln") else {
+                return;
+            };
+            let (Ok(Some(row)), Ok(Some(table))) =
+                (cell.closest("tr[data-at]"), cell.closest("table"))
+            else {
+                return;
+            };
+            let rows = rows_of(&table);
+            let anchor = ANCHOR.with(|a| a.borrow().clone());
+            let same_table = anchor
+                .as_ref()
+                .and_then(|a| a.closest("table").ok().flatten())
+                .is_some_and(|t| t == table);
+            match anchor.filter(|_| ev.shift_key() && same_table) {
+                Some(anchor) => {
+                    let at = |el: &Element| rows.iter().position(|r| r == el);
+                    if let (Some(a), Some(b)) = (at(&anchor), at(&row)) {
+                        for r in &rows[a.min(b)..=a.max(b)] {
+                            let _ = r.class_list().add_1("picked");
+                        }
+                    }
+                }
+                None => {
+                    let _ = row.class_list().toggle("picked");
+                    ANCHOR.with(|a| *a.borrow_mut() = Some(row.clone()));
+                }
+            }
+            if let Ok(Some(view)) = table.closest(".diff-view") {
+                picked.set(describe(&view));
+            }
+        }
+
+        fn rows_of(table: &Element) -> Vec<Element> {
+            let Ok(list) = table.query_selector_all("tr[data-at]") else {
+                return Vec::new();
+            };
+            (0..list.length())
+                .filter_map(|i| list.item(i)?.dyn_into::<Element>().ok())
+                .collect()
+        }
+
+        /// Every picked row, as `file:from-to` ranges of consecutive lines.
+        fn describe(view: &Element) -> String {
+            let Ok(tables) = view.query_selector_all("table[data-file]") else {
+                return String::new();
+            };
+            let mut out = Vec::new();
+            for i in 0..tables.length() {
+                let Some(table) = tables.item(i).and_then(|t| t.dyn_into::<Element>().ok()) else {
+                    continue;
+                };
+                let file = table.get_attribute("data-file").unwrap_or_default();
+                let ats: Vec<String> = rows_of(&table)
+                    .into_iter()
+                    .filter(|r| r.class_list().contains("picked"))
+                    .filter_map(|r| r.get_attribute("data-at"))
+                    .collect();
+                for range in crate::domain::line_ranges(&ats) {
+                    out.push(format!("{file}:{range}"));
+                }
+            }
+            out.join("\n")
+        }
+    }
+}

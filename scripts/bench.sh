@@ -23,6 +23,7 @@ run "Throughput, 32 clients, against a bare axum + sqlx handler" target/release/
 run "One move, $boards boards listening" target/release/examples/live_bench "$boards" "$mid"
 run "Server memory after 1,000 board loads" target/release/examples/memory_bench "$big" 1000
 run "Live streams" target/release/examples/stream_bench "$streams"
+run "Reviewing a 5,000-line change (server side)" target/release/examples/diff_bench 5000
 
 printf '\n== Downloads (the release build, as served)\n'
 for f in target/site/pkg/autopilot.*.wasm target/site/pkg/autopilot.*.js target/site/pkg/autopilot.*.css; do
@@ -35,10 +36,12 @@ echo "(goal: the wasm at most 300 KB gzipped)"
 
 printf '\n== Time to interactive in Chromium, %s issues\n' "$mid"
 db=target/bench/interactive.db
-url=$(target/release/examples/seed_board "$mid" "$db")
+seeded=$(target/release/examples/seed_board "$mid" "$db")
+url=$(echo "$seeded" | sed -n 1p)
+review=$(echo "$seeded" | sed -n 2p)
 port=3390
 DATABASE_URL="$url" RUST_LOG=warn target/release/autopilot serve --addr "127.0.0.1:$port" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-(cd end2end && BENCH_ISSUES="$mid" node bench/interactive.mjs "http://127.0.0.1:$port")
+(cd end2end && BENCH_ISSUES="$mid" BENCH_REVIEW_ISSUE="$review" node bench/interactive.mjs "http://127.0.0.1:$port")

@@ -122,11 +122,11 @@ test('a reviewer reads the change in the drawer, asks for changes on picked line
   await expect(changes.locator('h3')).toContainText('1 file, +1 −0');
   await expect(changes.locator('.diff-file summary')).toContainText('HELLO.md');
   await expect(changes.locator('.diff-file summary')).toContainText('(added)');
-  await expect(changes.locator('tr.add .code')).toContainText('Hello again from run');
+  await expect(changes.locator('tr.add td').nth(2)).toContainText('Hello again from run');
   await expect(changes.locator('.merge-commands')).toContainText(`git merge --no-ff autopilot/issue-${issue.id}`);
 
   // Pick the added line by its number, say what to change, send.
-  await changes.locator('tr.add td.ln').nth(1).click();
+  await changes.locator('tr.add td').nth(1).click();
   await expect(changes.locator('tr.add')).toHaveClass(/picked/);
   await expect(changes.locator('.picked-lines')).toContainText('HELLO.md:1');
   await changes.getByLabel('What should change').fill('Say it twice, please.');

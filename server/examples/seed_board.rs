@@ -1,6 +1,7 @@
 //! Writes a board to a new SQLite file, for benchmarks that drive a real browser
 //! (`end2end/bench/interactive.mjs`): N issues spread as on a board in use (80 % done) and an
-//! admin who signs in as bench@example.com with the password "bench password 1".
+//! admin who signs in as bench@example.com with the password "bench password 1"; and one
+//! issue in review with a 5,000-line change (its id on the second line printed).
 //!
 //!     cargo run --release -p server --example seed_board -- 1000 target/bench/board.db
 
@@ -24,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("sqlite://{}", path.display());
     let board = support::ScratchBoard::on(&url, None).await?;
     support::seed(&board.store, 0, n).await?;
-    println!("{url}");
+    let review = support::seed_patch(&board.store, 5000).await?;
+    println!("{url}\n{review}");
     Ok(())
 }

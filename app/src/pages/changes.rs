@@ -134,8 +134,9 @@ fn MergeCommands(branch: String) -> impl IntoView {
     }
 }
 
-/// Picking lines in the diff: the rows carry `data-at` (the line a comment names) and their
-/// table `data-file`; picked rows get the `picked` class, and `picked` holds one
+/// Picking lines in the diff: a row's first two cells are its old and new line numbers (the
+/// line a comment names is the new one, or `old N` for a removed line) and its table names
+/// the file (`data-file`); picked rows get the `picked` class, and `picked` holds one
 /// `file:from-to` per line.
 mod pick {
     use leptos::prelude::*;
@@ -162,11 +163,12 @@ mod pick {
             let Some(target) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
                 return;
             };
-            let Ok(Some(cell)) = target.closest("td.ln") else {
+            // The number cells (the first two) pick; the line's own text stays selectable.
+            let Ok(Some(cell)) = target.closest("td:not(:last-child)") else {
                 return;
             };
             let (Ok(Some(row)), Ok(Some(table))) =
-                (cell.closest("tr[data-at]"), cell.closest("table"))
+                (cell.closest("tr:not(.hunk)"), cell.closest("table"))
             else {
                 return;
             };
@@ -196,12 +198,27 @@ mod pick {
         }
 
         fn rows_of(table: &Element) -> Vec<Element> {
-            let Ok(list) = table.query_selector_all("tr[data-at]") else {
+            let Ok(list) = table.query_selector_all("tr:not(.hunk)") else {
                 return Vec::new();
             };
             (0..list.length())
                 .filter_map(|i| list.item(i)?.dyn_into::<Element>().ok())
                 .collect()
+        }
+
+        /// The line a row names: its new number, or `old N` for a removed line.
+        fn line_of(row: &Element) -> String {
+            let cell = |n: &str| {
+                row.query_selector(&format!("td:nth-child({n})"))
+                    .ok()
+                    .flatten()
+                    .and_then(|c| c.text_content())
+                    .unwrap_or_default()
+            };
+            match cell("2") {
+                new if !new.is_empty() => new,
+                _ => format!("old {}", cell("1")),
+            }
         }
 
         /// Every picked row, as `file:from-to` ranges of consecutive lines.
@@ -218,7 +235,7 @@ mod pick {
                 let ats: Vec<String> = rows_of(&table)
                     .into_iter()
                     .filter(|r| r.class_list().contains("picked"))
-                    .filter_map(|r| r.get_attribute("data-at"))
+                    .map(|r| line_of(&r))
                     .collect();
                 for range in crate::domain::line_ranges(&ats) {
                     out.push(format!("{file}:{range}"));

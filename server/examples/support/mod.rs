@@ -200,3 +200,54 @@ pub async fn next_change(body: &mut hyper::body::Incoming) -> anyhow::Result<()>
     }
     Ok(())
 }
+
+/// An issue in review whose run committed a patch of about `lines` changed lines (Rust code,
+/// 100 lines a file), as the runner would have kept it. Returns the issue's id.
+pub async fn seed_patch(store: &Store, lines: usize) -> anyhow::Result<i64> {
+    use app::domain::{Actor, NewIssue, Role, RunOutcome, Status};
+    use app::store::{RunFinish, RunPatches};
+    let person = Actor::new(Role::Admin, "Bench");
+    let issue = store
+        .create_issue(
+            &person,
+            NewIssue {
+                title: format!("A change of {lines} lines to review"),
+                status: Some(Status::Ready),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let mut patch = String::new();
+    for file in 0..lines.div_ceil(100) {
+        patch.push_str(&format!(
+            "diff --git a/src/module_{file}.rs b/src/module_{file}.rs\n\
+             --- a/src/module_{file}.rs\n+++ b/src/module_{file}.rs\n@@ -1,60 +1,100 @@\n"
+        ));
+        for i in 0..100 {
+            let code = format!("let value_{i} = compute(\"item {i}\", {i}) * 2; // step {i}");
+            match i % 5 {
+                0 => patch.push_str(&format!("-    {code}\n+    {code} + 1;\n")),
+                1 | 2 => patch.push_str(&format!("+    {code}\n")),
+                _ => patch.push_str(&format!("     {code}\n")),
+            }
+        }
+    }
+    store.register_runner("bench-runner", "bench", 1).await?;
+    let (_, run) = store
+        .claim_next("bench-runner", 60_000)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("nothing to claim"))?;
+    let finish = RunFinish {
+        branch: Some(format!("autopilot/issue-{}", issue.id)),
+        patches: Some(RunPatches {
+            branch: patch.clone(),
+            run: patch,
+            truncated: false,
+        }),
+        ..RunFinish::new(RunOutcome::Review, Status::InReview)
+    };
+    store
+        .finish_run("bench-runner", run.id, issue.id, finish)
+        .await?;
+    Ok(issue.id)
+}

@@ -58,7 +58,45 @@ pub struct Run {
     pub branch: Option<String>,
     pub cost_usd: Option<f64>,
     pub duration_ms: Option<i64>,
+    pub num_turns: Option<i64>,
     pub cancel_requested: Option<String>,
+}
+
+/// What the agent spent on an issue, summed over its runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Effort {
+    pub runs: usize,
+    pub duration_ms: i64,
+    pub turns: i64,
+    pub cost_usd: f64,
+}
+
+impl Effort {
+    pub fn of(runs: &[Run]) -> Effort {
+        runs.iter().fold(Effort::default(), |sum, run| Effort {
+            runs: sum.runs + 1,
+            duration_ms: sum.duration_ms + run.duration_ms.unwrap_or(0),
+            turns: sum.turns + run.num_turns.unwrap_or(0),
+            cost_usd: sum.cost_usd + run.cost_usd.unwrap_or(0.0),
+        })
+    }
+
+    /// `2 runs · 3 min 20 s · 41 turns · $0.42`
+    pub fn summary(&self) -> String {
+        let secs = self.duration_ms / 1000;
+        let time = match secs {
+            s if s < 60 => format!("{s} s"),
+            s => format!("{} min {} s", s / 60, s % 60),
+        };
+        let runs = match self.runs {
+            1 => "1 run".to_string(),
+            n => format!("{n} runs"),
+        };
+        format!(
+            "{runs} · {time} · {} turns · ${:.2}",
+            self.turns, self.cost_usd
+        )
+    }
 }
 
 /// A runner process, as `/admin/runner` lists it.
@@ -86,4 +124,47 @@ pub struct RunRow {
     pub run: Run,
     pub issue_title: String,
     pub issue_status: super::Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ms: Option<i64>, turns: Option<i64>, usd: Option<f64>) -> Run {
+        Run {
+            id: 1,
+            issue_id: 1,
+            runner_id: "r".into(),
+            attempt: 1,
+            started_at: 0,
+            finished_at: None,
+            outcome: None,
+            exit_code: None,
+            result: None,
+            branch: None,
+            cost_usd: usd,
+            duration_ms: ms,
+            num_turns: turns,
+            cancel_requested: None,
+        }
+    }
+
+    #[test]
+    fn effort_sums_the_runs_and_reads_at_a_glance() {
+        let runs = [
+            run(Some(150_000), Some(30), Some(0.25)),
+            run(Some(50_000), Some(11), Some(0.17)),
+            run(None, None, None),
+        ];
+        let effort = Effort::of(&runs);
+        assert_eq!(
+            (effort.runs, effort.duration_ms, effort.turns),
+            (3, 200_000, 41)
+        );
+        assert_eq!(effort.summary(), "3 runs · 3 min 20 s · 41 turns · $0.42");
+        assert_eq!(
+            Effort::of(&runs[1..2]).summary(),
+            "1 run · 50 s · 11 turns · $0.17"
+        );
+    }
 }

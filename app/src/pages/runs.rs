@@ -1,7 +1,7 @@
 //! The agent's runs in an issue's drawer, with the latest run's log following live
 //! (`/api/autopilot/runs/{id}/log` as Server-Sent Events).
 
-use crate::domain::{format_time, Run};
+use crate::domain::{format_time, Effort, Run};
 use leptos::prelude::*;
 
 #[component]
@@ -9,6 +9,7 @@ pub fn Runs(runs: Vec<Run>) -> impl IntoView {
     let Some(latest) = runs.first().cloned() else {
         return ().into_any();
     };
+    let effort = Effort::of(&runs).summary();
     let rows = runs
         .into_iter()
         .map(|run| {
@@ -16,6 +17,9 @@ pub fn Runs(runs: Vec<Run>) -> impl IntoView {
             let mut facts = vec![format!("started {}", format_time(run.started_at))];
             if let Some(ms) = run.duration_ms {
                 facts.push(format!("{:.0} s", ms as f64 / 1000.0));
+            }
+            if let Some(turns) = run.num_turns {
+                facts.push(format!("{turns} turns"));
             }
             if let Some(cost) = run.cost_usd {
                 facts.push(format!("${cost:.4}"));
@@ -38,7 +42,7 @@ pub fn Runs(runs: Vec<Run>) -> impl IntoView {
         .collect_view();
     view! {
         <section class="runs">
-            <h3>"Agent runs"</h3>
+            <h3>"Agent runs" <span class="hint effort">{effort}</span></h3>
             <ol class="run-list">{rows}</ol>
             <RunLog run_id=latest.id />
         </section>

@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 
 const RUN_COLUMNS: &str = "id, issue_id, runner_id, attempt, started_at, finished_at, outcome, \
-     exit_code, result, branch, cost_usd, duration_ms, cancel_requested";
+     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested";
 
 /// What a runner learns from its heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +35,7 @@ pub struct RunFinish {
     pub pr_url: Option<String>,
     pub cost_usd: Option<f64>,
     pub duration_ms: Option<i64>,
+    pub num_turns: Option<i64>,
     /// What the run committed, for review.
     pub patches: Option<RunPatches>,
 }
@@ -62,6 +63,7 @@ impl RunFinish {
             pr_url: None,
             cost_usd: None,
             duration_ms: None,
+            num_turns: None,
             patches: None,
         }
     }
@@ -357,8 +359,8 @@ impl Store {
         on_tx!(&mut tx, e => sqlx::query(
             "UPDATE runs SET finished_at = $1, outcome = $2, exit_code = $3, result = $4,
                  branch = $5, cost_usd = $6, duration_ms = $7, branch_patch = $8,
-                 run_patch = $9, patch_truncated = $10
-             WHERE id = $11",
+                 run_patch = $9, patch_truncated = $10, num_turns = $11
+             WHERE id = $12",
         )
         .bind(now)
         .bind(outcome.as_str())
@@ -370,6 +372,7 @@ impl Store {
         .bind(finish.patches.as_ref().map(|p| p.branch.as_str()))
         .bind(finish.patches.as_ref().map(|p| p.run.as_str()))
         .bind(finish.patches.as_ref().is_some_and(|p| p.truncated))
+        .bind(finish.num_turns)
         .bind(run_id)
         .execute(e)
         .await
@@ -487,7 +490,7 @@ impl Store {
         Ok(on_pool!(self, e => sqlx::query_as::<_, RunRow>(
             "SELECT r.id, r.issue_id, r.runner_id, r.attempt, r.started_at, r.finished_at,
                     r.outcome, r.exit_code, r.result, r.branch, r.cost_usd, r.duration_ms,
-                    r.cancel_requested, i.title AS issue_title, i.status AS issue_status
+                    r.num_turns, r.cancel_requested, i.title AS issue_title, i.status AS issue_status
              FROM runs r JOIN issues i ON i.id = r.issue_id
              ORDER BY r.id DESC LIMIT $1",
         )

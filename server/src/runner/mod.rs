@@ -316,6 +316,7 @@ impl Runner {
         finish.exit_code = report.exit_code.map(i64::from);
         finish.result = result;
         finish.cost_usd = report.result.as_ref().and_then(|r| r.total_cost_usd);
+        finish.num_turns = report.result.as_ref().and_then(|r| r.num_turns);
         finish.duration_ms = Some(
             report
                 .result

@@ -271,6 +271,38 @@ async fn a_lease_that_ran_out_is_not_renewed_or_finished_by_its_old_runner() {
     );
 }
 
+async fn a_card_sums_its_runs_and_their_cost() {
+    use app::domain::RunOutcome;
+    use app::store::RunFinish;
+    let (store, _dir) = store().await;
+    let new = NewIssue {
+        status: Some(Status::Ready),
+        ..new_issue("Agent work")
+    };
+    let issue = store.create_issue(&member(), new).await.unwrap();
+    assert_eq!(store.card(issue.id).await.unwrap().unwrap().runs, 0);
+    store.register_runner("r1", "host", 1).await.unwrap();
+    for cost in [Some(0.25), None] {
+        let (_, run) = store.claim_next("r1", 60_000).await.unwrap().unwrap();
+        let finish = RunFinish {
+            cost_usd: cost,
+            ..RunFinish::new(RunOutcome::Interrupted, Status::Ready)
+        };
+        assert!(store
+            .finish_run("r1", run.id, issue.id, finish)
+            .await
+            .unwrap());
+    }
+    let card = store.card(issue.id).await.unwrap().unwrap();
+    assert_eq!((card.runs, card.spent_usd), (2, 0.25));
+    let board = store
+        .board_issues(&Default::default(), |_| 50)
+        .await
+        .unwrap();
+    let shown = board.issues.iter().find(|c| c.id == issue.id).unwrap();
+    assert_eq!((shown.runs, shown.spent_usd), (2, 0.25));
+}
+
 #[tokio::test]
 async fn the_database_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -294,6 +326,7 @@ async fn unsupported_urls_are_refused_clearly() {
 }
 
 on_both_engines!(
+    a_card_sums_its_runs_and_their_cost,
     a_lease_that_ran_out_is_not_renewed_or_finished_by_its_old_runner,
     every_change_writes_its_event,
     a_stale_version_is_a_conflict_and_changes_nothing,

@@ -124,6 +124,13 @@ test('a reviewer reads the change in the drawer, asks for changes on picked line
   await expect(changes.locator('.diff-file summary')).toContainText('(added)');
   await expect(changes.locator('tr.add td').nth(2)).toContainText('Hello again from run');
   await expect(changes.locator('.merge-commands')).toContainText(`git merge --no-ff autopilot/issue-${issue.id}`);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await changes.locator('.merge-commands summary').click();
+  await changes.getByRole('button', { name: 'Copy the commands' }).click();
+  await expect(changes.getByRole('button', { name: 'Copied' })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toContain(`git branch -d autopilot/issue-${issue.id}`);
+  // The card says what the agent spent so far.
+  await expect(page.locator(`.card[data-id="${issue.id}"] .effort`)).toHaveText('1 run · $0.01');
 
   // Pick the added line by its number, say what to change, send.
   await changes.locator('tr.add td').nth(1).click();
@@ -139,6 +146,7 @@ test('a reviewer reads the change in the drawer, asks for changes on picked line
   await expect.poll(() => status(issue.id), { timeout: 30_000 }).toBe('in_review');
   await page.reload();
   await expect(changes.locator('h3')).toContainText('1 file, +2 −0');
+  await expect(page.locator('.runs h3 .effort')).toHaveText('2 runs · 2 s · 4 turns · $0.02');
   await changes.getByRole('link', { name: 'Run 2 only' }).click();
   await expect(changes.locator('h3')).toContainText('1 file, +1 −0');
   await expect(changes.locator('.diff-file summary')).not.toContainText('(added)');

@@ -235,6 +235,9 @@ pub struct Card {
     pub position: f64,
     pub version: i64,
     pub updated_at: i64,
+    /// The agent's runs on it, and what they cost.
+    pub runs: i64,
+    pub spent_usd: f64,
 }
 
 /// What the board shows: the first cards of each column (by position; done: the most
@@ -347,6 +350,7 @@ mod tests {
             position,
             version: 1,
             updated_at: id,
+            ..Card::default()
         }
     }
 

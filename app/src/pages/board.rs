@@ -586,6 +586,15 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                 {issue.title.clone()}
             </a>
             {issue.assignee.clone().map(|a| view! { <p class="assignee">{a}</p> })}
+            {(issue.runs > 0)
+                .then(|| {
+                    let runs = if issue.runs == 1 { "1 run".to_string() } else { format!("{} runs", issue.runs) };
+                    view! {
+                        <p class="effort" title="The agent's runs on it and what they cost">
+                            {format!("{runs} · ${:.2}", issue.spent_usd)}
+                        </p>
+                    }
+                })}
             <details class="move-menu">
                 <summary>"Move to…"</summary>
                 <div class="move-targets">

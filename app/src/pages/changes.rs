@@ -121,15 +121,33 @@ pub fn Changes(
     }
 }
 
-/// How to merge the branch by hand when the runner does not push (no pull request).
+/// How to merge the branch by hand when the runner does not push (no pull request), with a
+/// button that copies the commands (shown once the page runs its script).
 #[component]
 fn MergeCommands(branch: String) -> impl IntoView {
     let commands = format!("git merge --no-ff {branch}\ngit branch -d {branch}");
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let copied = RwSignal::new(false);
+    let text = commands.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let clipboard = window().navigator().clipboard();
+            let _ = clipboard.write_text(&text);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+    };
     view! {
         <details class="merge-commands">
             <summary>"Merge it locally"</summary>
             <p class="hint">"On the branch it goes into, in your checkout:"</p>
             <pre><code>{commands}</code></pre>
+            <button type="button" class="secondary" hidden=move || !hydrated.get() on:click=copy>
+                {move || if copied.get() { "Copied" } else { "Copy the commands" }}
+            </button>
         </details>
     }
 }

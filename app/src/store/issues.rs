@@ -5,11 +5,14 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-/// What the board's cards show (`Card`): never a body, a result or a log.
+/// What the board's cards show (`Card`): never a body, a result or a log; the agent's effort
+/// summed from its runs (the runs index by issue keeps that cheap for the cards shown).
 macro_rules! card_columns {
     () => {
         "id, title, status, kind, priority, human_only, assignee, claimed_by, position, version, \
-         updated_at"
+         updated_at, (SELECT COUNT(*) FROM runs r WHERE r.issue_id = issues.id) AS runs, \
+         (SELECT COALESCE(SUM(r.cost_usd), 0.0) FROM runs r WHERE r.issue_id = issues.id) \
+         AS spent_usd"
     };
 }
 

@@ -767,10 +767,17 @@ async fn a_sqlite_board_copied_to_postgres_answers_the_same() {
         .append_run_log(run.id, "● a log line\n")
         .await
         .unwrap();
+    let patches = app::store::RunPatches {
+        branch: "diff --git a/a b/a\n@@ -0,0 +1 @@\n+«line» ✓\n".into(),
+        run: "diff --git a/a b/a\n".into(),
+        truncated: true,
+    };
     let finish = RunFinish {
         comment: Some((AuthorKind::Agent, "Ready for review.".into())),
         branch: Some(format!("autopilot/issue-{}", issue.id)),
         cost_usd: Some(0.25),
+        num_turns: Some(7),
+        patches: Some(patches.clone()),
         ..RunFinish::new(RunOutcome::Review, Status::InReview)
     };
     store
@@ -806,6 +813,11 @@ async fn a_sqlite_board_copied_to_postgres_answers_the_same() {
     let again = copy(&postgres);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a board"));
+
+    // What the API does not show came along too: the run's patches for review.
+    let copied = Store::open(&postgres).await.unwrap();
+    assert_eq!(copied.run_patches(run.id).await.unwrap(), Some(patches));
+    drop(copied);
 
     let a = start(dir.path(), "on-sqlite", &sqlite, &[]);
     let b = start(dir.path(), "on-postgres", &postgres, &[]);

@@ -812,6 +812,80 @@ async fn with_push_on_the_branch_is_pushed_and_a_pull_request_opened() {
     );
 }
 
+async fn a_followed_pull_request_shows_its_checks_and_ends_done_when_merged_or_blocked_when_closed()
+{
+    let rig = Rig::new().await;
+    let remote = rig.dir.path().join("remote.git");
+    git(
+        rig.dir.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    git(
+        &rig.repo(),
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    let mut args = rig.args();
+    args.push = true;
+    args.gh_bin = FAKE_GH.into();
+    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    let pr_state = |json: &str| std::fs::write(rig.dir.path().join("pr-state.json"), json).unwrap();
+    let review = |title: &'static str| async {
+        let issue = rig.ready(title).await;
+        let outcome = runner.work_next(no_shutdown()).await.unwrap();
+        assert_eq!(outcome, Some(RunOutcome::Review));
+        issue.id
+    };
+    let first = review("Say hello FAKE:edit").await;
+
+    // Open, its checks running, then one failing: the card says so, once per change.
+    pr_state(r#"{"state":"OPEN","statusCheckRollup":[{"status":"IN_PROGRESS","conclusion":""}]}"#);
+    runner.follow_pull_requests().await.unwrap();
+    let issue = rig.store.get_issue(first).await.unwrap();
+    assert_eq!(issue.pr_checks.as_deref(), Some("pending"));
+    assert_eq!(issue.status, Status::InReview);
+    runner.follow_pull_requests().await.unwrap();
+    pr_state(
+        r#"{"state":"OPEN","statusCheckRollup":[{"status":"COMPLETED","conclusion":"FAILURE"}]}"#,
+    );
+    runner.follow_pull_requests().await.unwrap();
+    let card = rig.store.card(first).await.unwrap().unwrap();
+    assert_eq!(card.pr_checks.as_deref(), Some("failing"));
+    let events = rig.store.list_events(first).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "checks").count(), 2);
+
+    // Merged on GitHub: done, and the event names who merged it.
+    pr_state(r#"{"state":"MERGED","mergedBy":{"login":"octocat"},"statusCheckRollup":[]}"#);
+    runner.follow_pull_requests().await.unwrap();
+    assert_eq!(
+        rig.store.get_issue(first).await.unwrap().status,
+        Status::Done
+    );
+    let events = rig.store.list_events(first).await.unwrap();
+    let merged = events.last().unwrap();
+    assert_eq!(
+        (merged.kind.as_str(), merged.actor.as_str()),
+        ("moved", "github")
+    );
+    assert!(merged.data.contains("octocat"), "{}", merged.data);
+
+    // Closed without merging: blocked, with a comment. Done issues are no longer followed.
+    let second = review("Say hello again FAKE:append").await;
+    pr_state(r#"{"state":"CLOSED","mergedBy":null}"#);
+    runner.follow_pull_requests().await.unwrap();
+    assert_eq!(
+        rig.store.get_issue(second).await.unwrap().status,
+        Status::Blocked
+    );
+    let (kind, text) = rig.comments(second).await.last().cloned().unwrap();
+    assert_eq!(kind, AuthorKind::System);
+    assert!(text.contains("closed without merging"), "{text}");
+    assert_eq!(
+        rig.store.get_issue(first).await.unwrap().status,
+        Status::Done
+    );
+    assert!(rig.store.open_pull_requests().await.unwrap().is_empty());
+}
+
 async fn pausing_with_cancel_stops_the_runs_going_on() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
@@ -832,6 +906,7 @@ async fn pausing_with_cancel_stops_the_runs_going_on() {
 }
 
 on_both_engines!(
+    a_followed_pull_request_shows_its_checks_and_ends_done_when_merged_or_blocked_when_closed,
     an_edit_is_committed_on_the_issue_branch_and_goes_to_review,
     each_committed_run_keeps_its_own_change_and_the_whole_branch,
     tool_calls_the_agent_was_refused_are_told_to_the_reviewer,

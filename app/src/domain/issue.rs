@@ -160,6 +160,8 @@ pub struct Issue {
     pub lease_expires_at: Option<i64>,
     pub branch: Option<String>,
     pub pr_url: Option<String>,
+    /// Its pull request's checks (`pending`, `passing`, `failing`), while followed.
+    pub pr_checks: Option<String>,
     pub result: Option<String>,
     /// Order inside its column: smaller is higher up.
     pub position: f64,
@@ -238,6 +240,8 @@ pub struct Card {
     /// The agent's runs on it, and what they cost.
     pub runs: i64,
     pub spent_usd: f64,
+    /// Its pull request's checks, while followed.
+    pub pr_checks: Option<String>,
 }
 
 /// What the board shows: the first cards of each column (by position; done: the most

@@ -62,6 +62,17 @@ pub struct Run {
     pub cancel_requested: Option<String>,
 }
 
+/// A pull request as the runner last read it from the forge (`gh pr view`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PullRequest {
+    /// Still open; its checks: `pending`, `passing`, `failing`, or none.
+    Open { checks: Option<String> },
+    /// Merged, by this login.
+    Merged { by: String },
+    /// Closed without merging.
+    Closed,
+}
+
 /// What the agent spent on an issue, summed over its runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Effort {

@@ -168,11 +168,27 @@ pub fn check_move(
             _ => denied("a person, and only for human-only work"),
         },
         // Review: accepting is always a human act; asking for changes sends it back to the queue.
-        (InReview, Done) | (InReview, Ready) => {
+        // The system records a person's acts on the forge: a merged pull request is done, one
+        // closed without merging is blocked.
+        (InReview, Done) => {
+            if member || role == System {
+                Ok(())
+            } else {
+                denied("a person (or the merge of its pull request)")
+            }
+        }
+        (InReview, Ready) => {
             if member {
                 Ok(())
             } else {
                 denied("a person")
+            }
+        }
+        (InReview, Blocked) => {
+            if role == System {
+                Ok(())
+            } else {
+                denied("the system (its pull request was closed)")
             }
         }
         _ => Err(MoveDenied::NoSuchMove { from, to }),
@@ -209,7 +225,9 @@ mod tests {
             (InProgress, Backlog, true) => PEOPLE,
             (Blocked, Ready, _) => &[Member, Admin, System],
             (Blocked, InProgress, true) => PEOPLE,
-            (InReview, Done, _) | (InReview, Ready, _) => PEOPLE,
+            (InReview, Done, _) => &[Member, Admin, System],
+            (InReview, Ready, _) => PEOPLE,
+            (InReview, Blocked, _) => &[System],
             _ => &[],
         }
     }
@@ -239,7 +257,11 @@ mod tests {
     fn the_agent_never_reaches_done_and_never_touches_human_only_work() {
         for from in Status::ALL {
             assert!(check_move(Runner, false, from, Done).is_err());
-            assert!(check_move(System, false, from, Done).is_err());
+            // The system only records a merged pull request.
+            assert_eq!(
+                check_move(System, false, from, Done).is_ok(),
+                from == InReview
+            );
             for to in Status::ALL {
                 assert!(check_move(Runner, true, from, to).is_err());
             }

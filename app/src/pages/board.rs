@@ -572,6 +572,16 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                 )>{issue.priority.as_str()}</span>
                 {issue.human_only.then(|| view! { <span class="human-only">"human only"</span> })}
                 {issue
+                    .pr_checks
+                    .clone()
+                    .map(|checks| {
+                        view! {
+                            <span class=format!("checks checks-{checks}") title="The pull request's checks">
+                                {format!("checks {checks}")}
+                            </span>
+                        }
+                    })}
+                {issue
                     .claimed_by
                     .clone()
                     .map(|runner| {

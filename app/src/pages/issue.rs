@@ -148,6 +148,7 @@ fn IssueBody(
                 <dd>{format!("{} by {}", format_time(issue.created_at), issue.created_by)}</dd>
                 {issue.human_only.then(|| view! { <dt>"Human only"</dt><dd>"yes: the agent never takes it"</dd> })}
                 {issue.claimed_by.clone().map(|r| view! { <dt>"Held by"</dt><dd>{r}</dd> })}
+                {issue.pr_checks.clone().map(|c| view! { <dt>"Checks"</dt><dd class=format!("checks-{c}")>{c.clone()}</dd> })}
                 {issue.branch.clone().map(|b| view! { <dt>"Branch"</dt><dd><code>{b}</code></dd> })}
                 {issue
                     .pr_url
@@ -319,6 +320,7 @@ fn History(events: Vec<Event>) -> impl IntoView {
                 ("attached", ..) => "attached a file".to_string(),
                 ("recurred", ..) => "saw the same failure again".to_string(),
                 ("updated", ..) => "edited it".to_string(),
+                ("checks", ..) => "read the pull request's checks".to_string(),
                 (other, ..) => other.replace('_', " "),
             };
             view! {

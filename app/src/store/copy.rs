@@ -89,6 +89,7 @@ const TABLES: &[Table] = &[
             ("lease_expires_at", Int),
             ("branch", Text),
             ("pr_url", Text),
+            ("pr_checks", Text),
             ("result", Text),
             ("position", Float),
             ("version", Int),
@@ -182,8 +183,8 @@ const TABLES: &[Table] = &[
     Table {
         name: "runs",
         key: "id",
-        // Logs up to 2 MiB each.
-        batch: 50,
+        // Logs up to 2 MiB each, and two patches up to 1 MiB.
+        batch: 16,
         columns: &[
             ("id", Int),
             ("issue_id", Int),
@@ -198,7 +199,11 @@ const TABLES: &[Table] = &[
             ("branch", Text),
             ("cost_usd", Float),
             ("duration_ms", Int),
+            ("num_turns", Int),
             ("cancel_requested", Text),
+            ("branch_patch", Text),
+            ("run_patch", Text),
+            ("patch_truncated", Bool),
         ],
     },
 ];

@@ -10,7 +10,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 macro_rules! card_columns {
     () => {
         "id, title, status, kind, priority, human_only, assignee, claimed_by, position, version, \
-         updated_at, (SELECT COUNT(*) FROM runs r WHERE r.issue_id = issues.id) AS runs, \
+         updated_at, pr_checks, (SELECT COUNT(*) FROM runs r WHERE r.issue_id = issues.id) AS runs, \
          (SELECT COALESCE(SUM(r.cost_usd), 0.0) FROM runs r WHERE r.issue_id = issues.id) \
          AS spent_usd"
     };
@@ -19,8 +19,8 @@ macro_rules! card_columns {
 macro_rules! issue_columns {
     () => {
         "id, title, body, status, kind, priority, human_only, assignee, created_by, claimed_by, \
-         claimed_at, lease_expires_at, branch, pr_url, result, position, version, created_at, \
-         updated_at"
+         claimed_at, lease_expires_at, branch, pr_url, pr_checks, result, position, version, \
+         created_at, updated_at"
     };
 }
 

@@ -3,9 +3,10 @@
 
 use super::issues::{end_of_column, fetch_issue, move_in};
 use super::threads::insert_comment;
-use super::{on_pool, on_tx, Db, Store};
+use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store};
 use crate::domain::{
-    check_move, Actor, AuthorKind, Issue, Role, Run, RunOutcome, RunRow, RunnerInfo, Status,
+    check_move, Actor, AuthorKind, Issue, PullRequest, Role, Run, RunOutcome, RunRow, RunnerInfo,
+    Status,
 };
 use crate::error::{AppError, AppResult};
 
@@ -270,6 +271,78 @@ impl Store {
         .fetch_optional(e)
         .await)?
         .ok_or_else(|| AppError::not_found(format!("run {run_id}")))
+    }
+
+    /// Issues in review with a pull request: the ones a runner with push on follows.
+    pub async fn open_pull_requests(&self) -> AppResult<Vec<(i64, String)>> {
+        Ok(on_pool!(self, e => sqlx::query_as(
+            "SELECT id, pr_url FROM issues WHERE status = 'in_review' AND pr_url IS NOT NULL
+             ORDER BY id",
+        )
+        .fetch_all(e)
+        .await)?)
+    }
+
+    /// Records what a pull request became: merged, the issue is done (a system event names
+    /// who merged it); closed without merging, it is blocked with a comment saying so; open,
+    /// the state of its checks (an event only when it changes, so boards update). An issue
+    /// no longer in review is left alone: following stops there.
+    pub async fn record_pull_request(&self, issue_id: i64, pr: &PullRequest) -> AppResult<()> {
+        let github = Actor::new(Role::System, "github");
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let issue = fetch_issue(&mut tx, issue_id).await?;
+        if issue.status != Status::InReview {
+            return Ok(());
+        }
+        match pr {
+            PullRequest::Merged { by } => {
+                let data = serde_json::json!({ "reason": "pull request merged", "merged_by": by });
+                move_in(&mut tx, &github, issue_id, Status::Done, None, None, data).await?;
+            }
+            PullRequest::Closed => {
+                let text = format!(
+                    "The pull request {} was closed without merging.",
+                    issue.pr_url.as_deref().unwrap_or("")
+                );
+                insert_comment(&mut tx, &github, AuthorKind::System, issue_id, &text, now).await?;
+                let data = serde_json::json!({ "reason": "pull request closed" });
+                move_in(
+                    &mut tx,
+                    &github,
+                    issue_id,
+                    Status::Blocked,
+                    None,
+                    None,
+                    data,
+                )
+                .await?;
+            }
+            PullRequest::Open { checks } if *checks != issue.pr_checks => {
+                on_tx!(&mut tx, e => sqlx::query(
+                    "UPDATE issues SET pr_checks = $1, version = version + 1, updated_at = $2
+                     WHERE id = $3",
+                )
+                .bind(checks)
+                .bind(now)
+                .bind(issue_id)
+                .execute(e)
+                .await
+                .map(|_| ()))?;
+                EventRecord {
+                    issue_id,
+                    actor: &github,
+                    kind: "checks",
+                    from: None,
+                    to: None,
+                    data: serde_json::json!({ "checks": checks }),
+                }
+                .write(&mut tx, now)
+                .await?;
+            }
+            PullRequest::Open { .. } => return Ok(()),
+        }
+        self.commit(tx).await
     }
 
     /// The issue's runs that committed something, newest first: (run id, attempt).

@@ -2,7 +2,7 @@
 //! runner alone runs git; the agent is told not to and its git tool is disallowed.
 
 use anyhow::{anyhow, bail, Context};
-use app::domain::cap_patch;
+use app::domain::{cap_patch, PullRequest};
 use app::store::RunPatches;
 use std::path::{Path, PathBuf};
 use tokio::process::Command;
@@ -319,6 +319,70 @@ pub async fn push_and_open_pr(
     }
 }
 
+/// What a pull request has become, read with `gh pr view` (run in `dir`, the checkout).
+pub async fn pull_request(dir: &Path, gh: &str, url: &str) -> anyhow::Result<PullRequest> {
+    let fields = "state,mergedBy,statusCheckRollup";
+    let out = run(dir, gh, &["pr", "view", url, "--json", fields]).await?;
+    parse_pull_request(&out)
+}
+
+/// `gh pr view --json state,mergedBy,statusCheckRollup` → what the board records. Checks
+/// are failing if any failed, pending if any has not finished, passing if all passed.
+pub fn parse_pull_request(json: &str) -> anyhow::Result<PullRequest> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).context("gh pr view did not print JSON")?;
+    let text = |v: &serde_json::Value, key: &str| {
+        v.get(key)
+            .and_then(|s| s.as_str())
+            .unwrap_or_default()
+            .to_ascii_uppercase()
+    };
+    match text(&value, "state").as_str() {
+        "MERGED" => {
+            let by = value
+                .pointer("/mergedBy/login")
+                .and_then(|l| l.as_str())
+                .unwrap_or("someone on GitHub")
+                .to_string();
+            Ok(PullRequest::Merged { by })
+        }
+        "CLOSED" => Ok(PullRequest::Closed),
+        "OPEN" => {
+            let checks = value
+                .get("statusCheckRollup")
+                .and_then(|c| c.as_array())
+                .cloned()
+                .unwrap_or_default();
+            // A check run has a status and a conclusion; a commit status has a state.
+            let outcome = |c: &serde_json::Value| match text(c, "conclusion") {
+                conclusion if conclusion.is_empty() => text(c, "state"),
+                conclusion => conclusion,
+            };
+            let failed = checks.iter().any(|c| {
+                matches!(
+                    outcome(c).as_str(),
+                    "FAILURE" | "ERROR" | "CANCELLED" | "TIMED_OUT" | "ACTION_REQUIRED"
+                )
+            });
+            let pending = checks.iter().any(|c| {
+                let status = text(c, "status");
+                (!status.is_empty() && status != "COMPLETED")
+                    || matches!(outcome(c).as_str(), "PENDING" | "EXPECTED" | "")
+            });
+            let checks = match (checks.is_empty(), failed, pending) {
+                (true, ..) => None,
+                (_, true, _) => Some("failing"),
+                (_, _, true) => Some("pending"),
+                _ => Some("passing"),
+            };
+            Ok(PullRequest::Open {
+                checks: checks.map(str::to_string),
+            })
+        }
+        other => bail!("gh pr view: unknown state {other:?}"),
+    }
+}
+
 /// Whether `path` (relative to the worktree) is under one of the protected paths. An entry
 /// ending in `/` is a directory, anything else a file; both match at any depth.
 pub fn is_protected(path: &str, protected: &[String]) -> bool {
@@ -342,7 +406,49 @@ pub fn is_protected(path: &str, protected: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_protected;
+    use super::{is_protected, parse_pull_request, PullRequest};
+
+    #[test]
+    fn a_pull_request_reads_as_merged_closed_or_open_with_its_checks() {
+        let merged = r#"{"state":"MERGED","mergedBy":{"login":"octocat"},"statusCheckRollup":[]}"#;
+        assert_eq!(
+            parse_pull_request(merged).unwrap(),
+            PullRequest::Merged {
+                by: "octocat".into()
+            }
+        );
+        assert_eq!(
+            parse_pull_request(r#"{"state":"CLOSED","mergedBy":null}"#).unwrap(),
+            PullRequest::Closed
+        );
+        let open = |checks: &str| {
+            parse_pull_request(&format!(
+                r#"{{"state":"OPEN","statusCheckRollup":[{checks}]}}"#
+            ))
+            .unwrap()
+        };
+        let check = |status: &str, conclusion: &str| {
+            format!(
+                r#"{{"__typename":"CheckRun","status":"{status}","conclusion":"{conclusion}"}}"#
+            )
+        };
+        let state = |s: &str| format!(r#"{{"__typename":"StatusContext","state":"{s}"}}"#);
+        let with = |c: Option<&str>| PullRequest::Open {
+            checks: c.map(str::to_string),
+        };
+        assert_eq!(open(""), with(None));
+        let pass = check("COMPLETED", "SUCCESS");
+        let ok = state("SUCCESS");
+        assert_eq!(open(&format!("{pass},{ok}")), with(Some("passing")));
+        let running = check("IN_PROGRESS", "");
+        assert_eq!(open(&format!("{pass},{running}")), with(Some("pending")));
+        let waiting = state("PENDING");
+        assert_eq!(open(&format!("{pass},{waiting}")), with(Some("pending")));
+        let failed = check("COMPLETED", "FAILURE");
+        assert_eq!(open(&format!("{running},{failed}")), with(Some("failing")));
+        assert!(parse_pull_request("not json").is_err());
+        assert!(parse_pull_request(r#"{"state":"DRAFTY"}"#).is_err());
+    }
 
     #[test]
     fn protected_paths_match_directories_and_files_at_any_depth() {

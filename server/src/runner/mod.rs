@@ -26,6 +26,9 @@ use git::Repo;
 use outcome::Verdict;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// How often a runner with push on reads the pull requests of issues in review.
+const PR_FOLLOW_EVERY: Duration = Duration::from_secs(60);
 use tokio::sync::{mpsc, watch};
 
 /// Cap on one run's stored log; the rest is dropped with a note.
@@ -125,7 +128,15 @@ impl Runner {
         // Any change to the board (made by this process or, on PostgreSQL, by another one)
         // wakes an idle runner at once; the poll is the safety net.
         let mut changes = self.store.subscribe();
+        // Pull requests are read once a minute (a call to GitHub each), not every poll.
+        let mut followed_at: Option<std::time::Instant> = None;
         while !*shutdown.borrow() {
+            if followed_at.is_none_or(|at| at.elapsed() >= PR_FOLLOW_EVERY) {
+                followed_at = Some(std::time::Instant::now());
+                if let Err(err) = self.follow_pull_requests().await {
+                    tracing::warn!(runner = %self.id, "following pull requests: {err:#}");
+                }
+            }
             changes.mark_unchanged();
             let worked = match self.work_next(shutdown.clone()).await {
                 Ok(worked) => worked,
@@ -149,6 +160,22 @@ impl Runner {
             tracing::error!(%err, "could not record the runner as stopped");
         }
         tracing::info!(runner = %self.id, "runner stopped");
+    }
+
+    /// Follows the pull requests of issues in review (with push on): a merge makes the issue
+    /// done, a close without merging blocks it, and the state of its checks shows on the card.
+    /// Every runner may do it; recording is idempotent.
+    pub async fn follow_pull_requests(&self) -> anyhow::Result<()> {
+        let Some(gh) = &self.gh_bin else {
+            return Ok(());
+        };
+        for (id, url) in self.store.open_pull_requests().await? {
+            match git::pull_request(&self.repo.root, gh, &url).await {
+                Ok(pr) => self.store.record_pull_request(id, &pr).await?,
+                Err(err) => tracing::warn!(issue = id, "could not read {url}: {err:#}"),
+            }
+        }
+        Ok(())
     }
 
     /// One step: rescue expired claims, then (unless paused) claim and work one issue.

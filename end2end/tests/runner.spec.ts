@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, Page } from '@playwright/test';
 import { spawn, execFileSync, ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,15 +44,19 @@ test.beforeAll(async () => {
 
 test.afterAll(() => { server?.kill('SIGTERM'); });
 
-test('an admin pauses the runner, then watches a run stream into the drawer', async ({ browser }) => {
-  test.setTimeout(60_000);
-  const context = await browser.newContext({ baseURL: base });
-  const page = await context.newPage();
+async function signIn(page: Page) {
   await page.goto('/login');
   await page.getByLabel('Email').fill('admin@example.com');
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${base}/`);
+}
+
+test('an admin pauses the runner, then watches a run stream into the drawer', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const context = await browser.newContext({ baseURL: base });
+  const page = await context.newPage();
+  await signIn(page);
 
   // The runner page lists the runner; pausing is stored and shown.
   await page.goto('/admin/runner');
@@ -103,11 +107,7 @@ test('a reviewer reads the change in the drawer, asks for changes on picked line
   test.setTimeout(90_000);
   const context = await browser.newContext({ baseURL: base, viewport: { width: 1400, height: 1400 } });
   const page = await context.newPage();
-  await page.goto('/login');
-  await page.getByLabel('Email').fill('admin@example.com');
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${base}/`);
+  await signIn(page);
   const status = async (id: number) => (await (await page.request.get(`/api/autopilot/issues/${id}`)).json()).status;
 
   const created = await page.request.post('/api/autopilot/issues', {

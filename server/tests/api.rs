@@ -968,9 +968,8 @@ Content-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
     );
 }
 
-async fn a_reviewer_reads_the_change_and_requests_changes_on_picked_lines() {
-    use app::domain::{RunOutcome, Status};
-    let app = app().await;
+/// A ready issue filed through the API, claimed by runner `r1`: its id and the run.
+async fn claimed_by_a_runner(app: &common::TestApp) -> (i64, app::domain::Run) {
     let issue = app
         .json(
             "POST",
@@ -981,6 +980,13 @@ async fn a_reviewer_reads_the_change_and_requests_changes_on_picked_lines() {
         .json();
     let id = issue["id"].as_i64().unwrap();
     let (_, run) = app.store.claim_next("r1", 60_000).await.unwrap().unwrap();
+    (id, run)
+}
+
+async fn a_reviewer_reads_the_change_and_requests_changes_on_picked_lines() {
+    use app::domain::{RunOutcome, Status};
+    let app = app().await;
+    let (id, run) = claimed_by_a_runner(&app).await;
     let patch = "diff --git a/src/lib.rs b/src/lib.rs\n--- a/src/lib.rs\n+++ b/src/lib.rs\n\
                  @@ -1,2 +1,3 @@\n fn main() {\n-    old();\n+    new();\n+    </script><b>x</b>\n";
     let finish = app::store::RunFinish {
@@ -1077,16 +1083,7 @@ async fn a_reviewer_reads_the_change_and_requests_changes_on_picked_lines() {
 async fn runs_and_their_logs_are_readable_by_people() {
     use app::domain::{RunOutcome, Status};
     let app = app().await;
-    let issue = app
-        .json(
-            "POST",
-            "/api/autopilot/issues",
-            json!({ "title": "agent work", "status": "ready" }),
-        )
-        .await
-        .json();
-    let id = issue["id"].as_i64().unwrap();
-    let (_, run) = app.store.claim_next("r1", 60_000).await.unwrap().unwrap();
+    let (id, run) = claimed_by_a_runner(&app).await;
     app.store
         .append_run_log(run.id, "▶ agent started\r\nline two\n")
         .await

@@ -112,6 +112,27 @@ impl Rig {
             .unwrap()
     }
 
+    /// A runner with push on, pushing to a bare `origin` next to the checkout (returned) and
+    /// opening pull requests with the fake `gh`.
+    async fn pushing_runner(&self) -> (Runner, PathBuf) {
+        let remote = self.dir.path().join("remote.git");
+        git(
+            self.dir.path(),
+            &["init", "-q", "--bare", remote.to_str().unwrap()],
+        );
+        git(
+            &self.repo(),
+            &["remote", "add", "origin", remote.to_str().unwrap()],
+        );
+        let mut args = self.args();
+        args.push = true;
+        args.gh_bin = FAKE_GH.into();
+        (
+            Runner::prepare(self.store.clone(), &args).await.unwrap(),
+            remote,
+        )
+    }
+
     fn branch_exists(&self, id: i64) -> bool {
         Command::new("git")
             .args(["rev-parse", "--verify", "--quiet"])
@@ -762,19 +783,7 @@ async fn worktrees_go_where_they_are_told() {
 
 async fn with_push_on_the_branch_is_pushed_and_a_pull_request_opened() {
     let rig = Rig::new().await;
-    let remote = rig.dir.path().join("remote.git");
-    git(
-        rig.dir.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    git(
-        &rig.repo(),
-        &["remote", "add", "origin", remote.to_str().unwrap()],
-    );
-    let mut args = rig.args();
-    args.push = true;
-    args.gh_bin = FAKE_GH.into();
-    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    let (runner, remote) = rig.pushing_runner().await;
     rig.ready("Say hello FAKE:edit").await;
     assert_eq!(
         runner.work_next(no_shutdown()).await.unwrap(),
@@ -815,19 +824,7 @@ async fn with_push_on_the_branch_is_pushed_and_a_pull_request_opened() {
 async fn a_followed_pull_request_shows_its_checks_and_ends_done_when_merged_or_blocked_when_closed()
 {
     let rig = Rig::new().await;
-    let remote = rig.dir.path().join("remote.git");
-    git(
-        rig.dir.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    git(
-        &rig.repo(),
-        &["remote", "add", "origin", remote.to_str().unwrap()],
-    );
-    let mut args = rig.args();
-    args.push = true;
-    args.gh_bin = FAKE_GH.into();
-    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    let (runner, _) = rig.pushing_runner().await;
     let pr_state = |json: &str| std::fs::write(rig.dir.path().join("pr-state.json"), json).unwrap();
     let review = |title: &'static str| async {
         let issue = rig.ready(title).await;

@@ -18,6 +18,9 @@ pub use users::*;
 mod ssr {
     use crate::auth::{authenticate, authenticate_admin, SessionPolicy};
     use crate::domain::{parse_patch, Actor, ChangesView};
+    use crate::error::{AppError, AppResult};
+    use crate::store::Store;
+    use leptos::prelude::use_context;
 
     /// A change request's comment: the picked lines (one `file:12-14` per line) quoted from
     /// the latest change, then the reviewer's words.
@@ -80,9 +83,6 @@ mod ssr {
             html: crate::diff_html::render(&files, patches.truncated),
         }))
     }
-    use crate::error::{AppError, AppResult};
-    use crate::store::Store;
-    use leptos::prelude::use_context;
 
     /// The store, provided to every request by the server.
     pub fn store() -> AppResult<Store> {

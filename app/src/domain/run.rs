@@ -99,14 +99,20 @@ impl Effort {
             s if s < 60 => format!("{s} s"),
             s => format!("{} min {} s", s / 60, s % 60),
         };
-        let runs = match self.runs {
-            1 => "1 run".to_string(),
-            n => format!("{n} runs"),
-        };
         format!(
-            "{runs} · {time} · {} turns · ${:.2}",
-            self.turns, self.cost_usd
+            "{} · {time} · {} turns · ${:.2}",
+            runs_label(self.runs as i64),
+            self.turns,
+            self.cost_usd
         )
+    }
+}
+
+/// `1 run`, `3 runs`.
+pub fn runs_label(runs: i64) -> String {
+    match runs {
+        1 => "1 run".to_string(),
+        n => format!("{n} runs"),
     }
 }
 

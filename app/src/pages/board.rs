@@ -7,7 +7,8 @@ use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    legal_targets, BoardIssues, Card, CardUpdate, Kind, Priority, Role, Status, COLUMN_SHOWN,
+    legal_targets, runs_label, BoardIssues, Card, CardUpdate, Kind, Priority, Role, Status,
+    COLUMN_SHOWN,
 };
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -598,10 +599,9 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
             {issue.assignee.clone().map(|a| view! { <p class="assignee">{a}</p> })}
             {(issue.runs > 0)
                 .then(|| {
-                    let runs = if issue.runs == 1 { "1 run".to_string() } else { format!("{} runs", issue.runs) };
                     view! {
                         <p class="effort" title="The agent's runs on it and what they cost">
-                            {format!("{runs} · ${:.2}", issue.spent_usd)}
+                            {format!("{} · ${:.2}", runs_label(issue.runs), issue.spent_usd)}
                         </p>
                     }
                 })}

@@ -4,7 +4,7 @@
 //! for a range); the change request quotes them. Without JavaScript the diff reads the same
 //! and both buttons work; only picking lines needs a script.
 
-use super::action_error;
+use super::{action_error, hydration_marker};
 use crate::api::{MoveIssue, RequestChanges};
 use crate::domain::{ChangesView, Issue, Status};
 use leptos::form::ActionForm;
@@ -126,8 +126,7 @@ pub fn Changes(
 #[component]
 fn MergeCommands(branch: String) -> impl IntoView {
     let commands = format!("git merge --no-ff {branch}\ngit branch -d {branch}");
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    let hydrated = hydration_marker();
     let copied = RwSignal::new(false);
     let text = commands.clone();
     let copy = move |_| {
@@ -145,7 +144,7 @@ fn MergeCommands(branch: String) -> impl IntoView {
             <summary>"Merge it locally"</summary>
             <p class="hint">"On the branch it goes into, in your checkout:"</p>
             <pre><code>{commands}</code></pre>
-            <button type="button" class="secondary" hidden=move || !hydrated.get() on:click=copy>
+            <button type="button" class="secondary" hidden=move || hydrated.get() != "true" on:click=copy>
                 {move || if copied.get() { "Copied" } else { "Copy the commands" }}
             </button>
         </details>

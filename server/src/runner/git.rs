@@ -351,8 +351,7 @@ pub fn parse_pull_request(json: &str) -> anyhow::Result<PullRequest> {
             let checks = value
                 .get("statusCheckRollup")
                 .and_then(|c| c.as_array())
-                .cloned()
-                .unwrap_or_default();
+                .map_or(&[][..], Vec::as_slice);
             // A check run has a status and a conclusion; a commit status has a state.
             let outcome = |c: &serde_json::Value| match text(c, "conclusion") {
                 conclusion if conclusion.is_empty() => text(c, "state"),

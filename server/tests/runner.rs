@@ -523,9 +523,11 @@ async fn a_paused_deployment_claims_nothing_until_resumed() {
     );
 }
 
-/// Waits until issue `id` has a run whose log contains `text`.
-async fn wait_for_log(store: &Store, id: i64, text: &str) {
-    for _ in 0..200 {
+/// Waits until issue `id` has a run whose log contains `text`; a binary
+/// started by the test may take a while on a cold, busy CI machine.
+async fn wait_for_log(rig: &Rig, id: i64, text: &str) {
+    let store = &rig.store;
+    for _ in 0..600 {
         if let Some(run) = store.runs_for_issue(id).await.unwrap().first() {
             if store
                 .run_log_since(run.id, 0)
@@ -539,7 +541,8 @@ async fn wait_for_log(store: &Store, id: i64, text: &str) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the run log of issue {id} never said {text:?}");
+    let server_log = std::fs::read_to_string(server_log(rig)).unwrap_or_default();
+    panic!("the run log of issue {id} never said {text:?}; the server said:\n{server_log}");
 }
 
 async fn an_admin_can_cancel_the_current_run() {
@@ -547,7 +550,7 @@ async fn an_admin_can_cancel_the_current_run() {
     rig.ready("Forever FAKE:hang").await;
     let runner = rig.runner().await;
     let work = tokio::spawn(async move { runner.work_next(no_shutdown()).await.unwrap() });
-    wait_for_log(&rig.store, 1, "Working on it").await;
+    wait_for_log(&rig, 1, "Working on it").await;
     rig.store
         .request_cancel(&Actor::new(Role::Admin, "Root"), 1)
         .await
@@ -566,7 +569,7 @@ async fn stopping_the_runner_gives_the_issue_back() {
     let runner = rig.runner().await;
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(runner.run(stopped));
-    wait_for_log(&rig.store, 1, "Working on it").await;
+    wait_for_log(&rig, 1, "Working on it").await;
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(15), running)
         .await
@@ -582,6 +585,11 @@ async fn stopping_the_runner_gives_the_issue_back() {
     // A runner not heard from for a while drops off the list.
     let later = runners[0].heartbeat_at + 1;
     assert!(rig.store.list_runners(later).await.unwrap().is_empty());
+}
+
+/// Where the binary a test starts writes its log, shown when the test fails.
+fn server_log(rig: &Rig) -> std::path::PathBuf {
+    rig.dir.path().join("server.log")
 }
 
 /// The real binary, serving with the runner on.
@@ -613,9 +621,9 @@ fn start_binary_with(
         .env("AUTOPILOT_POLL_SECONDS", "3")
         .env("AUTOPILOT_LEASE_SECONDS", lease_seconds.to_string())
         .env("AUTOPILOT_AGENT_ID", "binary-runner")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(server_log(rig)).unwrap())
         .spawn()
         .unwrap()
 }
@@ -629,7 +637,7 @@ async fn sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
     let mut server = start_binary(&rig, 39411, 30);
-    wait_for_log(&rig.store, 1, "Working on it").await;
+    wait_for_log(&rig, 1, "Working on it").await;
     signal(&server, nix::sys::signal::Signal::SIGTERM);
     let status = tokio::task::spawn_blocking(move || server.wait())
         .await
@@ -695,8 +703,9 @@ async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
         .add_comment(&person(), 1, "some context")
         .await
         .unwrap();
-    let mut server = start_binary(&rig, 39412, 3);
-    wait_for_log(&rig.store, 1, "Working on it").await;
+    // A short lease, yet long enough for a busy machine to claim and start the agent.
+    let mut server = start_binary(&rig, 39412, 6);
+    wait_for_log(&rig, 1, "Working on it").await;
     signal(&server, nix::sys::signal::Signal::SIGKILL);
     let _ = server.wait();
     // The agent's group may still be running (it was not our child); it holds no claim.
@@ -704,7 +713,7 @@ async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
         rig.store.get_issue(1).await.unwrap().status,
         Status::InProgress
     );
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(rig.store.expire_leases().await.unwrap(), vec![1]);
     let issue = rig.store.get_issue(1).await.unwrap();
     assert_eq!(issue.status, Status::Ready);
@@ -888,7 +897,7 @@ async fn pausing_with_cancel_stops_the_runs_going_on() {
     rig.ready("Forever FAKE:hang").await;
     let runner = rig.runner().await;
     let work = tokio::spawn(async move { runner.work_next(no_shutdown()).await.unwrap() });
-    wait_for_log(&rig.store, 1, "Working on it").await;
+    wait_for_log(&rig, 1, "Working on it").await;
     let admin = Actor::new(Role::Admin, "Root");
     rig.store
         .set_switch(&admin, Switch::RunnerPaused, true)

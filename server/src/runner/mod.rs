@@ -26,10 +26,10 @@ use git::Repo;
 use outcome::Verdict;
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::sync::{mpsc, watch};
 
 /// How often a runner with push on reads the pull requests of issues in review.
 const PR_FOLLOW_EVERY: Duration = Duration::from_secs(60);
-use tokio::sync::{mpsc, watch};
 
 /// Cap on one run's stored log; the rest is dropped with a note.
 const LOG_MAX_BYTES: usize = 2 * 1024 * 1024;

@@ -2,10 +2,74 @@
 //! their counts, then each file's diff as a table of numbered lines, collapsible per file.
 //! Written as one string (the drawer sets it as the section's HTML), so a 5,000-line patch
 //! costs the browser one parse instead of thousands of view nodes. Every piece of the patch
-//! is the agent's text and goes through `escape`: a diff never adds markup to the page.
+//! is the agent's text and goes through `escape` (or the highlighter, which escapes too): a
+//! diff never adds markup to the page.
 
-use crate::domain::{FileChange, FileDiff, LineKind};
+use crate::domain::{parse_patch, FileChange, FileDiff, LineKind};
+use crate::highlight::Highlighter;
+use lru::LruCache;
 use std::fmt::Write;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// A stored patch, read and written as HTML once.
+pub struct RenderedPatch {
+    pub files: usize,
+    pub additions: usize,
+    pub deletions: usize,
+    pub html: String,
+}
+
+/// Rendered patches by their text. A stored patch never changes, and colouring a big one
+/// takes a while, so each is rendered once per server, whoever opens it first.
+struct Cache {
+    entries: LruCache<u64, Arc<RenderedPatch>>,
+    bytes: usize,
+}
+
+/// What the cache may hold (a 1 MiB patch is about 3 MiB of HTML).
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| {
+    Mutex::new(Cache {
+        entries: LruCache::unbounded(),
+        bytes: 0,
+    })
+});
+/// Keys are hashed with a secret seed: a patch cannot be made to collide with another.
+static KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+
+/// The patch as HTML, from the cache when it was rendered before.
+pub fn render_patch(patch: &str, truncated: bool) -> Arc<RenderedPatch> {
+    let key = KEYS.hash_one((patch, truncated));
+    if let Some(hit) = CACHE
+        .lock()
+        .ok()
+        .and_then(|mut c| c.entries.get(&key).cloned())
+    {
+        return hit;
+    }
+    let files = parse_patch(patch);
+    let rendered = Arc::new(RenderedPatch {
+        files: files.len(),
+        additions: files.iter().map(|f| f.additions).sum(),
+        deletions: files.iter().map(|f| f.deletions).sum(),
+        html: render(&files, truncated),
+    });
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.bytes += rendered.html.len();
+        if let Some((_, old)) = cache.entries.push(key, rendered.clone()) {
+            cache.bytes -= old.html.len();
+        }
+        while cache.bytes > CACHE_BYTES && cache.entries.len() > 1 {
+            match cache.entries.pop_lru() {
+                Some((_, old)) => cache.bytes -= old.html.len(),
+                None => break,
+            }
+        }
+    }
+    rendered
+}
 
 fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     html_escape::encode_quoted_attribute(text)
@@ -40,6 +104,7 @@ pub fn render(files: &[FileDiff], truncated: bool) -> String {
         );
     }
     html.push_str("</tbody></table>");
+    let mut highlighter = Highlighter::default();
     for (i, file) in files.iter().enumerate() {
         let path = escape(&file.path);
         let _ = write!(
@@ -55,7 +120,9 @@ pub fn render(files: &[FileDiff], truncated: bool) -> String {
             html.push_str(r#"<p class="hint">No line changed.</p>"#);
         } else {
             let _ = write!(html, r#"<table class="diff" data-file="{path}"><tbody>"#);
+            highlighter.file(&file.path);
             for hunk in &file.hunks {
+                highlighter.hunk();
                 let _ = write!(
                     html,
                     r#"<tr class="hunk"><td colspan="3">{}</td></tr>"#,
@@ -72,11 +139,11 @@ pub fn render(files: &[FileDiff], truncated: bool) -> String {
                     let number = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
                     let _ = write!(
                         html,
-                        r#"<tr class="{class}"><td>{}</td><td>{}</td><td>{}"#,
+                        r#"<tr class="{class}"><td>{}</td><td>{}</td><td>"#,
                         number(line.old),
                         number(line.new),
-                        escape(&line.text)
                     );
+                    highlighter.line(&line.text, &mut html);
                     if line.cut > 0 {
                         let _ = write!(
                             html,
@@ -112,11 +179,11 @@ fn what_happened(file: &FileDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::parse_patch;
 
     #[test]
     fn the_agents_text_never_becomes_markup() {
-        let patch = "diff --git a/<b>.rs b/<b>.rs\n@@ -1 +1 @@\n-</script><script>alert(1)</script>\n+\"quoted\" & 'single'\n";
+        // Plain text (see highlight's tests for hostile text in coloured code).
+        let patch = "diff --git a/<b>.txt b/<b>.txt\n@@ -1 +1 @@\n-</script><script>alert(1)</script>\n+\"quoted\" & 'single'\n";
         let html = render(&parse_patch(patch), false);
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
@@ -125,6 +192,17 @@ mod tests {
             html.contains("&quot;quoted&quot; &amp; &#x27;single&#x27;"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn a_patch_is_rendered_once_and_kept() {
+        let patch = "diff --git a/a.rs b/a.rs\n@@ -1 +1,2 @@\n-old\n+new\n+more\n";
+        let first = render_patch(patch, false);
+        assert_eq!((first.files, first.additions, first.deletions), (1, 2, 1));
+        assert!(Arc::ptr_eq(&first, &render_patch(patch, false)));
+        let cut = render_patch(patch, true);
+        assert!(!Arc::ptr_eq(&first, &cut), "a truncated patch says so");
+        assert!(cut.html.contains("longer than 1 MiB"));
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod diff_html;
 pub mod domain;
 pub mod error;
 #[cfg(feature = "ssr")]
+pub mod highlight;
+#[cfg(feature = "ssr")]
 pub mod markdown;
 pub mod pages;
 pub mod percent;

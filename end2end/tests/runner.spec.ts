@@ -123,6 +123,15 @@ test('a reviewer reads the change in the drawer, asks for changes on picked line
   await expect(changes.locator('.diff-file summary')).toContainText('HELLO.md');
   await expect(changes.locator('.diff-file summary')).toContainText('(added)');
   await expect(changes.locator('tr.add td').nth(2)).toContainText('Hello again from run');
+  // Colours come from the server: the line's inline code is a string token, and a page
+  // read without JavaScript shows the same coloured change.
+  await expect(changes.locator('tr.add span.s')).toHaveText('`make`');
+  const noScript = await browser.newContext({ baseURL: base, javaScriptEnabled: false, storageState: await context.storageState() });
+  const plain = await noScript.newPage();
+  await plain.goto(`/?issue=${issue.id}`);
+  await expect(plain.locator('.changes h3')).toContainText('1 file, +1 −0');
+  await expect(plain.locator('.changes tr.add span.s')).toHaveText('`make`');
+  await noScript.close();
   await expect(changes.locator('.merge-commands')).toContainText(`git merge --no-ff autopilot/issue-${issue.id}`);
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   await changes.locator('.merge-commands summary').click();

@@ -102,7 +102,11 @@ pub struct RunnerArgs {
     /// The GitHub CLI, for opening pull requests when pushing.
     #[arg(long, env = "AUTOPILOT_GH_BIN", default_value = "gh")]
     pub gh_bin: String,
-    /// This runner's name on the board (default: host-pid).
+    /// How many issues this process works at once, each in its own worktree (1 to 32).
+    #[arg(long, env = "AUTOPILOT_RUNNER_CONCURRENCY", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub concurrency: u32,
+    /// This runner's name on the board (default: host-pid; `<name>#1`… with several slots).
     #[arg(long, env = "AUTOPILOT_AGENT_ID")]
     pub agent_id: Option<String>,
     #[arg(long, env = "AUTOPILOT_COMMIT_NAME", default_value = "Autopilot")]
@@ -123,6 +127,10 @@ pub struct RunnerArgs {
     /// Passed to the agent as `--max-turns` (unset: the CLI's own limit).
     #[arg(long, env = "AUTOPILOT_MAX_TURNS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_turns: Option<u32>,
+    /// The most one run may spend, in dollars (passed to the CLI as `--max-budget-usd`); a run
+    /// that reaches it is stopped, blocked with what it spent, and nothing is committed.
+    #[arg(long, env = "AUTOPILOT_MAX_RUN_USD", value_parser = dollars)]
+    pub max_run_usd: Option<f64>,
     /// How long a claim lasts without a heartbeat before the issue goes back to ready.
     #[arg(long, env = "AUTOPILOT_LEASE_SECONDS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(3..))]
@@ -163,6 +171,16 @@ pub fn feedback_origins(raw: &[String]) -> anyhow::Result<Vec<String>> {
             )),
         })
         .collect()
+}
+
+/// An amount of dollars above zero (`0.50`, `5`).
+fn dollars(text: &str) -> Result<f64, String> {
+    match text.trim().trim_start_matches('$').parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd > 0.0 => Ok(usd),
+        _ => Err(format!(
+            "'{text}' is not an amount of dollars above zero, like 2.50"
+        )),
+    }
 }
 
 /// An address (`10.0.0.1`) or a network (`10.0.0.0/8`).

@@ -157,10 +157,10 @@ async fn start_runner(
         tracing::info!("the runner is off (AUTOPILOT_RUNNER is not 1): no agent will run");
         return Ok(None);
     }
-    let runner = runner::Runner::prepare(store.clone(), args)
+    let running = runner::start(store.clone(), args, stop)
         .await
         .context("the runner cannot start")?;
-    Ok(Some(tokio::spawn(runner.run(stop))))
+    Ok(Some(running))
 }
 
 #[cfg(not(feature = "runner"))]

@@ -88,6 +88,8 @@ impl Rig {
                 .map(String::from)
                 .to_vec(),
             agent_env: Vec::new(),
+            concurrency: 1,
+            max_run_usd: None,
         }
     }
 
@@ -372,6 +374,28 @@ async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
     }
 }
 
+async fn a_run_over_its_budget_is_blocked_with_what_it_spent() {
+    let rig = Rig::new().await;
+    let mut args = rig.args();
+    args.max_run_usd = Some(0.5);
+    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    rig.ready("Expensive FAKE:budget").await;
+    let outcome = runner.work_next(no_shutdown()).await.unwrap();
+    assert_eq!(outcome, Some(RunOutcome::OverBudget));
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.status, Status::Blocked);
+    let comments = rig.comments(1).await;
+    let text = &comments[0].1;
+    assert!(text.contains("spending limit of one run"), "{text}");
+    assert!(text.contains("after spending $0.57"), "{text}");
+    assert!(text.contains("Reached maximum budget ($0.5)"), "{text}");
+    let runs = rig.store.runs_for_issue(1).await.unwrap();
+    assert_eq!(runs[0].outcome.as_deref(), Some("over_budget"));
+    assert_eq!(runs[0].cost_usd, Some(0.57));
+    // It wrote a file before it was stopped: nothing of it is committed.
+    assert!(!rig.branch_exists(1));
+}
+
 async fn a_hanging_agent_is_killed_with_its_children_at_the_timeout() {
     let rig = Rig::new().await;
     let mut args = rig.args();
@@ -563,6 +587,127 @@ async fn an_admin_can_cancel_the_current_run() {
     assert!(rig.comments(1).await[0].1.contains("cancelled by Root"));
 }
 
+/// Issues `ids` in progress at once, sampled until all of them have left `ready` and
+/// `in_progress` (or `limit` passes): the most seen together.
+async fn most_in_progress_at_once(store: &Store, ids: &[i64], limit: Duration) -> usize {
+    let until = std::time::Instant::now() + limit;
+    let mut most = 0;
+    while std::time::Instant::now() < until {
+        let mut working = 0;
+        let mut open = 0;
+        for id in ids {
+            match store.get_issue(*id).await.unwrap().status {
+                Status::InProgress => {
+                    working += 1;
+                    open += 1;
+                }
+                Status::Ready => open += 1,
+                _ => {}
+            }
+        }
+        most = most.max(working);
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    most
+}
+
+async fn four_slots_work_twenty_issues_at_most_four_at_once() {
+    let rig = Rig::new().await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(rig.ready(&format!("Brief {i} FAKE:brief")).await.id);
+    }
+    let mut args = rig.args();
+    args.concurrency = 4;
+    let (stop, stopped) = watch::channel(false);
+    let running = server::runner::start(rig.store.clone(), &args, stopped)
+        .await
+        .unwrap();
+    let most = most_in_progress_at_once(&rig.store, &ids, Duration::from_secs(120)).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!(most, 4, "four slots, busy together, and never a fifth");
+    for id in &ids {
+        let issue = rig.store.get_issue(*id).await.unwrap();
+        assert_eq!(issue.status, Status::InReview, "#{id}");
+        assert_eq!(
+            rig.store.runs_for_issue(*id).await.unwrap().len(),
+            1,
+            "#{id}"
+        );
+        assert!(rig.branch_exists(*id));
+    }
+    let mut slots: Vec<String> = rig
+        .store
+        .list_runners(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    slots.sort();
+    assert_eq!(
+        slots,
+        [
+            "test-runner#1",
+            "test-runner#2",
+            "test-runner#3",
+            "test-runner#4"
+        ]
+    );
+}
+
+async fn two_multi_slot_runners_claim_each_issue_once() {
+    let rig = Rig::new().await;
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        ids.push(rig.ready(&format!("Edit {i} FAKE:edit")).await.id);
+    }
+    // The second runner is another host: its own checkout, pushing nowhere.
+    let other = rig.dir.path().join("other");
+    git(
+        rig.dir.path(),
+        &["clone", "-q", rig.repo().to_str().unwrap(), "other"],
+    );
+    let (stop, stopped) = watch::channel(false);
+    let mut running = Vec::new();
+    for (name, workdir, slots) in [("host-a", rig.repo(), 3), ("host-b", other, 4)] {
+        let mut args = rig.args();
+        args.agent_id = Some(name.into());
+        args.workdir = workdir;
+        args.worktrees_dir = Some(rig.dir.path().join(format!("{name}-worktrees")));
+        args.concurrency = slots;
+        running.push(
+            server::runner::start(rig.store.clone(), &args, stopped.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    most_in_progress_at_once(&rig.store, &ids, Duration::from_secs(120)).await;
+    stop.send(true).unwrap();
+    for runner in running {
+        runner.await.unwrap();
+    }
+    let mut by = std::collections::BTreeSet::new();
+    for id in &ids {
+        let runs = rig.store.runs_for_issue(*id).await.unwrap();
+        assert_eq!(runs.len(), 1, "#{id} claimed once");
+        assert_eq!(runs[0].outcome.as_deref(), Some("review"), "#{id}");
+        by.insert(
+            runs[0]
+                .runner_id
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        );
+    }
+    assert_eq!(by.len(), 2, "both runners worked: {by:?}");
+}
+
 async fn stopping_the_runner_gives_the_issue_back() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
@@ -694,6 +839,28 @@ async fn the_agent_cannot_see_the_servers_secrets() {
         "{seen}"
     );
     assert!(seen.contains("BUILD_FLAVOUR=fast"), "{seen}");
+}
+
+async fn sigterm_with_four_runs_going_gives_all_four_back() {
+    let rig = Rig::new().await;
+    for i in 1..=4 {
+        rig.ready(&format!("Forever {i} FAKE:hang")).await;
+    }
+    let mut server = start_binary_with(&rig, 39414, 30, &[("AUTOPILOT_RUNNER_CONCURRENCY", "4")]);
+    for id in 1..=4 {
+        wait_for_log(&rig, id, "Working on it").await;
+    }
+    signal(&server, nix::sys::signal::Signal::SIGTERM);
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    for id in 1..=4 {
+        assert_eq!(rig.store.get_issue(id).await.unwrap().status, Status::Ready);
+        let runs = rig.store.runs_for_issue(id).await.unwrap();
+        assert_eq!(runs[0].outcome.as_deref(), Some("interrupted"), "#{id}");
+    }
 }
 
 async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
@@ -919,12 +1086,16 @@ on_both_engines!(
     a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread,
     each_failure_blocks_with_an_explanation_and_commits_nothing,
     a_hanging_agent_is_killed_with_its_children_at_the_timeout,
+    a_run_over_its_budget_is_blocked_with_what_it_spent,
     eight_runners_racing_on_500_issues_claim_each_exactly_once,
     the_most_urgent_oldest_agent_issue_is_claimed_first,
     an_expired_lease_sends_the_issue_back_and_the_old_runner_cannot_finish,
     a_paused_deployment_claims_nothing_until_resumed,
     an_admin_can_cancel_the_current_run,
     stopping_the_runner_gives_the_issue_back,
+    four_slots_work_twenty_issues_at_most_four_at_once,
+    two_multi_slot_runners_claim_each_issue_once,
+    sigterm_with_four_runs_going_gives_all_four_back,
     sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back,
     the_agent_cannot_see_the_servers_secrets,
     after_kill_9_the_lease_runs_out_and_nothing_is_lost,

@@ -72,15 +72,16 @@ mod ssr {
         let Some(patches) = store.run_patches(run_id).await? else {
             return Ok(None);
         };
-        let files = parse_patch(if own { &patches.run } else { &patches.branch });
+        let patch = if own { &patches.run } else { &patches.branch };
+        let rendered = crate::diff_html::render_patch(patch, patches.truncated);
         Ok(Some(ChangesView {
             runs,
             run_id,
             own,
-            files: files.len(),
-            additions: files.iter().map(|f| f.additions).sum(),
-            deletions: files.iter().map(|f| f.deletions).sum(),
-            html: crate::diff_html::render(&files, patches.truncated),
+            files: rendered.files,
+            additions: rendered.additions,
+            deletions: rendered.deletions,
+            html: rendered.html.clone(),
         }))
     }
 

@@ -18,6 +18,8 @@ pub enum RunOutcome {
     Error,
     /// The agent ran past AUTOPILOT_TIMEOUT_SECONDS.
     Timeout,
+    /// The agent reached the spending limit of one run (AUTOPILOT_MAX_RUN_USD).
+    OverBudget,
     /// An admin cancelled the run.
     Cancelled,
     /// The runner was stopped (SIGTERM); the issue went back to `ready`.
@@ -35,6 +37,7 @@ impl RunOutcome {
             RunOutcome::Protected => "protected",
             RunOutcome::Error => "error",
             RunOutcome::Timeout => "timeout",
+            RunOutcome::OverBudget => "over_budget",
             RunOutcome::Cancelled => "cancelled",
             RunOutcome::Interrupted => "interrupted",
             RunOutcome::Lost => "lost",

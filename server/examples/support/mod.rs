@@ -74,22 +74,33 @@ pub async fn median_ms(
     path: &str,
     token: &str,
 ) -> anyhow::Result<(f64, usize)> {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let mut times = Vec::new();
     let mut size = 0;
     for n in 0..20 {
-        let req = axum::http::Request::get(path.replace("{n}", &n.to_string()))
-            .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(axum::body::Body::empty())?;
-        let started = std::time::Instant::now();
-        let res = router.clone().oneshot(req).await?;
-        let body = res.into_body().collect().await?.to_bytes();
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
-        size = body.len();
+        let (ms, bytes) = time_ms(router, &path.replace("{n}", &n.to_string()), token).await?;
+        times.push(ms);
+        size = bytes;
     }
     times.sort_by(f64::total_cmp);
     Ok((times[times.len() / 2], size))
+}
+
+/// One GET of `path` as the bench admin: milliseconds until the whole body was read, and its
+/// size.
+pub async fn time_ms(
+    router: &axum::Router,
+    path: &str,
+    token: &str,
+) -> anyhow::Result<(f64, usize)> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::get(path)
+        .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::empty())?;
+    let started = std::time::Instant::now();
+    let res = router.clone().oneshot(req).await?;
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((started.elapsed().as_secs_f64() * 1000.0, body.len()))
 }
 
 /// Issues `from..to`, spread as on a board in use: 80 % done, the rest in the open columns.

@@ -122,6 +122,8 @@ pub struct AgentCommand<'a> {
     pub dir: &'a Path,
     pub timeout: Duration,
     pub max_turns: Option<u32>,
+    /// The most one run may spend, in dollars (`--max-budget-usd`).
+    pub max_budget_usd: Option<f64>,
     /// Names the agent inherits on top of the allowlist.
     pub extra_env: &'a [String],
 }
@@ -137,6 +139,12 @@ impl AgentCommand<'_> {
             .args(
                 self.max_turns
                     .map(|n| ["--max-turns".to_string(), n.to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
+            .args(
+                self.max_budget_usd
+                    .map(|usd| ["--max-budget-usd".to_string(), usd.to_string()])
                     .into_iter()
                     .flatten(),
             )

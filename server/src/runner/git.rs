@@ -5,7 +5,9 @@ use anyhow::{anyhow, bail, Context};
 use app::domain::{cap_patch, PullRequest};
 use app::store::RunPatches;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::process::Command;
+use tokio::sync::Mutex;
 
 /// Runs a program in `dir`, returning its stdout, or an error carrying its stderr.
 pub async fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<String> {
@@ -42,6 +44,9 @@ pub struct Repo {
     /// under one, even with `acceptEdits`).
     pub worktrees: PathBuf,
     pub base_branch: String,
+    /// Changes to the checkout's worktrees and branches, one at a time: a runner's slots
+    /// share the checkout, and git's own locks make a second `worktree add` fail, not wait.
+    lock: Arc<Mutex<()>>,
 }
 
 impl Repo {
@@ -85,6 +90,7 @@ impl Repo {
             worktrees,
             root,
             base_branch,
+            lock: Arc::default(),
         })
     }
 
@@ -97,7 +103,8 @@ impl Repo {
     pub async fn worktree_for(&self, issue_id: i64) -> anyhow::Result<(PathBuf, String)> {
         let branch = Self::branch_for(issue_id);
         let path = self.worktrees.join(format!("issue-{issue_id}"));
-        self.remove_worktree(&path).await;
+        let _one_at_a_time = self.lock.lock().await;
+        self.remove_worktree_locked(&path).await;
         tokio::fs::create_dir_all(&self.worktrees).await?;
         let path_text = path.to_string_lossy().to_string();
         let exists = git(
@@ -137,6 +144,7 @@ impl Repo {
 
     /// Puts the branch back on `commit`: the agent moved it by running git itself.
     pub async fn restore_branch(&self, branch: &str, commit: &str) -> anyhow::Result<()> {
+        let _one_at_a_time = self.lock.lock().await;
         let reference = format!("refs/heads/{branch}");
         git(&self.root, &["update-ref", &reference, commit]).await?;
         Ok(())
@@ -146,6 +154,7 @@ impl Repo {
     /// earlier one committed), so blocked issues leave no empty branches behind. The worktree
     /// must be gone. True when deleted.
     pub async fn drop_branch_if_empty(&self, branch: &str) -> bool {
+        let _one_at_a_time = self.lock.lock().await;
         let own_commits = format!("{}..{branch}", self.base_branch);
         match git(&self.root, &["rev-list", "--count", &own_commits]).await {
             Ok(count) if count.trim() == "0" => {
@@ -179,6 +188,11 @@ impl Repo {
 
     /// Removes a worktree (the branch stays).
     pub async fn remove_worktree(&self, path: &Path) {
+        let _one_at_a_time = self.lock.lock().await;
+        self.remove_worktree_locked(path).await;
+    }
+
+    async fn remove_worktree_locked(&self, path: &Path) {
         if path.exists() {
             let text = path.to_string_lossy().to_string();
             if git(&self.root, &["worktree", "remove", "--force", &text])

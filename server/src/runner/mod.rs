@@ -44,6 +44,7 @@ pub struct Runner {
     lease: Duration,
     timeout: Duration,
     max_turns: Option<u32>,
+    max_run_usd: Option<f64>,
     /// The GitHub CLI, when pushing (AUTOPILOT_PUSH=1); `None`: commit only.
     gh_bin: Option<String>,
     commit_name: String,
@@ -51,6 +52,31 @@ pub struct Runner {
     protected: Vec<String>,
     /// Environment names the agent inherits beyond the allowlist.
     agent_env: Vec<String>,
+    /// The name slots are numbered after, and how many this process runs.
+    base_id: String,
+    host: String,
+    slots: u32,
+    /// One slot per process reads pull requests; the others only work issues.
+    follows_pull_requests: bool,
+}
+
+/// Prepares the runner (see [`Runner::prepare`]) and starts its slots; the handle ends when
+/// all of them have stopped after `shutdown`.
+pub async fn start(
+    store: Store,
+    args: &RunnerArgs,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let slots = Runner::prepare(store, args).await?.with_slots().await?;
+    let running: Vec<_> = slots
+        .into_iter()
+        .map(|slot| tokio::spawn(slot.run(shutdown.clone())))
+        .collect();
+    Ok(tokio::spawn(async move {
+        for slot in running {
+            let _ = slot.await;
+        }
+    }))
 }
 
 impl Runner {
@@ -88,11 +114,13 @@ impl Runner {
             .ok()
             .and_then(|h| h.into_string().ok())
             .unwrap_or_else(|| "localhost".into());
-        let id = args
+        let base_id = args
             .agent_id
             .clone()
             .filter(|id| !id.trim().is_empty())
             .unwrap_or_else(|| format!("{host}-{}", std::process::id()));
+        let slots = args.concurrency.max(1);
+        let id = slot_id(&base_id, 1, slots);
         store
             .register_runner(&id, &host, i64::from(std::process::id()))
             .await?;
@@ -105,12 +133,48 @@ impl Runner {
             lease: Duration::from_secs(args.lease_seconds),
             timeout: Duration::from_secs(args.timeout_seconds),
             max_turns: args.max_turns,
+            max_run_usd: args.max_run_usd,
             gh_bin,
             commit_name: args.commit_name.clone(),
             commit_email: args.commit_email.clone(),
             protected: args.protected_paths.clone(),
             agent_env: args.agent_env.clone(),
+            base_id,
+            host,
+            slots,
+            follows_pull_requests: true,
         })
+    }
+
+    /// This runner (slot 1) and slots 2…N of `AUTOPILOT_RUNNER_CONCURRENCY=N`: the same
+    /// settings and checkout, each working one issue at a time under its own name (`<id>#2`…),
+    /// so each has its own claim, lease, heartbeat, log and cancel, and its own row on
+    /// /admin/runner. Pause and SIGTERM reach every slot, since each one checks them.
+    pub async fn with_slots(self) -> anyhow::Result<Vec<Runner>> {
+        let mut slots = Vec::with_capacity(self.slots as usize);
+        for n in 2..=self.slots {
+            let id = slot_id(&self.base_id, n, self.slots);
+            self.store
+                .register_runner(&id, &self.host, i64::from(std::process::id()))
+                .await?;
+            slots.push(Runner {
+                id,
+                follows_pull_requests: false,
+                store: self.store.clone(),
+                repo: self.repo.clone(),
+                claude_bin: self.claude_bin.clone(),
+                gh_bin: self.gh_bin.clone(),
+                commit_name: self.commit_name.clone(),
+                commit_email: self.commit_email.clone(),
+                protected: self.protected.clone(),
+                agent_env: self.agent_env.clone(),
+                base_id: self.base_id.clone(),
+                host: self.host.clone(),
+                ..self
+            });
+        }
+        slots.insert(0, self);
+        Ok(slots)
     }
 
     pub fn id(&self) -> &str {
@@ -131,7 +195,9 @@ impl Runner {
         // Pull requests are read once a minute (a call to GitHub each), not every poll.
         let mut followed_at: Option<std::time::Instant> = None;
         while !*shutdown.borrow() {
-            if followed_at.is_none_or(|at| at.elapsed() >= PR_FOLLOW_EVERY) {
+            if self.follows_pull_requests
+                && followed_at.is_none_or(|at| at.elapsed() >= PR_FOLLOW_EVERY)
+            {
                 followed_at = Some(std::time::Instant::now());
                 if let Err(err) = self.follow_pull_requests().await {
                     tracing::warn!(runner = %self.id, "following pull requests: {err:#}");
@@ -297,6 +363,7 @@ impl Runner {
             dir,
             timeout: self.timeout,
             max_turns: self.max_turns,
+            max_budget_usd: self.max_run_usd,
             extra_env: &self.agent_env,
         };
         let report = command
@@ -470,6 +537,15 @@ async fn write_log(store: Store, run_id: i64, mut lines: mpsc::UnboundedReceiver
         if let Err(err) = store.append_run_log(run_id, &batch).await {
             tracing::warn!(%err, run_id, "could not append to the run log");
         }
+    }
+}
+
+/// A slot's runner name: the runner's own when it has one slot, `<id>#<n>` otherwise.
+fn slot_id(base: &str, n: u32, slots: u32) -> String {
+    if slots > 1 {
+        format!("{base}#{n}")
+    } else {
+        base.to_string()
     }
 }
 

@@ -88,6 +88,25 @@ pub fn decide(
     let Some(result) = &report.result else {
         return failure(format!("it ended ({exit}) without a result line"));
     };
+    if result.subtype == "error_max_budget_usd" {
+        let spent = result.total_cost_usd.map_or_else(
+            || "an unknown amount".to_string(),
+            |usd| format!("${usd:.2}"),
+        );
+        let said = result
+            .errors
+            .first()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        return blocked(
+            RunOutcome::OverBudget,
+            System,
+            format!(
+                "The agent reached the spending limit of one run (AUTOPILOT_MAX_RUN_USD){said} \
+                 after spending {spent}, and was stopped. Nothing was committed."
+            ),
+        );
+    }
     if result.is_error || report.exit_code != Some(0) || result.subtype != "success" {
         let said = result
             .result

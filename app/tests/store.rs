@@ -26,6 +26,135 @@ fn new_issue(title: &str) -> NewIssue {
     }
 }
 
+fn waiting_for(title: &str, depends_on: Vec<i64>) -> NewIssue {
+    NewIssue {
+        title: title.into(),
+        status: Some(Status::Ready),
+        depends_on,
+        ..Default::default()
+    }
+}
+
+async fn the_runner_takes_an_issue_only_once_what_it_depends_on_is_done() {
+    let (store, _dir) = store().await;
+    // Human-only, so a person can take it through to done.
+    let base = NewIssue {
+        human_only: true,
+        ..new_issue("Base")
+    };
+    let base = store.create_issue(&member(), base).await.unwrap();
+    let later = store
+        .create_issue(&member(), waiting_for("Later", vec![base.id]))
+        .await
+        .unwrap();
+    assert_eq!(later.depends_on, vec![base.id]);
+    let card = store.card(later.id).await.unwrap().unwrap();
+    assert_eq!(card.waiting_label().as_deref(), Some("waiting on #1"));
+    // Ready, but waiting: nothing to claim.
+    assert!(store.claim_next("r", 60_000).await.unwrap().is_none());
+    // People still move it as they like.
+    for to in [Status::Backlog, Status::Ready] {
+        store
+            .move_issue(&member(), later.id, to, None)
+            .await
+            .unwrap();
+    }
+    let admin = Actor::new(Role::Admin, "root");
+    for to in [
+        Status::Ready,
+        Status::InProgress,
+        Status::InReview,
+        Status::Done,
+    ] {
+        store.move_issue(&admin, base.id, to, None).await.unwrap();
+    }
+    assert_eq!(
+        store.card(later.id).await.unwrap().unwrap().waiting_label(),
+        None
+    );
+    let (claimed, _) = store.claim_next("r", 60_000).await.unwrap().unwrap();
+    assert_eq!(claimed.id, later.id);
+}
+
+async fn unknown_issues_self_dependencies_and_loops_are_refused_and_change_nothing() {
+    let (store, _dir) = store().await;
+    let one = store
+        .create_issue(&member(), new_issue("One"))
+        .await
+        .unwrap();
+    let two = store
+        .create_issue(&member(), waiting_for("Two", vec![one.id]))
+        .await
+        .unwrap();
+    let three = store
+        .create_issue(&member(), waiting_for("Three", vec![two.id]))
+        .await
+        .unwrap();
+    let message = |err: AppError| match err {
+        AppError::Invalid(invalid) => {
+            assert_eq!(invalid.field, "depends_on");
+            invalid.message
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let err = store
+        .create_issue(&member(), waiting_for("Four", vec![one.id, 99]))
+        .await
+        .unwrap_err();
+    assert_eq!(message(err), "there is no issue #99");
+    assert_eq!(
+        store
+            .list_issues(&IssueFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let depend = |ids: Vec<i64>| IssuePatch {
+        depends_on: Some(ids),
+        ..Default::default()
+    };
+    let err = store
+        .update_issue(&member(), one.id, depend(vec![one.id]))
+        .await
+        .unwrap_err();
+    assert_eq!(message(err), "#1 cannot depend on itself");
+    let err = store
+        .update_issue(&member(), one.id, depend(vec![three.id]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(err),
+        "that would make a loop: #3 → #2 → #1 already waits for #1"
+    );
+    assert!(store.get_issue(one.id).await.unwrap().depends_on.is_empty());
+
+    // Replacing the list records what was added and removed.
+    let edited = store
+        .update_issue(&member(), three.id, depend(vec![one.id]))
+        .await
+        .unwrap();
+    assert_eq!(edited.depends_on, vec![one.id]);
+    assert_eq!(edited.version, three.version + 1);
+    let events = store.list_events(three.id).await.unwrap();
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "dependencies")
+        .unwrap();
+    assert_eq!(last.data, r#"{"added":[1],"removed":[2]}"#);
+    let listed = store.list_issues(&IssueFilter::default()).await.unwrap();
+    let by_id = |id: i64| {
+        listed
+            .iter()
+            .find(|i| i.id == id)
+            .unwrap()
+            .depends_on
+            .clone()
+    };
+    assert_eq!((by_id(1), by_id(2), by_id(3)), (vec![], vec![1], vec![1]));
+}
+
 async fn every_change_writes_its_event() {
     let (store, _dir) = store().await;
     let issue = store
@@ -326,6 +455,8 @@ async fn unsupported_urls_are_refused_clearly() {
 }
 
 on_both_engines!(
+    the_runner_takes_an_issue_only_once_what_it_depends_on_is_done,
+    unknown_issues_self_dependencies_and_loops_are_refused_and_change_nothing,
     a_card_sums_its_runs_and_their_cost,
     a_lease_that_ran_out_is_not_renewed_or_finished_by_its_old_runner,
     every_change_writes_its_event,

@@ -47,6 +47,38 @@ test('an empty title is refused with a message and nothing is filed', async ({ p
   expect(await count()).toBe(before);
 });
 
+test('an issue that depends on another says so on its card; a wrong number is refused', async ({ page, request }) => {
+  await openBoard(page);
+  const first = await createIssue(request, `Lay the groundwork ${Date.now()}`);
+  const title = `Build on it ${Date.now()}`;
+  await page.getByPlaceholder('What needs doing?').fill(title);
+  await page.getByPlaceholder('Depends on #…').fill(`#${first.id}`);
+  await page.getByRole('button', { name: 'Add issue' }).click();
+  const card = column(page, 'backlog').locator('.card', { hasText: title });
+  await expect(card.locator('.waiting')).toHaveText(`waiting on #${first.id}`);
+  await expect(page.getByPlaceholder('Depends on #…')).toHaveValue('');
+  await page.screenshot({ path: 'test-results/depends-on.png' });
+
+  const count = async () => (await (await request.get('/api/autopilot/issues')).json()).length;
+  const before = await count();
+  await page.getByPlaceholder('What needs doing?').fill('Depends on nothing real');
+  await page.getByPlaceholder('Depends on #…').fill('999999');
+  await page.getByRole('button', { name: 'Add issue' }).click();
+  await expect(page.getByRole('alert')).toContainText('depends_on: there is no issue #999999');
+  expect(await count()).toBe(before);
+
+  // The drawer names it and edits it; the history says who changed it.
+  await card.locator('a.title').click();
+  const drawer = page.locator('.drawer');
+  await expect(drawer.locator('.facts .depends-on')).toHaveText(`#${first.id}`);
+  await drawer.locator('summary', { hasText: 'Edit' }).click();
+  await drawer.getByLabel(/Depends on/).fill('');
+  await drawer.getByRole('button', { name: 'Save' }).click();
+  await expect(drawer.locator('.facts .depends-on')).toHaveCount(0);
+  await expect(drawer.locator('.history')).toContainText(`stopped it waiting for #${first.id}`);
+  await expect(card.locator('.waiting')).toHaveCount(0);
+});
+
 test('drag a card from backlog to ready; it stays there after a reload', async ({ page, request }) => {
   const issue = await createIssue(request, `Drag me ${Date.now()}`);
   await openBoard(page);

@@ -21,6 +21,65 @@ async fn healthz_answers_ok() {
     assert_eq!(r.status, StatusCode::OK);
 }
 
+async fn dependencies_through_the_json_api() {
+    let app = app().await;
+    let issues = "/api/autopilot/issues";
+    let first = app.create("First").await["id"].as_i64().unwrap();
+    let second = app
+        .json(
+            "POST",
+            issues,
+            json!({ "title": "Second", "depends_on": [first] }),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    assert_eq!(second.json()["depends_on"], json!([first]));
+    let id = second.json()["id"].as_i64().unwrap();
+    let shown = app.get(&format!("{issues}/{id}")).await.json();
+    assert_eq!(shown["depends_on"], json!([first]), "{shown}");
+
+    let unknown = app
+        .json(
+            "POST",
+            issues,
+            json!({ "title": "Third", "depends_on": [first, 404] }),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown.text().contains("there is no issue #404"),
+        "{}",
+        unknown.text()
+    );
+    let looped = app
+        .json(
+            "PATCH",
+            &format!("{issues}/{first}"),
+            json!({ "depends_on": [id] }),
+        )
+        .await;
+    assert_eq!(looped.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        looped.text().contains("would make a loop"),
+        "{}",
+        looped.text()
+    );
+    let cleared = app
+        .json(
+            "PATCH",
+            &format!("{issues}/{id}"),
+            json!({ "depends_on": [] }),
+        )
+        .await;
+    assert_eq!(cleared.json()["depends_on"], json!([]));
+    let all = app.get(issues).await.json();
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        2,
+        "nothing refused was filed"
+    );
+}
+
 async fn create_show_patch_and_list() {
     let app = app().await;
     let created = app
@@ -1131,6 +1190,7 @@ async fn runs_and_their_logs_are_readable_by_people() {
 }
 
 on_both_engines!(
+    dependencies_through_the_json_api,
     a_reviewer_reads_the_change_and_requests_changes_on_picked_lines,
     build_outputs_come_precompressed_and_only_hashed_ones_are_immutable,
     the_kept_whole_list_follows_every_change_and_every_lease,

@@ -744,6 +744,11 @@ async fn a_sqlite_board_copied_to_postgres_answers_the_same() {
             .unwrap();
         ids.push(issue.id);
     }
+    let waiting = app::domain::IssuePatch {
+        depends_on: Some(vec![ids[1], ids[2]]),
+        ..Default::default()
+    };
+    store.update_issue(&ann, ids[3], waiting).await.unwrap();
     store
         .add_attachment(
             &ann,
@@ -817,6 +822,10 @@ async fn a_sqlite_board_copied_to_postgres_answers_the_same() {
     // What the API does not show came along too: the run's patches for review.
     let copied = Store::open(&postgres).await.unwrap();
     assert_eq!(copied.run_patches(run.id).await.unwrap(), Some(patches));
+    assert_eq!(
+        copied.get_issue(ids[3]).await.unwrap().depends_on,
+        vec![ids[1], ids[2]]
+    );
     drop(copied);
 
     let a = start(dir.path(), "on-sqlite", &sqlite, &[]);

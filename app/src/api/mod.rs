@@ -213,6 +213,7 @@ pub async fn create_issue(
     #[server(default)] kind: Kind,
     #[server(default)] priority: Priority,
     #[server(default)] human_only: Option<String>,
+    #[server(default)] depends_on: String,
 ) -> Result<Issue, AppError> {
     let actor = ssr::current_actor().await?;
     let new = crate::domain::NewIssue {
@@ -221,6 +222,7 @@ pub async fn create_issue(
         kind,
         priority,
         human_only: human_only.is_some(),
+        depends_on: crate::domain::parse_issue_numbers(&depends_on)?,
         ..Default::default()
     };
     ssr::store()?
@@ -257,9 +259,11 @@ pub async fn update_issue(
     priority: Priority,
     #[server(default)] assignee: String,
     #[server(default)] human_only: Option<String>,
+    #[server(default)] depends_on: String,
 ) -> Result<Issue, AppError> {
     let actor = ssr::current_actor().await?;
     let patch = crate::domain::IssuePatch {
+        depends_on: Some(crate::domain::parse_issue_numbers(&depends_on)?),
         title: Some(title),
         body: Some(body),
         kind: Some(kind),

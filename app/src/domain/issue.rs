@@ -169,6 +169,10 @@ pub struct Issue {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The issues it waits for: the runner claims it only once each of them is done.
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    #[serde(default)]
+    pub depends_on: Vec<i64>,
 }
 
 /// Who wrote a comment.
@@ -242,6 +246,54 @@ pub struct Card {
     pub spent_usd: f64,
     /// Its pull request's checks, while followed.
     pub pr_checks: Option<String>,
+    /// The first issue it depends on that is not done yet, and how many such there are.
+    pub waiting_on: Option<i64>,
+    pub waiting_count: i64,
+}
+
+impl Card {
+    /// "waiting on #12", "waiting on #12 and 2 more"; `None` when nothing holds it back.
+    pub fn waiting_label(&self) -> Option<String> {
+        let first = self.waiting_on?;
+        Some(match self.waiting_count {
+            ..=1 => format!("waiting on #{first}"),
+            n => format!("waiting on #{first} and {} more", n - 1),
+        })
+    }
+}
+
+/// The issues an edit would close a loop through, if `issue` came to depend on `depends_on`:
+/// a path from one of them back to `issue` along `edges` (each `(a, b)`: a depends on b).
+/// `None` when there is no cycle. `issue`'s own edges are left out (they are being replaced).
+pub fn dependency_cycle(edges: &[(i64, i64)], issue: i64, depends_on: &[i64]) -> Option<Vec<i64>> {
+    let mut next: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
+    for &(a, b) in edges.iter().filter(|(a, _)| *a != issue) {
+        next.entry(a).or_default().push(b);
+    }
+    for &start in depends_on {
+        // Depth-first, remembering how each issue was reached, to name the whole loop.
+        let mut came_from = std::collections::HashMap::from([(start, start)]);
+        let mut stack = vec![start];
+        while let Some(at) = stack.pop() {
+            if at == issue {
+                let mut path = vec![at];
+                let mut step = at;
+                while step != start {
+                    step = came_from[&step];
+                    path.push(step);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for &to in next.get(&at).into_iter().flatten() {
+                if let std::collections::hash_map::Entry::Vacant(e) = came_from.entry(to) {
+                    e.insert(at);
+                    stack.push(to);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// What the board shows: the first cards of each column (by position; done: the most
@@ -340,6 +392,36 @@ pub struct IssueView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dependency_that_leads_back_is_a_cycle_named_in_full() {
+        // 3 waits for 2, 2 waits for 1.
+        let edges = [(3, 2), (2, 1)];
+        assert_eq!(dependency_cycle(&edges, 1, &[3]), Some(vec![3, 2, 1]));
+        assert_eq!(dependency_cycle(&edges, 1, &[2]), Some(vec![2, 1]));
+        assert_eq!(dependency_cycle(&edges, 4, &[3]), None);
+        assert_eq!(
+            dependency_cycle(&edges, 3, &[1, 2]),
+            None,
+            "a diamond is fine"
+        );
+        // 1's own edges are being replaced: its old wait for 3 does not count.
+        assert_eq!(dependency_cycle(&[(1, 3), (3, 2)], 1, &[2]), None);
+    }
+
+    #[test]
+    fn a_card_says_what_it_waits_for() {
+        let mut card = Card::default();
+        assert_eq!(card.waiting_label(), None);
+        card.waiting_on = Some(12);
+        card.waiting_count = 1;
+        assert_eq!(card.waiting_label().as_deref(), Some("waiting on #12"));
+        card.waiting_count = 3;
+        assert_eq!(
+            card.waiting_label().as_deref(),
+            Some("waiting on #12 and 2 more")
+        );
+    }
 
     fn card(id: i64, status: Status, position: f64) -> Card {
         Card {

@@ -167,6 +167,9 @@ pub struct NewIssue {
     /// Where it starts: `backlog` (the default) or `ready`.
     #[serde(default)]
     pub status: Option<Status>,
+    /// Issues it waits for (see `Issue::depends_on`).
+    #[serde(default)]
+    pub depends_on: Vec<i64>,
 }
 
 impl NewIssue {
@@ -183,6 +186,7 @@ impl NewIssue {
             human_only: self.human_only,
             assignee: validate_assignee(self.assignee.as_deref())?,
             status: Some(status),
+            depends_on: validate_depends_on(self.depends_on)?,
         })
     }
 }
@@ -198,6 +202,8 @@ pub struct IssuePatch {
     pub human_only: Option<bool>,
     /// An empty string clears the assignee.
     pub assignee: Option<String>,
+    /// The whole list of issues it waits for (`[]` clears it).
+    pub depends_on: Option<Vec<i64>>,
     pub version: Option<i64>,
 }
 
@@ -208,7 +214,8 @@ impl IssuePatch {
             || self.kind.is_some()
             || self.priority.is_some()
             || self.human_only.is_some()
-            || self.assignee.is_some();
+            || self.assignee.is_some()
+            || self.depends_on.is_some();
         if !changes_something {
             return Err(invalid("issue", "nothing to change"));
         }
@@ -219,9 +226,46 @@ impl IssuePatch {
                 None => None,
                 Some(a) => Some(validate_assignee(Some(a))?.unwrap_or_default()),
             },
+            depends_on: self.depends_on.map(validate_depends_on).transpose()?,
             ..self
         })
     }
+}
+
+/// Most issues one issue may wait for.
+pub const DEPENDS_ON_MAX: usize = 50;
+
+/// Issue numbers, each once, in order.
+fn validate_depends_on(mut ids: Vec<i64>) -> Result<Vec<i64>, Invalid> {
+    if let Some(bad) = ids.iter().find(|id| **id < 1) {
+        return Err(invalid(
+            "depends_on",
+            format!("#{bad} is not an issue number"),
+        ));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > DEPENDS_ON_MAX {
+        return Err(invalid(
+            "depends_on",
+            format!("an issue may wait for at most {DEPENDS_ON_MAX} others"),
+        ));
+    }
+    Ok(ids)
+}
+
+/// "12, #15 7" as typed in a form: the issue numbers, or what is not one.
+pub fn parse_issue_numbers(text: &str) -> Result<Vec<i64>, Invalid> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .map(|word| word.trim().trim_start_matches('#'))
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            word.parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| invalid("depends_on", format!("'{word}' is not an issue number")))
+        })
+        .collect()
 }
 
 /// What the public feedback route accepts. Unknown fields are ignored: embeds vary.
@@ -283,6 +327,7 @@ impl Feedback {
             human_only: false,
             assignee: None,
             status: Some(Status::Backlog),
+            depends_on: Vec::new(),
         })
     }
 }
@@ -301,6 +346,28 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_numbers_are_read_as_people_type_them() {
+        assert_eq!(parse_issue_numbers(" 12, #15 7 ").unwrap(), vec![12, 15, 7]);
+        assert_eq!(parse_issue_numbers("").unwrap(), Vec::<i64>::new());
+        let err = parse_issue_numbers("12, twelve").unwrap_err();
+        assert_eq!(err.field, "depends_on");
+        assert!(err.message.contains("'twelve' is not an issue number"));
+        assert!(parse_issue_numbers("0").is_err());
+        let new = NewIssue {
+            title: "t".into(),
+            depends_on: vec![5, 3, 5],
+            ..Default::default()
+        };
+        assert_eq!(new.validate().unwrap().depends_on, vec![3, 5]);
+        let too_many = NewIssue {
+            title: "t".into(),
+            depends_on: (1..=51).collect(),
+            ..Default::default()
+        };
+        assert!(too_many.validate().is_err());
+    }
 
     #[test]
     fn titles_are_trimmed_collapsed_and_bounded() {

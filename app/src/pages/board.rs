@@ -279,6 +279,18 @@ fn NewIssueForm(create: ServerAction<CreateIssue>) -> impl IntoView {
                 <input type="checkbox" name="human_only" value="on" />
                 "Human only"
             </label>
+            <label>
+                <span class="visually-hidden">"Depends on"</span>
+                <input
+                    type="text"
+                    name="depends_on"
+                    class="depends-on"
+                    placeholder="Depends on #…"
+                    inputmode="numeric"
+                    autocomplete="off"
+                    title="Issue numbers, like 12, 15: the agent waits until they are done"
+                />
+            </label>
             <button type="submit" disabled=move || create.pending().get()>
                 "Add issue"
             </button>
@@ -597,6 +609,15 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                 {issue.title.clone()}
             </a>
             {issue.assignee.clone().map(|a| view! { <p class="assignee">{a}</p> })}
+            {issue
+                .waiting_label()
+                .map(|waiting| {
+                    view! {
+                        <p class="waiting" title="The agent takes it once these issues are done">
+                            {waiting}
+                        </p>
+                    }
+                })}
             {(issue.runs > 0)
                 .then(|| {
                     view! {

@@ -104,6 +104,12 @@ fn IssueBody(
 ) -> impl IntoView {
     let issue = view.detail.issue.clone();
     let id = issue.id;
+    let depends_on_text = issue
+        .depends_on
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let comment_form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
         if let (Some(Ok(_)), Some(form)) = (comment.value().get(), comment_form.get()) {
@@ -148,6 +154,12 @@ fn IssueBody(
                 <dd>{format!("{} by {}", format_time(issue.created_at), issue.created_by)}</dd>
                 {issue.human_only.then(|| view! { <dt>"Human only"</dt><dd>"yes: the agent never takes it"</dd> })}
                 {issue.claimed_by.clone().map(|r| view! { <dt>"Held by"</dt><dd>{r}</dd> })}
+                {(!issue.depends_on.is_empty()).then(|| view! {
+                    <dt>"Depends on"</dt>
+                    <dd class="depends-on">
+                        {issue.depends_on.iter().map(|d| view! { <a href=format!("?issue={d}")>{format!("#{d}")}</a> " " }).collect_view()}
+                    </dd>
+                })}
                 {issue.pr_checks.clone().map(|c| view! { <dt>"Checks"</dt><dd class=format!("checks-{c}")>{c.clone()}</dd> })}
                 {issue.branch.clone().map(|b| view! { <dt>"Branch"</dt><dd><code>{b}</code></dd> })}
                 {issue
@@ -213,6 +225,10 @@ fn IssueBody(
                             "Human only"
                         </label>
                     </div>
+                    <label>
+                        "Depends on (issue numbers; the agent waits until they are done)"
+                        <input type="text" name="depends_on" inputmode="numeric" autocomplete="off" placeholder="12, 15" value=depends_on_text.clone() />
+                    </label>
                     <button type="submit">"Save"</button>
                 </ActionForm>
                 {action_error(update.value())}
@@ -306,6 +322,27 @@ fn Attachments(id: i64, attachments: Vec<Attachment>, uploads: RwSignal<u64>) ->
     }
 }
 
+/// "made it wait for #3, #5", "stopped it waiting for #3", from the event's data.
+fn dependencies_text(data: &str) -> String {
+    #[derive(serde::Deserialize, Default)]
+    struct Change {
+        added: Vec<i64>,
+        removed: Vec<i64>,
+    }
+    let change: Change = serde_json::from_str(data).unwrap_or_default();
+    let list = |ids: &[i64]| {
+        ids.iter()
+            .map(|id| format!("#{id}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (list(&change.added), list(&change.removed)) {
+        (added, removed) if removed.is_empty() => format!("made it wait for {added}"),
+        (added, removed) if added.is_empty() => format!("stopped it waiting for {removed}"),
+        (added, removed) => format!("made it wait for {added}, not {removed}"),
+    }
+}
+
 #[component]
 fn History(events: Vec<Event>) -> impl IntoView {
     let rows = events
@@ -321,6 +358,7 @@ fn History(events: Vec<Event>) -> impl IntoView {
                 ("recurred", ..) => "saw the same failure again".to_string(),
                 ("updated", ..) => "edited it".to_string(),
                 ("checks", ..) => "read the pull request's checks".to_string(),
+                ("dependencies", ..) => dependencies_text(&e.data),
                 (other, ..) => other.replace('_', " "),
             };
             view! {

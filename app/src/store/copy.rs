@@ -98,6 +98,12 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "issue_dependencies",
+        key: "issue_id",
+        batch: 0,
+        columns: &[("issue_id", Int), ("depends_on", Int)],
+    },
+    Table {
         name: "comments",
         key: "id",
         batch: 500,

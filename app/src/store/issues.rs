@@ -1,9 +1,11 @@
 use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store, Tx};
 use crate::domain::{
-    check_move, Actor, BoardIssues, Card, Issue, IssuePatch, Kind, NewIssue, Status,
+    check_move, dependency_cycle, Actor, BoardIssues, Card, Issue, IssuePatch, Kind, NewIssue,
+    Status,
 };
 use crate::error::{AppError, AppResult};
 use sqlx::{Database, Encode, QueryBuilder, Type};
+use std::collections::HashMap;
 
 /// What the board's cards show (`Card`): never a body, a result or a log; the agent's effort
 /// summed from its runs (the runs index by issue keeps that cheap for the cards shown).
@@ -12,7 +14,11 @@ macro_rules! card_columns {
         "id, title, status, kind, priority, human_only, assignee, claimed_by, position, version, \
          updated_at, pr_checks, (SELECT COUNT(*) FROM runs r WHERE r.issue_id = issues.id) AS runs, \
          (SELECT COALESCE(SUM(r.cost_usd), 0.0) FROM runs r WHERE r.issue_id = issues.id) \
-         AS spent_usd"
+         AS spent_usd, \
+         (SELECT MIN(d.depends_on) FROM issue_dependencies d JOIN issues w ON w.id = d.depends_on \
+          WHERE d.issue_id = issues.id AND w.status <> 'done') AS waiting_on, \
+         (SELECT COUNT(*) FROM issue_dependencies d JOIN issues w ON w.id = d.depends_on \
+          WHERE d.issue_id = issues.id AND w.status <> 'done') AS waiting_count"
     };
 }
 
@@ -69,7 +75,7 @@ impl IssueFilter {
 
 impl Store {
     pub async fn list_issues(&self, filter: &IssueFilter) -> AppResult<Vec<Issue>> {
-        Ok(on_pool!(self, e => {
+        let issues = on_pool!(self, e => {
             let mut sql = QueryBuilder::new(concat!(
                 "SELECT ",
                 issue_columns!(),
@@ -78,7 +84,32 @@ impl Store {
             filter.push_conditions(&mut sql);
             sql.push(" ORDER BY position, id");
             sql.build_query_as::<Issue>().fetch_all(e).await
-        })?)
+        })?;
+        self.with_dependencies(issues).await
+    }
+
+    /// `issues`, each with what it depends on.
+    async fn with_dependencies(&self, mut issues: Vec<Issue>) -> AppResult<Vec<Issue>> {
+        if issues.is_empty() {
+            return Ok(issues);
+        }
+        let mut by_issue: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (issue, on) in self.dependency_edges().await? {
+            by_issue.entry(issue).or_default().push(on);
+        }
+        for issue in &mut issues {
+            issue.depends_on = by_issue.remove(&issue.id).unwrap_or_default();
+        }
+        Ok(issues)
+    }
+
+    /// Every dependency on the board: (issue, the issue it depends on), in order.
+    async fn dependency_edges(&self) -> AppResult<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, e => sqlx::query_as(
+            "SELECT issue_id, depends_on FROM issue_dependencies ORDER BY issue_id, depends_on"
+        )
+        .fetch_all(e)
+        .await)?)
     }
 
     /// One page of issues in id order, after issue `after`, and the id to continue after
@@ -169,7 +200,7 @@ impl Store {
     }
 
     pub async fn get_issue(&self, id: i64) -> AppResult<Issue> {
-        on_pool!(self, e => sqlx::query_as::<_, Issue>(concat!(
+        let mut issue = on_pool!(self, e => sqlx::query_as::<_, Issue>(concat!(
             "SELECT ",
             issue_columns!(),
             " FROM issues WHERE id = $1"
@@ -177,14 +208,21 @@ impl Store {
         .bind(id)
         .fetch_optional(e)
         .await)?
-        .ok_or_else(|| AppError::not_found(format!("issue {id}")))
+        .ok_or_else(|| AppError::not_found(format!("issue {id}")))?;
+        issue.depends_on = on_pool!(self, e => sqlx::query_scalar(
+            "SELECT depends_on FROM issue_dependencies WHERE issue_id = $1 ORDER BY depends_on"
+        )
+        .bind(id)
+        .fetch_all(e)
+        .await)?;
+        Ok(issue)
     }
 
     pub async fn create_issue(&self, actor: &Actor, new: NewIssue) -> AppResult<Issue> {
         let mut tx = self.begin_write().await?;
         let issue = insert_issue(&mut tx, actor, new).await?;
         self.commit(tx).await?;
-        Ok(issue)
+        self.get_issue(issue.id).await
     }
 
     /// Edits an issue's fields. With `patch.version` set, a stale version is a conflict.
@@ -229,8 +267,13 @@ impl Store {
                 changed.push("assignee");
             }
         }
+        if let Some(depends_on) = &patch.depends_on {
+            if set_dependencies(&mut tx, actor, id, depends_on, now).await? {
+                changed.push("depends_on");
+            }
+        }
         if changed.is_empty() {
-            return Ok(current);
+            return self.get_issue(id).await;
         }
         let updated = on_tx!(&mut tx, e => sqlx::query_as::<_, Issue>(concat!(
             "UPDATE issues SET title = $1, body = $2, kind = $3, priority = $4, human_only = $5, \
@@ -261,7 +304,8 @@ impl Store {
         .write(&mut tx, now)
         .await?;
         self.commit(tx).await?;
-        Ok(updated)
+        let _ = updated;
+        self.get_issue(id).await
     }
 
     /// Moves an issue to another column, if the transition rules let `actor` do it. With
@@ -307,8 +351,104 @@ impl Store {
             }
         };
         self.commit(tx).await?;
-        Ok(placed)
+        Ok(Issue {
+            depends_on: self.get_issue(id).await?.depends_on,
+            ..placed
+        })
     }
+}
+
+/// Makes `issue` depend on exactly `depends_on` (validated: each once, in order), refusing
+/// unknown issues, itself and cycles; records what was added and removed as an event. True
+/// when anything changed.
+async fn set_dependencies(
+    conn: &mut Tx,
+    actor: &Actor,
+    issue: i64,
+    depends_on: &[i64],
+    now: i64,
+) -> AppResult<bool> {
+    let bad = |message: String| {
+        AppError::Invalid(crate::domain::Invalid {
+            field: "depends_on".into(),
+            message,
+        })
+    };
+    if depends_on.contains(&issue) {
+        return Err(bad(format!("#{issue} cannot depend on itself")));
+    }
+    for id in depends_on {
+        let found: Option<i64> = on_tx!(conn, e => sqlx::query_scalar(
+            "SELECT id FROM issues WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(e)
+        .await)?;
+        if found.is_none() {
+            return Err(bad(format!("there is no issue #{id}")));
+        }
+    }
+    let edges: Vec<(i64, i64)> = on_tx!(conn, e => sqlx::query_as(
+        "SELECT issue_id, depends_on FROM issue_dependencies"
+    )
+    .fetch_all(e)
+    .await)?;
+    if let Some(path) = dependency_cycle(&edges, issue, depends_on) {
+        let through: Vec<String> = path.iter().map(|id| format!("#{id}")).collect();
+        return Err(bad(format!(
+            "that would make a loop: {} already waits for #{issue}",
+            through.join(" → ")
+        )));
+    }
+    let current: Vec<i64> = edges
+        .iter()
+        .filter(|(a, _)| *a == issue)
+        .map(|(_, b)| *b)
+        .collect();
+    let added: Vec<i64> = depends_on
+        .iter()
+        .copied()
+        .filter(|id| !current.contains(id))
+        .collect();
+    let removed: Vec<i64> = current
+        .iter()
+        .copied()
+        .filter(|id| !depends_on.contains(id))
+        .collect();
+    if added.is_empty() && removed.is_empty() {
+        return Ok(false);
+    }
+    for on in &removed {
+        on_tx!(conn, e => sqlx::query(
+            "DELETE FROM issue_dependencies WHERE issue_id = $1 AND depends_on = $2"
+        )
+        .bind(issue)
+        .bind(on)
+        .execute(e)
+        .await
+        .map(|_| ()))?;
+    }
+    for on in &added {
+        on_tx!(conn, e => sqlx::query(
+            "INSERT INTO issue_dependencies (issue_id, depends_on) VALUES ($1, $2)"
+        )
+        .bind(issue)
+        .bind(on)
+        .execute(e)
+        .await
+        .map(|_| ()))?;
+    }
+    EventRecord {
+        issue_id: issue,
+        actor,
+        kind: "dependencies",
+        from: None,
+        to: None,
+        data: serde_json::json!({ "added": added, "removed": removed }),
+    }
+    .write(conn, now)
+    .await?;
+    Ok(true)
 }
 
 /// Files a new issue inside a caller's transaction (with its `created` event).
@@ -345,6 +485,7 @@ pub(super) async fn insert_issue(conn: &mut Tx, actor: &Actor, new: NewIssue) ->
     }
     .write(conn, now)
     .await?;
+    set_dependencies(conn, actor, issue.id, &new.depends_on, now).await?;
     Ok(issue)
 }
 

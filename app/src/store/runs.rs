@@ -70,6 +70,16 @@ impl RunFinish {
     }
 }
 
+/// An issue a runner may claim: ready, not for people only, and nothing it depends on is
+/// still open (a person may still move it by hand).
+macro_rules! claimable {
+    () => {
+        "status = 'ready' AND human_only = FALSE AND NOT EXISTS (\
+         SELECT 1 FROM issue_dependencies d JOIN issues w ON w.id = d.depends_on \
+         WHERE d.issue_id = issues.id AND w.status <> 'done')"
+    };
+}
+
 impl Store {
     /// Records a runner process as started (again, if the id was used before).
     pub async fn register_runner(&self, id: &str, host: &str, pid: i64) -> AppResult<()> {
@@ -167,7 +177,7 @@ impl Store {
         check_move(Role::Runner, false, Status::Ready, Status::InProgress)?;
         // A read first: an idle runner looking often must not queue for the write lock.
         let waiting: Option<(i64,)> = on_pool!(self, e => sqlx::query_as(
-            "SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE LIMIT 1"
+            concat!("SELECT id FROM issues WHERE ", claimable!(), " LIMIT 1")
         )
         .fetch_optional(e)
         .await)?;
@@ -180,22 +190,24 @@ impl Store {
         // The write transaction holds the database, so the end of the column cannot move.
         let position = end_of_column(&mut tx, Status::InProgress).await?;
         let sql = match tx {
-            Db::Sqlite(_) => {
+            Db::Sqlite(_) => concat!(
                 "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
                      lease_expires_at = $3, version = version + 1, updated_at = $2, position = $4
-                 WHERE id = (SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE
-                             ORDER BY priority DESC, created_at, id LIMIT 1)
+                 WHERE id = (SELECT id FROM issues WHERE ",
+                claimable!(),
+                " ORDER BY priority DESC, created_at, id LIMIT 1)
                    AND status = 'ready' AND human_only = FALSE
                  RETURNING id"
-            }
-            Db::Postgres(_) => {
+            ),
+            Db::Postgres(_) => concat!(
                 "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
                      lease_expires_at = $3, version = version + 1, updated_at = $2, position = $4
-                 WHERE id = (SELECT id FROM issues WHERE status = 'ready' AND human_only = FALSE
-                             ORDER BY priority DESC, created_at, id LIMIT 1
+                 WHERE id = (SELECT id FROM issues WHERE ",
+                claimable!(),
+                " ORDER BY priority DESC, created_at, id LIMIT 1
                              FOR UPDATE SKIP LOCKED)
                  RETURNING id"
-            }
+            ),
         };
         let claimed: Option<(i64,)> = on_tx!(&mut tx, e => sqlx::query_as(sql)
             .bind(runner_id)

@@ -432,6 +432,74 @@ async fn a_card_sums_its_runs_and_their_cost() {
     assert_eq!((shown.runs, shown.spent_usd), (2, 0.25));
 }
 
+async fn a_spending_cap_stops_every_runner_from_claiming_until_raised() {
+    use app::domain::{RunOutcome, SpendCaps};
+    use app::store::RunFinish;
+    let (store, _dir) = store().await;
+    let admin = Actor::new(Role::Admin, "root");
+    for title in ["First", "Second"] {
+        let new = NewIssue {
+            status: Some(Status::Ready),
+            ..new_issue(title)
+        };
+        store.create_issue(&member(), new).await.unwrap();
+    }
+    let (issue, run) = store.claim_next("r1", 60_000).await.unwrap().unwrap();
+    let finish = RunFinish {
+        cost_usd: Some(1.25),
+        ..RunFinish::new(RunOutcome::Interrupted, Status::Ready)
+    };
+    store
+        .finish_run("r1", run.id, issue.id, finish)
+        .await
+        .unwrap();
+    let spend = store.spend().await.unwrap();
+    assert_eq!((spend.today_usd, spend.month_usd), (1.25, 1.25));
+    assert_eq!(spend.per_day.len(), 30);
+    assert_eq!(
+        spend.per_day.last().map(|d| d.1),
+        Some(1.25),
+        "today is the last bar"
+    );
+    assert!(spend.day_resets_at > spend.per_day[29].0);
+
+    store
+        .set_spend_caps(
+            &admin,
+            SpendCaps {
+                daily_usd: Some(1.0),
+                monthly_usd: None,
+            },
+        )
+        .await
+        .unwrap();
+    let reached = store.spend().await.unwrap().reached().unwrap();
+    assert_eq!(reached.which, "daily");
+    // Neither runner claims while today's spend is over the cap.
+    assert!(store.claim_next("r1", 60_000).await.unwrap().is_none());
+    assert!(store.claim_next("r2", 60_000).await.unwrap().is_none());
+    store
+        .set_spend_caps(
+            &admin,
+            SpendCaps {
+                daily_usd: Some(5.0),
+                monthly_usd: Some(1.0),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.claim_next("r2", 60_000).await.unwrap().is_none(),
+        "the monthly cap"
+    );
+    store
+        .set_spend_caps(&admin, SpendCaps::default())
+        .await
+        .unwrap();
+    assert_eq!(store.spend_caps().await.unwrap(), SpendCaps::default());
+    assert!(store.claim_next("r2", 60_000).await.unwrap().is_some());
+}
+
 #[tokio::test]
 async fn the_database_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -458,6 +526,7 @@ on_both_engines!(
     the_runner_takes_an_issue_only_once_what_it_depends_on_is_done,
     unknown_issues_self_dependencies_and_loops_are_refused_and_change_nothing,
     a_card_sums_its_runs_and_their_cost,
+    a_spending_cap_stops_every_runner_from_claiming_until_raised,
     a_lease_that_ran_out_is_not_renewed_or_finished_by_its_old_runner,
     every_change_writes_its_event,
     a_stale_version_is_a_conflict_and_changes_nothing,

@@ -167,3 +167,47 @@ test('a reviewer reads the change in the drawer, asks for changes on picked line
   expect(await status(issue.id)).toBe('done');
   await context.close();
 });
+
+test('an admin caps the spending: every runner stops claiming, the chart shows the days, and a lifted cap lets work go on', async ({ browser }) => {
+  test.setTimeout(90_000);
+  const context = await browser.newContext({ baseURL: base, viewport: { width: 1200, height: 1100 } });
+  const page = await context.newPage();
+  await signIn(page);
+  const status = async (id: number) => (await (await page.request.get(`/api/autopilot/issues/${id}`)).json()).status;
+  await page.goto('/admin/runner');
+  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  const spending = page.locator('.spending');
+  // The runs of the tests above cost $0.0123 each, all today.
+  await expect(spending.locator('.spent')).toContainText('Today: $0.');
+  await expect(spending.locator('.spend-chart rect')).toHaveCount(30);
+  const today = new Date().toISOString().slice(0, 10);
+  await expect(spending.locator('.spend-chart rect').last().locator('title')).toHaveText(new RegExp(`^${today}: \\$0\\.0[1-9]$`));
+  await expect(spending.locator('.spend-chart rect').first().locator('title')).toHaveText(/: \$0\.00$/);
+
+  // A wrong amount is refused and changes nothing.
+  await spending.getByLabel('Daily cap ($)').fill('lots');
+  await spending.getByRole('button', { name: 'Save caps' }).click();
+  await expect(page.getByRole('alert')).toContainText("daily: 'lots' is not an amount of dollars");
+  await expect(spending.locator('.cap-reached')).toHaveCount(0);
+
+  await spending.getByLabel('Daily cap ($)').fill('0.01');
+  await spending.getByRole('button', { name: 'Save caps' }).click();
+  await expect(spending.locator('.cap-reached')).toContainText('The daily spending cap stops the agent');
+  await expect(spending.locator('.cap-reached')).toContainText('of $0.01.');
+  await page.reload();
+  await expect(page.locator('.topbar .agent-stopped')).toHaveText('Agent stopped: spending cap reached');
+  await expect(page.getByLabel('Daily cap ($)')).toHaveValue('0.01');
+  await page.screenshot({ path: 'test-results/runner-spending.png', fullPage: true });
+
+  // A ready issue waits while the cap holds (the runner polls every 3 seconds)...
+  const created = await page.request.post('/api/autopilot/issues', { data: { title: 'Capped FAKE:edit', status: 'ready' } });
+  const issue = await created.json();
+  await page.waitForTimeout(7_000);
+  expect(await status(issue.id)).toBe('ready');
+  // ...and is worked once the cap is lifted.
+  await page.getByLabel('Daily cap ($)').fill('');
+  await page.getByRole('button', { name: 'Save caps' }).click();
+  await expect(page.locator('.spending .cap-reached')).toHaveCount(0);
+  await expect.poll(() => status(issue.id), { timeout: 30_000 }).toBe('in_review');
+  await context.close();
+});

@@ -42,6 +42,7 @@ pub struct RunnerState {
     pub paused: bool,
     pub runners: Vec<crate::domain::RunnerInfo>,
     pub runs: Vec<crate::domain::RunRow>,
+    pub spend: crate::domain::Spend,
     /// The server's clock, for "running for" and "last seen".
     pub now: i64,
 }
@@ -58,8 +59,25 @@ pub async fn runner_overview() -> Result<RunnerState, AppError> {
         paused: store.switch(Switch::RunnerPaused).await?,
         runners: store.list_runners(now - RUNNERS_SHOWN_FOR_MS).await?,
         runs: store.recent_runs(30).await?,
+        spend: store.spend().await?,
         now,
     })
+}
+
+/// Sets the board-wide spending caps (dollars; empty: no cap), from `/admin/runner`.
+#[server(endpoint = "set_spend_caps")]
+pub async fn set_spend_caps(daily: String, monthly: String) -> Result<(), AppError> {
+    use crate::domain::{parse_cap, SpendCaps};
+    let admin = current_admin().await?;
+    let invalid = |e: crate::domain::Invalid| with_status(e.into());
+    let caps = SpendCaps {
+        daily_usd: parse_cap("daily", &daily).map_err(invalid)?,
+        monthly_usd: parse_cap("monthly", &monthly).map_err(invalid)?,
+    };
+    store()?
+        .set_spend_caps(&admin, caps)
+        .await
+        .map_err(with_status)
 }
 
 /// Pauses (runners claim nothing new) or resumes every runner. When pausing, runs going on

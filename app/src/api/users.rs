@@ -13,14 +13,23 @@ use super::ssr::{current_actor, current_admin, store};
 pub struct Me {
     pub name: String,
     pub is_admin: bool,
+    /// Why the agent claims nothing, when a spending cap stops it (shown in the top bar).
+    pub agent_stopped: Option<String>,
 }
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Me, AppError> {
     let actor = current_actor().await?;
+    let store = store()?;
+    let agent_stopped = if store.spend_caps().await? == crate::domain::SpendCaps::default() {
+        None
+    } else {
+        store.spend().await?.reached().map(|r| r.sentence())
+    };
     Ok(Me {
         name: actor.name,
         is_admin: actor.role == crate::domain::Role::Admin,
+        agent_stopped,
     })
 }
 

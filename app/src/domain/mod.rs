@@ -4,6 +4,7 @@
 mod diff;
 mod issue;
 mod run;
+mod spend;
 mod time;
 mod transition;
 mod user;
@@ -13,6 +14,7 @@ pub use self::time::format_time;
 pub use diff::*;
 pub use issue::*;
 pub use run::*;
+pub use spend::*;
 pub use transition::*;
 pub use user::*;
 pub use validate::*;

@@ -5,8 +5,10 @@
 use super::live::use_live_refresh;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
-use crate::api::{runner_overview, CancelRun, RetryIssue, RunnerState, SetRunnerPaused};
-use crate::domain::{format_time, Status};
+use crate::api::{
+    runner_overview, CancelRun, RetryIssue, RunnerState, SetRunnerPaused, SetSpendCaps,
+};
+use crate::domain::{format_time, Spend, Status};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -18,6 +20,7 @@ pub fn AdminRunnerPage() -> impl IntoView {
     let pause = ServerAction::<SetRunnerPaused>::new();
     let cancel = ServerAction::<CancelRun>::new();
     let retry = ServerAction::<RetryIssue>::new();
+    let caps = ServerAction::<SetSpendCaps>::new();
     let refresh = RwSignal::new(0u64);
     use_live_refresh(refresh);
     #[cfg(feature = "hydrate")]
@@ -34,6 +37,7 @@ pub fn AdminRunnerPage() -> impl IntoView {
                 pause.version().get(),
                 cancel.version().get(),
                 retry.version().get(),
+                caps.version().get(),
             )
         },
         |_| runner_overview(),
@@ -46,16 +50,17 @@ pub fn AdminRunnerPage() -> impl IntoView {
                 <h1>"Runner"</h1>
                 <p class="hint">
                     "Runners work " <em>"ready"</em>
-                    " issues that are not human-only, one at a time, and leave each result on a branch for review. "
+                    " issues that are not human-only and wait for no open issue, each slot one at a time, and leave each result on a branch for review. "
                     "Pausing stops new claims within one poll; a run going on finishes (cancel it to stop it now)."
                 </p>
                 {action_error(pause.value())}
                 {action_error(cancel.value())}
                 {action_error(retry.value())}
+                {action_error(caps.value())}
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match overview.await {
-                            Ok(o) => view! { <Overview o pause cancel retry /> }.into_any(),
+                            Ok(o) => view! { <Overview o pause cancel retry caps /> }.into_any(),
                             Err(err) => error_note(&err),
                         }
                     })}
@@ -80,8 +85,10 @@ fn Overview(
     pause: ServerAction<SetRunnerPaused>,
     cancel: ServerAction<CancelRun>,
     retry: ServerAction<RetryIssue>,
+    caps: ServerAction<SetSpendCaps>,
 ) -> impl IntoView {
     let now = o.now;
+    let spend = o.spend.clone();
     let no_runners = o.runners.is_empty();
     let runners = o
         .runners
@@ -167,6 +174,7 @@ fn Overview(
                 </ActionForm>
             })}
         </section>
+        <Spending spend caps />
         <h2>"Runners"</h2>
         <p class="hint">"Those heard from in the last 24 hours."</p>
         <table class="runners">
@@ -192,5 +200,94 @@ fn Overview(
                 {runs}
             </tbody>
         </table>
+    }
+}
+
+/// Spend today and this month against the caps, the caps form, and the last 30 days.
+#[component]
+fn Spending(spend: Spend, caps: ServerAction<SetSpendCaps>) -> impl IntoView {
+    let of = |cap: Option<f64>| cap.map(|c| format!(" of ${c:.2}")).unwrap_or_default();
+    let field = |cap: Option<f64>| cap.map(|c| c.to_string()).unwrap_or_default();
+    let reached = spend.reached().map(|r| {
+        view! {
+            <p class="cap-reached" role="status">
+                {r.sentence()} " Runners claim nothing until " <time>{format_time(r.resets_at)}</time>
+                " (or a higher cap)."
+            </p>
+        }
+    });
+    view! {
+        <section class="spending">
+            <h2>"Spending"</h2>
+            {reached}
+            <p class="spent">
+                "Today: " <strong>{format!("${:.2}", spend.today_usd)}</strong> {of(spend.caps.daily_usd)}
+                " · this month: " <strong>{format!("${:.2}", spend.month_usd)}</strong> {of(spend.caps.monthly_usd)}
+                " (UTC)"
+            </p>
+            <SpendChart per_day=spend.per_day.clone() />
+            <ActionForm action=caps attr:class="caps-form">
+                <label>
+                    "Daily cap ($)"
+                    <input type="text" name="daily" inputmode="decimal" placeholder="none" value=field(spend.caps.daily_usd) />
+                </label>
+                <label>
+                    "Monthly cap ($)"
+                    <input type="text" name="monthly" inputmode="decimal" placeholder="none" value=field(spend.caps.monthly_usd) />
+                </label>
+                <button type="submit">"Save caps"</button>
+                <span class="hint">"Checked by every runner before it claims an issue; empty: no cap."</span>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Dollars per day as bars (SVG, written on the server: readable without JavaScript), each
+/// with its day and amount as a tooltip, and the same in words for screen readers.
+#[component]
+fn SpendChart(per_day: Vec<(i64, f64)>) -> impl IntoView {
+    const WIDTH: f64 = 300.0;
+    const HEIGHT: f64 = 60.0;
+    let most = per_day.iter().map(|(_, usd)| *usd).fold(0.0, f64::max);
+    let step = WIDTH / per_day.len().max(1) as f64;
+    let total: f64 = per_day.iter().map(|(_, usd)| usd).sum();
+    let day = |ms: i64| format_time(ms).chars().take(10).collect::<String>();
+    let label = format!(
+        "Spend per day over the last 30 days: ${total:.2} in all, at most ${most:.2} a day."
+    );
+    let bars = per_day
+        .into_iter()
+        .enumerate()
+        .map(|(i, (start, usd))| {
+            // A day with any spend shows at least a sliver.
+            let height = if usd > 0.0 {
+                (usd / most * HEIGHT).max(1.0)
+            } else {
+                0.0
+            };
+            view! {
+                <rect
+                    x=format!("{:.1}", i as f64 * step + 1.0)
+                    y=format!("{:.1}", HEIGHT - height)
+                    width=format!("{:.1}", step - 2.0)
+                    height=format!("{height:.1}")
+                >
+                    <title>{format!("{}: ${usd:.2}", day(start))}</title>
+                </rect>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="spend-chart">
+            <svg
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                preserveAspectRatio="none"
+                role="img"
+                aria-label=label.clone()
+            >
+                {bars}
+            </svg>
+            <figcaption>{label}</figcaption>
+        </figure>
     }
 }

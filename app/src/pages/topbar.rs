@@ -18,6 +18,11 @@ pub fn TopBar() -> impl IntoView {
                             .ok()
                             .map(|me| {
                                 view! {
+                                    {me.agent_stopped.clone().map(|why| view! {
+                                        <span class="agent-stopped" role="status" title=why.clone()>
+                                            "Agent stopped: spending cap reached"
+                                        </span>
+                                    })}
                                     {me.is_admin.then(|| view! { <a href="/admin">"Admin"</a> <a href="/admin/users">"People"</a> <a href="/admin/runner">"Runner"</a> })}
                                     <span class="me">{me.name}</span>
                                     <form method="post" action="/logout" class="inline">

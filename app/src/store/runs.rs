@@ -184,6 +184,13 @@ impl Store {
         if waiting.is_none() {
             return Ok(None);
         }
+        // The board-wide spending caps, checked by every runner before each claim.
+        if self.spend_caps().await? != crate::domain::SpendCaps::default() {
+            if let Some(reached) = self.spend().await?.reached() {
+                tracing::debug!(runner = runner_id, "{}", reached.sentence());
+                return Ok(None);
+            }
+        }
         let actor = Actor::new(Role::Runner, runner_id);
         let mut tx = self.begin_write().await?;
         let now = Store::clock(&mut tx).await?;

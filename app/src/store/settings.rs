@@ -2,7 +2,7 @@
 
 use super::issues::{fetch_issue, insert_issue};
 use super::{now_ms, on_pool, on_tx, EventRecord, Store};
-use crate::domain::{Actor, NewIssue, Status};
+use crate::domain::{day_bounds, month_bounds, Actor, NewIssue, Spend, SpendCaps, Status};
 use crate::error::AppResult;
 
 /// A deployment switch, stored in `settings` as text.
@@ -30,6 +30,10 @@ impl Switch {
     }
 }
 
+/// Where the spending caps are kept in `settings` (dollars as text).
+const DAILY_CAP: &str = "spend_cap_daily_usd";
+const MONTHLY_CAP: &str = "spend_cap_monthly_usd";
+
 /// A repeat of a failure already filed less than this long ago counts on the same issue.
 pub const SELF_HEAL_WINDOW_MS: i64 = 60 * 60 * 1000;
 
@@ -45,20 +49,97 @@ impl Store {
     }
 
     pub async fn set_switch(&self, actor: &Actor, switch: Switch, on: bool) -> AppResult<()> {
+        self.set_setting(actor, switch.key(), if on { "true" } else { "false" })
+            .await?;
+        tracing::info!(actor = %actor.label(), setting = switch.key(), on, "setting changed");
+        Ok(())
+    }
+
+    /// The board-wide spending caps admins set on `/admin/runner`.
+    pub async fn spend_caps(&self) -> AppResult<SpendCaps> {
+        let rows: Vec<(String, String)> = on_pool!(self, e => sqlx::query_as(
+            "SELECT key, value FROM settings WHERE key IN ($1, $2)"
+        )
+        .bind(DAILY_CAP)
+        .bind(MONTHLY_CAP)
+        .fetch_all(e)
+        .await)?;
+        let cap = |key: &str| {
+            rows.iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+                .filter(|usd| *usd > 0.0)
+        };
+        Ok(SpendCaps {
+            daily_usd: cap(DAILY_CAP),
+            monthly_usd: cap(MONTHLY_CAP),
+        })
+    }
+
+    pub async fn set_spend_caps(&self, actor: &Actor, caps: SpendCaps) -> AppResult<()> {
+        let text = |cap: Option<f64>| cap.map(|usd| usd.to_string()).unwrap_or_default();
+        self.set_setting(actor, DAILY_CAP, &text(caps.daily_usd))
+            .await?;
+        self.set_setting(actor, MONTHLY_CAP, &text(caps.monthly_usd))
+            .await?;
+        tracing::info!(actor = %actor.label(), ?caps, "spending caps changed");
+        Ok(())
+    }
+
+    /// What the runs started today and this month (UTC) cost, the last 30 days day by day,
+    /// and the caps.
+    pub async fn spend(&self) -> AppResult<Spend> {
+        let now = self.db_now().await?;
+        let (day, next_day) = day_bounds(now);
+        let (month, next_month) = month_bounds(now);
+        let since = day - 29 * 86_400_000;
+        let days: Vec<(i64, f64)> = on_pool!(self, e => sqlx::query_as(
+            "SELECT started_at / 86400000 AS day, CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION)
+             FROM runs WHERE started_at >= $1 GROUP BY started_at / 86400000 ORDER BY day"
+        )
+        .bind(since.min(month))
+        .fetch_all(e)
+        .await)?;
+        let sum_since = |from: i64| {
+            days.iter()
+                .filter(|(d, _)| d * 86_400_000 >= from)
+                .map(|(_, usd)| usd)
+                .sum::<f64>()
+        };
+        let per_day = (0..30)
+            .map(|n| {
+                let start = since + n * 86_400_000;
+                let usd = days
+                    .iter()
+                    .find(|(d, _)| d * 86_400_000 == start)
+                    .map_or(0.0, |(_, usd)| *usd);
+                (start, usd)
+            })
+            .collect();
+        Ok(Spend {
+            caps: self.spend_caps().await?,
+            today_usd: sum_since(day),
+            month_usd: sum_since(month),
+            day_resets_at: next_day,
+            month_resets_at: next_month,
+            per_day,
+        })
+    }
+
+    async fn set_setting(&self, actor: &Actor, key: &str, value: &str) -> AppResult<()> {
         on_pool!(self, e => sqlx::query(
             "INSERT INTO settings (key, value, updated_by, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (key) DO UPDATE
              SET value = excluded.value, updated_by = excluded.updated_by,
                  updated_at = excluded.updated_at",
         )
-        .bind(switch.key())
-        .bind(if on { "true" } else { "false" })
+        .bind(key)
+        .bind(value)
         .bind(actor.label())
         .bind(now_ms())
         .execute(e)
         .await
         .map(|_| ()))?;
-        tracing::info!(actor = %actor.label(), setting = switch.key(), on, "setting changed");
         Ok(())
     }
 

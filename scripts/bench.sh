@@ -24,6 +24,7 @@ run "One move, $boards boards listening" target/release/examples/live_bench "$bo
 run "Server memory after 1,000 board loads" target/release/examples/memory_bench "$big" 1000
 run "Live streams" target/release/examples/stream_bench "$streams"
 run "Reviewing a 5,000-line change (server side)" target/release/examples/diff_bench 5000
+run "Runner slots (a fake agent of about 1 s per issue)" target/release/examples/runner_bench 20
 
 printf '\n== Downloads (the release build, as served)\n'
 for f in target/site/pkg/autopilot.*.wasm target/site/pkg/autopilot.*.js target/site/pkg/autopilot.*.css; do

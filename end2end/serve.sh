@@ -11,4 +11,6 @@ export DATABASE_URL="sqlite://$DB" AUTOPILOT_PASSWORD="e2e password 123" RUST_LO
 ./target/debug/autopilot user add --email member@example.com --name "Max Member" --role member
 # The stand-in customer site (host-site/serve.mjs) on the next port may embed the widget.
 export AUTOPILOT_FEEDBACK_ORIGINS="http://127.0.0.1:$((PORT + 1))"
+# Models an issue may ask for (the forms offer them).
+export AUTOPILOT_MODELS="claude-opus-4-1,claude-sonnet-4-5"
 exec ./target/debug/autopilot serve --addr "127.0.0.1:$PORT"

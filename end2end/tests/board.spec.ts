@@ -79,6 +79,25 @@ test('an issue that depends on another says so on its card; a wrong number is re
   await expect(card.locator('.waiting')).toHaveCount(0);
 });
 
+test('an issue can ask for one of the allowed models; the card and the drawer say which', async ({ page }) => {
+  await openBoard(page);
+  const title = `Needs the big model ${Date.now()}`;
+  await page.getByPlaceholder('What needs doing?').fill(title);
+  await page.getByLabel('Model').selectOption('claude-opus-4-1');
+  await page.getByRole('button', { name: 'Add issue' }).click();
+  const card = column(page, 'backlog').locator('.card', { hasText: title });
+  await expect(card.locator('.model')).toHaveText('claude-opus-4-1');
+  await card.locator('a.title').click();
+  const drawer = page.locator('.drawer');
+  await expect(drawer.locator('.facts')).toContainText('claude-opus-4-1');
+  await drawer.locator('summary', { hasText: 'Edit' }).click();
+  await expect(drawer.getByLabel('Model')).toHaveValue('claude-opus-4-1');
+  await drawer.getByLabel('Model').selectOption({ label: "the runner's default" });
+  await drawer.getByRole('button', { name: 'Save' }).click();
+  await expect(drawer.locator('.facts')).not.toContainText('claude-opus-4-1');
+  await expect(card.locator('.model')).toHaveCount(0);
+});
+
 test('drag a card from backlog to ready; it stays there after a reload', async ({ page, request }) => {
   const issue = await createIssue(request, `Drag me ${Date.now()}`);
   await openBoard(page);
@@ -169,6 +188,8 @@ test('create, edit, comment and attach in the drawer', async ({ page }) => {
 });
 
 test('a second browser sees a move live, without reloading', async ({ page, browser, request }) => {
+  // Room for a long backlog: the drag below must not scroll.
+  await page.setViewportSize({ width: 1280, height: 1600 });
   const issue = await createIssue(request, `Live ${Date.now()}`);
   const other = await browser.newContext({ storageState: '.auth/admin.json' });
   const watcher = await other.newPage();
@@ -272,7 +293,9 @@ test('a long column shows its first 50 cards; "Show 50 more" shows the rest, kee
   await expect(working.locator('.card')).toHaveCount(50);
   const more = working.getByRole('link', { name: /Show 50 more/ });
   await expect(more).toHaveText('Show 50 more (50 of 55)');
-  await more.click();
+  // Clicked where it is: scrolling to it would load the next cards by itself (scale.spec.ts
+  // tests that), moving the link from under the pointer.
+  await more.dispatchEvent('click');
   await expect(page).toHaveURL(/in_progress=100/);
   await expect(page).toHaveURL(new RegExp(`q=${tag}`));
   await expect(working.locator('.card')).toHaveCount(55);

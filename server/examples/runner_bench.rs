@@ -66,6 +66,7 @@ async fn wall_time(issues: usize, slots: u32) -> anyhow::Result<f64> {
         timeout_seconds: 60,
         max_turns: None,
         max_run_usd: None,
+        model: None,
         lease_seconds: 60,
         protected_paths: Vec::new(),
         agent_env: Vec::new(),

@@ -66,6 +66,10 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTOPILOT_SELF_HEAL", default_value_t = false, num_args = 0..=1,
           default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub self_heal: bool,
+    /// Models an issue may ask for instead of the runner's default, as a comma list
+    /// (`claude-opus-4-1,claude-sonnet-4-5`).
+    #[arg(long, env = "AUTOPILOT_MODELS", value_delimiter = ',')]
+    pub models: Vec<String>,
     /// Sign people out this many hours after they signed in, however active.
     #[arg(long, env = "AUTOPILOT_SESSION_MAX_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -124,6 +128,9 @@ pub struct RunnerArgs {
     #[arg(long, env = "AUTOPILOT_TIMEOUT_SECONDS", default_value_t = 1200,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_seconds: u64,
+    /// Passed to the agent as `--model` when the issue names none (unset: the CLI's default).
+    #[arg(long, env = "AUTOPILOT_MODEL")]
+    pub model: Option<String>,
     /// Passed to the agent as `--max-turns` (unset: the CLI's own limit).
     #[arg(long, env = "AUTOPILOT_MAX_TURNS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_turns: Option<u32>,
@@ -156,6 +163,8 @@ pub struct Intake {
     pub feedback_origins: Vec<String>,
     /// File a bug when a request fails.
     pub self_heal: bool,
+    /// Models an issue may name (AUTOPILOT_MODELS).
+    pub models: Vec<String>,
 }
 
 /// The feedback origins, checked: each `scheme://host[:port]` exactly, or `*`.

@@ -44,6 +44,7 @@ pub fn build_app(
         feedback_limits: Arc::new(FeedbackLimits::default()),
         feedback_origins: Arc::new(intake.feedback_origins),
         self_heal: intake.self_heal,
+        models: app::domain::AllowedModels(Arc::new(intake.models)),
         warm_pages: Arc::default(),
         warm_list: Arc::default(),
     };
@@ -64,6 +65,12 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let intake = Intake {
         feedback_origins: config::feedback_origins(&args.feedback_origins)?,
         self_heal: args.self_heal,
+        models: args
+            .models
+            .iter()
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect(),
     };
     if intake.self_heal {
         tracing::info!("self-heal is on: failing requests file bugs");

@@ -80,6 +80,51 @@ async fn dependencies_through_the_json_api() {
     );
 }
 
+async fn an_issue_names_an_allowed_model_or_is_refused() {
+    let app = app().await;
+    let issues = "/api/autopilot/issues";
+    let created = app
+        .json(
+            "POST",
+            issues,
+            json!({ "title": "Big one", "model": "model-b" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.json()["model"], "model-b");
+    let id = created.json()["id"].as_i64().unwrap();
+    let card = app.store.card(id).await.unwrap().unwrap();
+    assert_eq!(card.model.as_deref(), Some("model-b"));
+
+    let refused = app
+        .json(
+            "POST",
+            issues,
+            json!({ "title": "Other", "model": "gpt-9" }),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .contains("'gpt-9' is not one of the allowed models: model-a, model-b"),
+        "{}",
+        refused.text()
+    );
+    let path = format!("{issues}/{id}");
+    let patch = |body| app.json("PATCH", &path, body);
+    assert_eq!(
+        patch(json!({ "model": "nope" })).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.store.get_issue(id).await.unwrap().model.as_deref(),
+        Some("model-b")
+    );
+    let cleared = patch(json!({ "model": "" })).await;
+    assert_eq!(cleared.json()["model"], serde_json::Value::Null);
+}
+
 async fn create_show_patch_and_list() {
     let app = app().await;
     let created = app
@@ -1191,6 +1236,7 @@ async fn runs_and_their_logs_are_readable_by_people() {
 
 on_both_engines!(
     dependencies_through_the_json_api,
+    an_issue_names_an_allowed_model_or_is_refused,
     a_reviewer_reads_the_change_and_requests_changes_on_picked_lines,
     build_outputs_come_precompressed_and_only_hashed_ones_are_immutable,
     the_kept_whole_list_follows_every_change_and_every_lease,

@@ -78,6 +78,12 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
         Some((FORM, "paused=false")),
     ),
     ("POST", "/api/cancel_run", Admin, Some((FORM, "issue_id=1"))),
+    (
+        "POST",
+        "/api/set_spend_caps",
+        Admin,
+        Some((FORM, "daily=&monthly=")),
+    ),
     ("POST", "/login", SameSite, Some((FORM, ""))),
     ("POST", "/setup", SameSite, Some((FORM, ""))),
     ("POST", "/logout", SameSite, None),

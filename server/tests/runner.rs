@@ -90,6 +90,7 @@ impl Rig {
             agent_env: Vec::new(),
             concurrency: 1,
             max_run_usd: None,
+            model: None,
         }
     }
 
@@ -799,6 +800,41 @@ async fn sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back() {
     );
 }
 
+async fn the_issues_model_or_the_default_is_passed_and_recorded() {
+    let rig = Rig::new().await;
+    let mut args = rig.args();
+    args.model = Some("model-default".into());
+    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    let picky = NewIssue {
+        title: "Use the big one FAKE:edit".into(),
+        status: Some(Status::Ready),
+        model: Some("model-big".into()),
+        ..Default::default()
+    };
+    let picky = rig.store.create_issue(&person(), picky).await.unwrap();
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Review)
+    );
+    let plain = rig.ready("Anything FAKE:edit").await;
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Review)
+    );
+    for (issue, model) in [(picky.id, "model-big"), (plain.id, "model-default")] {
+        let given = std::fs::read_to_string(rig.worktrees().join(format!("issue-{issue}.model")));
+        assert_eq!(given.unwrap().trim(), model, "#{issue}");
+        let runs = rig.store.runs_for_issue(issue).await.unwrap();
+        assert_eq!(runs[0].model.as_deref(), Some(model), "#{issue}");
+    }
+    // Without a default, an issue that names none gets no --model at all.
+    let rig = Rig::new().await;
+    rig.ready("Anything FAKE:edit").await;
+    rig.runner().await.work_next(no_shutdown()).await.unwrap();
+    assert!(!rig.worktrees().join("issue-1.model").exists());
+    assert_eq!(rig.store.runs_for_issue(1).await.unwrap()[0].model, None);
+}
+
 async fn the_agent_cannot_see_the_servers_secrets() {
     let rig = Rig::new().await;
     rig.ready("Look around FAKE:env").await;
@@ -1098,6 +1134,7 @@ on_both_engines!(
     sigterm_with_four_runs_going_gives_all_four_back,
     sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back,
     the_agent_cannot_see_the_servers_secrets,
+    the_issues_model_or_the_default_is_passed_and_recorded,
     after_kill_9_the_lease_runs_out_and_nothing_is_lost,
     wrong_settings_stop_start_up_with_a_clear_message,
     worktrees_go_where_they_are_told,

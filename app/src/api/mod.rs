@@ -85,6 +85,26 @@ mod ssr {
         }))
     }
 
+    /// The models an issue may name, as the server was started with.
+    pub fn allowed_models() -> crate::domain::AllowedModels {
+        use_context::<crate::domain::AllowedModels>().unwrap_or_default()
+    }
+
+    /// A form's model choice, checked against the allowed ones: `None` leaves it as it is,
+    /// `Some("")` is the runner's default.
+    pub fn form_model(model: Option<String>) -> AppResult<Option<String>> {
+        let model = model.map(|m| {
+            if m == crate::domain::DEFAULT_MODEL_CHOICE {
+                String::new()
+            } else {
+                m
+            }
+        });
+        crate::domain::check_model(model.as_deref(), &allowed_models().0)
+            .map_err(|e| with_status(e.into()))?;
+        Ok(model)
+    }
+
     /// The store, provided to every request by the server.
     pub fn store() -> AppResult<Store> {
         use_context::<Store>().ok_or_else(|| {
@@ -202,6 +222,7 @@ pub async fn get_issue_view(
         events,
         runs,
         changes,
+        models: ssr::allowed_models().0.to_vec(),
     })
 }
 
@@ -214,9 +235,12 @@ pub async fn create_issue(
     #[server(default)] priority: Priority,
     #[server(default)] human_only: Option<String>,
     #[server(default)] depends_on: String,
+    #[server(default)] model: Option<String>,
 ) -> Result<Issue, AppError> {
     let actor = ssr::current_actor().await?;
+    let model = ssr::form_model(model)?;
     let new = crate::domain::NewIssue {
+        model,
         title,
         body,
         kind,
@@ -260,9 +284,13 @@ pub async fn update_issue(
     #[server(default)] assignee: String,
     #[server(default)] human_only: Option<String>,
     #[server(default)] depends_on: String,
+    #[server(default)] model: Option<String>,
 ) -> Result<Issue, AppError> {
     let actor = ssr::current_actor().await?;
+    let model = ssr::form_model(model)?;
     let patch = crate::domain::IssuePatch {
+        // Left out of the form (no models to choose from): unchanged.
+        model,
         depends_on: Some(crate::domain::parse_issue_numbers(&depends_on)?),
         title: Some(title),
         body: Some(body),

@@ -15,6 +15,8 @@ pub struct Me {
     pub is_admin: bool,
     /// Why the agent claims nothing, when a spending cap stops it (shown in the top bar).
     pub agent_stopped: Option<String>,
+    /// The models an issue may ask for (AUTOPILOT_MODELS), for the forms.
+    pub models: Vec<String>,
 }
 
 #[server(endpoint = "whoami")]
@@ -30,6 +32,7 @@ pub async fn whoami() -> Result<Me, AppError> {
         name: actor.name,
         is_admin: actor.role == crate::domain::Role::Admin,
         agent_stopped,
+        models: super::ssr::allowed_models().0.to_vec(),
     })
 }
 

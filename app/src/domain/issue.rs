@@ -169,6 +169,9 @@ pub struct Issue {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The model it asks the agent to use (one of AUTOPILOT_MODELS); `None`: the default.
+    #[serde(default)]
+    pub model: Option<String>,
     /// The issues it waits for: the runner claims it only once each of them is done.
     #[cfg_attr(feature = "ssr", sqlx(skip))]
     #[serde(default)]
@@ -249,6 +252,8 @@ pub struct Card {
     /// The first issue it depends on that is not done yet, and how many such there are.
     pub waiting_on: Option<i64>,
     pub waiting_count: i64,
+    /// The model it asks for, when not the default.
+    pub model: Option<String>,
 }
 
 impl Card {
@@ -387,6 +392,8 @@ pub struct IssueView {
     pub runs: Vec<super::Run>,
     /// The agent's change, for review (once a run has committed).
     pub changes: Option<super::ChangesView>,
+    /// The models an issue may ask for, for the edit form.
+    pub models: Vec<String>,
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub struct Run {
     pub duration_ms: Option<i64>,
     pub num_turns: Option<i64>,
     pub cancel_requested: Option<String>,
+    /// The model the agent was given, when one was named.
+    pub model: Option<String>,
 }
 
 /// A pull request as the runner last read it from the forge (`gh pr view`).
@@ -166,6 +168,7 @@ mod tests {
             duration_ms: ms,
             num_turns: turns,
             cancel_requested: None,
+            model: None,
         }
     }
 

@@ -170,6 +170,9 @@ pub struct NewIssue {
     /// Issues it waits for (see `Issue::depends_on`).
     #[serde(default)]
     pub depends_on: Vec<i64>,
+    /// The model it asks for; checked against the allowed ones with [`check_model`].
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 impl NewIssue {
@@ -187,6 +190,10 @@ impl NewIssue {
             assignee: validate_assignee(self.assignee.as_deref())?,
             status: Some(status),
             depends_on: validate_depends_on(self.depends_on)?,
+            model: self
+                .model
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty()),
         })
     }
 }
@@ -204,6 +211,8 @@ pub struct IssuePatch {
     pub assignee: Option<String>,
     /// The whole list of issues it waits for (`[]` clears it).
     pub depends_on: Option<Vec<i64>>,
+    /// The model it asks for; an empty string: the runner's default.
+    pub model: Option<String>,
     pub version: Option<i64>,
 }
 
@@ -215,7 +224,8 @@ impl IssuePatch {
             || self.priority.is_some()
             || self.human_only.is_some()
             || self.assignee.is_some()
-            || self.depends_on.is_some();
+            || self.depends_on.is_some()
+            || self.model.is_some();
         if !changes_something {
             return Err(invalid("issue", "nothing to change"));
         }
@@ -227,8 +237,37 @@ impl IssuePatch {
                 Some(a) => Some(validate_assignee(Some(a))?.unwrap_or_default()),
             },
             depends_on: self.depends_on.map(validate_depends_on).transpose()?,
+            model: self.model.map(|m| m.trim().to_string()),
             ..self
         })
+    }
+}
+
+/// What the forms send for "the runner's default" (an empty choice would be read as no
+/// choice at all, leaving the model as it was).
+pub const DEFAULT_MODEL_CHOICE: &str = "default";
+
+/// The models an issue may name (AUTOPILOT_MODELS), as the server was started with.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AllowedModels(pub std::sync::Arc<Vec<String>>);
+
+/// An issue's model must be one the admins allow (AUTOPILOT_MODELS); none (or empty) is
+/// always fine: the runner's default.
+pub fn check_model(model: Option<&str>, allowed: &[String]) -> Result<(), Invalid> {
+    match model.map(str::trim).filter(|m| !m.is_empty()) {
+        None => Ok(()),
+        Some(m) if allowed.iter().any(|a| a == m) => Ok(()),
+        Some(m) if allowed.is_empty() => Err(invalid(
+            "model",
+            format!("'{m}': this board has no models to choose from (AUTOPILOT_MODELS)"),
+        )),
+        Some(m) => Err(invalid(
+            "model",
+            format!(
+                "'{m}' is not one of the allowed models: {}",
+                allowed.join(", ")
+            ),
+        )),
     }
 }
 
@@ -328,6 +367,7 @@ impl Feedback {
             assignee: None,
             status: Some(Status::Backlog),
             depends_on: Vec::new(),
+            model: None,
         })
     }
 }
@@ -346,6 +386,19 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_must_be_an_allowed_one() {
+        let allowed = vec!["model-a".to_string(), "model-b".to_string()];
+        assert!(check_model(None, &allowed).is_ok());
+        assert!(check_model(Some(" "), &[]).is_ok(), "empty: the default");
+        assert!(check_model(Some("model-b"), &allowed).is_ok());
+        let err = check_model(Some("gpt-9"), &allowed).unwrap_err();
+        assert_eq!(err.field, "model");
+        assert!(err.message.contains("model-a, model-b"), "{}", err.message);
+        let err = check_model(Some("model-a"), &[]).unwrap_err();
+        assert!(err.message.contains("no models to choose from"));
+    }
 
     #[test]
     fn issue_numbers_are_read_as_people_type_them() {

@@ -142,7 +142,7 @@ pub fn BoardPage() -> impl IntoView {
         <div class="page" data-hydrated=move || marker.get()>
             <TopBar />
             <div class="toolbar">
-                <NewIssueForm create />
+                <NewIssueForm create me />
                 <Filters filters />
             </div>
             {move || {
@@ -229,7 +229,10 @@ fn close_href(query: &leptos_router::params::ParamsMap) -> String {
 }
 
 #[component]
-fn NewIssueForm(create: ServerAction<CreateIssue>) -> impl IntoView {
+fn NewIssueForm(
+    create: ServerAction<CreateIssue>,
+    me: Resource<Result<crate::api::Me, crate::error::AppError>>,
+) -> impl IntoView {
     let form = NodeRef::<leptos::html::Form>::new();
     // A filed issue clears the form for the next one.
     Effect::new(move |_| {
@@ -279,6 +282,27 @@ fn NewIssueForm(create: ServerAction<CreateIssue>) -> impl IntoView {
                 <input type="checkbox" name="human_only" value="on" />
                 "Human only"
             </label>
+            // Rendered on the server (the models are known there): works without JavaScript.
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let models = me.await.map(|me| me.models).unwrap_or_default();
+                    (!models.is_empty())
+                        .then(|| {
+                            view! {
+                                <label>
+                                    <span class="visually-hidden">"Model"</span>
+                                    <select name="model">
+                                        <option value=crate::domain::DEFAULT_MODEL_CHOICE>"default model"</option>
+                                        {models
+                                            .into_iter()
+                                            .map(|m| view! { <option value=m.clone()>{m.clone()}</option> })
+                                            .collect_view()}
+                                    </select>
+                                </label>
+                            }
+                        })
+                })}
+            </Suspense>
             <label>
                 <span class="visually-hidden">"Depends on"</span>
                 <input
@@ -584,6 +608,10 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                     issue.priority.as_str(),
                 )>{issue.priority.as_str()}</span>
                 {issue.human_only.then(|| view! { <span class="human-only">"human only"</span> })}
+                {issue
+                    .model
+                    .clone()
+                    .map(|m| view! { <span class="model" title="The model it asks the agent to use">{m}</span> })}
                 {issue
                     .pr_checks
                     .clone()

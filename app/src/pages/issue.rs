@@ -154,6 +154,7 @@ fn IssueBody(
                 <dd>{format!("{} by {}", format_time(issue.created_at), issue.created_by)}</dd>
                 {issue.human_only.then(|| view! { <dt>"Human only"</dt><dd>"yes: the agent never takes it"</dd> })}
                 {issue.claimed_by.clone().map(|r| view! { <dt>"Held by"</dt><dd>{r}</dd> })}
+                {issue.model.clone().map(|m| view! { <dt>"Model"</dt><dd><code>{m}</code></dd> })}
                 {(!issue.depends_on.is_empty()).then(|| view! {
                     <dt>"Depends on"</dt>
                     <dd class="depends-on">
@@ -225,6 +226,22 @@ fn IssueBody(
                             "Human only"
                         </label>
                     </div>
+                    {(!view.models.is_empty()).then(|| {
+                        let current = issue.model.clone().unwrap_or_default();
+                        view! {
+                            <label>
+                                "Model"
+                                <select name="model">
+                                    <option value=crate::domain::DEFAULT_MODEL_CHOICE selected=current.is_empty()>"the runner's default"</option>
+                                    {view
+                                        .models
+                                        .iter()
+                                        .map(|m| view! { <option value=m.clone() selected=*m == current>{m.clone()}</option> })
+                                        .collect_view()}
+                                </select>
+                            </label>
+                        }
+                    })}
                     <label>
                         "Depends on (issue numbers; the agent waits until they are done)"
                         <input type="text" name="depends_on" inputmode="numeric" autocomplete="off" placeholder="12, 15" value=depends_on_text.clone() />

@@ -95,6 +95,7 @@ const TABLES: &[Table] = &[
             ("version", Int),
             ("created_at", Int),
             ("updated_at", Int),
+            ("model", Text),
         ],
     },
     Table {
@@ -207,6 +208,7 @@ const TABLES: &[Table] = &[
             ("duration_ms", Int),
             ("num_turns", Int),
             ("cancel_requested", Text),
+            ("model", Text),
             ("branch_patch", Text),
             ("run_patch", Text),
             ("patch_truncated", Bool),

@@ -11,7 +11,7 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 
 const RUN_COLUMNS: &str = "id, issue_id, runner_id, attempt, started_at, finished_at, outcome, \
-     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested";
+     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested, model";
 
 /// What a runner learns from its heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub struct RunFinish {
     pub cost_usd: Option<f64>,
     pub duration_ms: Option<i64>,
     pub num_turns: Option<i64>,
+    /// The model the agent was given (`--model`), if one was named.
+    pub model: Option<String>,
     /// What the run committed, for review.
     pub patches: Option<RunPatches>,
 }
@@ -65,6 +67,7 @@ impl RunFinish {
             cost_usd: None,
             duration_ms: None,
             num_turns: None,
+            model: None,
             patches: None,
         }
     }
@@ -451,8 +454,8 @@ impl Store {
         on_tx!(&mut tx, e => sqlx::query(
             "UPDATE runs SET finished_at = $1, outcome = $2, exit_code = $3, result = $4,
                  branch = $5, cost_usd = $6, duration_ms = $7, branch_patch = $8,
-                 run_patch = $9, patch_truncated = $10, num_turns = $11
-             WHERE id = $12",
+                 run_patch = $9, patch_truncated = $10, num_turns = $11, model = $12
+             WHERE id = $13",
         )
         .bind(now)
         .bind(outcome.as_str())
@@ -465,6 +468,7 @@ impl Store {
         .bind(finish.patches.as_ref().map(|p| p.run.as_str()))
         .bind(finish.patches.as_ref().is_some_and(|p| p.truncated))
         .bind(finish.num_turns)
+        .bind(&finish.model)
         .bind(run_id)
         .execute(e)
         .await
@@ -582,7 +586,7 @@ impl Store {
         Ok(on_pool!(self, e => sqlx::query_as::<_, RunRow>(
             "SELECT r.id, r.issue_id, r.runner_id, r.attempt, r.started_at, r.finished_at,
                     r.outcome, r.exit_code, r.result, r.branch, r.cost_usd, r.duration_ms,
-                    r.num_turns, r.cancel_requested, i.title AS issue_title, i.status AS issue_status
+                    r.num_turns, r.cancel_requested, r.model, i.title AS issue_title, i.status AS issue_status
              FROM runs r JOIN issues i ON i.id = r.issue_id
              ORDER BY r.id DESC LIMIT $1",
         )

@@ -3,8 +3,8 @@
 use super::extract::{CurrentActor, Json, Multipart, Path, Query};
 use super::AppState;
 use app::domain::{
-    Attachment, Comment, Issue, IssueDetail, IssuePatch, Kind, NewIssue, Status,
-    ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
+    check_model, AllowedModels, Attachment, Comment, Issue, IssueDetail, IssuePatch, Kind,
+    NewIssue, Status, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
 };
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
@@ -110,9 +110,11 @@ async fn list(
 
 async fn create(
     State(store): State<Store>,
+    State(models): State<AllowedModels>,
     CurrentActor(actor): CurrentActor,
     Json(new): Json<NewIssue>,
 ) -> ApiResult<(StatusCode, axum::Json<Issue>)> {
+    check_model(new.model.as_deref(), &models.0).map_err(AppError::from)?;
     let issue = store.create_issue(&actor, new).await?;
     Ok((StatusCode::CREATED, axum::Json(issue)))
 }
@@ -132,10 +134,12 @@ async fn show(
 
 async fn update(
     State(store): State<Store>,
+    State(models): State<AllowedModels>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
     Json(patch): Json<IssuePatch>,
 ) -> ApiResult<axum::Json<Issue>> {
+    check_model(patch.model.as_deref(), &models.0).map_err(AppError::from)?;
     Ok(axum::Json(store.update_issue(&actor, id, patch).await?))
 }
 

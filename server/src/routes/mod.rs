@@ -53,6 +53,7 @@ pub struct AppState {
     pub feedback_origins: Arc<Vec<String>>,
     /// File a bug when a request fails (AUTOPILOT_SELF_HEAL).
     pub self_heal: bool,
+    pub models: app::domain::AllowedModels,
     /// Rendered board pages, kept until the next change.
     pub warm_pages: Arc<warm::WarmPages>,
     /// The JSON API's whole-list answer, kept until the next change.
@@ -62,12 +63,14 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let store = state.store.clone();
     let policy = state.auth.policy;
+    let models = state.models.clone();
     let board = Router::new().leptos_routes_with_context(
         &state,
         route_list(),
         move || {
             provide_context(store.clone());
             provide_context(policy);
+            provide_context(models.clone());
         },
         {
             let options = state.leptos_options.clone();

@@ -124,6 +124,8 @@ pub struct AgentCommand<'a> {
     pub max_turns: Option<u32>,
     /// The most one run may spend, in dollars (`--max-budget-usd`).
     pub max_budget_usd: Option<f64>,
+    /// `--model`, when one is named.
+    pub model: Option<&'a str>,
     /// Names the agent inherits on top of the allowlist.
     pub extra_env: &'a [String],
 }
@@ -148,6 +150,7 @@ impl AgentCommand<'_> {
                     .into_iter()
                     .flatten(),
             )
+            .args(self.model.map(|m| ["--model", m]).into_iter().flatten())
             .current_dir(self.dir)
             .env_clear()
             .envs(agent_environment(std::env::vars_os(), self.extra_env))

@@ -45,6 +45,8 @@ pub struct Runner {
     timeout: Duration,
     max_turns: Option<u32>,
     max_run_usd: Option<f64>,
+    /// The model when an issue names none (AUTOPILOT_MODEL).
+    default_model: Option<String>,
     /// The GitHub CLI, when pushing (AUTOPILOT_PUSH=1); `None`: commit only.
     gh_bin: Option<String>,
     commit_name: String,
@@ -134,6 +136,7 @@ impl Runner {
             timeout: Duration::from_secs(args.timeout_seconds),
             max_turns: args.max_turns,
             max_run_usd: args.max_run_usd,
+            default_model: args.model.clone().filter(|m| !m.trim().is_empty()),
             gh_bin,
             commit_name: args.commit_name.clone(),
             commit_email: args.commit_email.clone(),
@@ -163,6 +166,7 @@ impl Runner {
                 store: self.store.clone(),
                 repo: self.repo.clone(),
                 claude_bin: self.claude_bin.clone(),
+                default_model: self.default_model.clone(),
                 gh_bin: self.gh_bin.clone(),
                 commit_name: self.commit_name.clone(),
                 commit_email: self.commit_email.clone(),
@@ -357,6 +361,7 @@ impl Runner {
             "● run {} (attempt {}) by {} on branch {branch}\n",
             run.id, run.attempt, self.id
         ));
+        let model = issue.model.as_deref().or(self.default_model.as_deref());
         let command = AgentCommand {
             bin: &self.claude_bin,
             prompt: &prompt,
@@ -364,6 +369,7 @@ impl Runner {
             timeout: self.timeout,
             max_turns: self.max_turns,
             max_budget_usd: self.max_run_usd,
+            model,
             extra_env: &self.agent_env,
         };
         let report = command
@@ -411,6 +417,7 @@ impl Runner {
         finish.result = result;
         finish.cost_usd = report.result.as_ref().and_then(|r| r.total_cost_usd);
         finish.num_turns = report.result.as_ref().and_then(|r| r.num_turns);
+        finish.model = model.map(str::to_string);
         finish.duration_ms = Some(
             report
                 .result

@@ -152,6 +152,7 @@ impl TestApp {
             server::config::Intake {
                 feedback_origins: vec!["https://shop.example".to_string()],
                 self_heal: true,
+                models: vec!["model-a".to_string(), "model-b".to_string()],
             },
         );
         TestApp {

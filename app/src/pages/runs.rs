@@ -27,6 +27,9 @@ pub fn Runs(runs: Vec<Run>) -> impl IntoView {
             if let Some(code) = run.exit_code {
                 facts.push(format!("exit {code}"));
             }
+            if let Some(model) = &run.model {
+                facts.push(model.clone());
+            }
             view! {
                 <li class=format!("run run-{outcome}") data-run=run.id>
                     <strong>{format!("Run {}", run.attempt)}</strong>

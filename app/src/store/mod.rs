@@ -31,7 +31,7 @@ use crate::domain::{Actor, Status};
 use crate::error::{AppError, AppResult};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, Postgres, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -146,6 +146,16 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                // A COMMIT that failed (a full disk) leaves sqlx's connection counting an open
+                // transaction that SQLite already rolled back, and every later write on it
+                // would fail: such a connection is closed, not put back. The ping waits for
+                // the rollback queued by a dropped transaction to be done first.
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        conn.ping().await?;
+                        Ok(!conn.is_in_transaction())
+                    })
+                })
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("../migrations/sqlite").run(&pool).await?;

@@ -114,7 +114,23 @@ impl TestApp {
     ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = crate::engines::fresh_database(dir.path()).await;
-        let store = Store::open(&url).await.expect("open store");
+        Self::build_with(&url, dir, policy, setup_token, people, site_root).await
+    }
+
+    /// The application on the database at `url` (SQLite: where the test put it).
+    pub async fn on_database(url: &str, dir: tempfile::TempDir) -> TestApp {
+        Self::build_with(url, dir, default_policy(), None, true, "target/site").await
+    }
+
+    async fn build_with(
+        url: &str,
+        dir: tempfile::TempDir,
+        policy: SessionPolicy,
+        setup_token: Option<&str>,
+        people: bool,
+        site_root: &str,
+    ) -> TestApp {
+        let store = Store::open(url).await.expect("open store");
         let (mut member_token, mut admin_token) = (String::new(), String::new());
         if people {
             let hash = hash_password(PASSWORD.into()).await.unwrap();

@@ -15,10 +15,42 @@ autopilot-feedback { display: none !important; opacity: 0 !important; position: 
 div, [role] { visibility: hidden !important; transform: scale(0) !important; }
 `;
 
+// A page with a widget written for the original Go plugin: its script tag names the board's
+// API in `data-api`, and it posts with credentials included, as that widget does. (Written
+// here from what the original does, not copied from it.)
+const originalPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Old shop</title></head>
+<body><h1>An older shop</h1><p id="answer"></p>
+<script src="/original-widget.js" data-api="${board}/api/autopilot" data-user="old@shop.example"></script>
+</body></html>`;
+const originalWidget = `(function () {
+  var tag = document.currentScript;
+  var api = tag.getAttribute('data-api') || '/api/autopilot';
+  var user = tag.getAttribute('data-user') || '';
+  window.sendAsTheOriginalDoes = function (message) {
+    return fetch(api + '/feedback', {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ message: message, page: location.pathname, user: user })
+    }).then(function (r) { return r.json(); }).then(function (answer) {
+      document.getElementById('answer').textContent = JSON.stringify(answer);
+      return answer;
+    });
+  };
+})();`;
+
 for (const port of process.argv.slice(2).map(Number)) {
   http
     .createServer((req, res) => {
       if (req.url === '/healthz') return res.end('ok');
+      if (req.url === '/original.html') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        return res.end(originalPage);
+      }
+      if (req.url === '/original-widget.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        return res.end(originalWidget);
+      }
       if (req.url === '/hostile.css') {
         res.writeHead(200, { 'content-type': 'text/css' });
         return res.end(hostileCss);

@@ -101,6 +101,18 @@ test.describe('as a member watching the board', () => {
     await visitor.context().close();
   });
 
+  test('a widget written for the original plugin (credentials included, data-api) still files feedback', async ({ browser, request }) => {
+    const visitor = await visitorPage(browser);
+    await visitor.goto(`${allowedSite}original.html`);
+    const text = `From the old widget ${Date.now()}`;
+    const answer = await visitor.evaluate((message) => (window as any).sendAsTheOriginalDoes(message), text);
+    expect(answer).toEqual({ status: 'received', ok: true });
+    await expect(visitor.locator('#answer')).toContainText('"ok":true');
+    const issues = await (await request.get('/api/autopilot/issues?kind=feedback')).json();
+    expect(issues.some((i: { title: string }) => i.title === text)).toBe(true);
+    await visitor.context().close();
+  });
+
   test('offline, the widget says so and keeps the message', async ({ browser }) => {
     const visitor = await visitorPage(browser);
     await visitor.goto(allowedSite);

@@ -48,6 +48,28 @@ async fn a_page_on_a_site_not_allowed_cannot_file_feedback() {
         allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "https://shop.example"
     );
+    // The original widget posts with credentials included: the browser needs this to read
+    // the answer, after a preflight that says the same.
+    assert_eq!(
+        allowed.headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
+        "true"
+    );
+    let preflight = Request::options("/api/autopilot/feedback")
+        .header(header::ORIGIN, "https://shop.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+        .body(Body::empty())
+        .unwrap();
+    let preflight = app.send(preflight).await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    assert_eq!(
+        preflight.headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
+        "true"
+    );
+    assert_eq!(
+        preflight.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://shop.example"
+    );
     // The board's own pages, and scripts that send no Origin, may file too.
     let own = app
         .send(feedback(Some(common::ORIGIN), "from the board"))

@@ -146,13 +146,16 @@ fn origin_allowed(parts: &Parts, state: &AppState) -> bool {
         )
 }
 
-/// CORS for the embedding sites; none configured means same-origin only.
+/// CORS for the embedding sites; none configured means same-origin only. Credentials are
+/// allowed because the original plugin's widget posts with `credentials: "include"` (the
+/// route never reads a session: feedback is always the public's), which browsers refuse
+/// with a wildcard origin: `*` echoes the page's origin instead.
 fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
     if allowed_origins.is_empty() {
         return None;
     }
     let origin = if allowed_origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
+        AllowOrigin::mirror_request()
     } else {
         AllowOrigin::list(
             allowed_origins
@@ -165,6 +168,7 @@ fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
             .allow_origin(origin)
             .allow_methods([Method::POST])
             .allow_headers([header::CONTENT_TYPE])
+            .allow_credentials(true)
             .expose_headers([header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(3600)),
     )
@@ -195,9 +199,11 @@ async fn submit(
             "feedback is turned off on this board".into(),
         ));
     }
+    // `ok` is what scripts written for the original check. No id: it would tell any visitor
+    // how many issues the board holds.
     let received = (
         StatusCode::CREATED,
-        axum::Json(serde_json::json!({ "status": "received" })),
+        axum::Json(serde_json::json!({ "status": "received", "ok": true })),
     );
     // The honeypot: a field people never see. Bots that fill it are thanked and ignored.
     if feedback

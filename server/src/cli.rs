@@ -84,6 +84,15 @@ pub enum DbCommand {
         #[arg(long)]
         to: String,
     },
+    /// Write a consistent copy of a SQLite board to FILE while it is in use (no need to stop
+    /// the servers). FILE must not exist. On PostgreSQL use `pg_dump`.
+    Backup {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Check a SQLite backup (or board) without changing it: integrity, and what it holds.
+    Check { file: std::path::PathBuf },
 }
 
 pub async fn run_db(command: DbCommand) -> anyhow::Result<()> {
@@ -100,7 +109,33 @@ pub async fn run_db(command: DbCommand) -> anyhow::Result<()> {
             println!("copied; point DATABASE_URL at the new database and start the servers");
             Ok(())
         }
+        DbCommand::Backup { file, db } => {
+            let store = open(&db).await?;
+            store
+                .backup_to(&file)
+                .await
+                .map_err(|err| anyhow::anyhow!("backing up: {err}"))?;
+            let report = app::store::check_backup(&file)
+                .await
+                .map_err(|err| anyhow::anyhow!("the backup does not check out: {err}"))?;
+            println!("backed up to {}: {}", file.display(), describe(&report));
+            Ok(())
+        }
+        DbCommand::Check { file } => {
+            let report = app::store::check_backup(&file)
+                .await
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+            println!("{} is sound: {}", file.display(), describe(&report));
+            Ok(())
+        }
     }
+}
+
+fn describe(report: &app::store::BackupReport) -> String {
+    format!(
+        "{} issues, {} comments, {} runs, {} people (schema {})",
+        report.issues, report.comments, report.runs, report.users, report.schema
+    )
 }
 
 async fn open(db: &DatabaseArgs) -> anyhow::Result<Store> {

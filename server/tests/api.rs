@@ -513,7 +513,10 @@ async fn feedback_creates_only_backlog_feedback() {
     );
     assert_eq!(r.json()["status"], "received");
     assert_eq!(r.json()["ok"], true, "what the original's scripts check");
-    assert!(r.json().get("id").is_none(), "no count of the board's issues");
+    assert!(
+        r.json().get("id").is_none(),
+        "no count of the board's issues"
+    );
     assert!(
         r.json().get("title").is_none(),
         "feedback reads nothing back"

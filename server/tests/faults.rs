@@ -1,6 +1,6 @@
 //! Bad days for the storage, on a real filesystem: a full disk under the SQLite database
 //! refuses writes with a clear 503 while reads go on, and writes work again the moment space
-//! is back, without a restart.
+//! is back, without a restart; a live board is backed up and the backup checked.
 
 #[macro_use]
 #[path = "../../app/tests/support/engines.rs"]
@@ -109,5 +109,98 @@ async fn a_full_disk_refuses_writes_clearly_and_they_work_again_once_space_is_ba
         .collect();
     assert_eq!(titles.len(), 13, "nothing half-written: {titles:?}");
     assert!(!titles.iter().any(|t| t == "While full"));
+    assert!(
+        !titles.iter().any(|t| t.starts_with("Server error")),
+        "self-heal files no bug for a 503: {titles:?}"
+    );
     drop(app);
+}
+
+#[tokio::test]
+async fn a_live_board_is_backed_up_while_written_to_and_the_copy_checks_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("board.db").display());
+    let app = TestApp::on_database(&url, tempfile::tempdir().unwrap()).await;
+    let backup = dir.path().join("backup.db");
+    let autopilot = |args: Vec<String>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_autopilot"))
+                .args(args)
+                .env("DATABASE_URL", url)
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        })
+    };
+    // Writes go on while the backup is made.
+    let store = app.store.clone();
+    let writer = tokio::spawn(async move {
+        let person = app::domain::Actor::new(app::domain::Role::Member, "ann");
+        for i in 0..300 {
+            let new = app::domain::NewIssue {
+                title: format!("Issue {i}"),
+                body: "b".repeat(2000),
+                ..Default::default()
+            };
+            store.create_issue(&person, new).await.unwrap();
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let path = backup.to_string_lossy().to_string();
+    let made = autopilot(vec!["db".into(), "backup".into(), path.clone()])
+        .await
+        .unwrap();
+    writer.await.unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(String::from_utf8_lossy(&made.stdout).contains("backed up to"));
+
+    let checked = autopilot(vec!["db".into(), "check".into(), path.clone()])
+        .await
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let report = app::store::check_backup(&backup).await.unwrap();
+    assert!(report.issues > 0 && report.issues <= 300, "{report:?}");
+    assert_eq!(report.users, 2);
+    // One moment's copy: every issue in it has its "created" event, and the board opens.
+    let copy = app::store::Store::open(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    let issues = copy.list_issues(&Default::default()).await.unwrap();
+    assert_eq!(issues.len() as i64, report.issues);
+    for issue in issues.iter().take(20) {
+        let events = copy.list_events(issue.id).await.unwrap();
+        assert_eq!(events[0].kind, "created", "#{}", issue.id);
+    }
+
+    // Never over an existing file; a damaged file is called damaged.
+    let again = autopilot(vec!["db".into(), "backup".into(), path.clone()])
+        .await
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let bytes = std::fs::read(&backup).unwrap();
+    let broken = dir.path().join("broken.db");
+    std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
+    let bad = autopilot(vec![
+        "db".into(),
+        "check".into(),
+        broken.to_string_lossy().to_string(),
+    ])
+    .await
+    .unwrap();
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.contains("malformed") || said.contains("damaged"),
+        "{said}"
+    );
 }

@@ -11,6 +11,7 @@
 //! That keeps event ids in commit order, so a live stream reading "events after id N" never
 //! skips a change that committed late.
 
+mod backup;
 mod copy;
 mod issues;
 mod limits;
@@ -20,6 +21,7 @@ mod settings;
 mod threads;
 mod users;
 
+pub use backup::{check_backup, BackupReport};
 pub use copy::{copy_board, CopyReport};
 pub use issues::IssueFilter;
 pub use runs::{Heartbeat, RunFinish, RunPatches};

@@ -52,7 +52,9 @@ async fn watch(
     let route = route.map_or_else(|| "(no route)".to_string(), |r| r.as_str().to_string());
     let response = next.run(request).await;
     let status = response.status();
-    if !status.is_server_error() {
+    // A 503 says "try again": the storage or the database is away for now, or a switch is
+    // off. That is a bad day, not a bug (and filing it would need the storage that is away).
+    if !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE {
         return response;
     }
     let panic = response.extensions().get::<PanicNote>().cloned();

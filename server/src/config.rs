@@ -70,6 +70,15 @@ pub struct ServeArgs {
     /// (`claude-opus-4-1,claude-sonnet-4-5`).
     #[arg(long, env = "AUTOPILOT_MODELS", value_delimiter = ',')]
     pub models: Vec<String>,
+    /// A client must send its request headers within this many seconds (slow clients and idle
+    /// kept-alive connections are closed).
+    #[arg(long, env = "AUTOPILOT_HEADER_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout_seconds: u64,
+    /// Most connections open at once; more wait to be accepted.
+    #[arg(long, env = "AUTOPILOT_MAX_CONNECTIONS", default_value_t = 2048,
+          value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_connections: u32,
     /// Sign people out this many hours after they signed in, however active.
     #[arg(long, env = "AUTOPILOT_SESSION_MAX_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -243,6 +252,13 @@ pub struct AuthSettings {
 }
 
 impl ServeArgs {
+    pub fn http_limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
+            max_connections: self.max_connections as usize,
+        }
+    }
+
     pub fn auth_settings(&self) -> anyhow::Result<AuthSettings> {
         let public_origin = match &self.public_url {
             None => None,

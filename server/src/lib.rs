@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod routes;
 #[cfg(feature = "runner")]
 pub mod runner;
@@ -87,15 +88,10 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     let mut stopping = stop_rx.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    http::serve(listener, app, args.http_limits(), async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     })
-    .await
-    .context("serving HTTP")?;
+    .await;
     if let Some(runner) = runner {
         // The runner stops its agent and gives its issue back; give it time to say so.
         if tokio::time::timeout(Duration::from_secs(30), runner)

@@ -204,3 +204,135 @@ async fn a_live_board_is_backed_up_while_written_to_and_the_copy_checks_out() {
         "{said}"
     );
 }
+
+/// The real binary serving a fresh SQLite board in `dir` on `port`.
+fn start_server(dir: &Path, port: u16, env: &[(&str, &str)]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_autopilot"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("board.db").display()),
+        )
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// One GET on a fresh connection: how long until the whole answer came, and its status line.
+async fn timed_get(port: u16, path: &str) -> (Duration, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    (
+        started.elapsed(),
+        text.lines().next().unwrap_or_default().to_string(),
+    )
+}
+
+use std::time::Duration;
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_let_go_and_the_server_stays_quick() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let port = 39431;
+    let mut server = start_server(
+        dir.path(),
+        port,
+        &[("AUTOPILOT_HEADER_TIMEOUT_SECONDS", "2")],
+    );
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not start");
+
+    // 300 clients sending their request headers a line every half second, never finishing.
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        slow.push(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()?;
+            stream.write_all(b"GET /healthz HTTP/1.1\r\n").await.ok()?;
+            let mut byte = [0u8; 1];
+            loop {
+                tokio::select! {
+                    read = stream.read(&mut byte) => match read {
+                        Ok(0) | Err(_) => return Some(started.elapsed()),
+                        Ok(_) => {}
+                    },
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                        if stream.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                            return Some(started.elapsed());
+                        }
+                    }
+                }
+                if started.elapsed() > Duration::from_secs(20) {
+                    return None;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Meanwhile the server answers others at once.
+    let (took, status) = timed_get(port, "/healthz").await;
+    assert!(status.contains("200"), "{status}");
+    println!("/healthz with 300 slow clients connected: {took:?}");
+
+    // A kept-alive connection left idle after its request is closed too.
+    let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let idle_closed = tokio::time::timeout(Duration::from_secs(6), async {
+        loop {
+            match idle.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+
+    let mut let_go = Vec::new();
+    for task in slow {
+        let_go.push(task.await.unwrap());
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let kept = let_go.iter().filter(|t| t.is_none()).count();
+    assert_eq!(kept, 0, "slow clients still connected after 20 s");
+    let longest = let_go.iter().flatten().max().copied().unwrap_or_default();
+    assert!(
+        longest < Duration::from_secs(8),
+        "the last slow client was let go after {longest:?}"
+    );
+    assert!(
+        idle_closed.is_ok(),
+        "an idle kept-alive connection stayed open"
+    );
+}

@@ -298,14 +298,27 @@ pub fn origin_of(url: &str) -> Option<String> {
 
 /// Whether the operator asked for the agent runner (`AUTOPILOT_RUNNER=1`).
 /// Logs to stderr, one line per event; `RUST_LOG` picks the level (default `info`).
+/// Logs to stderr: readable lines, or with `AUTOPILOT_LOG_FORMAT=json` one JSON object per
+/// line for log shippers.
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let format = std::env::var("AUTOPILOT_LOG_FORMAT").unwrap_or_default();
+    let _ = match format.trim() {
+        "json" => logs.json().try_init(),
+        "" | "text" => logs.try_init(),
+        other => {
+            let done = logs.try_init();
+            tracing::warn!(
+                "AUTOPILOT_LOG_FORMAT: '{other}' is neither text nor json; writing text"
+            );
+            done
+        }
+    };
 }
 
 #[cfg(test)]

@@ -55,6 +55,30 @@ fn free_port() -> u16 {
 }
 
 /// Starts `autopilot serve` on `url` with extra settings and waits until it answers.
+#[test]
+fn with_log_format_json_every_log_line_is_a_json_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("board.db").display());
+    let env = [
+        ("AUTOPILOT_LOG_FORMAT", "json".to_string()),
+        ("RUST_LOG", "info".to_string()),
+    ];
+    let server = start(dir.path(), "json-logs", &url, &env);
+    curl(&server.base(), "GET", "/healthz", None, None);
+    let log = server.log_text();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{log}");
+    for line in &lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(
+            event["level"].is_string() && event["fields"].is_object(),
+            "{line}"
+        );
+    }
+    assert!(log.contains("Autopilot is listening"), "{log}");
+}
+
 fn start(dir: &Path, name: &str, url: &str, env: &[(&str, String)]) -> Process {
     let port = free_port();
     let log = dir.join(format!("{name}.log"));

@@ -75,6 +75,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTOPILOT_HEADER_TIMEOUT_SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub header_timeout_seconds: u64,
+    /// A request, its body included, must be answered within this many seconds (408 past it;
+    /// live streams are not cut).
+    #[arg(long, env = "AUTOPILOT_REQUEST_TIMEOUT_SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_seconds: u64,
     /// Most connections open at once; more wait to be accepted.
     #[arg(long, env = "AUTOPILOT_MAX_CONNECTIONS", default_value_t = 2048,
           value_parser = clap::value_parser!(u32).range(16..))]
@@ -255,6 +260,7 @@ impl ServeArgs {
     pub fn http_limits(&self) -> crate::http::Limits {
         crate::http::Limits {
             header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
             max_connections: self.max_connections as usize,
         }
     }

@@ -2,9 +2,12 @@
 //! feedback route needs and `axum::serve` does not set. A client must send its request
 //! headers within `header_timeout` (slow clients sending a line at a time, and kept-alive
 //! connections left idle, are closed), and at most `max_connections` are open at once (more
-//! wait to be accepted), so a few hundred slow connections cannot take the server.
+//! wait to be accepted), and a request, its body included, is answered within
+//! `request_timeout` (408 past it: a body sent a byte at a time is cut off; live streams are
+//! not, their answer starts at once), so a few hundred slow connections cannot take the server.
 
 use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -16,10 +19,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutLayer;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub header_timeout: Duration,
+    pub request_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -38,6 +43,12 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    let app = tower::ServiceBuilder::new()
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .service(app);
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

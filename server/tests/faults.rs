@@ -249,7 +249,10 @@ async fn slow_and_idle_clients_are_let_go_and_the_server_stays_quick() {
     let mut server = start_server(
         dir.path(),
         port,
-        &[("AUTOPILOT_HEADER_TIMEOUT_SECONDS", "2")],
+        &[
+            ("AUTOPILOT_HEADER_TIMEOUT_SECONDS", "2"),
+            ("AUTOPILOT_REQUEST_TIMEOUT_SECONDS", "2"),
+        ],
     );
     let mut up = false;
     for _ in 0..100 {
@@ -317,6 +320,42 @@ async fn slow_and_idle_clients_are_let_go_and_the_server_stays_quick() {
         }
     })
     .await;
+
+    // A body sent a byte every half second is cut off: 408, and the connection is let go.
+    let mut dribble = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    dribble
+        .write_all(b"POST /api/autopilot/feedback HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let cut = tokio::time::timeout(Duration::from_secs(8), async {
+        let mut byte = [0u8; 256];
+        loop {
+            tokio::select! {
+                read = dribble.read(&mut byte) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => answer.extend_from_slice(&byte[..n]),
+                },
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    if dribble.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(cut.is_ok(), "a dribbled body kept its connection for 8 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 
     let mut let_go = Vec::new();
     for task in slow {

@@ -82,7 +82,9 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
-    tracing::info!("Autopilot is listening on http://{}", args.addr);
+    // The address bound (with port 0 the system picks the port).
+    let bound = listener.local_addr().unwrap_or(args.addr);
+    tracing::info!("Autopilot is listening on http://{bound}");
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);

@@ -245,7 +245,11 @@ use std::time::Duration;
 async fn slow_and_idle_clients_are_let_go_and_the_server_stays_quick() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let port = 39431;
+    // A port the system has free now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
     let mut server = start_server(
         dir.path(),
         port,

@@ -94,6 +94,13 @@ impl Rig {
         }
     }
 
+    /// A runner with settings of its own.
+    async fn runner_with(&self, change: impl FnOnce(&mut RunnerArgs)) -> Runner {
+        let mut args = self.args();
+        change(&mut args);
+        Runner::prepare(self.store.clone(), &args).await.unwrap()
+    }
+
     async fn runner(&self) -> Runner {
         Runner::prepare(self.store.clone(), &self.args())
             .await
@@ -377,9 +384,7 @@ async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
 
 async fn a_run_over_its_budget_is_blocked_with_what_it_spent() {
     let rig = Rig::new().await;
-    let mut args = rig.args();
-    args.max_run_usd = Some(0.5);
-    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    let runner = rig.runner_with(|args| args.max_run_usd = Some(0.5)).await;
     rig.ready("Expensive FAKE:budget").await;
     let outcome = runner.work_next(no_shutdown()).await.unwrap();
     assert_eq!(outcome, Some(RunOutcome::OverBudget));
@@ -399,9 +404,7 @@ async fn a_run_over_its_budget_is_blocked_with_what_it_spent() {
 
 async fn a_hanging_agent_is_killed_with_its_children_at_the_timeout() {
     let rig = Rig::new().await;
-    let mut args = rig.args();
-    args.timeout_seconds = 2;
-    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    let runner = rig.runner_with(|args| args.timeout_seconds = 2).await;
     rig.ready("Forever FAKE:hang").await;
     let outcome = runner.work_next(no_shutdown()).await.unwrap();
     assert_eq!(outcome, Some(RunOutcome::Timeout));
@@ -588,26 +591,21 @@ async fn an_admin_can_cancel_the_current_run() {
     assert!(rig.comments(1).await[0].1.contains("cancelled by Root"));
 }
 
-/// Issues `ids` in progress at once, sampled until all of them have left `ready` and
-/// `in_progress` (or `limit` passes): the most seen together.
-async fn most_in_progress_at_once(store: &Store, ids: &[i64], limit: Duration) -> usize {
+/// The most issues in progress at once, sampled (one query each time: a snapshot) until none
+/// is ready or in progress any more, or `limit` passes. The board holds only the test's issues.
+async fn most_in_progress_at_once(store: &Store, limit: Duration) -> i64 {
     let until = std::time::Instant::now() + limit;
     let mut most = 0;
     while std::time::Instant::now() < until {
-        let mut working = 0;
-        let mut open = 0;
-        for id in ids {
-            match store.get_issue(*id).await.unwrap().status {
-                Status::InProgress => {
-                    working += 1;
-                    open += 1;
-                }
-                Status::Ready => open += 1,
-                _ => {}
-            }
-        }
-        most = most.max(working);
-        if open == 0 {
+        let counts = store.column_counts(&Default::default()).await.unwrap();
+        let count = |status| {
+            counts
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n)
+        };
+        most = most.max(count(Status::InProgress));
+        if count(Status::InProgress) + count(Status::Ready) == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -627,7 +625,7 @@ async fn four_slots_work_twenty_issues_at_most_four_at_once() {
     let running = server::runner::start(rig.store.clone(), &args, stopped)
         .await
         .unwrap();
-    let most = most_in_progress_at_once(&rig.store, &ids, Duration::from_secs(120)).await;
+    let most = most_in_progress_at_once(&rig.store, Duration::from_secs(120)).await;
     stop.send(true).unwrap();
     running.await.unwrap();
     assert_eq!(most, 4, "four slots, busy together, and never a fifth");
@@ -687,7 +685,7 @@ async fn two_multi_slot_runners_claim_each_issue_once() {
                 .unwrap(),
         );
     }
-    most_in_progress_at_once(&rig.store, &ids, Duration::from_secs(120)).await;
+    most_in_progress_at_once(&rig.store, Duration::from_secs(120)).await;
     stop.send(true).unwrap();
     for runner in running {
         runner.await.unwrap();
@@ -739,27 +737,17 @@ fn server_log(rig: &Rig) -> std::path::PathBuf {
 }
 
 /// The real binary, serving with the runner on.
-fn start_binary(rig: &Rig, port: u16, lease_seconds: u64) -> std::process::Child {
-    start_binary_with(rig, port, lease_seconds, &[])
+fn start_binary(rig: &Rig, lease_seconds: u64) -> std::process::Child {
+    start_binary_with(rig, lease_seconds, &[])
 }
 
-fn start_binary_with(
-    rig: &Rig,
-    port: u16,
-    lease_seconds: u64,
-    env: &[(&str, &str)],
-) -> std::process::Child {
+/// The tests only watch the runner, never call the server: it listens on a port the system
+/// picks, so it never meets a port something else holds (a database connection's, say).
+fn start_binary_with(rig: &Rig, lease_seconds: u64, env: &[(&str, &str)]) -> std::process::Child {
     let args = rig.args();
-    // The same test runs on both engines at once: each on its own port.
-    let port = port
-        + if engines::engine() == engines::Engine::Postgres {
-            100
-        } else {
-            0
-        };
     Command::new(env!("CARGO_BIN_EXE_autopilot"))
         .envs(env.iter().copied())
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--addr", "127.0.0.1:0"])
         .env("DATABASE_URL", &rig.url)
         .env("AUTOPILOT_RUNNER", "1")
         .env("AUTOPILOT_WORKDIR", rig.repo())
@@ -782,7 +770,7 @@ fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
 async fn sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back() {
     let rig = Rig::new().await;
     rig.ready("Forever FAKE:hang").await;
-    let mut server = start_binary(&rig, 39411, 30);
+    let mut server = start_binary(&rig, 30);
     wait_for_log(&rig, 1, "Working on it").await;
     signal(&server, nix::sys::signal::Signal::SIGTERM);
     let status = tokio::task::spawn_blocking(move || server.wait())
@@ -802,9 +790,9 @@ async fn sigterm_to_the_server_stops_the_agent_and_puts_the_issue_back() {
 
 async fn the_issues_model_or_the_default_is_passed_and_recorded() {
     let rig = Rig::new().await;
-    let mut args = rig.args();
-    args.model = Some("model-default".into());
-    let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
+    let runner = rig
+        .runner_with(|args| args.model = Some("model-default".into()))
+        .await;
     let picky = NewIssue {
         title: "Use the big one FAKE:edit".into(),
         status: Some(Status::Ready),
@@ -845,7 +833,7 @@ async fn the_agent_cannot_see_the_servers_secrets() {
         ("AUTOPILOT_AGENT_ENV", "BUILD_FLAVOUR"),
         ("BUILD_FLAVOUR", "fast"),
     ];
-    let mut server = start_binary_with(&rig, 39413, 30, &secrets);
+    let mut server = start_binary_with(&rig, 30, &secrets);
     let env_file = rig.worktrees().join("issue-1.env");
     let mut seen = String::new();
     for _ in 0..300 {
@@ -882,7 +870,7 @@ async fn sigterm_with_four_runs_going_gives_all_four_back() {
     for i in 1..=4 {
         rig.ready(&format!("Forever {i} FAKE:hang")).await;
     }
-    let mut server = start_binary_with(&rig, 39414, 30, &[("AUTOPILOT_RUNNER_CONCURRENCY", "4")]);
+    let mut server = start_binary_with(&rig, 30, &[("AUTOPILOT_RUNNER_CONCURRENCY", "4")]);
     for id in 1..=4 {
         wait_for_log(&rig, id, "Working on it").await;
     }
@@ -907,7 +895,7 @@ async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
         .await
         .unwrap();
     // A short lease, yet long enough for a busy machine to claim and start the agent.
-    let mut server = start_binary(&rig, 39412, 6);
+    let mut server = start_binary(&rig, 6);
     wait_for_log(&rig, 1, "Working on it").await;
     signal(&server, nix::sys::signal::Signal::SIGKILL);
     let _ = server.wait();

@@ -72,6 +72,10 @@ async fn the_runner_takes_an_issue_only_once_what_it_depends_on_is_done() {
         store.card(later.id).await.unwrap().unwrap().waiting_label(),
         None
     );
+    // The waiting issue hears of it (open boards follow events to refresh its card).
+    let events = store.list_events(later.id).await.unwrap();
+    let heard = events.iter().find(|e| e.kind == "dependency").unwrap();
+    assert_eq!(heard.data, r#"{"done":true,"issue":1}"#);
     let (claimed, _) = store.claim_next("r", 60_000).await.unwrap().unwrap();
     assert_eq!(claimed.id, later.id);
 }

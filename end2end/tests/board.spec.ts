@@ -49,7 +49,7 @@ test('an empty title is refused with a message and nothing is filed', async ({ p
 
 test('an issue that depends on another says so on its card; a wrong number is refused', async ({ page, request }) => {
   await openBoard(page);
-  const first = await createIssue(request, `Lay the groundwork ${Date.now()}`);
+  const first = await createIssue(request, `Lay the groundwork ${Date.now()}`, { human_only: true });
   const title = `Build on it ${Date.now()}`;
   await page.getByPlaceholder('What needs doing?').fill(title);
   await page.getByPlaceholder('Depends on #…').fill(`#${first.id}`);
@@ -66,6 +66,13 @@ test('an issue that depends on another says so on its card; a wrong number is re
   await page.getByRole('button', { name: 'Add issue' }).click();
   await expect(page.getByRole('alert')).toContainText('depends_on: there is no issue #999999');
   expect(await count()).toBe(before);
+
+  // Once what it waits for is done, its card says so live, without a reload.
+  for (const status of ['ready', 'in_progress', 'in_review', 'done']) {
+    const moved = await request.post(`/api/autopilot/issues/${first.id}/status`, { data: { status } });
+    expect(moved.status()).toBe(200);
+  }
+  await expect(card.locator('.waiting')).toHaveCount(0);
 
   // The drawer names it and edits it; the history says who changed it.
   await card.locator('a.title').click();

@@ -339,6 +339,21 @@ fn Attachments(id: i64, attachments: Vec<Attachment>, uploads: RwSignal<u64>) ->
     }
 }
 
+/// "moved #3, which it waits for, to done", from the event's data.
+fn dependency_text(data: &str) -> String {
+    #[derive(serde::Deserialize, Default)]
+    struct Change {
+        issue: i64,
+        done: bool,
+    }
+    let change: Change = serde_json::from_str(data).unwrap_or_default();
+    if change.done {
+        format!("moved #{}, which it waits for, to done", change.issue)
+    } else {
+        format!("reopened #{}, which it waits for", change.issue)
+    }
+}
+
 /// "made it wait for #3, #5", "stopped it waiting for #3", from the event's data.
 fn dependencies_text(data: &str) -> String {
     #[derive(serde::Deserialize, Default)]
@@ -376,6 +391,7 @@ fn History(events: Vec<Event>) -> impl IntoView {
                 ("updated", ..) => "edited it".to_string(),
                 ("checks", ..) => "read the pull request's checks".to_string(),
                 ("dependencies", ..) => dependencies_text(&e.data),
+                ("dependency", ..) => dependency_text(&e.data),
                 (other, ..) => other.replace('_', " "),
             };
             view! {

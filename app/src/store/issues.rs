@@ -544,6 +544,28 @@ pub(super) async fn move_in(
     }
     .write(conn, now)
     .await?;
+    // The issues waiting for this one stop waiting (or wait again): each gets an event, which
+    // open boards follow like any change, so their cards' "waiting on" stays true.
+    if (current.status == Status::Done) != (to == Status::Done) {
+        let waiting: Vec<i64> = on_tx!(conn, e => sqlx::query_scalar(
+            "SELECT issue_id FROM issue_dependencies WHERE depends_on = $1 ORDER BY issue_id"
+        )
+        .bind(id)
+        .fetch_all(e)
+        .await)?;
+        for dependent in waiting {
+            EventRecord {
+                issue_id: dependent,
+                actor,
+                kind: "dependency",
+                from: None,
+                to: None,
+                data: serde_json::json!({ "issue": id, "done": to == Status::Done }),
+            }
+            .write(conn, now)
+            .await?;
+        }
+    }
     Ok(moved)
 }
 

@@ -6,7 +6,7 @@
 //! diff never adds markup to the page.
 
 use crate::domain::{parse_patch, FileChange, FileDiff, LineKind};
-use crate::highlight::Highlighter;
+use crate::highlight::{escape, Highlighter};
 use lru::LruCache;
 use std::fmt::Write;
 use std::hash::{BuildHasher, RandomState};
@@ -69,10 +69,6 @@ pub fn render_patch(patch: &str, truncated: bool) -> Arc<RenderedPatch> {
         }
     }
     rendered
-}
-
-fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    html_escape::encode_quoted_attribute(text)
 }
 
 /// The files of a patch as HTML. `truncated`: the stored patch was cut at its cap.

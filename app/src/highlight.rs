@@ -128,7 +128,8 @@ impl Highlighter {
     }
 }
 
-fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+/// Text made safe inside HTML elements and quoted attributes.
+pub(crate) fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     html_escape::encode_quoted_attribute(text)
 }
 

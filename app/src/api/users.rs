@@ -23,11 +23,7 @@ pub struct Me {
 pub async fn whoami() -> Result<Me, AppError> {
     let actor = current_actor().await?;
     let store = store()?;
-    let agent_stopped = if store.spend_caps().await? == crate::domain::SpendCaps::default() {
-        None
-    } else {
-        store.spend().await?.reached().map(|r| r.sentence())
-    };
+    let agent_stopped = store.cap_reached().await?.map(|r| r.sentence());
     Ok(Me {
         name: actor.name,
         is_admin: actor.role == crate::domain::Role::Admin,

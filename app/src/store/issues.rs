@@ -209,20 +209,28 @@ impl Store {
         .fetch_optional(e)
         .await)?
         .ok_or_else(|| AppError::not_found(format!("issue {id}")))?;
-        issue.depends_on = on_pool!(self, e => sqlx::query_scalar(
+        issue.depends_on = self.dependencies_of(id).await?;
+        Ok(issue)
+    }
+
+    /// What issue `id` depends on, in order.
+    async fn dependencies_of(&self, id: i64) -> AppResult<Vec<i64>> {
+        Ok(on_pool!(self, e => sqlx::query_scalar(
             "SELECT depends_on FROM issue_dependencies WHERE issue_id = $1 ORDER BY depends_on"
         )
         .bind(id)
         .fetch_all(e)
-        .await)?;
-        Ok(issue)
+        .await)?)
     }
 
     pub async fn create_issue(&self, actor: &Actor, new: NewIssue) -> AppResult<Issue> {
         let mut tx = self.begin_write().await?;
         let issue = insert_issue(&mut tx, actor, new).await?;
         self.commit(tx).await?;
-        self.get_issue(issue.id).await
+        Ok(Issue {
+            depends_on: self.dependencies_of(issue.id).await?,
+            ..issue
+        })
     }
 
     /// Edits an issue's fields. With `patch.version` set, a stale version is a conflict.
@@ -280,7 +288,10 @@ impl Store {
             }
         }
         if changed.is_empty() {
-            return self.get_issue(id).await;
+            return Ok(Issue {
+                depends_on: self.dependencies_of(id).await?,
+                ..current
+            });
         }
         let updated = on_tx!(&mut tx, e => sqlx::query_as::<_, Issue>(concat!(
             "UPDATE issues SET title = $1, body = $2, kind = $3, priority = $4, human_only = $5, \
@@ -312,8 +323,10 @@ impl Store {
         .write(&mut tx, now)
         .await?;
         self.commit(tx).await?;
-        let _ = updated;
-        self.get_issue(id).await
+        Ok(Issue {
+            depends_on: self.dependencies_of(id).await?,
+            ..updated
+        })
     }
 
     /// Moves an issue to another column, if the transition rules let `actor` do it. With
@@ -360,7 +373,7 @@ impl Store {
         };
         self.commit(tx).await?;
         Ok(Issue {
-            depends_on: self.get_issue(id).await?.depends_on,
+            depends_on: self.dependencies_of(id).await?,
             ..placed
         })
     }

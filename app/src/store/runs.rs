@@ -188,11 +188,9 @@ impl Store {
             return Ok(None);
         }
         // The board-wide spending caps, checked by every runner before each claim.
-        if self.spend_caps().await? != crate::domain::SpendCaps::default() {
-            if let Some(reached) = self.spend().await?.reached() {
-                tracing::debug!(runner = runner_id, "{}", reached.sentence());
-                return Ok(None);
-            }
+        if let Some(reached) = self.cap_reached().await? {
+            tracing::debug!(runner = runner_id, "{}", reached.sentence());
+            return Ok(None);
         }
         let actor = Actor::new(Role::Runner, runner_id);
         let mut tx = self.begin_write().await?;

@@ -89,6 +89,21 @@ impl Store {
     /// What the runs started today and this month (UTC) cost, the last 30 days day by day,
     /// and the caps.
     pub async fn spend(&self) -> AppResult<Spend> {
+        let caps = self.spend_caps().await?;
+        self.spend_against(caps).await
+    }
+
+    /// The cap that stops runners from claiming now, if one does; without caps set, nothing
+    /// is summed (every claim asks).
+    pub async fn cap_reached(&self) -> AppResult<Option<crate::domain::CapReached>> {
+        let caps = self.spend_caps().await?;
+        if caps == SpendCaps::default() {
+            return Ok(None);
+        }
+        Ok(self.spend_against(caps).await?.reached())
+    }
+
+    async fn spend_against(&self, caps: SpendCaps) -> AppResult<Spend> {
         let now = self.db_now().await?;
         let (day, next_day) = day_bounds(now);
         let (month, next_month) = month_bounds(now);
@@ -117,7 +132,7 @@ impl Store {
             })
             .collect();
         Ok(Spend {
-            caps: self.spend_caps().await?,
+            caps,
             today_usd: sum_since(day),
             month_usd: sum_since(month),
             day_resets_at: next_day,

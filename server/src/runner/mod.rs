@@ -35,6 +35,7 @@ const PR_FOLLOW_EVERY: Duration = Duration::from_secs(60);
 const LOG_MAX_BYTES: usize = 2 * 1024 * 1024;
 
 /// A runner, checked and ready to work.
+#[derive(Clone)]
 pub struct Runner {
     store: Store,
     id: String,
@@ -163,18 +164,7 @@ impl Runner {
             slots.push(Runner {
                 id,
                 follows_pull_requests: false,
-                store: self.store.clone(),
-                repo: self.repo.clone(),
-                claude_bin: self.claude_bin.clone(),
-                default_model: self.default_model.clone(),
-                gh_bin: self.gh_bin.clone(),
-                commit_name: self.commit_name.clone(),
-                commit_email: self.commit_email.clone(),
-                protected: self.protected.clone(),
-                agent_env: self.agent_env.clone(),
-                base_id: self.base_id.clone(),
-                host: self.host.clone(),
-                ..self
+                ..self.clone()
             });
         }
         slots.insert(0, self);

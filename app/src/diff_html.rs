@@ -11,6 +11,7 @@ use lru::LruCache;
 use std::fmt::Write;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
 
 /// A stored patch, read and written as HTML once.
 pub struct RenderedPatch {
@@ -100,60 +101,107 @@ pub fn render(files: &[FileDiff], truncated: bool) -> String {
         );
     }
     html.push_str("</tbody></table>");
-    let mut highlighter = Highlighter::default();
-    for (i, file) in files.iter().enumerate() {
-        let path = escape(&file.path);
-        let _ = write!(
-            html,
-            r#"<details class="diff-file" id="file-{i}" open><summary><code>{path}</code>{} <span class="plus">+{}</span> <span class="minus">−{}</span></summary>"#,
-            what_happened(file),
-            file.additions,
-            file.deletions
-        );
-        if file.binary {
-            html.push_str(r#"<p class="hint">A binary file: no lines to show.</p>"#);
-        } else if file.hunks.is_empty() {
-            html.push_str(r#"<p class="hint">No line changed.</p>"#);
-        } else {
-            let _ = write!(html, r#"<table class="diff" data-file="{path}"><tbody>"#);
-            highlighter.file(&file.path);
-            for hunk in &file.hunks {
-                highlighter.hunk();
+    for file_html in render_files(files) {
+        html.push_str(&file_html);
+    }
+    html
+}
+
+/// Each file's diff as HTML, in order. Colouring is most of the cost of a big change, and
+/// every hunk is coloured from a fresh start, so the files are shared out between a few
+/// threads (one budget, counted from the start, for all of them).
+fn render_files(files: &[FileDiff]) -> Vec<String> {
+    let started = Instant::now();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(files.len().max(1));
+    if workers == 1 {
+        let mut highlighter = Highlighter::starting_at(started);
+        return files
+            .iter()
+            .enumerate()
+            .map(|(i, file)| render_file(i, file, &mut highlighter))
+            .collect();
+    }
+    let mut out = vec![String::new(); files.len()];
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..workers)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let mut highlighter = Highlighter::starting_at(started);
+                    (worker..files.len())
+                        .step_by(workers)
+                        .map(|i| (i, render_file(i, &files[i], &mut highlighter)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for part in parts {
+            // A worker that panicked leaves its files out rather than the whole page.
+            for (i, html) in part.join().unwrap_or_default() {
+                out[i] = html;
+            }
+        }
+    });
+    out
+}
+
+/// One file's diff: its summary line, then its hunks as numbered rows.
+fn render_file(i: usize, file: &FileDiff, highlighter: &mut Highlighter) -> String {
+    let lines: usize = file.hunks.iter().map(|h| h.lines.len() + 1).sum();
+    let mut html = String::with_capacity(200 + lines * 120);
+    let path = escape(&file.path);
+    let _ = write!(
+        html,
+        r#"<details class="diff-file" id="file-{i}" open><summary><code>{path}</code>{} <span class="plus">+{}</span> <span class="minus">−{}</span></summary>"#,
+        what_happened(file),
+        file.additions,
+        file.deletions
+    );
+    if file.binary {
+        html.push_str(r#"<p class="hint">A binary file: no lines to show.</p>"#);
+    } else if file.hunks.is_empty() {
+        html.push_str(r#"<p class="hint">No line changed.</p>"#);
+    } else {
+        let _ = write!(html, r#"<table class="diff" data-file="{path}"><tbody>"#);
+        highlighter.file(&file.path);
+        for hunk in &file.hunks {
+            highlighter.hunk();
+            let _ = write!(
+                html,
+                r#"<tr class="hunk"><td colspan="3">{}</td></tr>"#,
+                escape(&hunk.header)
+            );
+            for line in &hunk.lines {
+                // Kept short: a big change has thousands of rows. The first two cells are
+                // the old and new line numbers; CSS draws the +/- mark.
+                let class = match line.kind {
+                    LineKind::Added => "add",
+                    LineKind::Removed => "del",
+                    LineKind::Context => "ctx",
+                };
+                let number = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
                 let _ = write!(
                     html,
-                    r#"<tr class="hunk"><td colspan="3">{}</td></tr>"#,
-                    escape(&hunk.header)
+                    r#"<tr class="{class}"><td>{}</td><td>{}</td><td>"#,
+                    number(line.old),
+                    number(line.new),
                 );
-                for line in &hunk.lines {
-                    // Kept short: a big change has thousands of rows. The first two cells are
-                    // the old and new line numbers; CSS draws the +/- mark.
-                    let class = match line.kind {
-                        LineKind::Added => "add",
-                        LineKind::Removed => "del",
-                        LineKind::Context => "ctx",
-                    };
-                    let number = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+                highlighter.line(&line.text, &mut html);
+                if line.cut > 0 {
                     let _ = write!(
                         html,
-                        r#"<tr class="{class}"><td>{}</td><td>{}</td><td>"#,
-                        number(line.old),
-                        number(line.new),
+                        r#"<span class="cut"> … {} more characters</span>"#,
+                        line.cut
                     );
-                    highlighter.line(&line.text, &mut html);
-                    if line.cut > 0 {
-                        let _ = write!(
-                            html,
-                            r#"<span class="cut"> … {} more characters</span>"#,
-                            line.cut
-                        );
-                    }
-                    html.push_str("</td></tr>");
                 }
+                html.push_str("</td></tr>");
             }
-            html.push_str("</tbody></table>");
         }
-        html.push_str("</details>");
+        html.push_str("</tbody></table>");
     }
+    html.push_str("</details>");
     html
 }
 

@@ -33,6 +33,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("too many requests, try again shortly")]
     RateLimited,
+    /// A per-caller limit other than the rate (live streams open at once, say).
+    #[error("{0}")]
+    LimitReached(String),
     #[error("something went wrong on the server")]
     Internal,
     /// Switched off by an admin, or not available right now.
@@ -56,7 +59,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType(_) => 415,
             AppError::Invalid(_) | AppError::MoveDenied(_) => 422,
-            AppError::RateLimited => 429,
+            AppError::RateLimited | AppError::LimitReached(_) => 429,
             AppError::Internal | AppError::Transport(_) => 500,
             AppError::Unavailable(_) => 503,
         }
@@ -75,6 +78,7 @@ impl AppError {
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::RateLimited => "rate_limited",
+            AppError::LimitReached(_) => "limit_reached",
             AppError::Internal => "internal",
             AppError::Unavailable(_) => "unavailable",
             AppError::Transport(_) => "transport",
@@ -140,6 +144,10 @@ mod ssr {
                     .then(|| code.parse::<i32>().ok())
                     .flatten()
                     .map(|c| c & 0xff);
+                // Read-only, I/O error, full, cannot open: the file itself is in trouble.
+                if matches!(sqlite, Some(8 | 10 | 13 | 14)) {
+                    crate::store::storage_fault_seen();
+                }
                 matches!(sqlite, Some(5 | 6 | 8 | 10 | 13 | 14))
                     // PostgreSQL: connection exception, insufficient resources, operator
                     // intervention (shutdown, restart, cannot connect now).

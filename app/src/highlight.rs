@@ -61,15 +61,21 @@ pub struct Highlighter {
 
 impl Default for Highlighter {
     fn default() -> Self {
-        Highlighter {
-            started: Instant::now(),
-            syntax: None,
-            state: None,
-        }
+        Highlighter::starting_at(Instant::now())
     }
 }
 
 impl Highlighter {
+    /// A highlighter whose budget counts from `started` (several threads colouring one patch
+    /// share it).
+    pub fn starting_at(started: Instant) -> Self {
+        Highlighter {
+            started,
+            syntax: None,
+            state: None,
+        }
+    }
+
     /// The next file; a name syntect does not know (or a binary file) stays plain.
     pub fn file(&mut self, path: &str) {
         let name = path.rsplit('/').next().unwrap_or(path);

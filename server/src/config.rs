@@ -84,6 +84,20 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTOPILOT_MAX_CONNECTIONS", default_value_t = 2048,
           value_parser = clap::value_parser!(u32).range(16..))]
     pub max_connections: u32,
+    /// Most requests handled at once, live streams aside (those are capped per person below);
+    /// more wait a few seconds for a turn, then get a 503.
+    #[arg(long, env = "AUTOPILOT_MAX_REQUESTS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests: u32,
+    /// Most live streams (open boards, followed run logs) one person or token keeps open at
+    /// once; more get a 429.
+    #[arg(long, env = "AUTOPILOT_MAX_STREAMS_PER_PERSON", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_person: u32,
+    /// Who may read `/metrics`: `admin` (an admin: bearer token or session), `open` (anyone who can reach
+    /// the server: only behind a private network) or `off`.
+    #[arg(long, env = "AUTOPILOT_METRICS", value_enum, default_value_t = MetricsAccess::Admin)]
+    pub metrics: MetricsAccess,
     /// Sign people out this many hours after they signed in, however active.
     #[arg(long, env = "AUTOPILOT_SESSION_MAX_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -181,6 +195,31 @@ pub struct Intake {
     pub models: Vec<String>,
 }
 
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsAccess {
+    #[default]
+    Admin,
+    Open,
+    Off,
+}
+
+/// What a server lets each caller hold, and who reads its figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Serving {
+    pub max_streams_per_person: usize,
+    pub metrics: MetricsAccess,
+}
+
+impl Default for Serving {
+    fn default() -> Self {
+        Serving {
+            max_streams_per_person: 16,
+            metrics: MetricsAccess::Admin,
+        }
+    }
+}
+
 /// The feedback origins, checked: each `scheme://host[:port]` exactly, or `*`.
 pub fn feedback_origins(raw: &[String]) -> anyhow::Result<Vec<String>> {
     raw.iter()
@@ -227,6 +266,11 @@ pub struct PoolArgs {
     #[arg(long, env = "AUTOPILOT_DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub db_acquire_timeout_seconds: u64,
+    /// SQLite only: how long a write waits for another process's write (the CLI, a backup)
+    /// to finish before it fails with a 503.
+    #[arg(long, env = "AUTOPILOT_DB_BUSY_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_busy_timeout_seconds: u64,
 }
 
 impl PoolArgs {
@@ -234,6 +278,7 @@ impl PoolArgs {
         app::store::OpenOptions {
             max_connections: self.db_max_connections,
             acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout_seconds),
+            busy_timeout: std::time::Duration::from_secs(self.db_busy_timeout_seconds),
         }
     }
 }
@@ -262,6 +307,8 @@ impl ServeArgs {
             header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
             request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
             max_connections: self.max_connections as usize,
+            max_requests: self.max_requests as usize,
+            queue_timeout: crate::http::QUEUE_TIMEOUT,
         }
     }
 

@@ -5,6 +5,8 @@
 //! wait to be accepted), and a request, its body included, is answered within
 //! `request_timeout` (408 past it: a body sent a byte at a time is cut off; live streams are
 //! not, their answer starts at once), so a few hundred slow connections cannot take the server.
+//! At most `max_requests` are handled at once (live streams aside: they are capped per person,
+//! see `routes::live`); more wait up to `queue_timeout` for a turn, then get a 503.
 
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
@@ -26,7 +28,12 @@ pub struct Limits {
     pub header_timeout: Duration,
     pub request_timeout: Duration,
     pub max_connections: usize,
+    pub max_requests: usize,
+    pub queue_timeout: Duration,
 }
+
+/// How long a request waits for a turn when `max_requests` are being handled.
+pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long requests going on at shutdown may take to finish (live streams end by themselves).
 const DRAIN: Duration = Duration::from_secs(10);
@@ -50,6 +57,7 @@ pub async fn serve(
         ))
         .service(app);
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let turns = Arc::new(Semaphore::new(limits.max_requests.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -74,10 +82,23 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let turns = turns.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             // What `into_make_service_with_connect_info` gives handlers: the peer's address.
             request.extensions_mut().insert(ConnectInfo(remote));
-            app.clone().oneshot(request)
+            let (app, turns) = (app.clone(), turns.clone());
+            async move {
+                // A live stream lasts as long as its page is open: it does not take a turn.
+                let _turn = if is_live_stream(&request) {
+                    None
+                } else {
+                    match tokio::time::timeout(limits.queue_timeout, turns.acquire_owned()).await {
+                        Ok(Ok(turn)) => Some(turn),
+                        _ => return Ok(busy()),
+                    }
+                };
+                app.oneshot(request).await
+            }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
@@ -96,6 +117,96 @@ pub async fn serve(
         tracing::warn!(
             "connections still open {} s after shutdown; closing them",
             DRAIN.as_secs()
+        );
+    }
+}
+
+/// EventSource asks for `text/event-stream`; nothing else does.
+fn is_live_stream<B>(request: &hyper::Request<B>) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"))
+}
+
+fn busy() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    app::error::AppError::Unavailable(
+        "the server is busy; nothing was changed, try again shortly".into(),
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One GET on its own connection: the status line and the body.
+    async fn fetch(addr: std::net::SocketAddr, path: &str, accept: &str) -> (String, String) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer).to_string();
+        let status = answer.lines().next().unwrap_or_default().to_string();
+        (status, answer)
+    }
+
+    #[tokio::test]
+    async fn requests_past_the_limit_wait_a_little_then_get_a_503_and_streams_need_no_turn() {
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let held = gate.clone();
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(move || {
+                    let gate = held.clone();
+                    async move {
+                        gate.notified().await;
+                        "slow"
+                    }
+                }),
+            )
+            .route("/quick", get(|| async { "quick" }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            header_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 64,
+            max_requests: 2,
+            queue_timeout: Duration::from_millis(300),
+        };
+        tokio::spawn(serve(listener, app, limits, std::future::pending()));
+
+        let slow: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(fetch(addr, "/slow", "*/*")))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (status, answer) = fetch(addr, "/quick", "*/*").await;
+        assert!(status.contains("503"), "{answer}");
+        assert!(answer.contains("busy"), "{answer}");
+        let (status, _) = fetch(addr, "/quick", "text/event-stream").await;
+        assert!(
+            status.contains("200"),
+            "a live stream waited for a turn: {status}"
+        );
+
+        gate.notify_waiters();
+        for request in slow {
+            let (status, _) = request.await.unwrap();
+            assert!(status.contains("200"), "{status}");
+        }
+        let (status, _) = fetch(addr, "/quick", "*/*").await;
+        assert!(
+            status.contains("200"),
+            "the turns were not given back: {status}"
         );
     }
 }

@@ -10,7 +10,7 @@ pub mod runner;
 
 use anyhow::Context;
 use app::store::Store;
-use config::{AuthSettings, Intake};
+use config::{AuthSettings, Intake, Serving};
 use leptos::prelude::LeptosOptions;
 use routes::{AppState, FeedbackLimits, LoginLimits, SetupToken};
 use std::net::SocketAddr;
@@ -28,7 +28,9 @@ pub fn build_app(
     auth: AuthSettings,
     setup_token: Option<String>,
     intake: Intake,
+    serving: Serving,
 ) -> (axum::Router, AppState) {
+    routes::metrics::recorder();
     let mut leptos_options = LeptosOptions::builder()
         .output_name("autopilot")
         .site_root(site_root)
@@ -48,6 +50,10 @@ pub fn build_app(
         models: app::domain::AllowedModels(Arc::new(intake.models)),
         warm_pages: Arc::default(),
         warm_list: Arc::default(),
+        live: Arc::new(routes::live::LiveStreams::new(
+            serving.max_streams_per_person,
+        )),
+        metrics: serving.metrics,
     };
     (routes::router(state.clone()), state)
 }
@@ -76,7 +82,19 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     if intake.self_heal {
         tracing::info!("self-heal is on: failing requests file bugs");
     }
-    let (app, state) = build_app(store, &args.site_root, args.addr, auth, setup_token, intake);
+    let serving = Serving {
+        max_streams_per_person: args.max_streams_per_person as usize,
+        metrics: args.metrics,
+    };
+    let (app, state) = build_app(
+        store,
+        &args.site_root,
+        args.addr,
+        auth,
+        setup_token,
+        intake,
+        serving,
+    );
     spawn_housekeeping(state);
 
     let listener = TcpListener::bind(args.addr)

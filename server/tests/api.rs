@@ -1239,7 +1239,113 @@ async fn runs_and_their_logs_are_readable_by_people() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
+/// A live stream request as `token`'s person, its answer kept open (its body not read).
+async fn open_stream(app: &TestApp, token: &str, path: &str) -> axum::response::Response {
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::ACCEPT, "text/event-stream")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.router.clone().oneshot(request).await.unwrap()
+}
+
+async fn each_person_keeps_at_most_a_few_live_streams_and_closing_one_frees_it() {
+    let app = app().await;
+    let member = app.member_token.clone();
+    let mut open = Vec::new();
+    for n in 0..common::STREAMS_PER_PERSON {
+        let stream = open_stream(&app, &member, "/api/autopilot/stream").await;
+        assert_eq!(stream.status(), StatusCode::OK, "stream {n}");
+        open.push(stream);
+    }
+    let refused = open_stream(&app, &member, "/api/autopilot/stream").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&body).to_string();
+    assert!(
+        body.contains("limit_reached") && body.contains("live streams"),
+        "{body}"
+    );
+    // Someone else is not held back by it.
+    let admin = app.admin_token.clone();
+    let theirs = open_stream(&app, &admin, "/api/autopilot/stream").await;
+    assert_eq!(theirs.status(), StatusCode::OK);
+    // A closed tab frees its place.
+    open.pop();
+    let again = open_stream(&app, &member, "/api/autopilot/stream").await;
+    assert_eq!(again.status(), StatusCode::OK);
+    // Other requests are never counted as streams.
+    assert_eq!(
+        app.get("/api/autopilot/issues").await.status,
+        StatusCode::OK
+    );
+}
+
+async fn metrics_are_prometheus_text_for_admin_tokens_only() {
+    use common::Caller;
+    let app = app().await;
+    app.create("Counted").await;
+    let feedback = app
+        .json(
+            "POST",
+            "/api/autopilot/feedback",
+            json!({ "message": "Nice board" }),
+        )
+        .await;
+    assert_eq!(feedback.status, StatusCode::CREATED, "{}", feedback.text());
+    let bad = app
+        .json("POST", "/api/autopilot/feedback", json!({ "message": "" }))
+        .await;
+    assert!(bad.status.is_client_error());
+    app.get("/api/autopilot/issues/1").await;
+
+    let anonymous = app.status_only(&Caller::Anonymous, "GET", "/metrics").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let member = app.status_only(&app.member(), "GET", "/metrics").await;
+    assert_eq!(member.status, StatusCode::FORBIDDEN);
+    let _stream = open_stream(&app, &app.member_token.clone(), "/api/autopilot/stream").await;
+    let scraped = app
+        .call(
+            &app.admin(),
+            "GET",
+            "/metrics",
+            None,
+            axum::body::Body::empty(),
+        )
+        .await;
+    assert_eq!(scraped.status, StatusCode::OK, "{}", scraped.text());
+    assert!(scraped.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = scraped.text();
+    for wanted in [
+        "autopilot_issues{status=\"backlog\"}",
+        "autopilot_issues{status=\"done\"} 0",
+        // By route template, never the raw path.
+        "route=\"/api/autopilot/issues/{id}\"",
+        "autopilot_http_request_duration_seconds_bucket",
+        "autopilot_feedback_total{result=\"accepted\",reason=\"\"}",
+        "autopilot_feedback_total{result=\"refused\",reason=\"invalid\"}",
+        "autopilot_live_streams",
+        "autopilot_db_connections{state=\"max\"}",
+        "autopilot_runners 0",
+    ] {
+        assert!(text.contains(wanted), "{wanted} missing from:\n{text}");
+    }
+    assert!(
+        !text.contains("/api/autopilot/issues/1\""),
+        "a raw path became a label"
+    );
+}
+
 on_both_engines!(
+    each_person_keeps_at_most_a_few_live_streams_and_closing_one_frees_it,
+    metrics_are_prometheus_text_for_admin_tokens_only,
     dependencies_through_the_json_api,
     an_issue_names_an_allowed_model_or_is_refused,
     a_reviewer_reads_the_change_and_requests_changes_on_picked_lines,

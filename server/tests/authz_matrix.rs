@@ -49,6 +49,8 @@ type Payload = Option<(&'static str, &'static str)>;
 /// (method, path as registered, access, payload)
 const MATRIX: &[(&str, &str, Access, Payload)] = &[
     ("GET", "/healthz", Public, None),
+    // With the default AUTOPILOT_METRICS=admin.
+    ("GET", "/metrics", Admin, None),
     ("GET", "/autopilot", Public, None),
     (
         "POST",

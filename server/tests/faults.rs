@@ -1,6 +1,7 @@
-//! Bad days for the storage, on a real filesystem: a full disk under the SQLite database
-//! refuses writes with a clear 503 while reads go on, and writes work again the moment space
-//! is back, without a restart; a live board is backed up and the backup checked.
+//! Bad days for the storage, on a real filesystem: a full disk under the SQLite database, an
+//! unwritable database file, and a write lock held past the busy timeout each refuse writes
+//! with a clear 503 while reads go on, and writes work again the moment the fault is gone,
+//! without a restart; a live board is backed up and the backup checked; slow clients are let go.
 
 #[macro_use]
 #[path = "../../app/tests/support/engines.rs"]
@@ -46,8 +47,69 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
+        // Lazily: the pool may still be closing its connections to the file.
+        let _ = Command::new("umount").arg("--lazy").arg(&self.0).status();
     }
+}
+
+const ISSUES: &str = "/api/autopilot/issues";
+
+/// While a storage fault lasts: writes get a clear 503 naming the storage, reads go on.
+async fn writes_are_refused_and_reads_go_on(app: &TestApp, issues_before: usize) {
+    for attempt in 0..3 {
+        let refused = app
+            .json(
+                "POST",
+                ISSUES,
+                json!({ "title": "While broken", "body": "x".repeat(20_000) }),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "attempt {attempt}: {}",
+            refused.text()
+        );
+        assert!(refused.text().contains("storage"), "{}", refused.text());
+    }
+    let listed = app.get(ISSUES).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.json().as_array().unwrap().len(), issues_before);
+}
+
+/// Once the fault is gone: every connection of the pool writes again (more writes than
+/// connections), and nothing refused was half-written.
+async fn writes_work_again(app: &TestApp, issues_before: usize) {
+    for n in 0..12 {
+        let after = app
+            .json("POST", ISSUES, json!({ "title": format!("After {n}") }))
+            .await;
+        assert_eq!(
+            after.status,
+            StatusCode::CREATED,
+            "write {n}: {}",
+            after.text()
+        );
+    }
+    let titles: Vec<String> = app
+        .get(ISSUES)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        titles.len(),
+        issues_before + 12,
+        "nothing half-written: {titles:?}"
+    );
+    assert!(!titles.iter().any(|t| t == "While broken"));
+    assert!(
+        !titles.iter().any(|t| t.starts_with("Server error")),
+        "self-heal files no bug for a 503: {titles:?}"
+    );
 }
 
 #[tokio::test]
@@ -59,61 +121,80 @@ async fn a_full_disk_refuses_writes_clearly_and_they_work_again_once_space_is_ba
     };
     let url = format!("sqlite://{}", disk.0.join("board.db").display());
     let app = TestApp::on_database(&url, tempfile::tempdir().unwrap()).await;
-    let issues = "/api/autopilot/issues";
-    let first = app.json("POST", issues, json!({ "title": "Before" })).await;
+    let first = app.json("POST", ISSUES, json!({ "title": "Before" })).await;
     assert_eq!(first.status, StatusCode::CREATED);
 
     let filler = disk.fill();
-    for attempt in 0..3 {
-        let refused = app
-            .json(
-                "POST",
-                issues,
-                json!({ "title": "While full", "body": "x".repeat(20_000) }),
-            )
-            .await;
-        assert_eq!(
-            refused.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "attempt {attempt}: {}",
-            refused.text()
-        );
-        assert!(refused.text().contains("storage"), "{}", refused.text());
-    }
-    // Reads go on.
-    let listed = app.get(issues).await;
-    assert_eq!(listed.status, StatusCode::OK);
-    assert_eq!(listed.json().as_array().unwrap().len(), 1);
-
+    writes_are_refused_and_reads_go_on(&app, 1).await;
     std::fs::remove_file(filler).unwrap();
-    // Every connection of the pool writes again (more writes than connections).
-    for n in 0..12 {
-        let after = app
-            .json("POST", issues, json!({ "title": format!("After {n}") }))
-            .await;
-        assert_eq!(
-            after.status,
-            StatusCode::CREATED,
-            "write {n}: {}",
-            after.text()
-        );
-    }
-    let titles: Vec<String> = app
-        .get(issues)
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap_or_default().to_string())
-        .collect();
-    assert_eq!(titles.len(), 13, "nothing half-written: {titles:?}");
-    assert!(!titles.iter().any(|t| t == "While full"));
-    assert!(
-        !titles.iter().any(|t| t.starts_with("Server error")),
-        "self-heal files no bug for a 503: {titles:?}"
-    );
+    writes_work_again(&app, 1).await;
     drop(app);
+}
+
+#[tokio::test]
+async fn a_database_locked_past_the_busy_timeout_refuses_writes_then_takes_them_again() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("board.db").display());
+    let options = app::store::OpenOptions {
+        busy_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let app = TestApp::on_database_with(&url, tempfile::tempdir().unwrap(), &options).await;
+    let first = app.json("POST", ISSUES, json!({ "title": "Before" })).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+
+    // Another process (the sqlite3 shell, a script) holds the write lock and does not let go.
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    writes_are_refused_and_reads_go_on(&app, 1).await;
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    writes_work_again(&app, 1).await;
+}
+
+/// Makes a file immutable (ext4 `chattr +i`: not even root may write it, through descriptors
+/// already open too) until dropped.
+struct Immutable(Vec<PathBuf>);
+
+impl Immutable {
+    fn set(files: &[PathBuf]) -> Option<Immutable> {
+        let done = Command::new("chattr")
+            .arg("+i")
+            .args(files)
+            .status()
+            .ok()?
+            .success();
+        done.then(|| Immutable(files.to_vec()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").args(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn an_unwritable_database_file_refuses_writes_then_takes_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("board.db");
+    let url = format!("sqlite://{}", db.display());
+    let app = TestApp::on_database(&url, tempfile::tempdir().unwrap()).await;
+    let first = app.json("POST", ISSUES, json!({ "title": "Before" })).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+
+    // The database and its write-ahead log: where every write lands first.
+    let files = [db.clone(), dir.path().join("board.db-wal")];
+    let Some(locked) = Immutable::set(&files) else {
+        eprintln!("SKIPPED: this test needs chattr on ext4 as root");
+        return;
+    };
+    writes_are_refused_and_reads_go_on(&app, 1).await;
+    drop(locked);
+    writes_work_again(&app, 1).await;
 }
 
 #[tokio::test]

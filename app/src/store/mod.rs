@@ -13,6 +13,7 @@
 
 mod backup;
 mod copy;
+mod figures;
 mod issues;
 mod limits;
 mod runs;
@@ -23,6 +24,7 @@ mod users;
 
 pub use backup::{check_backup, BackupReport};
 pub use copy::{copy_board, CopyReport};
+pub use figures::{Figures, PoolFigures};
 pub use issues::IssueFilter;
 pub use runs::{Heartbeat, RunFinish, RunPatches};
 pub use sessions::SessionBackend;
@@ -35,6 +37,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Postgres, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -88,6 +91,21 @@ const PG_CLOCK: &str = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000
 /// The advisory lock every PostgreSQL write transaction holds until it ends.
 const WRITE_LOCK: i64 = 0x6175_746f_7069; // "autopi"
 
+/// When a statement last failed because of the SQLite file itself (disk full, unwritable, I/O
+/// error), in Unix ms. Connections given back soon after are closed, not kept: one that hit an
+/// I/O error may have reopened its write-ahead log read-only, and would go on refusing writes
+/// long after the fault is gone. The connection that saw the error is given back right after
+/// it, so a short window catches it.
+static LAST_STORAGE_FAULT: AtomicI64 = AtomicI64::new(0);
+
+pub(crate) fn storage_fault_seen() {
+    LAST_STORAGE_FAULT.store(now_ms(), Ordering::Relaxed);
+}
+
+fn storage_fault_just_now() -> bool {
+    now_ms() - LAST_STORAGE_FAULT.load(Ordering::Relaxed) < 2_000
+}
+
 /// Why the database could not be opened at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -108,6 +126,8 @@ pub struct OpenOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before it fails with a clear error.
     pub acquire_timeout: Duration,
+    /// SQLite: how long a statement waits for another process's write lock.
+    pub busy_timeout: Duration,
 }
 
 impl Default for OpenOptions {
@@ -115,6 +135,7 @@ impl Default for OpenOptions {
         OpenOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -144,7 +165,7 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(options.busy_timeout);
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
@@ -155,7 +176,7 @@ impl Store {
                 .after_release(|conn, _| {
                     Box::pin(async move {
                         conn.ping().await?;
-                        Ok(!conn.is_in_transaction())
+                        Ok(!conn.is_in_transaction() && !storage_fault_just_now())
                     })
                 })
                 .connect_with(connect)

@@ -60,8 +60,15 @@ impl ScratchBoard {
         };
         let addr = "127.0.0.1:0".parse()?;
         let store = self.store.clone();
-        let (router, _) =
-            server::build_app(store, "target/site", addr, auth, None, Intake::default());
+        let (router, _) = server::build_app(
+            store,
+            "target/site",
+            addr,
+            auth,
+            None,
+            Intake::default(),
+            Default::default(),
+        );
         Ok(router)
     }
 }

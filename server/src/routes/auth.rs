@@ -274,6 +274,7 @@ fn is_page(request: &Request) -> bool {
     matches!(*request.method(), Method::GET | Method::HEAD)
         && !path.starts_with("/api/")
         && !path.starts_with("/pkg/")
+        && path != "/metrics"
         && !path.rsplit('/').next().unwrap_or_default().contains('.')
 }
 

@@ -174,11 +174,41 @@ fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
+/// Files the feedback, and counts it for `/metrics`: accepted, or refused and why.
 async fn submit(
     State(state): State<AppState>,
     parts: Parts,
-    Json(feedback): Json<Feedback>,
-) -> Result<Response, AppError> {
+    body: Result<Json<Feedback>, AppError>,
+) -> Response {
+    let answer = match body {
+        Ok(Json(feedback)) => file_feedback(state, parts, feedback).await,
+        Err(err) => Err(err),
+    };
+    let (response, result, reason) = match answer {
+        Ok((response, Verdict::Filed)) => (response, "accepted", ""),
+        Ok((response, Verdict::Dropped(reason))) => (response, "refused", reason),
+        Err(err) => {
+            let reason = err.code();
+            (err.into_response(), "refused", reason)
+        }
+    };
+    metrics::counter!("autopilot_feedback_total", "result" => result, "reason" => reason)
+        .increment(1);
+    response
+}
+
+/// What became of a feedback post that got a 2xx or a rate-limit answer.
+enum Verdict {
+    Filed,
+    /// Answered, but not filed: a bot (`honeypot`) or too many (`rate_limited`).
+    Dropped(&'static str),
+}
+
+async fn file_feedback(
+    state: AppState,
+    parts: Parts,
+    feedback: Feedback,
+) -> Result<(Response, Verdict), AppError> {
     let client = client_address(&parts, &state.auth.trusted_proxies);
     if !origin_allowed(&parts, &state) {
         tracing::warn!(%client, origin = ?parts.headers.get(header::ORIGIN), "feedback from a site not allowed");
@@ -192,7 +222,7 @@ async fn submit(
         if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        return Ok(response);
+        return Ok((response, Verdict::Dropped("rate_limited")));
     }
     if !state.store.switch(Switch::FeedbackOpen).await? {
         return Err(AppError::Unavailable(
@@ -212,11 +242,11 @@ async fn submit(
         .is_some_and(|w| !w.trim().is_empty())
     {
         tracing::info!(%client, "feedback honeypot filled; dropped");
-        return Ok(received.into_response());
+        return Ok((received.into_response(), Verdict::Dropped("honeypot")));
     }
     state
         .store
         .create_issue(&Actor::public(), feedback.into_new_issue()?)
         .await?;
-    Ok(received.into_response())
+    Ok((received.into_response(), Verdict::Filed))
 }

@@ -267,9 +267,11 @@ async fn events(
 /// every few seconds for changes made by other processes (the CLI, another server).
 async fn stream(
     State(store): State<Store>,
-    CurrentActor(_): CurrentActor,
+    State(live): State<std::sync::Arc<super::live::LiveStreams>>,
+    CurrentActor(actor): CurrentActor,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>>> {
+    let pass = live.enter(&actor)?;
     let resume_after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -279,10 +281,16 @@ async fn stream(
         None => store.latest_event_id().await?,
     };
     let changes = store.subscribe();
-    let state = (store, start, changes, std::collections::VecDeque::new());
+    let state = (
+        store,
+        start,
+        changes,
+        std::collections::VecDeque::new(),
+        pass,
+    );
     let events = futures_util::stream::unfold(
         state,
-        |(store, mut last, mut changes, mut queue)| async move {
+        |(store, mut last, mut changes, mut queue, pass)| async move {
             loop {
                 if let Some(event) = queue.pop_front() {
                     let event: app::domain::Event = event;
@@ -292,7 +300,7 @@ async fn stream(
                         .event("change")
                         .json_data(&event)
                         .unwrap_or_else(|_| SseEvent::default().event("change"));
-                    return Some((Ok(sse), (store, last, changes, queue)));
+                    return Some((Ok(sse), (store, last, changes, queue, pass)));
                 }
                 match store.events_after(last, 200).await {
                     Ok(batch) if !batch.is_empty() => queue.extend(batch),

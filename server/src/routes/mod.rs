@@ -12,6 +12,8 @@ mod client;
 mod extract;
 mod feedback;
 mod issues;
+pub mod live;
+pub mod metrics;
 mod runs;
 pub mod self_heal;
 mod warm;
@@ -58,6 +60,10 @@ pub struct AppState {
     pub warm_pages: Arc<warm::WarmPages>,
     /// The JSON API's whole-list answer, kept until the next change.
     pub warm_list: Arc<warm::WarmList>,
+    /// Live streams open now, capped per person.
+    pub live: Arc<live::LiveStreams>,
+    /// Who may read `/metrics`.
+    pub metrics: crate::config::MetricsAccess,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -88,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         ));
 
     let protected = Router::new()
+        .route("/metrics", get(metrics::serve))
         .merge(issues::router())
         .merge(runs::router())
         .merge(auth::router())
@@ -110,13 +117,15 @@ pub fn router(state: AppState) -> Router {
     } else {
         app
     };
-    app.method_not_allowed_fallback(method_not_allowed)
+    app.route_layer(axum::middleware::from_fn(metrics::name_route))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(self_heal::panic_response))
         // Pages and JSON travel compressed when the browser asks (brotli at its fast level,
         // or gzip); live streams are left alone (tower-http's default predicate). The build's
         // own files come precompressed from disk (see `assets`), so they are not done twice.
         .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

@@ -32,7 +32,8 @@ async fn runs(
 
 async fn log(
     State(store): State<Store>,
-    CurrentActor(_): CurrentActor,
+    State(live): State<std::sync::Arc<super::live::LiveStreams>>,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -53,6 +54,7 @@ async fn log(
             .into_response());
     }
     let cursor = LogCursor {
+        _pass: live.enter(&actor)?,
         changes: store.subscribe_run_logs(),
         store,
         id,
@@ -79,6 +81,8 @@ struct LogCursor {
     /// A read not yet sent (the one made before the stream began).
     pending: Option<(String, i64, bool)>,
     ended: bool,
+    /// This stream's place among its person's live streams.
+    _pass: super::live::StreamPass,
 }
 
 impl LogCursor {

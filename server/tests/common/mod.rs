@@ -4,7 +4,7 @@
 
 use app::auth::{hash_password, token_hash, SessionPolicy};
 use app::domain::UserRole;
-use app::store::Store;
+use app::store::{OpenOptions, Store};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
@@ -88,6 +88,9 @@ impl Reply {
     }
 }
 
+/// The live-stream cap of test apps (small, so a test can reach it).
+pub const STREAMS_PER_PERSON: usize = 4;
+
 pub fn default_policy() -> SessionPolicy {
     SessionPolicy {
         idle_ms: 8 * 3_600_000,
@@ -114,23 +117,43 @@ impl TestApp {
     ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = crate::engines::fresh_database(dir.path()).await;
-        Self::build_with(&url, dir, policy, setup_token, people, site_root).await
+        let options = OpenOptions::default();
+        Self::build_with(&url, dir, &options, policy, setup_token, people, site_root).await
     }
 
     /// The application on the database at `url` (SQLite: where the test put it).
     pub async fn on_database(url: &str, dir: tempfile::TempDir) -> TestApp {
-        Self::build_with(url, dir, default_policy(), None, true, "target/site").await
+        Self::on_database_with(url, dir, &OpenOptions::default()).await
+    }
+
+    /// The same, with the pool opened with `options` (a short busy timeout, say).
+    pub async fn on_database_with(
+        url: &str,
+        dir: tempfile::TempDir,
+        options: &OpenOptions,
+    ) -> TestApp {
+        Self::build_with(
+            url,
+            dir,
+            options,
+            default_policy(),
+            None,
+            true,
+            "target/site",
+        )
+        .await
     }
 
     async fn build_with(
         url: &str,
         dir: tempfile::TempDir,
+        options: &OpenOptions,
         policy: SessionPolicy,
         setup_token: Option<&str>,
         people: bool,
         site_root: &str,
     ) -> TestApp {
-        let store = Store::open(url).await.expect("open store");
+        let store = Store::open_with(url, options).await.expect("open store");
         let (mut member_token, mut admin_token) = (String::new(), String::new());
         if people {
             let hash = hash_password(PASSWORD.into()).await.unwrap();
@@ -169,6 +192,10 @@ impl TestApp {
                 feedback_origins: vec!["https://shop.example".to_string()],
                 self_heal: true,
                 models: vec!["model-a".to_string(), "model-b".to_string()],
+            },
+            server::config::Serving {
+                max_streams_per_person: STREAMS_PER_PERSON,
+                ..Default::default()
             },
         );
         TestApp {

@@ -250,6 +250,25 @@ mod tests {
     }
 
     #[test]
+    fn files_coloured_on_several_threads_come_out_in_order() {
+        let patch: String = (0..9)
+            .map(|n| format!("diff --git a/f{n}.rs b/f{n}.rs\n@@ -1 +1 @@\n-fn old{n}() {{}}\n+fn new{n}() {{}}\n"))
+            .collect();
+        let html = render(&parse_patch(&patch), false);
+        let at: Vec<usize> = (0..9)
+            .map(|n| {
+                html.find(&format!(r#"id="file-{n}""#))
+                    .expect("every file is there")
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+        assert!(
+            html.contains(r#"<span class="k">fn</span>"#),
+            "coloured: {html}"
+        );
+    }
+
+    #[test]
     fn lines_carry_their_old_and_new_numbers() {
         let patch = "diff --git a/a.rs b/a.rs\n@@ -3,2 +3,2 @@\n keep\n-old\n+new\n";
         let html = render(&parse_patch(patch), true);

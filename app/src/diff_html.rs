@@ -11,7 +11,7 @@ use lru::LruCache;
 use std::fmt::Write;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A stored patch, read and written as HTML once.
 pub struct RenderedPatch {
@@ -40,8 +40,23 @@ static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| {
 /// Keys are hashed with a secret seed: a patch cannot be made to collide with another.
 static KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
+/// The first viewer's pass over a patch: short, so the drawer opens at once. What it leaves
+/// plain is coloured by a full pass in the background, for whoever opens the change next.
+const QUICK_PASS: Duration = Duration::from_millis(150);
+/// The background pass (a patch is at most 1 MiB).
+const FULL_PASS: Duration = Duration::from_secs(5);
+
 /// The patch as HTML, from the cache when it was rendered before.
 pub fn render_patch(patch: &str, truncated: bool) -> Arc<RenderedPatch> {
+    render_patch_within(patch, truncated, QUICK_PASS, FULL_PASS)
+}
+
+fn render_patch_within(
+    patch: &str,
+    truncated: bool,
+    quick: Duration,
+    full: Duration,
+) -> Arc<RenderedPatch> {
     let key = KEYS.hash_one((patch, truncated));
     if let Some(hit) = CACHE
         .lock()
@@ -51,15 +66,34 @@ pub fn render_patch(patch: &str, truncated: bool) -> Arc<RenderedPatch> {
         return hit;
     }
     let files = parse_patch(patch);
-    let rendered = Arc::new(RenderedPatch {
+    let (rendered, ran_out) = rendered(&files, truncated, quick);
+    remember(key, rendered.clone());
+    if ran_out {
+        // The partly coloured page stays in the cache until the full one replaces it.
+        std::thread::spawn(move || {
+            let (whole, _) = self::rendered(&files, truncated, full);
+            remember(key, whole);
+        });
+    }
+    rendered
+}
+
+/// The patch as HTML, coloured for at most `budget`; and whether colours were cut short.
+fn rendered(files: &[FileDiff], truncated: bool, budget: Duration) -> (Arc<RenderedPatch>, bool) {
+    let (html, ran_out) = render_within(files, truncated, budget);
+    let patch = RenderedPatch {
         files: files.len(),
         additions: files.iter().map(|f| f.additions).sum(),
         deletions: files.iter().map(|f| f.deletions).sum(),
-        html: render(&files, truncated),
-    });
+        html,
+    };
+    (Arc::new(patch), ran_out)
+}
+
+fn remember(key: u64, rendered: Arc<RenderedPatch>) {
     if let Ok(mut cache) = CACHE.lock() {
         cache.bytes += rendered.html.len();
-        if let Some((_, old)) = cache.entries.push(key, rendered.clone()) {
+        if let Some((_, old)) = cache.entries.push(key, rendered) {
             cache.bytes -= old.html.len();
         }
         while cache.bytes > CACHE_BYTES && cache.entries.len() > 1 {
@@ -69,11 +103,15 @@ pub fn render_patch(patch: &str, truncated: bool) -> Arc<RenderedPatch> {
             }
         }
     }
-    rendered
 }
 
 /// The files of a patch as HTML. `truncated`: the stored patch was cut at its cap.
 pub fn render(files: &[FileDiff], truncated: bool) -> String {
+    render_within(files, truncated, crate::highlight::BUDGET).0
+}
+
+/// The same, coloured for at most `budget`; and whether colours were cut short.
+fn render_within(files: &[FileDiff], truncated: bool, budget: Duration) -> (String, bool) {
     let lines: usize = files
         .iter()
         .flat_map(|f| &f.hunks)
@@ -101,50 +139,56 @@ pub fn render(files: &[FileDiff], truncated: bool) -> String {
         );
     }
     html.push_str("</tbody></table>");
-    for file_html in render_files(files) {
+    let (parts, ran_out) = render_files(files, budget);
+    for file_html in parts {
         html.push_str(&file_html);
     }
-    html
+    (html, ran_out)
 }
 
 /// Each file's diff as HTML, in order. Colouring is most of the cost of a big change, and
 /// every hunk is coloured from a fresh start, so the files are shared out between a few
 /// threads (one budget, counted from the start, for all of them).
-fn render_files(files: &[FileDiff]) -> Vec<String> {
+fn render_files(files: &[FileDiff], budget: Duration) -> (Vec<String>, bool) {
     let started = Instant::now();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
         .min(files.len().max(1));
     if workers == 1 {
-        let mut highlighter = Highlighter::starting_at(started);
-        return files
+        let mut highlighter = Highlighter::starting_at(started, budget);
+        let parts = files
             .iter()
             .enumerate()
             .map(|(i, file)| render_file(i, file, &mut highlighter))
             .collect();
+        return (parts, highlighter.ran_out());
     }
     let mut out = vec![String::new(); files.len()];
+    let mut ran_out = false;
     std::thread::scope(|scope| {
         let parts: Vec<_> = (0..workers)
             .map(|worker| {
                 scope.spawn(move || {
-                    let mut highlighter = Highlighter::starting_at(started);
-                    (worker..files.len())
+                    let mut highlighter = Highlighter::starting_at(started, budget);
+                    let parts = (worker..files.len())
                         .step_by(workers)
                         .map(|i| (i, render_file(i, &files[i], &mut highlighter)))
-                        .collect::<Vec<_>>()
+                        .collect::<Vec<_>>();
+                    (parts, highlighter.ran_out())
                 })
             })
             .collect();
         for part in parts {
             // A worker that panicked leaves its files out rather than the whole page.
-            for (i, html) in part.join().unwrap_or_default() {
+            let (parts, cut) = part.join().unwrap_or_default();
+            ran_out |= cut;
+            for (i, html) in parts {
                 out[i] = html;
             }
         }
     });
-    out
+    (out, ran_out)
 }
 
 /// One file's diff: its summary line, then its hunks as numbered rows.
@@ -266,6 +310,27 @@ mod tests {
             html.contains(r#"<span class="k">fn</span>"#),
             "coloured: {html}"
         );
+    }
+
+    #[test]
+    fn a_patch_the_quick_pass_cannot_finish_is_coloured_whole_in_the_background() {
+        let patch: String = (0..6)
+            .map(|n| format!("diff --git a/g{n}.rs b/g{n}.rs\n@@ -1 +1,2 @@\n-fn gone{n}() {{}}\n+fn here{n}() {{}}\n+let n{n} = 1;\n"))
+            .collect();
+        let spans = |html: &str| html.matches(r#"<span class="k">"#).count();
+        // A quick pass of no time at all colours nothing.
+        let first = render_patch_within(&patch, false, Duration::ZERO, Duration::from_secs(30));
+        assert_eq!(spans(&first.html), 0, "{}", first.html);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = render_patch_within(&patch, false, Duration::ZERO, Duration::from_secs(30));
+            if spans(&now.html) >= 12 {
+                assert_eq!((now.files, now.additions, now.deletions), (6, 12, 6));
+                break;
+            }
+            assert!(Instant::now() < deadline, "never coloured: {}", now.html);
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

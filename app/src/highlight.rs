@@ -5,7 +5,8 @@
 //! above a hunk is not known to it, as on most review sites.
 //!
 //! A diff is the agent's text, so highlighting must never cost the page: lines longer than
-//! `LONG_LINE` stay plain, and once one patch has taken `BUDGET` the rest of it stays plain.
+//! `LONG_LINE` stay plain, and once a pass over a patch has taken its budget the rest of it
+//! stays plain (see `diff_html` for the quick pass and the full one behind it).
 
 use std::fmt::Write;
 use std::sync::LazyLock;
@@ -14,8 +15,8 @@ use syntect::parsing::{ParseState, Scope, ScopeStack, SyntaxReference, SyntaxSet
 
 /// Lines longer than this are shown plain (minified files, data).
 const LONG_LINE: usize = 2_000;
-/// Time one patch may spend on colours; the rest of it is shown plain.
-const BUDGET: Duration = Duration::from_millis(400);
+/// Time one patch may spend on colours by default; the rest of it is shown plain.
+pub const BUDGET: Duration = Duration::from_millis(400);
 
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
 
@@ -55,22 +56,27 @@ static CLASSES: LazyLock<Vec<(Scope, &'static str)>> = LazyLock::new(|| {
 /// then write its lines with `line`.
 pub struct Highlighter {
     started: Instant,
+    budget: Duration,
+    /// Whether the budget ran out while there was something to colour.
+    ran_out: bool,
     syntax: Option<&'static SyntaxReference>,
     state: Option<(ParseState, ScopeStack)>,
 }
 
 impl Default for Highlighter {
     fn default() -> Self {
-        Highlighter::starting_at(Instant::now())
+        Highlighter::starting_at(Instant::now(), BUDGET)
     }
 }
 
 impl Highlighter {
-    /// A highlighter whose budget counts from `started` (several threads colouring one patch
-    /// share it).
-    pub fn starting_at(started: Instant) -> Self {
+    /// A highlighter with `budget` counted from `started` (several threads colouring one
+    /// patch share it).
+    pub fn starting_at(started: Instant, budget: Duration) -> Self {
         Highlighter {
             started,
+            budget,
+            ran_out: false,
             syntax: None,
             state: None,
         }
@@ -96,7 +102,11 @@ impl Highlighter {
     /// Writes `text` (one line, without its newline) to `html`, escaped, with colours while
     /// the budget lasts.
     pub fn line(&mut self, text: &str, html: &mut String) {
-        if text.len() > LONG_LINE || self.started.elapsed() > BUDGET {
+        if self.state.is_some() && self.started.elapsed() > self.budget {
+            self.ran_out = true;
+            self.state = None;
+        }
+        if text.len() > LONG_LINE {
             self.state = None;
         }
         let Some((state, stack)) = self.state.as_mut() else {
@@ -131,6 +141,11 @@ impl Highlighter {
             }
         }
         span(html, class, &text[from..]);
+    }
+
+    /// Whether some lines stayed plain because the budget ran out.
+    pub fn ran_out(&self) -> bool {
+        self.ran_out
     }
 }
 

@@ -130,8 +130,10 @@ fn is_live_stream<B>(request: &hyper::Request<B>) -> bool {
         .is_some_and(|accept| accept.contains("text/event-stream"))
 }
 
+/// The answer when no turn came in time; counted apart, since the router never saw it.
 fn busy() -> axum::response::Response {
     use axum::response::IntoResponse;
+    metrics::counter!("autopilot_http_busy_total").increment(1);
     app::error::AppError::Unavailable(
         "the server is busy; nothing was changed, try again shortly".into(),
     )

@@ -155,15 +155,6 @@ fn render_files(files: &[FileDiff], budget: Duration) -> (Vec<String>, bool) {
         .map_or(1, |n| n.get())
         .clamp(1, 4)
         .min(files.len().max(1));
-    if workers == 1 {
-        let mut highlighter = Highlighter::starting_at(started, budget);
-        let parts = files
-            .iter()
-            .enumerate()
-            .map(|(i, file)| render_file(i, file, &mut highlighter))
-            .collect();
-        return (parts, highlighter.ran_out());
-    }
     let mut out = vec![String::new(); files.len()];
     let mut ran_out = false;
     std::thread::scope(|scope| {

@@ -113,6 +113,10 @@ mod ssr {
                 return AppError::not_found("record");
             }
             tracing::error!(error = %err, "database error");
+            // Read-only, I/O error, full, cannot open: the SQLite file itself is in trouble.
+            if matches!(sqlite_code(&err), Some(8 | 10 | 13 | 14)) {
+                crate::store::storage_fault_seen();
+            }
             if storage_unavailable(&err) {
                 AppError::Unavailable(
                     "the storage is unavailable right now (nothing was changed); try again \
@@ -138,17 +142,7 @@ mod ssr {
             | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
-                // SQLite's codes are numbers (the primary code is the low byte of the
-                // extended one); PostgreSQL's are five-character SQLSTATEs.
-                let sqlite = (code.len() < 5)
-                    .then(|| code.parse::<i32>().ok())
-                    .flatten()
-                    .map(|c| c & 0xff);
-                // Read-only, I/O error, full, cannot open: the file itself is in trouble.
-                if matches!(sqlite, Some(8 | 10 | 13 | 14)) {
-                    crate::store::storage_fault_seen();
-                }
-                matches!(sqlite, Some(5 | 6 | 8 | 10 | 13 | 14))
+                matches!(sqlite_code(err), Some(5 | 6 | 8 | 10 | 13 | 14))
                     // PostgreSQL: connection exception, insufficient resources, operator
                     // intervention (shutdown, restart, cannot connect now).
                     || code.starts_with("08")
@@ -157,6 +151,20 @@ mod ssr {
             }
             _ => false,
         }
+    }
+
+    /// SQLite's primary result code of a database error. SQLite's codes are numbers (the
+    /// primary code is the low byte of the extended one); PostgreSQL's are five-character
+    /// SQLSTATEs, and give `None`.
+    fn sqlite_code(err: &sqlx::Error) -> Option<i32> {
+        let sqlx::Error::Database(db) = err else {
+            return None;
+        };
+        let code = db.code()?;
+        (code.len() < 5)
+            .then(|| code.parse::<i32>().ok())
+            .flatten()
+            .map(|c| c & 0xff)
     }
 
     /// Body and extractor rejections keep axum's words (they describe the caller's mistake) but

@@ -91,7 +91,7 @@ pub struct ServeArgs {
     pub max_requests: u32,
     /// Most live streams (open boards, followed run logs) one person or token keeps open at
     /// once; more get a 429.
-    #[arg(long, env = "AUTOPILOT_MAX_STREAMS_PER_PERSON", default_value_t = 16,
+    #[arg(long, env = "AUTOPILOT_MAX_STREAMS_PER_PERSON", default_value_t = STREAMS_PER_PERSON,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_streams_per_person: u32,
     /// Who may read `/metrics`: `admin` (an admin: bearer token or session), `open` (anyone who can reach
@@ -204,6 +204,9 @@ pub enum MetricsAccess {
     Off,
 }
 
+/// Live streams one person may keep open, unless set otherwise.
+const STREAMS_PER_PERSON: u32 = 16;
+
 /// What a server lets each caller hold, and who reads its figures.
 #[derive(Debug, Clone, Copy)]
 pub struct Serving {
@@ -214,8 +217,8 @@ pub struct Serving {
 impl Default for Serving {
     fn default() -> Self {
         Serving {
-            max_streams_per_person: 16,
-            metrics: MetricsAccess::Admin,
+            max_streams_per_person: STREAMS_PER_PERSON as usize,
+            metrics: MetricsAccess::default(),
         }
     }
 }
@@ -309,6 +312,13 @@ impl ServeArgs {
             max_connections: self.max_connections as usize,
             max_requests: self.max_requests as usize,
             queue_timeout: crate::http::QUEUE_TIMEOUT,
+        }
+    }
+
+    pub fn serving(&self) -> Serving {
+        Serving {
+            max_streams_per_person: self.max_streams_per_person as usize,
+            metrics: self.metrics,
         }
     }
 

@@ -89,7 +89,7 @@ pub async fn serve(
             let (app, turns) = (app.clone(), turns.clone());
             async move {
                 // A live stream lasts as long as its page is open: it does not take a turn.
-                let _turn = if is_live_stream(&request) {
+                let _turn = if wants_event_stream(request.headers()) {
                     None
                 } else {
                     match tokio::time::timeout(limits.queue_timeout, turns.acquire_owned()).await {
@@ -121,10 +121,10 @@ pub async fn serve(
     }
 }
 
-/// EventSource asks for `text/event-stream`; nothing else does.
-fn is_live_stream<B>(request: &hyper::Request<B>) -> bool {
-    request
-        .headers()
+/// Whether the client asks for a live stream: EventSource sends `Accept: text/event-stream`,
+/// nothing else does.
+pub fn wants_event_stream(headers: &axum::http::HeaderMap) -> bool {
+    headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"))

@@ -82,10 +82,6 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     if intake.self_heal {
         tracing::info!("self-heal is on: failing requests file bugs");
     }
-    let serving = Serving {
-        max_streams_per_person: args.max_streams_per_person as usize,
-        metrics: args.metrics,
-    };
     let (app, state) = build_app(
         store,
         &args.site_root,
@@ -93,7 +89,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         auth,
         setup_token,
         intake,
-        serving,
+        args.serving(),
     );
     spawn_housekeeping(state);
 

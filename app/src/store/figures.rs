@@ -1,6 +1,6 @@
 //! What `/metrics` reads from the database when it is scraped: cheap aggregate queries, no rows.
 
-use super::{on_pool, Db, Store};
+use super::{on_pool, Store};
 use crate::domain::{RunnerInfo, Status};
 use crate::error::AppResult;
 use crate::store::IssueFilter;
@@ -49,17 +49,10 @@ impl Store {
     }
 
     pub fn pool_figures(&self) -> PoolFigures {
-        match &self.pool {
-            Db::Sqlite(pool) => PoolFigures {
-                open: pool.size(),
-                idle: pool.num_idle(),
-                max: pool.options().get_max_connections(),
-            },
-            Db::Postgres(pool) => PoolFigures {
-                open: pool.size(),
-                idle: pool.num_idle(),
-                max: pool.options().get_max_connections(),
-            },
-        }
+        on_pool!(self, pool => PoolFigures {
+            open: pool.size(),
+            idle: pool.num_idle(),
+            max: pool.options().get_max_connections(),
+        })
     }
 }

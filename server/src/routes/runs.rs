@@ -39,11 +39,7 @@ async fn log(
 ) -> Result<Response, AppError> {
     // One read answers both: the whole log as text, or the first event of the stream.
     let first = store.run_log_since(id, 0).await?;
-    let wants_stream = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
-    if !wants_stream {
+    if !crate::http::wants_event_stream(&headers) {
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),

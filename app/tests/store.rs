@@ -270,16 +270,19 @@ async fn a_human_comment_unblocks_an_issue() {
         .unwrap();
 
     // The agent's own question does not unblock it.
-    let (_, after_agent) = store
+    let after_agent = store
         .add_comment(&runner, issue.id, "BLOCKED: which colour?")
         .await
         .unwrap();
-    assert_eq!(after_agent.status, Status::Blocked);
+    assert_eq!(after_agent.issue.status, Status::Blocked);
+    assert!(!after_agent.unblocked);
 
-    let (comment, after_human) = store
+    let answered = store
         .add_comment(&member(), issue.id, "Blue.")
         .await
         .unwrap();
+    assert!(answered.unblocked);
+    let (comment, after_human) = (answered.comment, answered.issue);
     assert_eq!(after_human.status, Status::Ready);
     let last = store.list_events(issue.id).await.unwrap().pop().unwrap();
     assert_eq!(

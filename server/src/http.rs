@@ -101,7 +101,8 @@ pub async fn serve(
             }
         });
         let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
+            // With upgrades: the original's live channel is a WebSocket.
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

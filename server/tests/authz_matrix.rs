@@ -131,6 +131,8 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
     ("GET", "/api/autopilot/issues/{id}/events", Member, None),
     ("GET", "/api/autopilot/uploads/{id}", Member, None),
     ("GET", "/api/autopilot/stream", Member, None),
+    // Without an upgrade (these are plain requests): 426 past the guards, or 401.
+    ("GET", "/api/autopilot/ws", Member, None),
     ("POST", "/api/get_issue_view", Member, Some((FORM, "id=1"))),
     ("POST", "/api/get_card", Member, Some((FORM, "id=1"))),
     (

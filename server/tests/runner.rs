@@ -325,11 +325,12 @@ async fn a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread() {
     assert_eq!(issue.branch, None);
 
     // A person answers: the issue is ready again, and the next run sees the thread.
-    let (_, issue) = rig
+    let issue = rig
         .store
         .add_comment(&person(), 1, "Casual, please. FAKE:edit")
         .await
-        .unwrap();
+        .unwrap()
+        .issue;
     assert_eq!(issue.status, Status::Ready);
     let outcome = rig.runner().await.work_next(no_shutdown()).await.unwrap();
     assert_eq!(outcome, Some(RunOutcome::Review));

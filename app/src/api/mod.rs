@@ -309,11 +309,11 @@ pub async fn update_issue(
 #[server(endpoint = "add_comment")]
 pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
     let actor = ssr::current_actor().await?;
-    let (comment, _) = ssr::store()?
+    let added = ssr::store()?
         .add_comment(&actor, id, &body)
         .await
         .map_err(ssr::with_status)?;
-    Ok(comment)
+    Ok(added.comment)
 }
 
 /// "Request changes" in the drawer: the reviewer's words, after the lines they picked in the

@@ -56,7 +56,9 @@ impl Status {
 #[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// The original's `chore` is read as a task.
     #[default]
+    #[serde(alias = "chore")]
     Task,
     Bug,
     Feature,
@@ -88,6 +90,8 @@ pub enum Priority {
     #[default]
     Normal = 1,
     High = 2,
+    /// The original's `critical` is read as urgent: the same top level, named differently.
+    #[serde(alias = "critical")]
     Urgent = 3,
 }
 
@@ -118,10 +122,11 @@ pub struct UnknownValue {
 }
 
 macro_rules! from_str_via_all {
-    ($ty:ty, $what:literal) => {
+    ($ty:ty, $what:literal $(, $alias:literal => $value:expr)*) => {
         impl FromStr for $ty {
             type Err = UnknownValue;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $(if s == $alias { return Ok($value); })*
                 <$ty>::ALL
                     .into_iter()
                     .find(|v| v.as_str() == s)
@@ -139,8 +144,9 @@ macro_rules! from_str_via_all {
     };
 }
 from_str_via_all!(Status, "status");
-from_str_via_all!(Kind, "kind");
-from_str_via_all!(Priority, "priority");
+// The aliases are the original's names, as the serde aliases above.
+from_str_via_all!(Kind, "kind", "chore" => Kind::Task);
+from_str_via_all!(Priority, "priority", "critical" => Priority::Urgent);
 
 /// An issue as the board, the API and the runner see it. Times are Unix milliseconds (UTC).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -211,6 +217,13 @@ pub struct Attachment {
     pub size: i64,
     pub created_by: String,
     pub created_at: i64,
+}
+
+impl Attachment {
+    /// Where its bytes are downloaded.
+    pub fn url(&self) -> String {
+        format!("/api/autopilot/uploads/{}", self.id)
+    }
 }
 
 /// One row of the audit log.
@@ -550,6 +563,17 @@ mod tests {
                 format!("\"{}\"", p.as_str())
             );
         }
+    }
+
+    #[test]
+    fn the_originals_names_are_read_as_ours_and_answered_as_ours() {
+        assert_eq!("critical".parse::<Priority>(), Ok(Priority::Urgent));
+        assert_eq!("chore".parse::<Kind>(), Ok(Kind::Task));
+        let p: Priority = serde_json::from_str("\"critical\"").unwrap();
+        let k: Kind = serde_json::from_str("\"chore\"").unwrap();
+        assert_eq!((p, k), (Priority::Urgent, Kind::Task));
+        assert_eq!(serde_json::to_string(&p).unwrap(), "\"urgent\"");
+        assert_eq!(serde_json::to_string(&k).unwrap(), "\"task\"");
     }
 
     #[test]

@@ -31,6 +31,18 @@ pub(super) fn invalid(field: &str, message: impl Into<String>) -> Invalid {
     }
 }
 
+/// A field the original plugin's clients send that Autopilot decides for itself (who created
+/// an issue, who wrote a comment: always the caller). Accepted so their calls still work, never
+/// read, never sent back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ignored;
+
+impl<'de> Deserialize<'de> for Ignored {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Ignored)
+    }
+}
+
 /// A one-line text: control characters become spaces, runs of whitespace collapse, ends trimmed.
 pub fn one_line(text: &str) -> String {
     text.split(|c: char| c.is_whitespace() || c.is_control())
@@ -173,6 +185,9 @@ pub struct NewIssue {
     /// The model it asks for; checked against the allowed ones with [`check_model`].
     #[serde(default)]
     pub model: Option<String>,
+    /// The original's `created_by`: the creator is the caller.
+    #[serde(default, skip_serializing)]
+    pub created_by: Ignored,
 }
 
 impl NewIssue {
@@ -194,6 +209,7 @@ impl NewIssue {
                 .model
                 .map(|m| m.trim().to_string())
                 .filter(|m| !m.is_empty()),
+            created_by: Ignored,
         })
     }
 }
@@ -368,6 +384,7 @@ impl Feedback {
             status: Some(Status::Backlog),
             depends_on: Vec::new(),
             model: None,
+            created_by: Ignored,
         })
     }
 }

@@ -309,7 +309,7 @@ fn Attachments(id: i64, attachments: Vec<Attachment>, uploads: RwSignal<u64>) ->
     let items = attachments
         .into_iter()
         .map(|a| {
-            let href = format!("/api/autopilot/uploads/{}", a.id);
+            let href = a.url();
             let preview = a.content_type.starts_with("image/").then(|| {
                 view! { <img class="preview" src=href.clone() alt=a.filename.clone() loading="lazy" /> }
             });

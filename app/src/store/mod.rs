@@ -29,6 +29,7 @@ pub use issues::IssueFilter;
 pub use runs::{Heartbeat, RunFinish, RunPatches};
 pub use sessions::SessionBackend;
 pub use settings::{Switch, SELF_HEAL_WINDOW_MS};
+pub use threads::CommentAdded;
 pub use users::ApiToken;
 
 use crate::domain::{Actor, Status};

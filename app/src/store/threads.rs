@@ -8,6 +8,16 @@ use crate::domain::{
 };
 use crate::error::{AppError, AppResult};
 
+/// What adding a comment did.
+#[derive(Debug, Clone)]
+pub struct CommentAdded {
+    pub comment: Comment,
+    /// The issue as it now is.
+    pub issue: Issue,
+    /// The comment answered a blocked issue and moved it to ready.
+    pub unblocked: bool,
+}
+
 const ATTACHMENT_COLUMNS: &str =
     "id, issue_id, filename, content_type, size, created_by, created_at";
 
@@ -32,14 +42,13 @@ impl Store {
     }
 
     /// Adds a comment. A person commenting on a `blocked` issue answers its question, so the
-    /// issue goes back to `ready` in the same transaction. Returns the comment and the issue as
-    /// it now is.
+    /// issue goes back to `ready` in the same transaction.
     pub async fn add_comment(
         &self,
         actor: &Actor,
         issue_id: i64,
         body: &str,
-    ) -> AppResult<(Comment, Issue)> {
+    ) -> AppResult<CommentAdded> {
         let body = validate_comment(body)?;
         let author_kind = match actor.role {
             Role::Member | Role::Admin => AuthorKind::Human,
@@ -51,7 +60,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let issue = fetch_issue(&mut tx, issue_id).await?;
         let comment = insert_comment(&mut tx, actor, author_kind, issue_id, &body, now).await?;
-        let issue = if issue.status == Status::Blocked && author_kind == AuthorKind::Human {
+        let unblocked = issue.status == Status::Blocked && author_kind == AuthorKind::Human;
+        let issue = if unblocked {
             let reason =
                 serde_json::json!({ "reason": "a person answered", "comment_id": comment.id });
             move_in(
@@ -68,7 +78,11 @@ impl Store {
             issue
         };
         self.commit(tx).await?;
-        Ok((comment, issue))
+        Ok(CommentAdded {
+            comment,
+            issue,
+            unblocked,
+        })
     }
 
     /// A reviewer's change request: their comment, and the issue back from review to ready
@@ -251,7 +265,7 @@ pub(super) async fn insert_comment(
         kind: "commented",
         from: None,
         to: None,
-        data: serde_json::json!({ "comment_id": comment.id }),
+        data: serde_json::json!({ "comment_id": comment.id, "author_kind": author_kind }),
     }
     .write(conn, now)
     .await?;

@@ -222,12 +222,14 @@ fn is_bearer(headers: &HeaderMap) -> bool {
 
 /// Refuses state-changing requests sent by another site's page (CSRF). Browsers say where a
 /// request comes from in `Sec-Fetch-Site` and `Origin`; requests with neither are not from a
-/// browser page. Bearer-token requests carry no ambient credential, so they pass.
+/// browser page. Bearer-token requests carry no ambient credential, so they pass. A WebSocket
+/// opened by another site's page is refused too: it is a GET, but no CORS rule keeps that
+/// page from reading what the socket says.
 pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    ) && !request.headers().contains_key(header::UPGRADE);
     if safe || is_bearer(request.headers()) {
         return next.run(request).await;
     }

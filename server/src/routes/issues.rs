@@ -1,10 +1,12 @@
-//! The JSON API for issues, compatible with the original's paths under `/api/autopilot`.
+//! The JSON API for issues, under the original plugin's paths (`/api/autopilot`) and answering
+//! in shapes its clients read as well as Autopilot's own; the README's "API" section documents
+//! them.
 
 use super::extract::{CurrentActor, Json, Multipart, Path, Query};
 use super::AppState;
 use app::domain::{
-    check_model, AllowedModels, Attachment, Comment, Issue, IssueDetail, IssuePatch, Kind,
-    NewIssue, Status, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
+    check_model, AllowedModels, Attachment, Comment, Ignored, Issue, IssuePatch, Kind, NewIssue,
+    Status, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
 };
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
@@ -14,7 +16,8 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 
 type ApiResult<T> = Result<T, AppError>;
 
@@ -124,12 +127,50 @@ async fn me(CurrentActor(actor): CurrentActor) -> axum::Json<serde_json::Value> 
     axum::Json(serde_json::json!({ "name": actor.name, "role": actor.role }))
 }
 
+/// An issue with its thread: the issue's fields at the top level (Autopilot's shape) and the
+/// same fields under `issue` (the original's).
+#[derive(Serialize)]
+struct IssueJson<'a> {
+    #[serde(flatten)]
+    fields: &'a Issue,
+    issue: &'a Issue,
+    comments: &'a [Comment],
+    attachments: Vec<AttachmentJson<'a>>,
+}
+
+/// An attachment's fields, with the original's `name` (the file name) and `url` (where its
+/// bytes are fetched).
+#[derive(Serialize)]
+struct AttachmentJson<'a> {
+    #[serde(flatten)]
+    fields: &'a Attachment,
+    name: &'a str,
+    url: String,
+}
+
+impl<'a> From<&'a Attachment> for AttachmentJson<'a> {
+    fn from(attachment: &'a Attachment) -> Self {
+        AttachmentJson {
+            fields: attachment,
+            name: &attachment.filename,
+            url: attachment.url(),
+        }
+    }
+}
+
 async fn show(
     State(store): State<Store>,
     CurrentActor(_): CurrentActor,
     Path(id): Path<i64>,
-) -> ApiResult<axum::Json<IssueDetail>> {
-    Ok(axum::Json(store.issue_detail(id).await?))
+) -> ApiResult<Response> {
+    let detail = store.issue_detail(id).await?;
+    let body = IssueJson {
+        fields: &detail.issue,
+        issue: &detail.issue,
+        comments: &detail.comments,
+        attachments: detail.attachments.iter().map(Into::into).collect(),
+    };
+    Ok(axum::Json(body).into_response())
 }
 
 async fn update(
@@ -174,16 +215,27 @@ async fn comments(
 #[serde(deny_unknown_fields)]
 struct NewComment {
     body: String,
+    /// The original's `author` and `author_kind`: the author is the caller.
+    #[serde(default, rename = "author")]
+    _author: Ignored,
+    #[serde(default, rename = "author_kind")]
+    _author_kind: Ignored,
 }
 
+/// `{"comment", "issue", "unblocked"}`: `unblocked` says this answer moved the issue from
+/// blocked to ready (the original's field).
 async fn add_comment(
     State(store): State<Store>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
     Json(new): Json<NewComment>,
 ) -> ApiResult<(StatusCode, axum::Json<serde_json::Value>)> {
-    let (comment, issue) = store.add_comment(&actor, id, &new.body).await?;
-    let body = serde_json::json!({ "comment": comment, "issue": issue });
+    let added = store.add_comment(&actor, id, &new.body).await?;
+    let body = serde_json::json!({
+        "comment": added.comment,
+        "issue": added.issue,
+        "unblocked": added.unblocked,
+    });
     Ok((StatusCode::CREATED, axum::Json(body)))
 }
 
@@ -191,9 +243,11 @@ async fn attachments(
     State(store): State<Store>,
     CurrentActor(_): CurrentActor,
     Path(id): Path<i64>,
-) -> ApiResult<axum::Json<Vec<Attachment>>> {
+) -> ApiResult<Response> {
     store.get_issue(id).await?;
-    Ok(axum::Json(store.list_attachments(id).await?))
+    let attachments = store.list_attachments(id).await?;
+    let body: Vec<AttachmentJson> = attachments.iter().map(Into::into).collect();
+    Ok(axum::Json(body).into_response())
 }
 
 /// Takes the multipart field named `file`.
@@ -202,7 +256,7 @@ async fn upload(
     CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
     Multipart(mut multipart): Multipart,
-) -> ApiResult<(StatusCode, axum::Json<Attachment>)> {
+) -> ApiResult<Response> {
     store.get_issue(id).await?;
     while let Some(field) = multipart.next_field().await? {
         if field.name() != Some("file") {
@@ -214,7 +268,8 @@ async fn upload(
         let attachment = store
             .add_attachment(&actor, id, &filename, content_type.as_deref(), &bytes)
             .await?;
-        return Ok((StatusCode::CREATED, axum::Json(attachment)));
+        let body = AttachmentJson::from(&attachment);
+        return Ok((StatusCode::CREATED, axum::Json(body)).into_response());
     }
     Err(AppError::BadRequest(
         "send the file in a multipart/form-data field named 'file'".into(),
@@ -263,8 +318,7 @@ async fn events(
 
 /// Live changes as Server-Sent Events: one `change` event per `events` row, with the row's id
 /// as the SSE id. A reconnecting browser sends `Last-Event-ID` and resumes right after it; a
-/// new stream starts at the newest event. Waits on the store's change signal, and re-checks
-/// every few seconds for changes made by other processes (the CLI, another server).
+/// new stream starts at the newest event.
 async fn stream(
     State(store): State<Store>,
     State(live): State<std::sync::Arc<super::live::LiveStreams>>,
@@ -280,41 +334,16 @@ async fn stream(
         Some(id) => id,
         None => store.latest_event_id().await?,
     };
-    let changes = store.subscribe();
-    let state = (
-        store,
-        start,
-        changes,
-        std::collections::VecDeque::new(),
-        pass,
-    );
-    let events = futures_util::stream::unfold(
-        state,
-        |(store, mut last, mut changes, mut queue, pass)| async move {
-            loop {
-                if let Some(event) = queue.pop_front() {
-                    let event: app::domain::Event = event;
-                    last = event.id;
-                    let sse = SseEvent::default()
-                        .id(event.id.to_string())
-                        .event("change")
-                        .json_data(&event)
-                        .unwrap_or_else(|_| SseEvent::default().event("change"));
-                    return Some((Ok(sse), (store, last, changes, queue, pass)));
-                }
-                match store.events_after(last, 200).await {
-                    Ok(batch) if !batch.is_empty() => queue.extend(batch),
-                    Ok(_) => {
-                        tokio::select! {
-                            changed = changes.changed() => if changed.is_err() { return None },
-                            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-                        }
-                    }
-                    Err(_) => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
-                }
-            }
-        },
-    );
+    let events = super::live::changes(store, start).map(move |event| {
+        // The pass lives as long as the stream: dropped with it when the client goes away.
+        let _held = &pass;
+        let sse = SseEvent::default()
+            .id(event.id.to_string())
+            .event("change")
+            .json_data(&event)
+            .unwrap_or_else(|_| SseEvent::default().event("change"));
+        Ok(sse)
+    });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 

@@ -3,10 +3,46 @@
 //! stream keeps its [`StreamPass`] for as long as it is open; the pass is dropped with the
 //! stream when the client goes away, and the place is free again.
 
-use app::domain::Actor;
+use app::domain::{Actor, Event};
 use app::error::AppError;
-use std::collections::HashMap;
+use app::store::Store;
+use futures_util::Stream;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often a stream looks for changes made by other processes (the CLI, another server),
+/// which do not wake it.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// The board's changes after event `after`, in order, for as long as the caller keeps the
+/// stream: `events` rows read in batches, waiting on the store's change signal between them.
+pub fn changes(store: Store, after: i64) -> impl Stream<Item = Event> {
+    let signal = store.subscribe();
+    let state = (store, after, signal, VecDeque::new());
+    futures_util::stream::unfold(
+        state,
+        |(store, mut last, mut signal, mut queue)| async move {
+            loop {
+                if let Some(event) = queue.pop_front() {
+                    let event: Event = event;
+                    last = event.id;
+                    return Some((event, (store, last, signal, queue)));
+                }
+                match store.events_after(last, 200).await {
+                    Ok(batch) if !batch.is_empty() => queue.extend(batch),
+                    Ok(_) => {
+                        tokio::select! {
+                            changed = signal.changed() => if changed.is_err() { return None },
+                            _ = tokio::time::sleep(RECHECK) => {}
+                        }
+                    }
+                    Err(_) => tokio::time::sleep(RECHECK).await,
+                }
+            }
+        },
+    )
+}
 
 pub struct LiveStreams {
     cap: usize,

@@ -16,6 +16,7 @@ pub mod live;
 pub mod metrics;
 mod runs;
 pub mod self_heal;
+mod socket;
 mod warm;
 
 pub use assets::built_with_hashes;
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
 
     let protected = Router::new()
         .route("/metrics", get(metrics::serve))
+        .route("/api/autopilot/ws", get(socket::open))
         .merge(issues::router())
         .merge(runs::router())
         .merge(auth::router())

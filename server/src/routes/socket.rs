@@ -1,0 +1,121 @@
+//! The original plugin's live channel, `GET /api/autopilot/ws`: a WebSocket that says
+//! `{"type":"hello"}` and then one message per change, in the original's words
+//! (`issue.created`, `issue.status`, `comment.added`, `issue.updated`), so its board page and
+//! scripts built on it stay live. Autopilot's own board uses the event stream
+//! (`/api/autopilot/stream`); both follow the same changes and count against the same cap of
+//! live streams per person.
+
+use super::extract::CurrentActor;
+use super::live::{changes, LiveStreams, StreamPass};
+use app::domain::Event;
+use app::error::AppError;
+use app::store::Store;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::StreamExt;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A ping this often keeps proxies from closing a quiet socket.
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+pub async fn open(
+    State(store): State<Store>,
+    State(live): State<Arc<LiveStreams>>,
+    CurrentActor(actor): CurrentActor,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let pass = live.enter(&actor)?;
+    let start = store.latest_event_id().await?;
+    Ok(upgrade.on_upgrade(move |socket| follow(socket, store, start, pass)))
+}
+
+async fn follow(mut socket: WebSocket, store: Store, start: i64, _pass: StreamPass) {
+    if send(&mut socket, json!({ "type": "hello" })).await.is_err() {
+        return;
+    }
+    let changes = changes(store, start);
+    futures_util::pin_mut!(changes);
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        let sent = tokio::select! {
+            event = changes.next() => match event {
+                Some(event) => send(&mut socket, in_the_originals_words(&event)).await,
+                None => break,
+            },
+            // What the client says is not read, only whether it is still there.
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => Ok(()),
+            },
+            _ = ping.tick() => socket.send(Message::Ping(Default::default())).await,
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, message: serde_json::Value) -> Result<(), axum::Error> {
+    socket.send(Message::Text(message.to_string().into())).await
+}
+
+/// One change as the original's channel named it, with the fields its clients read.
+fn in_the_originals_words(event: &Event) -> serde_json::Value {
+    let data: serde_json::Value = serde_json::from_str(&event.data).unwrap_or_default();
+    match event.kind.as_str() {
+        "created" => {
+            json!({ "type": "issue.created", "id": event.issue_id, "status": event.to_status })
+        }
+        "moved" => {
+            json!({ "type": "issue.status", "id": event.issue_id, "status": event.to_status })
+        }
+        "commented" => json!({
+            "type": "comment.added",
+            "issue_id": event.issue_id,
+            "author_kind": data.get("author_kind"),
+        }),
+        _ => json!({ "type": "issue.updated", "id": event.issue_id }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::domain::Status;
+
+    fn event(kind: &str, to: Option<Status>, data: &str) -> Event {
+        Event {
+            id: 1,
+            issue_id: Some(7),
+            actor: "Ann".into(),
+            kind: kind.into(),
+            from_status: None,
+            to_status: to,
+            data: data.into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn changes_are_named_as_the_original_named_them() {
+        let moved = in_the_originals_words(&event("moved", Some(Status::Ready), "{}"));
+        assert_eq!(
+            moved,
+            json!({ "type": "issue.status", "id": 7, "status": "ready" })
+        );
+        let created = in_the_originals_words(&event("created", Some(Status::Backlog), "{}"));
+        assert_eq!(created["type"], "issue.created");
+        let commented =
+            in_the_originals_words(&event("commented", None, r#"{"author_kind":"agent"}"#));
+        assert_eq!(
+            commented,
+            json!({ "type": "comment.added", "issue_id": 7, "author_kind": "agent" })
+        );
+        let other = in_the_originals_words(&event("reordered", None, "not json"));
+        assert_eq!(other, json!({ "type": "issue.updated", "id": 7 }));
+    }
+}

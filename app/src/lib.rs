@@ -16,6 +16,8 @@ pub mod markdown;
 pub mod pages;
 pub mod percent;
 #[cfg(feature = "ssr")]
+pub mod security;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 pub use pages::{shell, App};

@@ -51,6 +51,13 @@ for (const port of process.argv.slice(2).map(Number)) {
         res.writeHead(200, { 'content-type': 'text/javascript' });
         return res.end(originalWidget);
       }
+      if (req.url === '/frame.html') {
+        // A page that frames the board (clickjacking): the board must refuse to be shown.
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        return res.end(`<!doctype html><html lang="en"><head><title>Framing</title></head><body>
+<iframe id="board" src="${board}/" width="800" height="400"></iframe>
+<iframe id="plain" src="${board}/healthz" width="200" height="50"></iframe></body></html>`);
+      }
       if (req.url === '/hostile.css') {
         res.writeHead(200, { 'content-type': 'text/css' });
         return res.end(hostileCss);

@@ -11,6 +11,7 @@ mod auth;
 mod client;
 mod extract;
 mod feedback;
+mod headers;
 mod issues;
 pub mod live;
 pub mod metrics;
@@ -86,7 +87,7 @@ pub fn router(state: AppState) -> Router {
     );
 
     let sessions = SessionManagerLayer::new(state.store.session_store())
-        .with_name("autopilot_session")
+        .with_name(session_cookie_name(state.auth.secure_cookies))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.auth.secure_cookies)
@@ -127,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         // or gzip); live streams are left alone (tower-http's default predicate). The build's
         // own files come precompressed from disk (see `assets`), so they are not done twice.
         .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(from_fn_with_state(state.clone(), headers::security))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http()
@@ -135,6 +137,17 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// Over https the session cookie takes the `__Host-` prefix: browsers then only accept it
+/// from this host, over https, for the whole site, so no sibling subdomain can set or shadow
+/// it.
+fn session_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-autopilot_session"
+    } else {
+        "autopilot_session"
+    }
 }
 
 /// The app's routes, worked out once per process. Leptos works them out by rendering the app

@@ -38,6 +38,12 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// Where the built site is read from, and the origin the board is served at.
+struct Site<'a> {
+    root: &'a str,
+    origin: &'a str,
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -118,7 +124,23 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = crate::engines::fresh_database(dir.path()).await;
         let options = OpenOptions::default();
-        Self::build_with(&url, dir, &options, policy, setup_token, people, site_root).await
+        let site = Site {
+            root: site_root,
+            origin: ORIGIN,
+        };
+        Self::build_with(&url, dir, &options, policy, setup_token, people, site).await
+    }
+
+    /// The board as served at `origin` (`https://…`: Secure cookies and HSTS).
+    pub async fn at_origin(origin: &str) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = crate::engines::fresh_database(dir.path()).await;
+        let site = Site {
+            root: "target/site",
+            origin,
+        };
+        let options = OpenOptions::default();
+        Self::build_with(&url, dir, &options, default_policy(), None, true, site).await
     }
 
     /// The application on the database at `url` (SQLite: where the test put it).
@@ -139,7 +161,10 @@ impl TestApp {
             default_policy(),
             None,
             true,
-            "target/site",
+            Site {
+                root: "target/site",
+                origin: ORIGIN,
+            },
         )
         .await
     }
@@ -151,7 +176,7 @@ impl TestApp {
         policy: SessionPolicy,
         setup_token: Option<&str>,
         people: bool,
-        site_root: &str,
+        site: Site<'_>,
     ) -> TestApp {
         let store = Store::open_with(url, options).await.expect("open store");
         let (mut member_token, mut admin_token) = (String::new(), String::new());
@@ -178,13 +203,13 @@ impl TestApp {
         }
         let auth = AuthSettings {
             policy,
-            public_origin: Some(ORIGIN.into()),
-            secure_cookies: false,
+            public_origin: Some(site.origin.into()),
+            secure_cookies: site.origin.starts_with("https://"),
             trusted_proxies: Vec::new(),
         };
         let (router, state) = server::build_app(
             store.clone(),
-            site_root,
+            site.root,
             "127.0.0.1:0".parse().unwrap(),
             auth,
             setup_token.map(str::to_string),

@@ -87,3 +87,34 @@ for (const colorScheme of ['light', 'dark'] as const) {
     await context.close();
   });
 }
+
+test('the toolbar holds together: one row for the new-issue form and one for the filters', async ({ browser }) => {
+  // The vertical middles of a row's controls; one row: they all lie within 20 px.
+  const middles = (page: Page, selector: string) =>
+    page.locator(`${selector} > *`).evaluateAll((els) =>
+      els
+        .map((e) => e.getBoundingClientRect())
+        .filter((r) => r.height > 0)
+        .map((r) => (r.top + r.bottom) / 2),
+    );
+  const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+  for (const width of [1400, 1024]) {
+    const context = await browser.newContext({ storageState: '.auth/admin.json', viewport: { width, height: 800 } });
+    const page = await context.newPage();
+    await hydrated(page, '/');
+    const form = await middles(page, '.toolbar .new-issue');
+    const filters = await middles(page, '.toolbar .filters');
+    expect(spread(form), `${width} px: the form on one row`).toBeLessThan(20);
+    expect(spread(filters), `${width} px: the filters on one row`).toBeLessThan(20);
+    expect(Math.min(...filters)).toBeGreaterThan(Math.max(...form));
+    await context.close();
+  }
+  // A phone: the controls wrap, and the columns scroll sideways.
+  const context = await browser.newContext({ storageState: '.auth/admin.json', viewport: { width: 390, height: 800 } });
+  const page = await context.newPage();
+  await hydrated(page, '/');
+  const board = page.locator('.board');
+  expect(await board.evaluate((b) => b.scrollWidth > b.clientWidth)).toBe(true);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await context.close();
+});

@@ -55,11 +55,12 @@ for (const javaScriptEnabled of [true, false]) {
     const issue = await createIssue(context.request, `CSP check ${Date.now()}`, { body: '**bold** and `code`' });
     if (javaScriptEnabled) {
       await openBoard(page);
+      const title = `From the CSP test ${Date.now()}`;
+      await page.getByPlaceholder('What needs doing?').fill(title);
+      await page.getByRole('button', { name: 'Add issue' }).click();
+      await expect(page.locator('.card', { hasText: title })).toBeVisible();
       await page.locator(`.card[data-id="${issue.id}"] a`).first().click();
       await expect(page.locator('.drawer')).toContainText('CSP check');
-      await page.getByPlaceholder('What needs doing?').fill(`From the CSP test ${Date.now()}`);
-      await page.getByRole('button', { name: 'Add issue' }).click();
-      await expect(page.locator('.card', { hasText: 'From the CSP test' })).toBeVisible();
     } else {
       await page.goto('/');
       await page.goto(`/?issue=${issue.id}`);

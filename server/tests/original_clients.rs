@@ -45,14 +45,34 @@ fn assert_drawer_fields(detail: &Value) {
     assert!(detail["attachments"].is_array());
 }
 
+/// A JSON call as the member (`path` under the API) that must answer `expected`: its JSON.
+async fn call(app: &TestApp, method: &str, path: &str, body: Value, expected: StatusCode) -> Value {
+    let reply = app.json(method, &format!("{API}{path}"), body).await;
+    assert_eq!(reply.status, expected, "{method} {path}: {}", reply.text());
+    reply.json()
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let reply = app.get(&format!("{API}{path}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "GET {path}: {}", reply.text());
+    reply.json()
+}
+
+/// The original's `setStatus()`, once per status, each answered with the moved issue.
+async fn move_through(app: &TestApp, id: i64, statuses: &[&str]) {
+    for to in statuses {
+        let path = format!("/issues/{id}/status");
+        let moved = call(app, "POST", &path, json!({ "status": to }), StatusCode::OK).await;
+        assert_eq!(moved["status"], *to);
+    }
+}
+
 async fn the_board_page_lists_creates_opens_moves_and_comments() {
-    let app = TestApp::new().await;
-    let me = app.get(&format!("{API}/me")).await.json();
+    let app = &TestApp::new().await;
+    let me = get(app, "/me").await;
 
     // load(): the whole list, an array.
-    let listed = app.get(&format!("{API}/issues")).await;
-    assert_eq!(listed.status, StatusCode::OK);
-    assert_eq!(listed.json(), json!([]));
+    assert_eq!(get(app, "/issues").await, json!([]));
 
     // create(): the new-issue form, kinds feature, bug and chore, straight to ready or not.
     let mut ids = Vec::new();
@@ -61,16 +81,9 @@ async fn the_board_page_lists_creates_opens_moves_and_comments() {
         ("Fix the login loop", "bug", "ready"),
         ("Bump the linter", "chore", "backlog"),
     ] {
-        let created = app
-            .json(
-                "POST",
-                &format!("{API}/issues"),
-                json!({ "title": title, "body": "details", "kind": kind, "status": status,
-                        "created_by": "human" }),
-            )
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-        let issue = created.json();
+        let body = json!({ "title": title, "body": "details", "kind": kind, "status": status,
+                           "created_by": "human" });
+        let issue = call(app, "POST", "/issues", body, StatusCode::CREATED).await;
         assert_eq!(issue["status"], status);
         assert_eq!(
             issue["created_by"], me["name"],
@@ -78,22 +91,20 @@ async fn the_board_page_lists_creates_opens_moves_and_comments() {
         );
         ids.push(issue["id"].as_i64().unwrap());
     }
-    let chore = app.get(&format!("{API}/issues/{}", ids[2])).await.json();
+    let chore = get(app, &format!("/issues/{}", ids[2])).await;
     assert_eq!(chore["kind"], "task", "the original's chore is a task");
 
-    let listed = app.get(&format!("{API}/issues")).await.json();
+    let listed = get(app, "/issues").await;
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 3);
     listed.iter().for_each(assert_card_fields);
-    let ready = app.get(&format!("{API}/issues?status=ready")).await.json();
+    let ready = get(app, "/issues?status=ready").await;
     assert_eq!(ready.as_array().unwrap().len(), 1);
 
     // openDrawer(): `{issue, comments}`, and the same fields at the top level for Autopilot's
     // own clients.
     let id = ids[0];
-    let opened = app.get(&format!("{API}/issues/{id}")).await;
-    assert_eq!(opened.status, StatusCode::OK);
-    let detail = opened.json();
+    let detail = get(app, &format!("/issues/{id}")).await;
     assert_drawer_fields(&detail);
     assert_eq!(detail["issue"]["title"], "Export as CSV");
     assert_eq!(detail["title"], "Export as CSV");
@@ -101,51 +112,37 @@ async fn the_board_page_lists_creates_opens_moves_and_comments() {
 
     // setStatus(): "Hand to agents", "Return to backlog"; then, as human work (only a runner
     // takes agent work to In progress), on to review, "Re-run" and "Accept".
-    let status = format!("{API}/issues/{id}/status");
-    let human_work = app
-        .json(
-            "PATCH",
-            &format!("{API}/issues/{id}"),
-            json!({ "human_only": true }),
-        )
-        .await;
-    assert_eq!(human_work.status, StatusCode::OK, "{}", human_work.text());
-    for to in [
-        "ready",
-        "backlog",
-        "ready",
-        "in_progress",
-        "in_review",
-        "ready",
-    ] {
-        let moved = app.json("POST", &status, json!({ "status": to })).await;
-        assert_eq!(moved.status, StatusCode::OK, "to {to}: {}", moved.text());
-        assert_eq!(moved.json()["status"], to);
-    }
-    for to in ["in_progress", "in_review", "done"] {
-        let moved = app.json("POST", &status, json!({ "status": to })).await;
-        assert_eq!(moved.status, StatusCode::OK, "to {to}: {}", moved.text());
-    }
-    let unknown = app
-        .json("POST", &status, json!({ "status": "doing" }))
-        .await;
-    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let human_work = json!({ "human_only": true });
+    call(
+        app,
+        "PATCH",
+        &format!("/issues/{id}"),
+        human_work,
+        StatusCode::OK,
+    )
+    .await;
+    move_through(
+        app,
+        id,
+        &["ready", "backlog", "ready", "in_progress", "in_review"],
+    )
+    .await;
+    move_through(app, id, &["ready", "in_progress", "in_review", "done"]).await;
+    let path = format!("/issues/{id}/status");
+    let unknown = json!({ "status": "doing" });
+    call(
+        app,
+        "POST",
+        &path,
+        unknown,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 
     // addComment(): author and author_kind are sent, and decided by the server.
-    let commented = app
-        .json(
-            "POST",
-            &format!("{API}/issues/{id}/comments"),
-            json!({ "author": "human", "author_kind": "agent", "body": "Looks good" }),
-        )
-        .await;
-    assert_eq!(
-        commented.status,
-        StatusCode::CREATED,
-        "{}",
-        commented.text()
-    );
-    let answer = commented.json();
+    let path = format!("/issues/{id}/comments");
+    let body = json!({ "author": "human", "author_kind": "agent", "body": "Looks good" });
+    let answer = call(app, "POST", &path, body, StatusCode::CREATED).await;
     assert_eq!(answer["unblocked"], false);
     assert_eq!(answer["comment"]["body"], "Looks good");
     assert_eq!(
@@ -153,75 +150,50 @@ async fn the_board_page_lists_creates_opens_moves_and_comments() {
         "a person's comment, whatever the caller claims"
     );
     assert_eq!(answer["comment"]["author"], me["name"]);
-    let detail = app.get(&format!("{API}/issues/{id}")).await.json();
+    let detail = get(app, &format!("/issues/{id}")).await;
     assert_drawer_fields(&detail);
     assert_eq!(detail["comments"].as_array().unwrap().len(), 1);
-    let thread = app.get(&format!("{API}/issues/{id}/comments")).await.json();
-    assert_eq!(thread[0]["body"], "Looks good");
+    assert_eq!(get(app, &path).await[0]["body"], "Looks good");
 }
 
 /// `TestHumanCommentUnblocks`: a person's answer on a blocked issue sends it back to ready.
 async fn a_human_comment_unblocks() {
-    let app = TestApp::new().await;
-    let created = app
-        .json(
-            "POST",
-            &format!("{API}/issues"),
-            json!({ "title": "blocked one", "human_only": true }),
-        )
-        .await;
-    let id = created.json()["id"].as_i64().unwrap();
-    let status = format!("{API}/issues/{id}/status");
-    for to in ["ready", "in_progress", "blocked"] {
-        let moved = app.json("POST", &status, json!({ "status": to })).await;
-        assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
-    }
-    let commented = app
-        .json(
-            "POST",
-            &format!("{API}/issues/{id}/comments"),
-            json!({ "author": "fady", "author_kind": "human", "body": "use postgres" }),
-        )
-        .await;
-    assert_eq!(
-        commented.status,
-        StatusCode::CREATED,
-        "{}",
-        commented.text()
-    );
-    assert_eq!(commented.json()["unblocked"], true);
-    let detail = app.get(&format!("{API}/issues/{id}")).await.json();
+    let app = &TestApp::new().await;
+    let body = json!({ "title": "blocked one", "human_only": true });
+    let id = call(app, "POST", "/issues", body, StatusCode::CREATED).await["id"]
+        .as_i64()
+        .unwrap();
+    move_through(app, id, &["ready", "in_progress", "blocked"]).await;
+    let path = format!("/issues/{id}/comments");
+    let body = json!({ "author": "fady", "author_kind": "human", "body": "use postgres" });
+    let answer = call(app, "POST", &path, body, StatusCode::CREATED).await;
+    assert_eq!(answer["unblocked"], true);
+    let detail = get(app, &format!("/issues/{id}")).await;
     assert_eq!(detail["issue"]["status"], "ready");
 }
 
 /// `TestPriorityAndHumanOnlyPersist`: create with a priority and human_only, then patch the
 /// priority to the original's `critical` (Autopilot's `urgent`).
 async fn priority_and_human_only_persist() {
-    let app = TestApp::new().await;
-    let created = app
-        .json(
-            "POST",
-            &format!("{API}/issues"),
-            json!({ "title": "guarded", "kind": "bug", "priority": "high", "human_only": true }),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let issue = created.json();
+    let app = &TestApp::new().await;
+    let body = json!({ "title": "guarded", "kind": "bug", "priority": "high", "human_only": true });
+    let issue = call(app, "POST", "/issues", body, StatusCode::CREATED).await;
     assert_eq!(
         (issue["priority"].as_str(), issue["human_only"].as_bool()),
         (Some("high"), Some(true))
     );
     let id = issue["id"].as_i64().unwrap();
 
-    let patched = app
-        .json(
-            "PATCH",
-            &format!("{API}/issues/{id}"),
-            json!({ "priority": "critical", "human_only": false }),
-        )
-        .await;
-    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
-    let got = app.get(&format!("{API}/issues/{id}")).await.json();
+    let patch = json!({ "priority": "critical", "human_only": false });
+    call(
+        app,
+        "PATCH",
+        &format!("/issues/{id}"),
+        patch,
+        StatusCode::OK,
+    )
+    .await;
+    let got = get(app, &format!("/issues/{id}")).await;
     assert_eq!(got["issue"]["priority"], "urgent", "critical is urgent");
     assert_eq!(got["issue"]["human_only"], false);
 }
@@ -229,7 +201,7 @@ async fn priority_and_human_only_persist() {
 /// `TestAttachmentUploadServeRoundTrip`: the upload answers `{id, name, size, url}`, `url`
 /// gives the bytes back, and the issue lists it.
 async fn an_upload_round_trips_through_its_url() {
-    let app = TestApp::new().await;
+    let app = &TestApp::new().await;
     let id = app.create("with media").await["id"].as_i64().unwrap();
     let boundary = "GoMultipartBoundary";
     let body = format!(
@@ -255,13 +227,10 @@ async fn an_upload_round_trips_through_its_url() {
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.body, b"PNG-BYTES-123");
 
-    let listed = app
-        .get(&format!("{API}/issues/{id}/attachments"))
-        .await
-        .json();
+    let listed = get(app, &format!("/issues/{id}/attachments")).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["url"], url);
-    let detail = app.get(&format!("{API}/issues/{id}")).await.json();
+    let detail = get(app, &format!("/issues/{id}")).await;
     assert_eq!(detail["attachments"][0]["name"], "shot.png");
     assert_eq!(detail["attachments"][0]["url"], url);
 }
@@ -269,30 +238,19 @@ async fn an_upload_round_trips_through_its_url() {
 /// Fields that are neither the original's nor Autopilot's are refused by name, and nothing is
 /// written.
 async fn unknown_fields_are_still_refused_by_name() {
-    let app = TestApp::new().await;
-    let refused = app
-        .json(
-            "POST",
-            &format!("{API}/issues"),
-            json!({ "title": "x", "created_by": "human", "colour": "red" }),
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().contains("colour"), "{}", refused.text());
-    assert_eq!(app.get(&format!("{API}/issues")).await.json(), json!([]));
+    let app = &TestApp::new().await;
+    let refused = StatusCode::UNPROCESSABLE_ENTITY;
+    let body = json!({ "title": "x", "created_by": "human", "colour": "red" });
+    let answer = call(app, "POST", "/issues", body, refused).await;
+    assert!(answer.to_string().contains("colour"), "{answer}");
+    assert_eq!(get(app, "/issues").await, json!([]));
 
     let id = app.create("x").await["id"].as_i64().unwrap();
-    let refused = app
-        .json(
-            "POST",
-            &format!("{API}/issues/{id}/comments"),
-            json!({ "author": "a", "body": "hi", "mood": "happy" }),
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().contains("mood"), "{}", refused.text());
-    let thread = app.get(&format!("{API}/issues/{id}/comments")).await.json();
-    assert_eq!(thread, json!([]));
+    let path = format!("/issues/{id}/comments");
+    let body = json!({ "author": "a", "body": "hi", "mood": "happy" });
+    let answer = call(app, "POST", &path, body, refused).await;
+    assert!(answer.to_string().contains("mood"), "{answer}");
+    assert_eq!(get(app, &path).await, json!([]));
 }
 
 /// The board page's live channel: a WebSocket at `/api/autopilot/ws` that says hello, then

@@ -114,6 +114,19 @@ test('drag a card from backlog to ready; it stays there after a reload', async (
   await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
 });
 
+test('with the runner off the board is a plain tracker: dragging a ready card to In progress makes it my human work', async ({ page, request }) => {
+  const issue = await createIssue(request, `Mine now ${Date.now()}`, { status: 'ready' });
+  expect(issue.human_only).toBe(false);
+  await openBoard(page);
+  await cardIn(page, 'ready', issue.id).dragTo(column(page, 'in_progress'));
+  const card = cardIn(page, 'in_progress', issue.id);
+  await expect(card).toBeVisible();
+  await expect(card.locator('.human-only')).toBeVisible();
+  await expect(card.locator('.assignee')).toContainText('Max Member');
+  await page.reload();
+  await expect(cardIn(page, 'in_progress', issue.id).locator('.human-only')).toBeVisible();
+});
+
 test('while dragging, illegal columns are marked; an illegal drop changes nothing', async ({ page, request }) => {
   const issue = await createIssue(request, `No shortcut ${Date.now()}`);
   await openBoard(page);

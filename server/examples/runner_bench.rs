@@ -69,6 +69,8 @@ async fn wall_time(issues: usize, slots: u32) -> anyhow::Result<f64> {
         model: None,
         lease_seconds: 60,
         protected_paths: Vec::new(),
+        protected_paths_replace: None,
+        workdir_is_autopilot: false,
         agent_env: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -116,6 +116,11 @@ pub struct RunnerArgs {
     /// The git checkout the agent works in (issue worktrees are made from it).
     #[arg(long, env = "AUTOPILOT_WORKDIR", default_value = ".")]
     pub workdir: std::path::PathBuf,
+    /// Let the agent work on a checkout of Autopilot itself (`1`). Refused by default: started
+    /// from its own checkout (as `scripts/run.sh` is), the default workdir `.` is Autopilot.
+    #[arg(long, env = "AUTOPILOT_WORKDIR_IS_AUTOPILOT", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub workdir_is_autopilot: bool,
     /// Where issue worktrees are made (default: `<checkout>.autopilot-worktrees` next to the
     /// checkout). Not inside a `.git` directory: the Claude Code CLI refuses to write there.
     #[arg(long, env = "AUTOPILOT_WORKTREES_DIR")]
@@ -170,18 +175,45 @@ pub struct RunnerArgs {
     #[arg(long, env = "AUTOPILOT_LEASE_SECONDS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(3..))]
     pub lease_seconds: u64,
-    /// Paths the agent may not change (comma list; `dir/` or a file name, at any depth).
-    #[arg(
-        long,
-        env = "AUTOPILOT_PROTECTED_PATHS",
-        value_delimiter = ',',
-        default_value = ".git/,.github/,.ci/,.claude/,CLAUDE.md"
-    )]
+    /// More paths the agent may not change, besides the built-in ones (comma list; `dir/` or
+    /// a file name, at any depth).
+    #[arg(long, env = "AUTOPILOT_PROTECTED_PATHS", value_delimiter = ',')]
     pub protected_paths: Vec<String>,
+    /// Replaces the built-in protected paths (`.git/`, `.github/`, `.ci/`, `.claude/`,
+    /// `CLAUDE.md`) with this list; said loudly at start-up.
+    #[arg(long, env = "AUTOPILOT_PROTECTED_PATHS_REPLACE", value_delimiter = ',')]
+    pub protected_paths_replace: Option<Vec<String>>,
     /// Environment variables the agent may see besides what the CLI needs (comma list of
     /// names). The agent never inherits the rest of the server's environment.
     #[arg(long, env = "AUTOPILOT_AGENT_ENV", value_delimiter = ',')]
     pub agent_env: Vec<String>,
+}
+
+/// What the agent may never change, whatever an issue asks.
+pub const DEFAULT_PROTECTED_PATHS: [&str; 5] =
+    [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"];
+
+impl RunnerArgs {
+    /// The protected paths in force: the built-in ones plus `AUTOPILOT_PROTECTED_PATHS`, or
+    /// only `AUTOPILOT_PROTECTED_PATHS_REPLACE` when that is set.
+    pub fn protected_paths(&self) -> Vec<String> {
+        let named = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        };
+        let mut paths = match &self.protected_paths_replace {
+            Some(only) => named(only),
+            None => DEFAULT_PROTECTED_PATHS.map(String::from).to_vec(),
+        };
+        for extra in named(&self.protected_paths) {
+            if !paths.contains(&extra) {
+                paths.push(extra);
+            }
+        }
+        paths
+    }
 }
 
 /// How issues arrive without a person at the board.
@@ -387,6 +419,23 @@ pub fn init_tracing() {
 #[cfg(test)]
 mod tests {
     use super::origin_of;
+
+    fn protected(flags: &[&str]) -> Vec<String> {
+        use clap::Parser;
+        let cli = super::Cli::try_parse_from(["autopilot"].iter().chain(flags)).unwrap();
+        cli.serve.runner.protected_paths()
+    }
+
+    #[test]
+    fn protected_paths_add_to_the_built_in_ones_unless_replaced() {
+        let built_in = [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"];
+        assert_eq!(protected(&[]), built_in);
+        let more = protected(&["--protected-paths", "secrets/, .env,.git/"]);
+        assert_eq!(more[..5], built_in);
+        assert_eq!(more[5..], ["secrets/", ".env"]);
+        let only = protected(&["--protected-paths-replace", "vendor/"]);
+        assert_eq!(only, ["vendor/"]);
+    }
 
     #[test]
     fn feedback_origins_must_be_origins() {

@@ -130,16 +130,40 @@ async fn first_run_token(
         return Ok(None);
     }
     let token = app::auth::new_secret("");
-    let base = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", args.addr));
     tracing::warn!(
         "No users yet. Create the first admin at {}/setup?token={token} \
-         (or run `autopilot user add --role admin`)",
-        base.trim_end_matches('/')
+         (or run `autopilot user add --email you@example.com --name \"Your Name\" --role admin` \
+         with the same DATABASE_URL)",
+        board_url(args.public_url.as_deref(), args.addr)
     );
     Ok(Some(token))
+}
+
+/// Where a browser reaches the board: the public URL when set, else the listening address,
+/// with a wildcard address (`0.0.0.0`, `::`) named as `localhost`, which a browser can open.
+fn board_url(public_url: Option<&str>, addr: std::net::SocketAddr) -> String {
+    match public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None if addr.ip().is_unspecified() => format!("http://localhost:{}", addr.port()),
+        None => format!("http://{addr}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::board_url;
+
+    #[test]
+    fn the_setup_link_is_one_a_browser_can_open() {
+        let any: std::net::SocketAddr = "0.0.0.0:3000".parse().unwrap();
+        assert_eq!(board_url(None, any), "http://localhost:3000");
+        let any6: std::net::SocketAddr = "[::]:8080".parse().unwrap();
+        assert_eq!(board_url(None, any6), "http://localhost:8080");
+        let local: std::net::SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        assert_eq!(board_url(None, local), "http://127.0.0.1:3000");
+        let public = Some("https://board.example.com/");
+        assert_eq!(board_url(public, any), "https://board.example.com");
+    }
 }
 
 /// Periodic clean-up: expired sessions, and rate-limit state of quiet clients.

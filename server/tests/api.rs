@@ -187,15 +187,13 @@ async fn status_changes_follow_the_rules_and_versions() {
         (StatusCode::CONFLICT, "conflict")
     );
 
-    let denied = app
-        .json("POST", &path, json!({ "status": "in_progress" }))
-        .await;
+    let denied = app.json("POST", &path, json!({ "status": "done" })).await;
     assert_eq!(denied.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(denied.error_code(), "move_denied");
     assert!(denied.json()["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("runner"));
+        .contains("not a move anyone can make"));
 
     let unknown = app.json("POST", &path, json!({ "status": "doing" })).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -205,6 +203,55 @@ async fn status_changes_follow_the_rules_and_versions() {
         (issue["status"].as_str(), issue["version"].as_i64()),
         (Some("ready"), Some(2))
     );
+}
+
+/// Without a runner the board is a plain tracker: a person starts any ready issue, which makes
+/// it their human work (no runner will claim it), and takes it on through review to done.
+async fn a_person_starting_an_issue_takes_it_as_human_work() {
+    let app = app().await;
+    let created = app
+        .json(
+            "POST",
+            "/api/autopilot/issues",
+            json!({ "title": "Fix the footer", "status": "ready" }),
+        )
+        .await
+        .json();
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(created["human_only"], false);
+    let path = format!("/api/autopilot/issues/{id}/status");
+    let started = app
+        .json("POST", &path, json!({ "status": "in_progress" }))
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.text());
+    let started = started.json();
+    assert_eq!(started["human_only"], true, "now human work");
+    assert_eq!(started["assignee"], "Ann", "and theirs");
+    assert!(started["claimed_by"].is_null());
+    assert!(
+        app.store.claim_next("r1", 60_000).await.unwrap().is_none(),
+        "no runner takes it"
+    );
+    for to in ["in_review", "done"] {
+        let moved = app.json("POST", &path, json!({ "status": to })).await;
+        assert_eq!(moved.status, StatusCode::OK, "to {to}: {}", moved.text());
+    }
+
+    // Someone already assigned stays assigned.
+    let theirs = app
+        .json(
+            "POST",
+            "/api/autopilot/issues",
+            json!({ "title": "Bob's", "status": "ready", "assignee": "Bob" }),
+        )
+        .await
+        .json();
+    let path = format!("/api/autopilot/issues/{}/status", theirs["id"]);
+    let started = app
+        .json("POST", &path, json!({ "status": "in_progress" }))
+        .await
+        .json();
+    assert_eq!(started["assignee"], "Bob");
 }
 
 async fn a_comment_on_a_blocked_issue_sends_it_back_to_ready() {
@@ -1352,6 +1399,7 @@ async fn metrics_are_prometheus_text_for_admin_tokens_only() {
 }
 
 on_both_engines!(
+    a_person_starting_an_issue_takes_it_as_human_work,
     each_person_keeps_at_most_a_few_live_streams_and_closing_one_frees_it,
     metrics_are_prometheus_text_for_admin_tokens_only,
     dependencies_through_the_json_api,

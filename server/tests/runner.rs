@@ -84,9 +84,10 @@ impl Rig {
             lease_seconds: 30,
             max_turns: Some(30),
             worktrees_dir: None,
-            protected_paths: [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"]
-                .map(String::from)
-                .to_vec(),
+            // The built-in ones (.git/, .github/, .ci/, .claude/, CLAUDE.md) apply anyway.
+            protected_paths: Vec::new(),
+            protected_paths_replace: None,
+            workdir_is_autopilot: false,
             agent_env: Vec::new(),
             concurrency: 1,
             max_run_usd: None,
@@ -966,6 +967,24 @@ async fn wrong_settings_stop_start_up_with_a_clear_message() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("inside a .git directory"), "{err}");
+
+    // Started from Autopilot's own checkout, the default workdir `.` is Autopilot itself.
+    for marker in ["server/src/runner/mod.rs", "app/src/domain/transition.rs"] {
+        let path = rig.repo().join(marker);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "// Autopilot\n").unwrap();
+    }
+    let err = Runner::prepare(rig.store.clone(), &rig.args())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("a checkout of Autopilot itself"),
+        "{err}"
+    );
+    let mut meant = rig.args();
+    meant.workdir_is_autopilot = true;
+    assert!(Runner::prepare(rig.store.clone(), &meant).await.is_ok());
 }
 
 async fn worktrees_go_where_they_are_told() {

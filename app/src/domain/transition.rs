@@ -128,12 +128,13 @@ pub fn check_move(
                 denied("a person")
             }
         }
-        // Starting work: the runner claims agent issues, people start human-only ones.
+        // Starting work: the runner claims agent issues; a person may start any issue, and by
+        // starting it takes it as human work (see `takes_it_as_human_work`), so the board is a
+        // plain tracker without a runner.
         (Ready, InProgress) => match (role, human_only) {
-            (Runner, false) => Ok(()),
-            (Member | Admin, true) => Ok(()),
-            (Member | Admin, false) => denied("the runner (this issue is not human-only)"),
-            _ => denied("a person (this issue is human-only)"),
+            (Runner, false) | (Member | Admin, _) => Ok(()),
+            (Runner, true) => denied("a person (this issue is human-only)"),
+            _ => denied("a person or the runner"),
         },
         // Finishing work, or asking a question: whoever holds the work.
         (InProgress, InReview) | (InProgress, Blocked) => match (role, human_only) {
@@ -195,6 +196,12 @@ pub fn check_move(
     }
 }
 
+/// Whether this move makes the issue human work: a person starting it takes it, so from then
+/// on it is human-only (and theirs, when no one else is assigned), and no runner claims it.
+pub fn takes_it_as_human_work(role: Role, from: Status, to: Status) -> bool {
+    role.is_human() && from == Ready && to == InProgress
+}
+
 /// The columns an issue may be dropped into by `role`: what the board highlights while dragging.
 pub fn legal_targets(role: Role, human_only: bool, from: Status) -> Vec<Status> {
     Status::ALL
@@ -216,7 +223,7 @@ mod tests {
             (Backlog, Ready, _) | (Ready, Backlog, _) => PEOPLE,
             (Blocked, Backlog, _) | (InReview, Backlog, _) => PEOPLE,
             (Done, Backlog, _) | (Done, Ready, _) => PEOPLE,
-            (Ready, InProgress, false) => &[Runner],
+            (Ready, InProgress, false) => &[Member, Admin, Runner],
             (Ready, InProgress, true) => PEOPLE,
             (InProgress, InReview, false) | (InProgress, Blocked, false) => &[Runner],
             (InProgress, InReview, true) | (InProgress, Blocked, true) => PEOPLE,
@@ -277,10 +284,25 @@ mod tests {
     }
 
     #[test]
+    fn only_a_person_starting_an_issue_takes_it_as_human_work() {
+        for role in Role::ALL {
+            for from in Status::ALL {
+                for to in Status::ALL {
+                    let takes = takes_it_as_human_work(role, from, to);
+                    let want = role.is_human() && (from, to) == (Ready, InProgress);
+                    assert_eq!(takes, want, "{role:?} {from:?} -> {to:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn refusals_explain_themselves() {
         assert_eq!(
-            check_move(Member, false, Ready, InProgress).unwrap_err().to_string(),
-            "only the runner (this issue is not human-only) can move an issue from Ready to In progress"
+            check_move(Member, false, InProgress, InReview)
+                .unwrap_err()
+                .to_string(),
+            "only the runner working on it can move an issue from In progress to In review"
         );
         assert_eq!(
             check_move(Member, false, Backlog, Done)

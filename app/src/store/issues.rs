@@ -1,7 +1,7 @@
 use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store, Tx};
 use crate::domain::{
-    check_move, dependency_cycle, Actor, BoardIssues, Card, Issue, IssuePatch, Kind, NewIssue,
-    Status,
+    check_move, dependency_cycle, takes_it_as_human_work, Actor, BoardIssues, Card, Issue,
+    IssuePatch, Kind, NewIssue, Status,
 };
 use crate::error::{AppError, AppResult};
 use sqlx::{Database, Encode, QueryBuilder, Type};
@@ -530,12 +530,22 @@ pub(super) async fn move_in(
         Some(p) => p,
         None => end_of_column(conn, to).await?,
     };
+    let (human_only, assignee) = if takes_it_as_human_work(actor.role, current.status, to) {
+        let assignee = current
+            .assignee
+            .clone()
+            .or_else(|| Some(actor.name.clone()));
+        (true, assignee)
+    } else {
+        (current.human_only, current.assignee.clone())
+    };
     // Leaving `in_progress` always ends the claim; it is the runner's to take again.
     let moved = on_tx!(conn, e => sqlx::query_as::<_, Issue>(concat!(
         "UPDATE issues SET status = $1, position = $2, version = version + 1, updated_at = $3, \
          claimed_by = CASE WHEN $1 = 'in_progress' THEN claimed_by END, \
          claimed_at = CASE WHEN $1 = 'in_progress' THEN claimed_at END, \
-         lease_expires_at = CASE WHEN $1 = 'in_progress' THEN lease_expires_at END \
+         lease_expires_at = CASE WHEN $1 = 'in_progress' THEN lease_expires_at END, \
+         human_only = $6, assignee = $7 \
          WHERE id = $4 AND version = $5 RETURNING ",
         issue_columns!()
     ))
@@ -544,6 +554,8 @@ pub(super) async fn move_in(
     .bind(now)
     .bind(id)
     .bind(current.version)
+    .bind(human_only)
+    .bind(assignee)
     .fetch_optional(e)
     .await)?
     .ok_or_else(stale)?;

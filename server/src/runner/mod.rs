@@ -82,6 +82,13 @@ pub async fn start(
     }))
 }
 
+/// Whether `root` holds Autopilot's own sources (the runner and the transition rules).
+fn is_autopilot_checkout(root: &std::path::Path) -> bool {
+    ["server/src/runner/mod.rs", "app/src/domain/transition.rs"]
+        .iter()
+        .all(|marker| root.join(marker).is_file())
+}
+
 impl Runner {
     /// Checks the settings (a git checkout, the base branch, the agent binary, `gh` when
     /// pushing) and registers the runner. Any problem stops start-up with a clear message.
@@ -92,6 +99,14 @@ impl Runner {
             args.worktrees_dir.as_deref(),
         )
         .await?;
+        if is_autopilot_checkout(&repo.root) && !args.workdir_is_autopilot {
+            return Err(anyhow!(
+                "AUTOPILOT_WORKDIR ({}) is a checkout of Autopilot itself: the agent would work \
+                 on this server's own code. Point AUTOPILOT_WORKDIR at the project the agent \
+                 should work on (or set AUTOPILOT_WORKDIR_IS_AUTOPILOT=1 if that is meant)",
+                repo.root.display()
+            ));
+        }
         let claude_bin = find_program(&args.claude_bin).ok_or_else(|| {
             anyhow!(
                 "AUTOPILOT_CLAUDE_BIN: cannot find the agent program '{}' (install the Claude \
@@ -113,6 +128,14 @@ impl Runner {
         } else {
             None
         };
+        if args.protected_paths_replace.is_some() {
+            tracing::warn!(
+                paths = ?args.protected_paths(),
+                "AUTOPILOT_PROTECTED_PATHS_REPLACE is set: the built-in protected paths \
+                 (.git/, .github/, .ci/, .claude/, CLAUDE.md) no longer apply, and the agent's \
+                 commits may change any of them that is not listed"
+            );
+        }
         let host = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
@@ -141,7 +164,7 @@ impl Runner {
             gh_bin,
             commit_name: args.commit_name.clone(),
             commit_email: args.commit_email.clone(),
-            protected: args.protected_paths.clone(),
+            protected: args.protected_paths(),
             agent_env: args.agent_env.clone(),
             base_id,
             host,

@@ -149,23 +149,6 @@ fn board_url(public_url: Option<&str>, addr: std::net::SocketAddr) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::board_url;
-
-    #[test]
-    fn the_setup_link_is_one_a_browser_can_open() {
-        let any: std::net::SocketAddr = "0.0.0.0:3000".parse().unwrap();
-        assert_eq!(board_url(None, any), "http://localhost:3000");
-        let any6: std::net::SocketAddr = "[::]:8080".parse().unwrap();
-        assert_eq!(board_url(None, any6), "http://localhost:8080");
-        let local: std::net::SocketAddr = "127.0.0.1:3000".parse().unwrap();
-        assert_eq!(board_url(None, local), "http://127.0.0.1:3000");
-        let public = Some("https://board.example.com/");
-        assert_eq!(board_url(public, any), "https://board.example.com");
-    }
-}
-
 /// Periodic clean-up: expired sessions, and rate-limit state of quiet clients.
 fn spawn_housekeeping(state: AppState) {
     tokio::spawn(async move {
@@ -244,4 +227,21 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         }
         tracing::info!("shutting down");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::board_url;
+
+    #[test]
+    fn the_setup_link_is_one_a_browser_can_open() {
+        let any: std::net::SocketAddr = "0.0.0.0:3000".parse().unwrap();
+        assert_eq!(board_url(None, any), "http://localhost:3000");
+        let any6: std::net::SocketAddr = "[::]:8080".parse().unwrap();
+        assert_eq!(board_url(None, any6), "http://localhost:8080");
+        let local: std::net::SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        assert_eq!(board_url(None, local), "http://127.0.0.1:3000");
+        let public = Some("https://board.example.com/");
+        assert_eq!(board_url(public, any), "https://board.example.com");
+    }
 }

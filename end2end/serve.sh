@@ -7,6 +7,13 @@ PORT="${1:-3123}"
 DB="target/e2e.db"
 rm -f "$DB" "$DB-shm" "$DB-wal"
 export DATABASE_URL="sqlite://$DB" AUTOPILOT_PASSWORD="e2e password 123" RUST_LOG="${RUST_LOG:-warn}"
+# Only the server makes a database: a first start on a spare port makes it, then the people
+# are added, and only then does the server Playwright waits for answer on its port.
+./target/debug/autopilot serve --addr "127.0.0.1:$((PORT + 3))" &
+first=$!
+until curl -sf "http://127.0.0.1:$((PORT + 3))/healthz" >/dev/null; do sleep 0.1; done
+kill "$first"
+wait "$first" || true
 ./target/debug/autopilot user add --email admin@example.com --name "Ada Admin" --role admin
 ./target/debug/autopilot user add --email member@example.com --name "Max Member" --role member
 # The stand-in customer site (host-site/serve.mjs) on the next port may embed the widget.

@@ -39,8 +39,6 @@ git -C "$WORK/repo" add README.md
 git -C "$WORK/repo" -c user.name=check -c user.email=check@example.com commit --quiet -m init
 
 export DATABASE_URL="sqlite://$WORK/board.db"
-AUTOPILOT_PASSWORD='check password 123' "$BIN" user add --email check@example.com --name Check --role admin >/dev/null
-TOKEN=$("$BIN" token create --email check@example.com --name check | tail -1)
 
 # The CLI keeps its state under $HOME: a scratch one, so nothing of the operator's is used.
 HOME="$WORK/home" ANTHROPIC_API_KEY=sk-mock ANTHROPIC_BASE_URL="http://127.0.0.1:$API_PORT" \
@@ -53,6 +51,9 @@ api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application
 # json EXPR: evaluates EXPR over `v`, the JSON read from stdin.
 json() { node -pe "const v = JSON.parse(require('fs').readFileSync(0)); $1"; }
 for _ in $(seq 60); do curl -sf "http://127.0.0.1:$BOARD_PORT/healthz" >/dev/null && break; sleep 0.5; done
+# The server has made the database; the command line adds to it (it never makes one).
+AUTOPILOT_PASSWORD='check password 123' "$BIN" user add --email check@example.com --name Check --role admin >/dev/null
+TOKEN=$("$BIN" token create --email check@example.com --name check | tail -1)
 ID=$(api -d '{"title":"Add a greeting file","body":"Create HELLO.md with a greeting.","status":"ready"}' \
   "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues" | json v.id)
 echo "== issue #$ID is ready; waiting for the runner" >&2

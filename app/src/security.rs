@@ -1,12 +1,10 @@
-//! The Content-Security-Policy of the board's pages, in one place. A page's own scripts carry
-//! a nonce made for that response (Leptos adds it to the hydration script and to every inline
-//! script it streams); nothing else may run. The server adds the other security headers (see
-//! `server/src/routes/headers.rs`) and gives HTML it did not render through Leptos the same
-//! policy without a nonce, so no script runs there at all.
+//! The Content-Security-Policy of the board's pages, in one place. A page's scripts carry a
+//! nonce made for that response (Leptos adds it to the hydration script and to every inline
+//! script it streams); nothing else may run. The server reads the nonce from the page and
+//! sends this policy with it, with the other security headers (`server/src/routes/headers.rs`);
+//! HTML without a nonce gets the policy with no scripts at all.
 
-use leptos::prelude::use_context;
-
-/// The policy for a page whose inline scripts carry `nonce` (`None`: a page with no scripts).
+/// The policy for a page whose scripts carry `nonce` (`None`: a page with no scripts).
 /// WebAssembly needs `'wasm-unsafe-eval'` (compiling wasm, not `eval` of text); styles come
 /// from the site's own stylesheet only; images from the site or `data:` (attachments are
 /// served by the board itself, and remote images in an issue body are not fetched: a feedback
@@ -23,22 +21,24 @@ pub fn page_policy(nonce: Option<&str>) -> String {
     )
 }
 
-/// Sets the page policy, with this response's nonce, on the response being rendered.
-pub fn send_page_policy() {
-    let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        return;
-    };
-    if let Ok(value) = http::HeaderValue::from_str(&page_policy(Some(&nonce))) {
-        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-    }
+/// The nonce on a page's first script (Leptos puts the same one on all of them), if any.
+pub fn nonce_in(page: &[u8]) -> Option<String> {
+    const MARK: &[u8] = b" nonce=\"";
+    let at = page.windows(MARK.len()).position(|w| w == MARK)? + MARK.len();
+    let nonce: Vec<u8> = page[at..]
+        .iter()
+        .take_while(|&&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=')
+        })
+        .copied()
+        .collect();
+    let closed = page.get(at + nonce.len()) == Some(&b'"');
+    (closed && nonce.len() >= 16).then(|| String::from_utf8_lossy(&nonce).into_owned())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::page_policy;
+    use super::{nonce_in, page_policy};
 
     #[test]
     fn scripts_run_only_with_the_nonce_and_nothing_may_frame_a_page() {
@@ -48,5 +48,18 @@ mod tests {
         assert!(!with.contains("unsafe-inline") && !with.contains("'unsafe-eval'"));
         let without = page_policy(None);
         assert!(without.contains("script-src 'none'"), "{without}");
+    }
+
+    #[test]
+    fn the_nonce_is_read_from_the_pages_scripts() {
+        let page = br#"<head><script type="module" nonce="Qox1Kx4GRsoy-k1kX0E-dA">x</script>"#;
+        assert_eq!(nonce_in(page).as_deref(), Some("Qox1Kx4GRsoy-k1kX0E-dA"));
+        assert_eq!(nonce_in(b"<p>no scripts</p>"), None);
+        assert_eq!(
+            nonce_in(br#"<script nonce="short">"#),
+            None,
+            "too short to be one"
+        );
+        assert_eq!(nonce_in(br#"<script nonce="abcdefghijklmnop'><x>"#), None);
     }
 }

@@ -24,7 +24,6 @@ test.beforeAll(async () => {
     DATABASE_URL: `sqlite://${join(dir, 'board.db')}`,
     AUTOPILOT_PASSWORD: password,
   };
-  execFileSync('./target/debug/autopilot', ['user', 'add', '--email', 'admin@example.com', '--name', 'Ada Admin', '--role', 'admin'], { cwd: '..', env });
   server = spawn('./target/debug/autopilot', ['serve', '--addr', `127.0.0.1:${port}`], {
     cwd: '..',
     env: {
@@ -40,6 +39,8 @@ test.beforeAll(async () => {
   await expect.poll(async () => {
     try { return (await fetch(`${base}/healthz`)).status; } catch { return 0; }
   }, { timeout: 20_000 }).toBe(200);
+  // The server has made the database; the command line adds to it (it never makes one).
+  execFileSync('./target/debug/autopilot', ['user', 'add', '--email', 'admin@example.com', '--name', 'Ada Admin', '--role', 'admin'], { cwd: '..', env });
 });
 
 test.afterAll(() => { server?.kill('SIGTERM'); });

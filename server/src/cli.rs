@@ -99,7 +99,10 @@ pub async fn run_db(command: DbCommand) -> anyhow::Result<()> {
     match command {
         DbCommand::Copy { from, to } => {
             let source = open(&DatabaseArgs { database_url: from }).await?;
-            let target = open(&DatabaseArgs { database_url: to }).await?;
+            // The copy's target is usually a new database: it may be made here.
+            let target = Store::open(&to)
+                .await
+                .with_context(|| format!("opening the database {to}"))?;
             let report = app::store::copy_board(&source, &target)
                 .await
                 .map_err(|err| anyhow::anyhow!("copying the board: {err}"))?;
@@ -138,8 +141,14 @@ fn describe(report: &app::store::BackupReport) -> String {
     )
 }
 
+/// An existing database: the command line never makes a new one (only `serve` does), so a
+/// command run from the wrong directory says so instead of working on an empty board.
 async fn open(db: &DatabaseArgs) -> anyhow::Result<Store> {
-    Store::open(&db.database_url)
+    let options = app::store::OpenOptions {
+        create_if_missing: false,
+        ..Default::default()
+    };
+    Store::open_with(&db.database_url, &options)
         .await
         .with_context(|| format!("opening the database {}", db.database_url))
 }

@@ -314,6 +314,7 @@ impl PoolArgs {
             max_connections: self.db_max_connections,
             acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout_seconds),
             busy_timeout: std::time::Duration::from_secs(self.db_busy_timeout_seconds),
+            create_if_missing: true,
         }
     }
 }

@@ -27,8 +27,6 @@ pub use topbar::TopBar;
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    crate::security::send_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

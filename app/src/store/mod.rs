@@ -118,6 +118,11 @@ pub enum OpenError {
     Connect(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "there is no database at {0}: `autopilot serve` creates it on its first start; \
+         check DATABASE_URL (a relative path is read from the directory you are in)"
+    )]
+    NoDatabase(String),
 }
 
 /// How to open the database.
@@ -129,6 +134,9 @@ pub struct OpenOptions {
     pub acquire_timeout: Duration,
     /// SQLite: how long a statement waits for another process's write lock.
     pub busy_timeout: Duration,
+    /// SQLite: make the file when there is none (the server does; the command line, which
+    /// would otherwise quietly work on a new empty board, does not).
+    pub create_if_missing: bool,
 }
 
 impl Default for OpenOptions {
@@ -137,6 +145,7 @@ impl Default for OpenOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(10),
+            create_if_missing: true,
         }
     }
 }
@@ -162,11 +171,16 @@ impl Store {
     pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Store, OpenError> {
         let pool = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
+                .create_if_missing(options.create_if_missing)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(options.busy_timeout);
+            let file = connect.get_filename();
+            let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
+            if !options.create_if_missing && !in_memory && !file.exists() {
+                return Err(OpenError::NoDatabase(file.display().to_string()));
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)

@@ -127,8 +127,9 @@ pub fn router(state: AppState) -> Router {
         // Pages and JSON travel compressed when the browser asks (brotli at its fast level,
         // or gzip); live streams are left alone (tower-http's default predicate). The build's
         // own files come precompressed from disk (see `assets`), so they are not done twice.
-        .layer(CompressionLayer::new().br(true).gzip(true))
+        // Inside compression: it reads a page's nonce from the page as written.
         .layer(from_fn_with_state(state.clone(), headers::security))
+        .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http()

@@ -60,36 +60,22 @@ impl WarmPages {
 }
 
 fn kept(state: &AppState, key: &Key) -> Option<Response> {
-    let (mut headers, body) = state.warm_pages.get(key)?;
-    let body = with_a_fresh_nonce(&mut headers, body);
+    let (headers, body) = state.warm_pages.get(key)?;
+    let body = with_a_fresh_nonce(body);
     let mut response = Response::new(Body::from(body));
     *response.headers_mut() = headers;
     Some(response)
 }
 
 /// A kept page goes out again with a nonce of its own, so no two answers share one: the
-/// page's nonce (a random token, read from its Content-Security-Policy) is replaced in the
-/// policy and in the page.
-fn with_a_fresh_nonce(headers: &mut HeaderMap, body: Bytes) -> Bytes {
-    let policy = headers
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let old = policy
-        .split("'nonce-")
-        .nth(1)
-        .and_then(|rest| rest.split('\'').next())
-        .filter(|nonce| nonce.len() >= 16);
-    let (Some(old), Ok(page)) = (old, std::str::from_utf8(&body)) else {
+/// page's nonce (a random token) is replaced on its scripts; the policy is made from the page
+/// afterwards (`headers.rs`).
+fn with_a_fresh_nonce(body: Bytes) -> Bytes {
+    let (Some(old), Ok(page)) = (app::security::nonce_in(&body), std::str::from_utf8(&body)) else {
         return body;
     };
     let new = leptos::nonce::Nonce::new().to_string();
-    let Ok(policy) = header::HeaderValue::from_str(&policy.replace(old, &new)) else {
-        return body;
-    };
-    let page = page.replace(old, &new);
-    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    Bytes::from(page)
+    Bytes::from(page.replace(&old, &new))
 }
 
 /// One list answer: its query string, the board version it was made at, the JSON.

@@ -4,6 +4,17 @@
 
 use std::process::Command;
 
+const ADD_ADMIN: &[&str] = &[
+    "user",
+    "add",
+    "--email",
+    "a@example.com",
+    "--name",
+    "A",
+    "--role",
+    "admin",
+];
+
 fn autopilot(database_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_autopilot"))
         .args(args)
@@ -21,16 +32,7 @@ async fn commands_refuse_a_database_that_does_not_exist_and_create_nothing() {
     let url = format!("sqlite://{}", missing.display());
     for args in [
         &["user", "list"][..],
-        &[
-            "user",
-            "add",
-            "--email",
-            "a@example.com",
-            "--name",
-            "A",
-            "--role",
-            "admin",
-        ],
+        ADD_ADMIN,
         &[
             "token",
             "create",
@@ -50,17 +52,7 @@ async fn commands_refuse_a_database_that_does_not_exist_and_create_nothing() {
 
     // Once the server has made it, the same commands work.
     app::store::Store::open(&url).await.unwrap();
-    let add = [
-        "user",
-        "add",
-        "--email",
-        "a@example.com",
-        "--name",
-        "A",
-        "--role",
-        "admin",
-    ];
-    let out = autopilot(&url, &add);
+    let out = autopilot(&url, ADD_ADMIN);
     assert!(
         out.status.success(),
         "{}",

@@ -987,6 +987,82 @@ async fn wrong_settings_stop_start_up_with_a_clear_message() {
     assert!(Runner::prepare(rig.store.clone(), &meant).await.is_ok());
 }
 
+/// With an `origin`, a new issue branch starts from the base branch as `origin` has it now
+/// (fetched just before), not from what the checkout last saw; the review shows only the
+/// agent's change.
+async fn a_new_branch_starts_from_the_base_as_origin_has_it_now() {
+    let rig = Rig::new().await;
+    let top = rig.dir.path();
+    let origin = top.join("origin.git");
+    let repo = rig.repo();
+    git(
+        top,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.to_str().unwrap(),
+            origin.to_str().unwrap(),
+        ],
+    );
+    git(
+        &repo,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    let runner = rig.runner().await;
+    // Someone else pushes to main after the runner started.
+    let other = top.join("other");
+    git(
+        top,
+        &[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(other.join("UPSTREAM.md"), "from upstream\n").unwrap();
+    git(&other, &["add", "UPSTREAM.md"]);
+    git(
+        &other,
+        &[
+            "-c",
+            "user.name=O",
+            "-c",
+            "user.email=o@x",
+            "commit",
+            "-qm",
+            "Upstream change",
+        ],
+    );
+    git(&other, &["push", "-q", "origin", "HEAD:main"]);
+
+    rig.ready("Say hello FAKE:edit").await;
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Review)
+    );
+    let log = git(&repo, &["log", "--format=%s", "autopilot/issue-1"]);
+    assert!(
+        log.contains("Upstream change"),
+        "cut from the fetched base: {log}"
+    );
+    let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+    let patches = rig.store.run_patches(run.id).await.unwrap().unwrap();
+    assert!(
+        !patches.branch.contains("UPSTREAM.md"),
+        "{}",
+        patches.branch
+    );
+    assert!(!patches.branch.is_empty());
+    let tracks = Command::new("git")
+        .args(["config", "--get", "branch.autopilot/issue-1.merge"])
+        .current_dir(&repo)
+        .status()
+        .unwrap();
+    assert!(!tracks.success(), "the issue branch tracks nothing");
+}
+
 async fn worktrees_go_where_they_are_told() {
     let rig = Rig::new().await;
     rig.ready("Say hello FAKE:edit").await;
@@ -1123,6 +1199,7 @@ async fn pausing_with_cancel_stops_the_runs_going_on() {
 }
 
 on_both_engines!(
+    a_new_branch_starts_from_the_base_as_origin_has_it_now,
     a_followed_pull_request_shows_its_checks_and_ends_done_when_merged_or_blocked_when_closed,
     an_edit_is_committed_on_the_issue_branch_and_goes_to_review,
     each_committed_run_keeps_its_own_change_and_the_whole_branch,

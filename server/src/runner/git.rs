@@ -44,6 +44,9 @@ pub struct Repo {
     /// under one, even with `acceptEdits`).
     pub worktrees: PathBuf,
     pub base_branch: String,
+    /// Whether the checkout has a remote named `origin`: then each new issue branch is cut
+    /// from the base branch as `origin` has it now, fetched first.
+    has_origin: bool,
     /// Changes to the checkout's worktrees and branches, one at a time: a runner's slots
     /// share the checkout, and git's own locks make a second `worktree add` fail, not wait.
     lock: Arc<Mutex<()>>,
@@ -86,12 +89,42 @@ impl Repo {
                 root.display()
             )
         })?;
+        let has_origin = git(&root, &["remote", "get-url", "origin"]).await.is_ok();
         Ok(Repo {
             worktrees,
             root,
             base_branch,
+            has_origin,
             lock: Arc::default(),
         })
+    }
+
+    /// What issue branches are cut from and compared with: `origin/<base>` once fetched (what
+    /// a pull request is opened against), else the local base branch.
+    async fn base_ref(&self) -> String {
+        let remote = format!("refs/remotes/origin/{}", self.base_branch);
+        let fetched = self.has_origin
+            && git(&self.root, &["rev-parse", "--verify", "--quiet", &remote])
+                .await
+                .is_ok();
+        if fetched {
+            format!("origin/{}", self.base_branch)
+        } else {
+            self.base_branch.clone()
+        }
+    }
+
+    /// Brings `origin/<base>` up to date, so a new branch starts from the newest base and not
+    /// from whatever the checkout last saw. A remote that cannot be reached is said, not
+    /// fatal: the branch is then cut from what was fetched before (or the local base).
+    async fn fetch_base(&self) {
+        if !self.has_origin {
+            return;
+        }
+        let refspec = format!("+refs/heads/{0}:refs/remotes/origin/{0}", self.base_branch);
+        if let Err(err) = git(&self.root, &["fetch", "--quiet", "origin", &refspec]).await {
+            tracing::warn!(%err, base = %self.base_branch, "could not fetch the base branch from origin");
+        }
     }
 
     pub fn branch_for(issue_id: i64) -> String {
@@ -125,16 +158,19 @@ impl Repo {
             )
             .await?;
         } else {
+            self.fetch_base().await;
+            let base = self.base_ref().await;
             git(
                 &self.root,
                 &[
                     "worktree",
                     "add",
                     "--quiet",
+                    "--no-track",
                     "-b",
                     &branch,
                     &path_text,
-                    &self.base_branch,
+                    &base,
                 ],
             )
             .await?;
@@ -155,7 +191,7 @@ impl Repo {
     /// must be gone. True when deleted.
     pub async fn drop_branch_if_empty(&self, branch: &str) -> bool {
         let _one_at_a_time = self.lock.lock().await;
-        let own_commits = format!("{}..{branch}", self.base_branch);
+        let own_commits = format!("{}..{branch}", self.base_ref().await);
         match git(&self.root, &["rev-list", "--count", &own_commits]).await {
             Ok(count) if count.trim() == "0" => {
                 git(&self.root, &["branch", "-D", branch]).await.is_ok()
@@ -177,7 +213,7 @@ impl Repo {
             ];
             git(dir, &args).await.map(cap_patch)
         };
-        let (branch, branch_cut) = diff(format!("{}...HEAD", self.base_branch)).await?;
+        let (branch, branch_cut) = diff(format!("{}...HEAD", self.base_ref().await)).await?;
         let (run, run_cut) = diff("HEAD~1..HEAD".into()).await?;
         Ok(RunPatches {
             branch,

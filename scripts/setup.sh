@@ -2,7 +2,8 @@
 # Installs what building and testing Autopilot needs, skipping whatever is already there:
 # the wasm target, cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, Debian's Chromium,
 # git, curl and PostgreSQL, wasm-opt (npm's binaryen, for release builds) and the Playwright
-# packages. `--tests` adds what only the tests need (PostgreSQL).
+# packages. `--tests` adds what only the tests need (PostgreSQL, nginx, systemd-analyze).
+# What it does not install (the README's prerequisites) it checks first, and says what to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,21 @@ WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/,
 
 step() { printf '\n== %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Prerequisites: installed by the person, not by this script.
+need() { printf '\nautopilot setup: %s\n' "$*" >&2; exit 1; }
+command -v rustup >/dev/null 2>&1 && command -v cargo >/dev/null 2>&1 ||
+  need "Rust is missing: install it with rustup (https://rustup.rs), open a new shell, run this again."
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+  need "Node.js and npm are missing (for wasm-opt and Playwright): on Debian, apt-get install nodejs npm."
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 18 ] || need "Node.js $node_major is too old: 18 or newer is needed."
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+  SUDO_MISSING=1 # only a problem if a Debian package must be installed (checked below)
+fi
+free_gb=$(df -Pk . | awk 'NR == 2 { print int($4 / 1048576) }')
+[ "$free_gb" -ge 12 ] ||
+  printf '\nautopilot setup: only %s GB free here; a build needs about 12 GB (target/).\n' "$free_gb" >&2
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32 target"
@@ -39,12 +55,28 @@ command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 if [ "${1:-}" = "--tests" ]; then
+  # nginx for the reverse-proxy test, systemd-analyze to check the unit file in deploy/.
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+  [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+  command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 fi
 if [ -n "$missing" ]; then
+  command -v apt-get >/dev/null 2>&1 ||
+    need "not a Debian machine: install$missing by hand, then run this again."
+  [ -z "${SUDO_MISSING:-}" ] || need "install$missing as root (no sudo here), then run this again."
   step "installing$missing from Debian"
   as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
+  # Packages with a service (nginx, PostgreSQL) must not start one here: the tests start their
+  # own on other ports. policy-rc.d tells Debian's scripts so, for this install only.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  installed=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y $missing || installed=$?
+  [ -z "$made_policy" ] || as_root rm -f /usr/sbin/policy-rc.d
+  [ "$installed" -eq 0 ] || exit "$installed"
 fi
 
 if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then

@@ -98,11 +98,15 @@ pub enum DbCommand {
 pub async fn run_db(command: DbCommand) -> anyhow::Result<()> {
     match command {
         DbCommand::Copy { from, to } => {
-            let source = open(&DatabaseArgs { database_url: from }).await?;
+            let source = open(&DatabaseArgs {
+                database_url: Some(from),
+                data_dir: None,
+            })
+            .await?;
             // The copy's target is usually a new database: it may be made here.
-            let target = Store::open(&to)
-                .await
-                .with_context(|| format!("opening the database {to}"))?;
+            let target = Store::open(&to).await.with_context(|| {
+                format!("opening the database {}", crate::config::shown_url(&to))
+            })?;
             let report = app::store::copy_board(&source, &target)
                 .await
                 .map_err(|err| anyhow::anyhow!("copying the board: {err}"))?;
@@ -148,9 +152,10 @@ async fn open(db: &DatabaseArgs) -> anyhow::Result<Store> {
         create_if_missing: false,
         ..Default::default()
     };
-    Store::open_with(&db.database_url, &options)
+    let url = db.url();
+    Store::open_with(&url, &options)
         .await
-        .with_context(|| format!("opening the database {}", db.database_url))
+        .with_context(|| format!("opening the database {}", crate::config::shown_url(&url)))
 }
 
 /// The new password: `AUTOPILOT_PASSWORD`, or typed twice without echo.

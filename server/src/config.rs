@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,14 +39,15 @@ pub struct ServeArgs {
     /// Address to listen on. Loopback by default: expose it through a TLS proxy.
     #[arg(long, env = "AUTOPILOT_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// Where the data lives. Default: a SQLite file in the working directory, created if missing.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://autopilot.db")]
-    pub database_url: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     #[command(flatten)]
     pub pool: PoolArgs,
     /// The built site (wasm, JS, CSS, public files), as laid out by `cargo leptos build`.
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
-    pub site_root: String,
+    /// Default: `site/` next to the binary, else `../site` (where cargo-leptos puts it), so
+    /// the server runs the same from any directory.
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
     /// The URL people use to reach the board, e.g. `https://board.example.com`. With https,
     /// cookies are marked `Secure`; it is also the only origin allowed to post with a session.
     #[arg(long, env = "AUTOPILOT_PUBLIC_URL")]
@@ -319,11 +321,46 @@ impl PoolArgs {
     }
 }
 
-/// The database, for the commands that only need that.
-#[derive(Debug, Clone, Args)]
+/// Where the board's data lives: the same two settings for the server and every command.
+#[derive(Debug, Clone, Default, Args)]
 pub struct DatabaseArgs {
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://autopilot.db")]
-    pub database_url: String,
+    /// The database: `sqlite:///path/to/autopilot.db` or `postgres://user@host/db`.
+    /// Default: `autopilot.db` in the data directory (the server creates it if missing).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The directory of the default database. Default: `$STATE_DIRECTORY` (what systemd's
+    /// `StateDirectory=` sets), else the working directory.
+    #[arg(long, env = "AUTOPILOT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DatabaseArgs {
+    /// The database URL in force, a default SQLite file named by its absolute path (so the
+    /// log says exactly where the data is).
+    pub fn url(&self) -> String {
+        if let Some(url) = &self.database_url {
+            return url.clone();
+        }
+        let dir = self
+            .data_dir
+            .clone()
+            .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let file = dir.join("autopilot.db");
+        let file = std::path::absolute(&file).unwrap_or(file);
+        format!("sqlite://{}", file.display())
+    }
+}
+
+/// A database URL fit for a log line or an error: any password replaced by `***`.
+pub fn shown_url(database_url: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => database_url.to_string(),
+    }
 }
 
 /// How sign-in behaves, from the flags above.
@@ -338,6 +375,24 @@ pub struct AuthSettings {
 }
 
 impl ServeArgs {
+    /// The built site: `--site-root` as given (made absolute), else `site/` beside the binary
+    /// (an installed copy), else `../site` (cargo-leptos' `target/site` for
+    /// `target/<profile>/autopilot`).
+    pub fn site_root(&self) -> PathBuf {
+        if let Some(root) = &self.site_root {
+            return std::path::absolute(root).unwrap_or_else(|_| root.clone());
+        }
+        let exe_dir = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(PathBuf::from))
+            .unwrap_or_default();
+        let beside = exe_dir.join("site");
+        if beside.is_dir() {
+            return beside;
+        }
+        exe_dir.parent().map(|p| p.join("site")).unwrap_or(beside)
+    }
+
     pub fn http_limits(&self) -> crate::http::Limits {
         crate::http::Limits {
             header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),

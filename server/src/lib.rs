@@ -61,9 +61,19 @@ pub fn build_app(
 /// Opens the database, builds the router and serves until SIGINT or SIGTERM.
 pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let auth = args.auth_settings()?;
-    let store = Store::open_with(&args.database_url, &args.pool.open_options())
+    let database_url = args.database.url();
+    let shown = config::shown_url(&database_url);
+    let store = Store::open_with(&database_url, &args.pool.open_options())
         .await
-        .with_context(|| format!("opening the database {}", args.database_url))?;
+        .with_context(|| format!("opening the database {shown}"))?;
+    tracing::info!("the board's data: {shown}");
+    let site_root = args.site_root();
+    if !site_root.join("pkg").is_dir() {
+        tracing::warn!(
+            "the built site is not at {} (no pkg/ in it): pages will come without their script              and styles; build it with `cargo leptos build` or set LEPTOS_SITE_ROOT",
+            site_root.display()
+        );
+    }
     let setup_token = first_run_token(&store, &args).await?;
     let shutdown = shutdown_signal()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -84,7 +94,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     }
     let (app, state) = build_app(
         store,
-        &args.site_root,
+        &site_root.to_string_lossy(),
         args.addr,
         auth,
         setup_token,
@@ -130,11 +140,19 @@ async fn first_run_token(
         return Ok(None);
     }
     let token = app::auth::new_secret("");
+    let exe = std::env::current_exe()
+        .map(|exe| exe.display().to_string())
+        .unwrap_or_else(|_| "autopilot".into());
+    let command =
+        format!("{exe} user add --email you@example.com --name \"Your Name\" --role admin");
+    // A command that works as printed, from any directory: the default database by its path.
+    let command = match &args.database.database_url {
+        Some(_) => format!("`{command}` with this server's DATABASE_URL"),
+        None => format!("`{command} --database-url {}`", args.database.url()),
+    };
     tracing::warn!(
-        "No users yet. Create the first admin at {}/setup?token={token} \
-         (or run `autopilot user add --email you@example.com --name \"Your Name\" --role admin` \
-         with the same DATABASE_URL)",
-        board_url(args.public_url.as_deref(), args.addr)
+        "No users yet. Create the first admin at {}/setup?token={token} (or run {command})",
+        board_url(args.public_url.as_deref(), args.addr),
     );
     Ok(Some(token))
 }

@@ -100,7 +100,7 @@ pub async fn run_db(command: DbCommand) -> anyhow::Result<()> {
         DbCommand::Copy { from, to } => {
             let source = open(&DatabaseArgs {
                 database_url: Some(from),
-                data_dir: None,
+                ..Default::default()
             })
             .await?;
             // The copy's target is usually a new database: it may be made here.

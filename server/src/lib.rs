@@ -70,11 +70,12 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let site_root = args.site_root();
     if !site_root.join("pkg").is_dir() {
         tracing::warn!(
-            "the built site is not at {} (no pkg/ in it): pages will come without their script              and styles; build it with `cargo leptos build` or set LEPTOS_SITE_ROOT",
+            "the built site is not at {} (no pkg/ in it): pages will come without their script \
+             and styles; build it with `cargo leptos build` or set LEPTOS_SITE_ROOT",
             site_root.display()
         );
     }
-    let setup_token = first_run_token(&store, &args).await?;
+    let setup_token = first_run_token(&store, &args, &database_url).await?;
     let shutdown = shutdown_signal()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let runner = start_runner(&store, &args.runner, stop_rx.clone()).await?;
@@ -135,6 +136,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
 async fn first_run_token(
     store: &Store,
     args: &config::ServeArgs,
+    database_url: &str,
 ) -> anyhow::Result<Option<String>> {
     if store.count_users().await? > 0 {
         return Ok(None);
@@ -148,7 +150,7 @@ async fn first_run_token(
     // A command that works as printed, from any directory: the default database by its path.
     let command = match &args.database.database_url {
         Some(_) => format!("`{command}` with this server's DATABASE_URL"),
-        None => format!("`{command} --database-url {}`", args.database.url()),
+        None => format!("`{command} --database-url {database_url}`"),
     };
     tracing::warn!(
         "No users yet. Create the first admin at {}/setup?token={token} (or run {command})",

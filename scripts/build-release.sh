@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
 export LEPTOS_OUTPUT_NAME=autopilot
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split
 # cargo-leptos' gzip copies are made at a fast level; -9 makes the wasm's about 15 % smaller.
 for f in target/site/pkg/*.wasm target/site/pkg/*.js target/site/pkg/*.css; do
   gzip -9 -n -c "$f" > "$f.gz"

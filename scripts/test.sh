@@ -18,7 +18,7 @@ echo "== unit and integration tests"
 timeout 40m cargo test -p app -p server --features app/ssr
 
 echo "== end-to-end tests (Chromium)"
-cargo leptos build
+cargo leptos build --split
 (cd end2end && npx playwright test)
 
 echo "== the runner with the real Claude Code CLI (against a local stand-in for the API)"

@@ -451,6 +451,12 @@ async fn a_spending_cap_stops_every_runner_from_claiming_until_raised() {
         };
         store.create_issue(&member(), new).await.unwrap();
     }
+    // Nothing spent yet is a plain zero: an empty float sum is -0.0, which prints "$-0.00".
+    let nothing = store.spend().await.unwrap();
+    assert_eq!(
+        format!("{:.2} {:.2}", nothing.today_usd, nothing.month_usd),
+        "0.00 0.00"
+    );
     let (issue, run) = store.claim_next("r1", 60_000).await.unwrap().unwrap();
     let finish = RunFinish {
         cost_usd: Some(1.25),

@@ -3,7 +3,8 @@ import { openBoard, createIssue, column, cardIn } from '../board-helpers';
 
 test.use({ storageState: '.auth/member.json' });
 
-test('the board shows its six columns, and nothing it loads is missing (the favicon too)', async ({ page }) => {
+test('the board shows its six columns, and nothing it loads is missing (the favicon too)', async ({ page, request }) => {
+  const issue = await createIssue(request, `Loads its drawer ${Date.now()}`);
   const missing: string[] = [];
   const built: { url: string, cache: string }[] = [];
   page.on('response', (r) => {
@@ -14,13 +15,20 @@ test('the board shows its six columns, and nothing it loads is missing (the favi
   const icon = await page.request.get('/favicon.svg');
   expect(icon.status()).toBe(200);
   expect(missing).toEqual([]);
-  // The wasm, its JS and the stylesheet are named after their content and kept for good.
-  const kinds = built.map((b) => b.url.split('.').pop()).sort();
-  expect(kinds).toEqual(['css', 'js', 'wasm']);
+  // The wasm, its JS, the loader of its chunks and the stylesheet are named after their
+  // content and kept for good.
+  const names = built.map((b) => new URL(b.url).pathname.split('/').pop() ?? '');
+  const main = names.filter((n) => n.startsWith('autopilot.')).map((n) => n.split('.').pop()).sort();
+  expect(main).toEqual(['css', 'js', 'wasm']);
   for (const b of built) {
-    expect(b.url).toMatch(/\/pkg\/autopilot\.[A-Za-z0-9_-]{6,}\.(css|js|wasm)$/);
+    expect(b.url).toMatch(/\/pkg\/(autopilot|__wasm_split|chunk_\d+|split_\w+)\.[A-Za-z0-9_-]{6,}\.(css|js|wasm)$/);
     expect(b.cache).toContain('immutable');
   }
+  // The drawer and the admin pages are their own chunks, left until they are needed.
+  expect(names.filter((n) => n.startsWith('split_'))).toEqual([]);
+  await cardIn(page, 'backlog', issue.id).locator('a.title').click();
+  await expect(page.locator('.drawer .facts')).toBeVisible();
+  await expect.poll(() => built.filter((b) => b.url.includes('/pkg/split_issue_panel')).length).toBe(1);
   await expect(page.locator('.column h2')).toHaveCount(6);
   await expect(page.locator('.column').first()).toHaveAttribute('data-status', 'backlog');
 });
@@ -328,4 +336,19 @@ test('a long column shows its first 50 cards; "Show 50 more" shows the rest, kee
       expect(r.status()).toBe(200);
     }
   }
+});
+
+test('an issue opened from its address hydrates (its chunk comes first) and follows live changes', async ({ page, request }) => {
+  const errors: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  const issue = await createIssue(request, `Opened by its link ${Date.now()}`);
+  for (const address of [`/?issue=${issue.id}`, `/issues/${issue.id}`]) {
+    await openBoard(page, address);
+    const title = `Renamed at ${address} ${Date.now()}`;
+    const renamed = await request.patch(`/api/autopilot/issues/${issue.id}`, { data: { title } });
+    expect(renamed.status()).toBe(200);
+    await expect(page.locator('#issue-title')).toHaveText(title);
+  }
+  expect(errors).toEqual([]);
 });

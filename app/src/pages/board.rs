@@ -1,7 +1,7 @@
 //! The board: six columns with drag and drop, a "Move to…" menu on every card for keyboards
 //! and for browsers without JavaScript, filters, and the issue drawer (`/?issue=ID`).
 
-use super::issue::IssuePanel;
+use super::issue::LazyIssuePanel;
 use super::live::use_live_events;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
@@ -191,7 +191,7 @@ pub fn BoardPage() -> impl IntoView {
                                 <a class="drawer-close" href=close aria-label="Close">
                                     "×"
                                 </a>
-                                <IssuePanel id refresh=drawer_refresh />
+                                <LazyIssuePanel id refresh=drawer_refresh />
                             </aside>
                         }
                     })

@@ -31,7 +31,7 @@ pub fn IssuePage() -> impl IntoView {
             <TopBar />
             <main class="issue-page">
                 {move || match id() {
-                    Some(id) => view! { <IssuePanel id refresh /> }.into_any(),
+                    Some(id) => view! { <LazyIssuePanel id refresh /> }.into_any(),
                     None => view! { <p class="error">"No such issue."</p> }.into_any(),
                 }}
             </main>
@@ -39,8 +39,32 @@ pub fn IssuePage() -> impl IntoView {
     }
 }
 
+/// The issue panel, fetched as its own wasm chunk the first time an issue is opened: the
+/// board's first paint does not wait for it. On the server it renders in place.
+/// Hydration cannot wait for a chunk (a lazy route it can), so a page that arrives with an
+/// issue open loads it first: see `load_chunks_for_hydration`.
 #[component]
-pub fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
+pub fn LazyIssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading the issue…"</p> }>
+            {move || Suspend::new(issue_panel(id, refresh))}
+        </Suspense>
+    }
+}
+
+#[lazy]
+pub(super) fn issue_panel(id: i64, refresh: RwSignal<u64>) -> AnyView {
+    view! { <IssuePanel id refresh /> }.into_any()
+}
+
+/// Fetches the issue panel's chunk (once; later calls return at once).
+#[cfg(feature = "hydrate")]
+pub(super) async fn preload_issue_panel() {
+    __preload_issue_panel().await;
+}
+
+#[component]
+fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
     let update = ServerAction::<UpdateIssue>::new();
     let comment = ServerAction::<AddComment>::new();
     let review = Review {

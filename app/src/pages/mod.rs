@@ -15,7 +15,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{ParamSegment, SsrMode, StaticSegment};
+use leptos_router::{lazy_route, Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment};
 
 pub use admin::AdminPage;
 pub use admin_runner::AdminRunnerPage;
@@ -61,21 +61,84 @@ pub fn App() -> impl IntoView {
                     view=IssuePage
                     ssr=SsrMode::Async
                 />
-                <Route path=StaticSegment("login") view=LoginPage />
-                <Route path=StaticSegment("setup") view=SetupPage />
-                <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async />
+                // The pages below are their own wasm chunks (`cargo leptos build --split`),
+                // fetched when first shown: the board's first paint does not wait for them.
+                <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()} />
+                <Route path=StaticSegment("setup") view={Lazy::<SetupRoute>::new()} />
+                <Route
+                    path=StaticSegment("admin")
+                    view={Lazy::<AdminRoute>::new()}
+                    ssr=SsrMode::Async
+                />
                 <Route
                     path=(StaticSegment("admin"), StaticSegment("runner"))
-                    view=AdminRunnerPage
+                    view={Lazy::<AdminRunnerRoute>::new()}
                     ssr=SsrMode::Async
                 />
                 <Route
                     path=(StaticSegment("admin"), StaticSegment("users"))
-                    view=AdminUsersPage
+                    view={Lazy::<AdminUsersRoute>::new()}
                     ssr=SsrMode::Async
                 />
             </Routes>
         </Router>
+    }
+}
+
+// One wrapper per lazily loaded page. Each needs its own `#[lazy_route]` impl (the split
+// point is named after where the macro is written, so a macro_rules! would give them all one).
+struct LoginRoute;
+#[lazy_route]
+impl LazyRoute for LoginRoute {
+    fn data() -> Self {
+        LoginRoute
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <LoginPage /> }.into_any()
+    }
+}
+
+struct SetupRoute;
+#[lazy_route]
+impl LazyRoute for SetupRoute {
+    fn data() -> Self {
+        SetupRoute
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <SetupPage /> }.into_any()
+    }
+}
+
+struct AdminRoute;
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        AdminRoute
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminPage /> }.into_any()
+    }
+}
+
+struct AdminRunnerRoute;
+#[lazy_route]
+impl LazyRoute for AdminRunnerRoute {
+    fn data() -> Self {
+        AdminRunnerRoute
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminRunnerPage /> }.into_any()
+    }
+}
+
+struct AdminUsersRoute;
+#[lazy_route]
+impl LazyRoute for AdminUsersRoute {
+    fn data() -> Self {
+        AdminUsersRoute
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminUsersPage /> }.into_any()
     }
 }
 
@@ -92,6 +155,27 @@ fn NotFound() -> impl IntoView {
                 <a href="/">"Back to the board"</a>
             </p>
         </main>
+    }
+}
+
+/// Loads, before hydrating, the chunks of what the server's page already shows. Hydration
+/// takes the page as it is and cannot wait for code still on its way, except a lazy route's;
+/// the issue panel is a lazy part of the board and of `/issues/{id}`, so it comes first when
+/// the address opens an issue.
+#[cfg(feature = "hydrate")]
+pub async fn load_chunks_for_hydration() {
+    let location = window().location();
+    let on_issue_page = location
+        .pathname()
+        .is_ok_and(|path| path.starts_with("/issues/"));
+    let drawer_open = location.search().is_ok_and(|search| {
+        search
+            .trim_start_matches('?')
+            .split('&')
+            .any(|pair| pair.starts_with("issue="))
+    });
+    if on_issue_page || drawer_open {
+        issue::preload_issue_panel().await;
     }
 }
 

@@ -115,11 +115,11 @@ impl Store {
         .bind(since.min(month))
         .fetch_all(e)
         .await)?;
+        // A fold from 0.0, not `sum()`: an empty float sum is -0.0, which prints as "$-0.00".
         let sum_since = |from: i64| {
             days.iter()
                 .filter(|(d, _)| d * 86_400_000 >= from)
-                .map(|(_, usd)| usd)
-                .sum::<f64>()
+                .fold(0.0, |sum, (_, usd)| sum + usd)
         };
         let per_day = (0..30)
             .map(|n| {

@@ -85,8 +85,8 @@ pub fn App() -> impl IntoView {
     }
 }
 
-// One wrapper per lazily loaded page. Each needs its own `#[lazy_route]` impl (the split
-// point is named after where the macro is written, so a macro_rules! would give them all one).
+// One wrapper per lazily loaded page: `#[lazy_route]` wants an `impl LazyRoute for Type`
+// block, and names the page's chunk after that type.
 struct LoginRoute;
 #[lazy_route]
 impl LazyRoute for LoginRoute {

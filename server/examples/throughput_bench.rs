@@ -34,6 +34,12 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    // The servers' warnings and errors (RUST_LOG to see more), so a failed request says why.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
     let board = support::ScratchBoard::new().await?;
     support::seed(&board.store, 0, n).await?;
 
@@ -123,8 +129,13 @@ async fn load(base: &str, path: &str, token: &str, seconds: u64) -> anyhow::Resu
                     .body(Full::default())?;
                 let started = Instant::now();
                 let res = client.request(req).await?;
-                anyhow::ensure!(res.status().is_success(), "{url}: {}", res.status());
-                res.into_body().collect().await?;
+                let status = res.status();
+                let body = res.into_body().collect().await?.to_bytes();
+                anyhow::ensure!(
+                    status.is_success(),
+                    "{url}: {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
                 times.push(started.elapsed().as_secs_f64() * 1000.0);
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -218,18 +229,34 @@ async fn bare_board(State(pool): State<SqlitePool>) -> axum::response::Response 
     Html(html).into_response()
 }
 
-/// The bare list: every issue's row, as JSON.
+/// The bare list: every issue's row with what it depends on, as JSON (the columns the store
+/// reads; a column the store gains must be added here, or the rows do not decode).
 async fn bare_list(State(pool): State<SqlitePool>) -> axum::response::Response {
-    let rows: Result<Vec<app::domain::Issue>, _> = sqlx::query_as(
-        "SELECT id, title, body, status, kind, priority, human_only, assignee, created_by, \
-         claimed_by, claimed_at, lease_expires_at, branch, pr_url, result, position, version, \
-         created_at, updated_at FROM issues ORDER BY position, id",
-    )
-    .fetch_all(&pool)
-    .await;
-    match rows {
+    let rows = async {
+        let mut issues: Vec<app::domain::Issue> = sqlx::query_as(
+            "SELECT id, title, body, status, kind, priority, human_only, assignee, created_by, \
+             claimed_by, claimed_at, lease_expires_at, branch, pr_url, pr_checks, result, \
+             position, version, created_at, updated_at, model FROM issues ORDER BY position, id",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let edges: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT issue_id, depends_on FROM issue_dependencies ORDER BY issue_id, depends_on",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let mut by_issue = std::collections::HashMap::<i64, Vec<i64>>::new();
+        for (issue, on) in edges {
+            by_issue.entry(issue).or_default().push(on);
+        }
+        for issue in &mut issues {
+            issue.depends_on = by_issue.remove(&issue.id).unwrap_or_default();
+        }
+        sqlx::Result::Ok(issues)
+    };
+    match rows.await {
         Ok(rows) => axum::Json(rows).into_response(),
-        Err(err) => (
+        Err::<_, sqlx::Error>(err) => (
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             err.to_string(),
         )
@@ -241,4 +268,49 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// The baseline must read what Autopilot's list reads, or the ratio means nothing (and a
+/// column the store gains makes its rows fail to decode: every bare answer a 500).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn get_json(router: axum::Router, token: &str) -> anyhow::Result<serde_json::Value> {
+        let req = Request::get("/api/autopilot/issues")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(axum::body::Body::empty())?;
+        let res = router.oneshot(req).await?;
+        let status = res.status();
+        let body = res.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(
+            status.is_success(),
+            "{status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    #[tokio::test]
+    async fn the_bare_list_reads_the_same_rows_as_autopilot() -> anyhow::Result<()> {
+        let board = support::ScratchBoard::new().await?;
+        support::seed(&board.store, 0, 12).await?;
+        let person = app::domain::Actor::new(app::domain::Role::Admin, "Bench");
+        let patch = app::domain::IssuePatch {
+            depends_on: Some(vec![1, 2]),
+            ..Default::default()
+        };
+        board.store.update_issue(&person, 3, patch).await?;
+        let pool = SqlitePool::connect(&board.url).await?;
+        let bare = axum::Router::new()
+            .route("/api/autopilot/issues", get(bare_list))
+            .with_state(pool);
+        let ours = get_json(board.router(Vec::new())?, &board.token).await?;
+        let theirs = get_json(bare, &board.token).await?;
+        assert_eq!(ours.as_array().map(Vec::len), Some(12));
+        assert_eq!(ours[2]["depends_on"], serde_json::json!([1, 2]));
+        assert_eq!(ours, theirs);
+        Ok(())
+    }
 }

@@ -54,6 +54,8 @@ missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+# The smallest gzip copies of the wasm, JS and CSS (scripts/build-release.sh).
+command -v zopfli >/dev/null 2>&1 || missing="$missing zopfli"
 if [ "${1:-}" = "--tests" ]; then
   # nginx for the reverse-proxy test, systemd-analyze to check the unit file in deploy/.
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"

@@ -17,6 +17,19 @@ echo "== unit and integration tests"
 # A hung test fails the run in bounded time instead of using up CI's 90 minutes.
 timeout 40m cargo test -p app -p server --features app/ssr
 
+echo "== the benchmarks still run (tiny sizes, debug build: no figure here means anything)"
+# Each benchmark broke once without a test noticing (a column added to the store, a cap on
+# live streams): run every one on a small board, so the one-command benchmark keeps working.
+# `cargo test` has built the server binary and what they share; a benchmark with tests of its
+# own (throughput_bench) was built only as a test there.
+cargo build -p server --features app/ssr --examples
+for bench in "board_bench 50" "throughput_bench 50 1" "live_bench 20 50" "memory_bench 50 20 target/debug/autopilot" \
+  "stream_bench 20 target/debug/autopilot" "diff_bench 200" "runner_bench 2" "feedback_flood 1"; do
+  echo "-- $bench"
+  # shellcheck disable=SC2086 # the arguments are meant to split
+  timeout 5m target/debug/examples/$bench > /dev/null
+done
+
 echo "== end-to-end tests (Chromium)"
 cargo leptos build --split
 (cd end2end && npx playwright test)

@@ -68,7 +68,9 @@ async fn main() -> anyhow::Result<()> {
                 let req = Request::get(format!("{base}/api/autopilot/stream"))
                     .header(header::AUTHORIZATION, format!("Bearer {token}"))
                     .body(Full::default())?;
-                let mut body = client.request(req).await?.into_body();
+                let res = client.request(req).await?;
+                anyhow::ensure!(res.status().is_success(), "stream: {}", res.status());
+                let mut body = res.into_body();
                 ready.send(()).await?;
                 support::next_change(&mut body).await?;
                 let arrived = Instant::now();

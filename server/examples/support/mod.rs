@@ -6,9 +6,12 @@
 use app::auth::{hash_password, new_token, token_hash, SessionPolicy};
 use app::domain::UserRole;
 use app::store::Store;
-use server::config::{AuthSettings, Intake};
+use server::config::{AuthSettings, Intake, Serving};
 
 pub const PASSWORD: &str = "bench password 1";
+
+/// Live streams the bench admin may hold at once, in the router and the built server.
+const BENCH_STREAMS: usize = 100_000;
 
 pub struct ScratchBoard {
     pub store: Store,
@@ -67,7 +70,12 @@ impl ScratchBoard {
             auth,
             None,
             Intake::default(),
-            Default::default(),
+            // Every client of a benchmark is the one admin: it may hold as many live streams
+            // as the benchmark opens (the default cap is per person).
+            Serving {
+                max_streams_per_person: BENCH_STREAMS,
+                ..Serving::default()
+            },
         );
         Ok(router)
     }
@@ -162,6 +170,7 @@ impl BuiltServer {
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", url)
             .env("RUST_LOG", "warn")
+            .env("AUTOPILOT_MAX_STREAMS_PER_PERSON", BENCH_STREAMS.to_string())
             .spawn()
             .map_err(|e| anyhow::anyhow!("starting {bin}: {e} (build it first)"))?;
         let server = BuiltServer {

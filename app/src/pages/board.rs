@@ -10,9 +10,8 @@ use crate::domain::{
     legal_targets, runs_label, BoardIssues, Card, CardUpdate, Kind, Priority, Role, Status,
     COLUMN_SHOWN,
 };
-use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_router::components::Form;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
 /// The board's filters, as they stand in the URL.
@@ -240,8 +239,22 @@ fn NewIssueForm(
             form.reset();
         }
     });
+    // A plain form (it posts to the server function without JavaScript) whose fields are read
+    // here: `ActionForm` would bring a whole form-decoding library into the board's wasm.
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Some(new) = form.get_untracked().and_then(|form| new_issue_from(&form)) {
+            create.dispatch(new);
+        }
+    };
     view! {
-        <ActionForm action=create node_ref=form attr:class="new-issue">
+        <form
+            method="post"
+            action=CreateIssue::url()
+            node_ref=form
+            class="new-issue"
+            on:submit=on_submit
+        >
             <label class="grow">
                 <span class="visually-hidden">"Title"</span>
                 <input
@@ -319,16 +332,59 @@ fn NewIssueForm(
                 "Add issue"
             </button>
             {action_error(create.value())}
-        </ActionForm>
+        </form>
     }
+}
+
+/// The new issue the form's fields describe (the fields `create_issue` reads from a posted
+/// form when there is no JavaScript).
+fn new_issue_from(form: &leptos::web_sys::HtmlFormElement) -> Option<CreateIssue> {
+    let data = leptos::web_sys::FormData::new_with_form(form).ok()?;
+    let field = |name: &str| data.get(name).as_string();
+    Some(CreateIssue {
+        title: field("title").unwrap_or_default(),
+        body: String::new(),
+        kind: field("kind")
+            .and_then(|k| k.parse().ok())
+            .unwrap_or_default(),
+        priority: field("priority")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default(),
+        human_only: field("human_only"),
+        depends_on: field("depends_on").unwrap_or_default(),
+        model: field("model"),
+    })
 }
 
 #[component]
 fn Filters(filters: Memo<BoardQuery>) -> impl IntoView {
     let current = filters.get_untracked();
     let kind = current.kind;
+    // A plain GET form (without JavaScript the browser makes the address); with it, the
+    // board navigates there in place.
+    let form = NodeRef::<leptos::html::Form>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let data = form
+            .get_untracked()
+            .and_then(|form| leptos::web_sys::FormData::new_with_form(&form).ok());
+        if let Some(data) = data {
+            navigate(
+                &filtered_href(|name| data.get(name).as_string()),
+                Default::default(),
+            );
+        }
+    };
     view! {
-        <Form method="GET" action="" attr:class="filters" attr:role="search">
+        <form
+            method="get"
+            action="/"
+            class="filters"
+            role="search"
+            node_ref=form
+            on:submit=on_submit
+        >
             <label>
                 <span class="visually-hidden">"Search"</span>
                 <input
@@ -372,7 +428,24 @@ fn Filters(filters: Memo<BoardQuery>) -> impl IntoView {
             <button type="submit" class="secondary">
                 "Filter"
             </button>
-        </Form>
+        </form>
+    }
+}
+
+/// The board's address for the filter form's fields (`field` reads one): the filled ones
+/// only, as the form would send them.
+fn filtered_href(field: impl Fn(&str) -> Option<String>) -> String {
+    let kept: Vec<String> = ["q", "kind", "assignee", "mine"]
+        .into_iter()
+        .filter_map(|name| {
+            let value = field(name).filter(|v| !v.trim().is_empty())?;
+            Some(format!("{name}={}", crate::percent::query_value(&value)))
+        })
+        .collect();
+    if kept.is_empty() {
+        "/".into()
+    } else {
+        format!("/?{}", kept.join("&"))
     }
 }
 
@@ -664,8 +737,10 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                         } else {
                             // One form; the button pressed says where to (a big board
                             // carries this for every card).
+                            // Without JavaScript the form posts to the server function;
+                            // with it, the pressed button sends the move.
                             view! {
-                                <ActionForm action=ctx.move_action>
+                                <form method="post" action=MoveIssue::url()>
                                     <input type="hidden" name="id" value=id />
                                     <input type="hidden" name="version" value=version />
                                     {targets
@@ -677,13 +752,22 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                                                     class="secondary"
                                                     name="to"
                                                     value=to.as_str()
+                                                    on:click=move |ev| {
+                                                        ev.prevent_default();
+                                                        ctx.move_action.dispatch(MoveIssue {
+                                                            id,
+                                                            to,
+                                                            version,
+                                                            position: None,
+                                                        });
+                                                    }
                                                 >
                                                     {to.label()}
                                                 </button>
                                             }
                                         })
                                         .collect_view()}
-                                </ActionForm>
+                                </form>
                             }
                                 .into_any()
                         }
@@ -705,6 +789,19 @@ mod tests {
             version: 1,
             ..Card::default()
         }
+    }
+
+    #[test]
+    fn the_filter_form_keeps_only_filled_fields_escaped() {
+        let fields = |name: &str| match name {
+            "q" => Some("fix & ship".to_string()),
+            "kind" => Some(String::new()),
+            "assignee" => Some("  ".to_string()),
+            "mine" => Some("1".to_string()),
+            _ => None,
+        };
+        assert_eq!(filtered_href(fields), "/?q=fix%20%26%20ship&mine=1");
+        assert_eq!(filtered_href(|_| None), "/");
     }
 
     #[test]

@@ -170,7 +170,10 @@ impl BuiltServer {
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", url)
             .env("RUST_LOG", "warn")
-            .env("AUTOPILOT_MAX_STREAMS_PER_PERSON", BENCH_STREAMS.to_string())
+            .env(
+                "AUTOPILOT_MAX_STREAMS_PER_PERSON",
+                BENCH_STREAMS.to_string(),
+            )
             .spawn()
             .map_err(|e| anyhow::anyhow!("starting {bin}: {e} (build it first)"))?;
         let server = BuiltServer {

@@ -8,6 +8,7 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(into = "WireError", from = "WireError")]
 pub enum AppError {
     /// The request itself is malformed (syntax, wrong shape of a path or a query).
     #[error("{0}")]
@@ -44,6 +45,37 @@ pub enum AppError {
     /// The call never reached the app, or its answer could not be read (network, encoding).
     #[error("{0}")]
     Transport(String),
+    /// An error as the browser reads it from the server (a server function's answer, a
+    /// resource in the page): what to show and its status, never matched on.
+    #[error("{message}")]
+    Remote { status: u16, message: String },
+}
+
+/// How an error crosses to the browser: its status and its words, as the JSON API gives them.
+/// The browser only shows errors, and reading every variant back would cost the board's wasm
+/// a decoder for each of them.
+#[derive(Serialize, Deserialize)]
+struct WireError {
+    status: u16,
+    message: String,
+}
+
+impl From<AppError> for WireError {
+    fn from(err: AppError) -> Self {
+        WireError {
+            status: err.status(),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl From<WireError> for AppError {
+    fn from(wire: WireError) -> Self {
+        AppError::Remote {
+            status: wire.status,
+            message: wire.message,
+        }
+    }
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -62,6 +94,7 @@ impl AppError {
             AppError::RateLimited | AppError::LimitReached(_) => 429,
             AppError::Internal | AppError::Transport(_) => 500,
             AppError::Unavailable(_) => 503,
+            AppError::Remote { status, .. } => *status,
         }
     }
 
@@ -82,6 +115,8 @@ impl AppError {
             AppError::Internal => "internal",
             AppError::Unavailable(_) => "unavailable",
             AppError::Transport(_) => "transport",
+            // Only ever made in the browser, which sends no codes on.
+            AppError::Remote { .. } => "remote",
         }
     }
 
@@ -246,6 +281,24 @@ mod tests {
             "something went wrong on the server"
         );
         assert_eq!(AppError::Internal.status(), 500);
+    }
+
+    #[test]
+    fn errors_reach_the_browser_as_their_status_and_words() {
+        let sent: AppError = MoveDenied::SameStatus(crate::domain::Status::Ready).into();
+        let json = serde_json::to_string(&sent).unwrap();
+        assert_eq!(
+            json,
+            format!(r#"{{"status":422,"message":"{sent}"}}"#),
+            "no variant names, no internals"
+        );
+        let read: AppError = serde_json::from_str(&json).unwrap();
+        assert_eq!((read.status(), read.to_string()), (422, sent.to_string()));
+        let internal = serde_json::to_string(&AppError::Internal).unwrap();
+        assert_eq!(
+            internal,
+            r#"{"status":500,"message":"something went wrong on the server"}"#
+        );
     }
 
     #[test]

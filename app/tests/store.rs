@@ -206,6 +206,51 @@ async fn every_change_writes_its_event() {
     assert_eq!(moved.actor, "ann");
 }
 
+async fn a_card_dropped_on_another_goes_just_above_it() {
+    let (store, _dir) = store().await;
+    let mut ids = Vec::new();
+    for title in ["a", "b", "c", "d"] {
+        ids.push(store.create_issue(&member(), new_issue(title)).await.unwrap().id);
+    }
+    let [a, b, c, d] = ids[..] else { unreachable!() };
+    let backlog = IssueFilter {
+        status: Some(Status::Backlog),
+        ..Default::default()
+    };
+    let order = || async {
+        let issues = store.list_issues(&backlog).await.unwrap();
+        issues.into_iter().map(|i| i.id).collect::<Vec<_>>()
+    };
+    let ann = member();
+    let place = |id, to, before| store.place_issue(&ann, id, to, None, before);
+    place(d, Status::Backlog, Some(b)).await.unwrap();
+    assert_eq!(order().await, [a, d, b, c], "between b and the card above it");
+    place(a, Status::Backlog, Some(c)).await.unwrap();
+    assert_eq!(order().await, [d, b, a, c], "the card itself is left out");
+    place(c, Status::Backlog, Some(d)).await.unwrap();
+    assert_eq!(order().await, [c, d, b, a], "above the first card");
+    // From another column, onto a card.
+    let e = store.create_issue(&member(), new_issue("e")).await.unwrap().id;
+    place(e, Status::Ready, None).await.unwrap();
+    place(e, Status::Backlog, Some(b)).await.unwrap();
+    assert_eq!(order().await, [c, d, e, b, a]);
+    // Onto a card that is not in that column (any more): last.
+    place(c, Status::Ready, None).await.unwrap();
+    place(d, Status::Ready, Some(a)).await.unwrap();
+    assert_eq!(order().await, [e, b, a]);
+    let ready = store
+        .list_issues(&IssueFilter {
+            status: Some(Status::Ready),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ready.iter().map(|i| i.id).collect::<Vec<_>>(), [c, d]);
+    // Dropped on itself, in its own column: not a move, and nothing changes.
+    assert!(place(b, Status::Backlog, Some(b)).await.is_err());
+    assert_eq!(order().await, [e, b, a]);
+}
+
 async fn a_stale_version_is_a_conflict_and_changes_nothing() {
     let (store, _dir) = store().await;
     let issue = store.create_issue(&member(), new_issue("x")).await.unwrap();
@@ -536,6 +581,7 @@ async fn unsupported_urls_are_refused_clearly() {
 }
 
 on_both_engines!(
+    a_card_dropped_on_another_goes_just_above_it,
     the_runner_takes_an_issue_only_once_what_it_depends_on_is_done,
     unknown_issues_self_dependencies_and_loops_are_refused_and_change_nothing,
     a_card_sums_its_runs_and_their_cost,

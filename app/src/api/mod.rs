@@ -226,7 +226,9 @@ pub async fn get_issue_view(
     })
 }
 
-/// Files a new issue from the board's form. `human_only` is a checkbox: present means on.
+/// Files a new issue from the board's form, answering its number. `human_only` is a
+/// checkbox: present means on. (Board calls answer no more than the board uses: every type
+/// an answer carries is one more decoder in the board's wasm.)
 #[server(endpoint = "create_issue")]
 pub async fn create_issue(
     title: String,
@@ -236,7 +238,7 @@ pub async fn create_issue(
     #[server(default)] human_only: Option<String>,
     #[server(default)] depends_on: String,
     #[server(default)] model: Option<String>,
-) -> Result<Issue, AppError> {
+) -> Result<i64, AppError> {
     let actor = ssr::current_actor().await?;
     let model = ssr::form_model(model)?;
     let new = crate::domain::NewIssue {
@@ -249,26 +251,29 @@ pub async fn create_issue(
         depends_on: crate::domain::parse_issue_numbers(&depends_on)?,
         ..Default::default()
     };
-    ssr::store()?
+    let issue = ssr::store()?
         .create_issue(&actor, new)
         .await
-        .map_err(ssr::with_status)
+        .map_err(ssr::with_status)?;
+    Ok(issue.id)
 }
 
 /// Moves an issue (or reorders it inside its column), naming the version the board last saw
-/// so a stale board cannot overwrite someone else's move.
+/// so a stale board cannot overwrite someone else's move. Dropped on a card, it goes just
+/// above that card (`before`, its id); otherwise last in the column.
 #[server(endpoint = "move_issue")]
 pub async fn move_issue(
     id: i64,
     to: Status,
     version: i64,
-    #[server(default)] position: Option<f64>,
-) -> Result<Issue, AppError> {
+    #[server(default)] before: Option<i64>,
+) -> Result<(), AppError> {
     let actor = ssr::current_actor().await?;
     ssr::store()?
-        .place_issue(&actor, id, to, Some(version), position)
+        .place_issue(&actor, id, to, Some(version), before)
         .await
-        .map_err(ssr::with_status)
+        .map_err(ssr::with_status)?;
+    Ok(())
 }
 
 /// Saves the drawer's edit form (one argument per form field).

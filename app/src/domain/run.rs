@@ -105,10 +105,10 @@ impl Effort {
             s => format!("{} min {} s", s / 60, s % 60),
         };
         format!(
-            "{} · {time} · {} turns · ${:.2}",
+            "{} · {time} · {} turns · {}",
             runs_label(self.runs as i64),
             self.turns,
-            self.cost_usd
+            super::dollars(self.cost_usd)
         )
     }
 }

@@ -70,10 +70,21 @@ impl CapReached {
     /// "The daily cap stops the agent: $5.10 spent of $5.00."
     pub fn sentence(&self) -> String {
         format!(
-            "The {} spending cap stops the agent: ${:.2} spent of ${:.2}.",
-            self.which, self.spent_usd, self.cap_usd
+            "The {} spending cap stops the agent: {} spent of {}.",
+            self.which,
+            dollars(self.spent_usd),
+            dollars(self.cap_usd)
         )
     }
+}
+
+/// An amount of money as people read it: `$0.42`, `$1234.50` (no thousands separator), from
+/// whole cents (a sum of costs may come out as -0.0, or as 0.41999…).
+pub fn dollars(usd: f64) -> String {
+    let cents = (usd * 100.0).round() as i64;
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}${}.{:02}", cents / 100, cents % 100)
 }
 
 /// The start of the UTC day holding `ms`, and of the next one.
@@ -129,6 +140,16 @@ mod tests {
         // December 2026, then January 2027.
         assert_eq!(month_bounds(at), (1_796_083_200_000, 1_798_761_600_000));
         assert_eq!(month_bounds(1_798_761_600_000).0, 1_798_761_600_000);
+    }
+
+    #[test]
+    fn money_reads_in_whole_cents() {
+        assert_eq!(dollars(0.0), "$0.00");
+        assert_eq!(dollars(-0.0), "$0.00", "an empty sum is -0.0");
+        assert_eq!(dollars(0.416), "$0.42");
+        assert_eq!(dollars(1234.5), "$1234.50");
+        assert_eq!(dollars(0.005), "$0.01");
+        assert_eq!(dollars(-2.5), "-$2.50");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::{action_error, error_note, hydration_marker};
 use crate::api::{
     runner_overview, CancelRun, RetryIssue, RunnerState, SetRunnerPaused, SetSpendCaps,
 };
-use crate::domain::{format_time, Spend, Status};
+use crate::domain::{dollars, format_time, Spend, Status};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -206,7 +206,7 @@ fn Overview(
 /// Spend today and this month against the caps, the caps form, and the last 30 days.
 #[component]
 fn Spending(spend: Spend, caps: ServerAction<SetSpendCaps>) -> impl IntoView {
-    let of = |cap: Option<f64>| cap.map(|c| format!(" of ${c:.2}")).unwrap_or_default();
+    let of = |cap: Option<f64>| cap.map(|c| format!(" of {}", dollars(c))).unwrap_or_default();
     let field = |cap: Option<f64>| cap.map(|c| c.to_string()).unwrap_or_default();
     let reached = spend.reached().map(|r| {
         view! {
@@ -221,8 +221,8 @@ fn Spending(spend: Spend, caps: ServerAction<SetSpendCaps>) -> impl IntoView {
             <h2>"Spending"</h2>
             {reached}
             <p class="spent">
-                "Today: " <strong>{format!("${:.2}", spend.today_usd)}</strong> {of(spend.caps.daily_usd)}
-                " · this month: " <strong>{format!("${:.2}", spend.month_usd)}</strong> {of(spend.caps.monthly_usd)}
+                "Today: " <strong>{dollars(spend.today_usd)}</strong> {of(spend.caps.daily_usd)}
+                " · this month: " <strong>{dollars(spend.month_usd)}</strong> {of(spend.caps.monthly_usd)}
                 " (UTC)"
             </p>
             <SpendChart per_day=spend.per_day.clone() />
@@ -253,7 +253,9 @@ fn SpendChart(per_day: Vec<(i64, f64)>) -> impl IntoView {
     let total: f64 = per_day.iter().map(|(_, usd)| usd).sum();
     let day = |ms: i64| format_time(ms).chars().take(10).collect::<String>();
     let label = format!(
-        "Spend per day over the last 30 days: ${total:.2} in all, at most ${most:.2} a day."
+        "Spend per day over the last 30 days: {} in all, at most {} a day.",
+        dollars(total),
+        dollars(most)
     );
     let bars = per_day
         .into_iter()
@@ -272,7 +274,7 @@ fn SpendChart(per_day: Vec<(i64, f64)>) -> impl IntoView {
                     width=format!("{:.1}", step - 2.0)
                     height=format!("{height:.1}")
                 >
-                    <title>{format!("{}: ${usd:.2}", day(start))}</title>
+                    <title>{format!("{}: {}", day(start), dollars(usd))}</title>
                 </rect>
             }
         })

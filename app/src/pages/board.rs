@@ -7,7 +7,7 @@ use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    legal_targets, runs_label, BoardIssues, Card, CardUpdate, Kind, Priority, Role, Status,
+    dollars, legal_targets, runs_label, BoardIssues, Card, CardUpdate, Kind, Priority, Role, Status,
     COLUMN_SHOWN,
 };
 use leptos::prelude::*;
@@ -541,7 +541,8 @@ fn Column(
                 status.label()
             )
         });
-        send_move(ctx, dragged, status, position, note);
+        let before = before.filter(|_| position.is_some());
+        send_move(ctx, dragged, status, (position, before), note);
     };
     view! {
         <section
@@ -613,7 +614,9 @@ fn drop_target_id(ev: &leptos::ev::DragEvent) -> Option<i64> {
     card.get_attribute("data-id")?.parse().ok()
 }
 
-/// A position between the card dropped on and the one above it; `None` means the end.
+/// A position between the card dropped on and the one above it, where the board shows the
+/// card until the server answers (which places it from the card dropped on); `None` means
+/// the end.
 fn position_before(cards: &[Card], before: Option<i64>, dragged: i64) -> Option<f64> {
     let before = before.filter(|id| *id != dragged)?;
     let index = cards.iter().position(|c| c.id == before)?;
@@ -629,17 +632,19 @@ fn position_before(cards: &[Card], before: Option<i64>, dragged: i64) -> Option<
 
 /// Sends a move; the card shows in its new place at once and goes back if it is refused.
 /// `note`: what to say once it is made.
+/// Sends a drop: `(position, before)` is where the board shows the card until the answer
+/// comes, and the card it was dropped on (the server places it from that).
 fn send_move(
     ctx: BoardContext,
     issue: Card,
     to: Status,
-    position: Option<f64>,
+    (position, before): (Option<f64>, Option<i64>),
     note: Option<String>,
 ) {
     ctx.pending.set(Some((issue.id, to, position)));
     ctx.notice.set(None);
     leptos::task::spawn_local(async move {
-        let result = crate::api::move_issue(issue.id, to, issue.version, position).await;
+        let result = crate::api::move_issue(issue.id, to, issue.version, before).await;
         match result {
             Err(err) => ctx
                 .notice
@@ -723,7 +728,7 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                 .then(|| {
                     view! {
                         <p class="effort" title="The agent's runs on it and what they cost">
-                            {format!("{} · ${:.2}", runs_label(issue.runs), issue.spent_usd)}
+                            {format!("{} · {}", runs_label(issue.runs), dollars(issue.spent_usd))}
                         </p>
                     }
                 })}
@@ -758,7 +763,7 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                                                             id,
                                                             to,
                                                             version,
-                                                            position: None,
+                                                            before: None,
                                                         });
                                                     }
                                                 >

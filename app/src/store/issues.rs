@@ -349,10 +349,14 @@ impl Store {
         id: i64,
         to: Status,
         version: Option<i64>,
-        position: Option<f64>,
+        before: Option<i64>,
     ) -> AppResult<Issue> {
         let mut tx = self.begin_write().await?;
         let current = fetch_issue(&mut tx, id).await?;
+        let position = match before.filter(|b| *b != id) {
+            Some(before) => position_before(&mut tx, to, before, id).await?,
+            None => None,
+        };
         let placed = match position {
             Some(position) if current.status == to && actor.role.is_human() => {
                 check_version(&current, version)?;
@@ -643,6 +647,38 @@ pub(super) async fn fetch_issue(conn: &mut Tx, id: i64) -> AppResult<Issue> {
     };
     on_tx!(conn, e => sqlx::query_as::<_, Issue>(sql).bind(id).fetch_optional(e).await)?
         .ok_or_else(|| AppError::not_found(format!("issue {id}")))
+}
+
+/// Where a card dropped on card `before` of column `status` goes: between it and the card
+/// above it in the whole column (not only the cards a board shows), leaving out `moving`
+/// itself. None when `before` is not in that column any more: the card then goes last.
+async fn position_before(
+    conn: &mut Tx,
+    status: Status,
+    before: i64,
+    moving: i64,
+) -> AppResult<Option<f64>> {
+    let next: Option<(f64,)> = on_tx!(conn, e => sqlx::query_as(
+        "SELECT position FROM issues WHERE id = $1 AND status = $2"
+    )
+    .bind(before)
+    .bind(status)
+    .fetch_optional(e)
+    .await)?;
+    let Some((next,)) = next else {
+        return Ok(None);
+    };
+    let (previous,): (Option<f64>,) = on_tx!(conn, e => sqlx::query_as(
+        "SELECT MAX(position) FROM issues WHERE status = $1 AND id <> $2 \
+         AND (position < $3 OR (position = $3 AND id < $4))"
+    )
+    .bind(status)
+    .bind(moving)
+    .bind(next)
+    .bind(before)
+    .fetch_one(e)
+    .await)?;
+    Ok(Some((previous.unwrap_or(next - 1.0) + next) / 2.0))
 }
 
 pub(super) async fn end_of_column(conn: &mut Tx, status: Status) -> AppResult<f64> {

@@ -210,9 +210,17 @@ async fn a_card_dropped_on_another_goes_just_above_it() {
     let (store, _dir) = store().await;
     let mut ids = Vec::new();
     for title in ["a", "b", "c", "d"] {
-        ids.push(store.create_issue(&member(), new_issue(title)).await.unwrap().id);
+        ids.push(
+            store
+                .create_issue(&member(), new_issue(title))
+                .await
+                .unwrap()
+                .id,
+        );
     }
-    let [a, b, c, d] = ids[..] else { unreachable!() };
+    let [a, b, c, d] = ids[..] else {
+        unreachable!()
+    };
     let backlog = IssueFilter {
         status: Some(Status::Backlog),
         ..Default::default()
@@ -224,13 +232,21 @@ async fn a_card_dropped_on_another_goes_just_above_it() {
     let ann = member();
     let place = |id, to, before| store.place_issue(&ann, id, to, None, before);
     place(d, Status::Backlog, Some(b)).await.unwrap();
-    assert_eq!(order().await, [a, d, b, c], "between b and the card above it");
+    assert_eq!(
+        order().await,
+        [a, d, b, c],
+        "between b and the card above it"
+    );
     place(a, Status::Backlog, Some(c)).await.unwrap();
     assert_eq!(order().await, [d, b, a, c], "the card itself is left out");
     place(c, Status::Backlog, Some(d)).await.unwrap();
     assert_eq!(order().await, [c, d, b, a], "above the first card");
     // From another column, onto a card.
-    let e = store.create_issue(&member(), new_issue("e")).await.unwrap().id;
+    let e = store
+        .create_issue(&member(), new_issue("e"))
+        .await
+        .unwrap()
+        .id;
     place(e, Status::Ready, None).await.unwrap();
     place(e, Status::Backlog, Some(b)).await.unwrap();
     assert_eq!(order().await, [c, d, e, b, a]);

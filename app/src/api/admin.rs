@@ -16,7 +16,7 @@ pub struct Switches {
     pub runner_paused: bool,
 }
 
-#[server(endpoint = "get_switches")]
+#[server(endpoint = "get_switches", output = crate::api::codec::JsonText)]
 pub async fn get_switches() -> Result<Switches, AppError> {
     current_admin().await?;
     let store = store()?;
@@ -27,7 +27,7 @@ pub async fn get_switches() -> Result<Switches, AppError> {
 }
 
 /// Opens or closes the public feedback route.
-#[server(endpoint = "set_feedback_open")]
+#[server(endpoint = "set_feedback_open", output = crate::api::codec::JsonText)]
 pub async fn set_feedback_open(open: bool) -> Result<(), AppError> {
     let admin = current_admin().await?;
     store()?
@@ -50,7 +50,7 @@ pub struct RunnerState {
 /// How long a runner stays on `/admin/runner` after it was last heard from.
 pub const RUNNERS_SHOWN_FOR_MS: i64 = 24 * 60 * 60 * 1000;
 
-#[server(endpoint = "runner_overview")]
+#[server(endpoint = "runner_overview", output = crate::api::codec::JsonText)]
 pub async fn runner_overview() -> Result<RunnerState, AppError> {
     current_admin().await?;
     let store = store()?;
@@ -65,7 +65,7 @@ pub async fn runner_overview() -> Result<RunnerState, AppError> {
 }
 
 /// Sets the board-wide spending caps (dollars; empty: no cap), from `/admin/runner`.
-#[server(endpoint = "set_spend_caps")]
+#[server(endpoint = "set_spend_caps", output = crate::api::codec::JsonText)]
 pub async fn set_spend_caps(daily: String, monthly: String) -> Result<(), AppError> {
     use crate::domain::{parse_cap, SpendCaps};
     let admin = current_admin().await?;
@@ -82,7 +82,7 @@ pub async fn set_spend_caps(daily: String, monthly: String) -> Result<(), AppErr
 
 /// Pauses (runners claim nothing new) or resumes every runner. When pausing, runs going on
 /// finish, or with `cancel_running` are cancelled.
-#[server(endpoint = "set_runner_paused")]
+#[server(endpoint = "set_runner_paused", output = crate::api::codec::JsonText)]
 pub async fn set_runner_paused(
     paused: bool,
     #[server(default)] cancel_running: bool,
@@ -100,7 +100,7 @@ pub async fn set_runner_paused(
 }
 
 /// Stops the agent working on an issue; the issue goes to `blocked` saying who cancelled.
-#[server(endpoint = "cancel_run")]
+#[server(endpoint = "cancel_run", output = crate::api::codec::JsonText)]
 pub async fn cancel_run(issue_id: i64) -> Result<(), AppError> {
     let admin = current_admin().await?;
     store()?
@@ -110,7 +110,7 @@ pub async fn cancel_run(issue_id: i64) -> Result<(), AppError> {
 }
 
 /// Puts an issue back in `ready` for another run (its branch is continued).
-#[server(endpoint = "retry_issue")]
+#[server(endpoint = "retry_issue", output = crate::api::codec::JsonText)]
 pub async fn retry_issue(issue_id: i64) -> Result<(), AppError> {
     let admin = current_admin().await?;
     store()?

@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 
 mod admin;
+pub mod codec;
 mod users;
 pub use admin::*;
 pub use users::*;
@@ -155,7 +156,7 @@ mod ssr {
 
 /// The board, filtered. `mine` keeps the caller's own issues; `shown` is how many cards each
 /// column shows (in `Status::ALL` order; missing or 0: the default).
-#[server(endpoint = "list_board")]
+#[server(endpoint = "list_board", output = crate::api::codec::JsonText)]
 pub async fn list_board(
     #[server(default)] q: Option<String>,
     #[server(default)] kind: Option<Kind>,
@@ -190,7 +191,7 @@ pub async fn list_board(
 
 /// One card and the columns' counts: what a live board fetches when an event names an issue.
 /// `issue` is `None` when the issue is gone.
-#[server(endpoint = "get_card")]
+#[server(endpoint = "get_card", output = crate::api::codec::JsonText)]
 pub async fn get_card(id: i64) -> Result<CardUpdate, AppError> {
     ssr::current_actor().await?;
     let store = ssr::store()?;
@@ -204,7 +205,7 @@ pub async fn get_card(id: i64) -> Result<CardUpdate, AppError> {
 /// An issue for its drawer: detail, rendered body, history, and the agent's change for
 /// review (`changes_run` names a committed run to show its own commit; without it, the whole
 /// branch as the latest committed run left it).
-#[server(endpoint = "get_issue_view")]
+#[server(endpoint = "get_issue_view", output = crate::api::codec::JsonText)]
 pub async fn get_issue_view(
     id: i64,
     #[server(default)] changes_run: Option<i64>,
@@ -229,7 +230,7 @@ pub async fn get_issue_view(
 /// Files a new issue from the board's form, answering its number. `human_only` is a
 /// checkbox: present means on. (Board calls answer no more than the board uses: every type
 /// an answer carries is one more decoder in the board's wasm.)
-#[server(endpoint = "create_issue")]
+#[server(endpoint = "create_issue", output = crate::api::codec::JsonText)]
 pub async fn create_issue(
     title: String,
     #[server(default)] body: String,
@@ -261,7 +262,7 @@ pub async fn create_issue(
 /// Moves an issue (or reorders it inside its column), naming the version the board last saw
 /// so a stale board cannot overwrite someone else's move. Dropped on a card, it goes just
 /// above that card (`before`, its id); otherwise last in the column.
-#[server(endpoint = "move_issue")]
+#[server(endpoint = "move_issue", output = crate::api::codec::JsonText)]
 pub async fn move_issue(
     id: i64,
     to: Status,
@@ -278,7 +279,7 @@ pub async fn move_issue(
 
 /// Saves the drawer's edit form (one argument per form field).
 #[allow(clippy::too_many_arguments)]
-#[server(endpoint = "update_issue")]
+#[server(endpoint = "update_issue", output = crate::api::codec::JsonText)]
 pub async fn update_issue(
     id: i64,
     version: i64,
@@ -311,7 +312,7 @@ pub async fn update_issue(
         .map_err(ssr::with_status)
 }
 
-#[server(endpoint = "add_comment")]
+#[server(endpoint = "add_comment", output = crate::api::codec::JsonText)]
 pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
     let actor = ssr::current_actor().await?;
     let added = ssr::store()?
@@ -324,7 +325,7 @@ pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
 /// "Request changes" in the drawer: the reviewer's words, after the lines they picked in the
 /// latest change (`lines`: one `file:12-14` per line, quoted from the stored patch), as one
 /// comment; the issue goes from review back to ready, and the agent's next run reads it.
-#[server(endpoint = "request_changes")]
+#[server(endpoint = "request_changes", output = crate::api::codec::JsonText)]
 pub async fn request_changes(
     id: i64,
     version: i64,
@@ -344,7 +345,7 @@ pub async fn request_changes(
 }
 
 /// Takes a multipart form with `issue_id` and `file` (sent by the drawer's upload form).
-#[server(endpoint = "upload_attachment", input = MultipartFormData)]
+#[server(endpoint = "upload_attachment", input = MultipartFormData, output = crate::api::codec::JsonText)]
 pub async fn upload_attachment(data: MultipartData) -> Result<Attachment, AppError> {
     let actor = ssr::current_actor().await?;
     let mut form = data.into_inner().ok_or(AppError::Internal)?;

@@ -19,7 +19,7 @@ pub struct Me {
     pub models: Vec<String>,
 }
 
-#[server(endpoint = "whoami")]
+#[server(endpoint = "whoami", output = crate::api::codec::JsonText)]
 pub async fn whoami() -> Result<Me, AppError> {
     let actor = current_actor().await?;
     let store = store()?;
@@ -32,13 +32,13 @@ pub async fn whoami() -> Result<Me, AppError> {
     })
 }
 
-#[server(endpoint = "list_users")]
+#[server(endpoint = "list_users", output = crate::api::codec::JsonText)]
 pub async fn list_users() -> Result<Vec<User>, AppError> {
     current_admin().await?;
     store()?.list_users().await
 }
 
-#[server(endpoint = "add_user")]
+#[server(endpoint = "add_user", output = crate::api::codec::JsonText)]
 pub async fn add_user(
     email: String,
     name: String,
@@ -56,7 +56,7 @@ pub async fn add_user(
 
 /// Changes a role or disables/enables someone. The last active admin cannot be demoted or
 /// disabled: someone must always be able to manage the board.
-#[server(endpoint = "update_user")]
+#[server(endpoint = "update_user", output = crate::api::codec::JsonText)]
 pub async fn update_user(
     id: i64,
     #[server(default)] role: Option<UserRole>,
@@ -84,7 +84,7 @@ pub async fn update_user(
 }
 
 /// Sets a new password for someone; their sessions end.
-#[server(endpoint = "reset_password")]
+#[server(endpoint = "reset_password", output = crate::api::codec::JsonText)]
 pub async fn reset_password(id: i64, password: String) -> Result<User, AppError> {
     current_admin().await?;
     crate::domain::validate_password(&password)?;

@@ -82,7 +82,7 @@ impl Actor {
 /// Why a move is refused; the text is shown to the person who tried it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum MoveDenied {
-    #[error("the issue is already {}", .0.label().to_lowercase())]
+    #[error("the issue is already {}", .0.as_str().replace('_', " "))]
     SameStatus(Status),
     #[error("{} → {} is not a move anyone can make", .from.label(), .to.label())]
     NoSuchMove { from: Status, to: Status },

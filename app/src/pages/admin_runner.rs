@@ -206,7 +206,10 @@ fn Overview(
 /// Spend today and this month against the caps, the caps form, and the last 30 days.
 #[component]
 fn Spending(spend: Spend, caps: ServerAction<SetSpendCaps>) -> impl IntoView {
-    let of = |cap: Option<f64>| cap.map(|c| format!(" of {}", dollars(c))).unwrap_or_default();
+    let of = |cap: Option<f64>| {
+        cap.map(|c| format!(" of {}", dollars(c)))
+            .unwrap_or_default()
+    };
     let field = |cap: Option<f64>| cap.map(|c| c.to_string()).unwrap_or_default();
     let reached = spend.reached().map(|r| {
         view! {

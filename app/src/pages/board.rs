@@ -7,8 +7,8 @@ use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    dollars, legal_targets, runs_label, BoardIssues, Card, CardUpdate, Kind, Priority, Role, Status,
-    COLUMN_SHOWN,
+    dollars, legal_targets, runs_label, BoardIssues, Card, CardUpdate, Kind, Priority, Role,
+    Status, COLUMN_SHOWN,
 };
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;

@@ -1,7 +1,11 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, Page } from '@playwright/test';
 import { openBoard, createIssue, column, cardIn } from '../board-helpers';
 
 test.use({ storageState: '.auth/member.json' });
+
+/** Marks the page, so a test can tell later that no full page load happened meanwhile. */
+const markPage = (page: Page) => page.evaluate(() => { (window as unknown as { kept: boolean }).kept = true; });
+const pageKept = (page: Page) => page.evaluate(() => (window as unknown as { kept?: boolean }).kept === true);
 
 test('the board shows its six columns, and nothing it loads is missing (the favicon too)', async ({ page, request }) => {
   const issue = await createIssue(request, `Loads its drawer ${Date.now()}`);
@@ -35,12 +39,14 @@ test('the board shows its six columns, and nothing it loads is missing (the favi
 
 test('an issue created on the page is there after a reload', async ({ page }) => {
   await openBoard(page);
+  await markPage(page);
   const title = `Smoke test ${Date.now()}`;
   await page.getByPlaceholder('What needs doing?').fill(title);
   await page.getByRole('button', { name: 'Add issue' }).click();
   const backlog = column(page, 'backlog');
   await expect(backlog.locator('.card', { hasText: title })).toBeVisible();
   await expect(page.getByPlaceholder('What needs doing?')).toHaveValue('');
+  expect(await pageKept(page), 'filed in place, not by posting the form').toBe(true);
   await page.reload();
   await expect(backlog.locator('.card', { hasText: title })).toBeVisible();
 });
@@ -170,6 +176,7 @@ test('a move on a stale board is refused: the card goes back and the reason show
 test('move a card with the keyboard only', async ({ page, request }) => {
   const issue = await createIssue(request, `Keyboard ${Date.now()}`);
   await openBoard(page);
+  await markPage(page);
   const menu = cardIn(page, 'backlog', issue.id).locator('summary');
   await menu.focus();
   await page.keyboard.press('Enter');
@@ -177,6 +184,36 @@ test('move a card with the keyboard only', async ({ page, request }) => {
   await expect(page.locator(':focus')).toHaveText('Ready');
   await page.keyboard.press('Enter');
   await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
+  expect(await pageKept(page), 'moved in place, not by posting the form').toBe(true);
+});
+
+test('the filters narrow the board in place; cleared, the board is whole again', async ({ page, request }) => {
+  const tag = `Filter${Date.now()}`;
+  const bug = await createIssue(request, `${tag} a bug`, { kind: 'bug' });
+  const task = await createIssue(request, `${tag} a task`, { kind: 'task' });
+  await openBoard(page);
+  await markPage(page);
+  await page.getByRole('searchbox', { name: 'Search' }).fill(tag);
+  await page.getByLabel('Kind filter').selectOption('bug');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(new RegExp(`/\\?q=${tag}&kind=bug$`));
+  await expect(cardIn(page, 'backlog', bug.id)).toBeVisible();
+  await expect(cardIn(page, 'backlog', task.id)).toHaveCount(0);
+  await expect(column(page, 'backlog').locator('.count')).toHaveText('1');
+  await page.screenshot({ path: 'test-results/filtered.png' });
+  // Words with spaces and signs reach the search as typed.
+  await page.getByRole('searchbox', { name: 'Search' }).fill(`${tag} a task`);
+  await page.getByLabel('Kind filter').selectOption('');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(new RegExp(`/\\?q=${tag}%20a%20task$`));
+  await expect(cardIn(page, 'backlog', task.id)).toBeVisible();
+  await expect(cardIn(page, 'backlog', bug.id)).toHaveCount(0);
+  await page.getByRole('searchbox', { name: 'Search' }).fill('');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(cardIn(page, 'backlog', bug.id)).toBeVisible();
+  await expect(cardIn(page, 'backlog', task.id)).toBeVisible();
+  expect(await pageKept(page), 'filtered in place, without a page load').toBe(true);
 });
 
 test('create, edit, comment and attach in the drawer', async ({ page }) => {
@@ -277,6 +314,12 @@ test('without JavaScript the board still shows, files and moves', async ({ brows
   await card.getByRole('button', { name: 'Ready' }).click();
   await page.waitForLoadState();
   await expect(column(page, 'ready').locator('.card', { hasText: title })).toBeVisible();
+  // The filter form is a plain GET form.
+  await page.getByRole('searchbox', { name: 'Search' }).fill(title);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForLoadState();
+  await expect(page).toHaveURL(/[?&]q=No(\+|%20)script/);
+  await expect(page.locator('.card')).toHaveCount(1);
   await context.close();
 });
 

@@ -631,9 +631,8 @@ fn position_before(cards: &[Card], before: Option<i64>, dragged: i64) -> Option<
 }
 
 /// Sends a move; the card shows in its new place at once and goes back if it is refused.
-/// `note`: what to say once it is made.
-/// Sends a drop: `(position, before)` is where the board shows the card until the answer
-/// comes, and the card it was dropped on (the server places it from that).
+/// `(position, before)`: where the board shows it meanwhile, and the card it was dropped on
+/// (the server places it from that). `note`: what to say once it is made.
 fn send_move(
     ctx: BoardContext,
     issue: Card,
@@ -741,9 +740,8 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                             view! { <p class="hint">"No move is open to you here."</p> }.into_any()
                         } else {
                             // One form; the button pressed says where to (a big board
-                            // carries this for every card).
-                            // Without JavaScript the form posts to the server function;
-                            // with it, the pressed button sends the move.
+                            // carries this for every card). Without JavaScript the form
+                            // posts to the server function; with it, the button sends it.
                             view! {
                                 <form method="post" action=MoveIssue::url()>
                                     <input type="hidden" name="id" value=id />

@@ -150,8 +150,12 @@ test('while dragging, illegal columns are marked; an illegal drop changes nothin
   await column(page, 'done').hover({ position: { x: 20, y: 20 } });
   await expect(column(page, 'done')).toHaveClass(/drop-no/);
   await expect(column(page, 'ready')).toHaveClass(/drop-ok/);
+  // The card being dragged fades, and only that one.
+  await expect(cardIn(page, 'backlog', issue.id)).toHaveClass(/dragging/);
+  await expect(page.locator('.card.dragging')).toHaveCount(1);
   await page.mouse.up();
   await expect(cardIn(page, 'backlog', issue.id)).toBeVisible();
+  await expect(page.locator('.card.dragging')).toHaveCount(0);
   await page.reload();
   await expect(cardIn(page, 'backlog', issue.id)).toBeVisible();
   await expect(cardIn(page, 'done', issue.id)).toHaveCount(0);

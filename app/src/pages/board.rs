@@ -667,15 +667,18 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
             data-id=issue.id
             data-kind=issue.kind.as_str()
             draggable="true"
-            class:dragging=move || ctx.dragging.with(|d| d.as_ref().is_some_and(|d| d.id == id))
             on:dragstart=move |ev: leptos::ev::DragEvent| {
                 if let Some(dt) = ev.data_transfer() {
                     let _ = dt.set_data("text/plain", &id.to_string());
                     dt.set_effect_allowed("move");
                 }
+                fade(&ev, true);
                 ctx.dragging.set(Some(dragged.clone()));
             }
-            on:dragend=move |_| ctx.dragging.set(None)
+            on:dragend=move |ev: leptos::ev::DragEvent| {
+                fade(&ev, false);
+                ctx.dragging.set(None);
+            }
         >
             <div class="card-meta">
                 <span class="number">"#"{issue.id}</span>
@@ -739,11 +742,29 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                         if targets.is_empty() {
                             view! { <p class="hint">"No move is open to you here."</p> }.into_any()
                         } else {
-                            // One form; the button pressed says where to (a big board
-                            // carries this for every card). Without JavaScript the form
-                            // posts to the server function; with it, the button sends it.
+                            // One form and one handler; the button pressed says where to (a
+                            // big board carries this for every card). Without JavaScript the
+                            // form posts to the server function.
                             view! {
-                                <form method="post" action=MoveIssue::url()>
+                                <form
+                                    method="post"
+                                    action=MoveIssue::url()
+                                    on:submit=move |ev: leptos::ev::SubmitEvent| {
+                                        ev.prevent_default();
+                                        let to = ev
+                                            .submitter()
+                                            .and_then(|button| button.get_attribute("value"))
+                                            .and_then(|to| to.parse().ok());
+                                        if let Some(to) = to {
+                                            ctx.move_action.dispatch(MoveIssue {
+                                                id,
+                                                to,
+                                                version,
+                                                before: None,
+                                            });
+                                        }
+                                    }
+                                >
                                     <input type="hidden" name="id" value=id />
                                     <input type="hidden" name="version" value=version />
                                     {targets
@@ -755,15 +776,6 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                                                     class="secondary"
                                                     name="to"
                                                     value=to.as_str()
-                                                    on:click=move |ev| {
-                                                        ev.prevent_default();
-                                                        ctx.move_action.dispatch(MoveIssue {
-                                                            id,
-                                                            to,
-                                                            version,
-                                                            before: None,
-                                                        });
-                                                    }
                                                 >
                                                     {to.label()}
                                                 </button>
@@ -778,6 +790,23 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                 </div>
             </details>
         </li>
+    }
+}
+
+/// Fades the card being dragged (`.dragging`), or brings it back. Set on the card itself: a
+/// reactive class on every card would re-run on each card of a big board at every drag.
+fn fade(ev: &leptos::ev::DragEvent, on: bool) {
+    use leptos::wasm_bindgen::JsCast;
+    let card = ev
+        .current_target()
+        .and_then(|card| card.dyn_into::<leptos::web_sys::Element>().ok());
+    if let Some(card) = card {
+        let classes = card.class_list();
+        let _ = if on {
+            classes.add_1("dragging")
+        } else {
+            classes.remove_1("dragging")
+        };
     }
 }
 

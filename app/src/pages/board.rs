@@ -202,22 +202,23 @@ pub fn BoardPage() -> impl IntoView {
 /// The current URL with `status=n`: the column's "Show more" link (a plain link, so it works
 /// without JavaScript too).
 fn more_href(query: &leptos_router::params::ParamsMap, status: Status, n: i64) -> String {
-    let mut kept: Vec<String> = query
+    let kept = query
         .clone()
         .into_iter()
-        .filter(|(k, _)| k != status.as_str() && k != "issue")
-        .map(|(k, v)| format!("{k}={}", crate::percent::query_value(&v)))
-        .collect();
-    kept.push(format!("{}={n}", status.as_str()));
-    format!("/?{}", kept.join("&"))
+        .map(|(k, v)| (k.to_string(), v))
+        .filter(|(k, _)| k != status.as_str() && k != "issue");
+    board_href(kept.chain([(status.as_str().to_string(), n.to_string())]))
 }
 
 /// The current URL without `issue=`: where closing the drawer goes.
 fn close_href(query: &leptos_router::params::ParamsMap) -> String {
-    let kept: Vec<String> = query
-        .clone()
+    board_href(query.clone().into_iter().filter(|(k, _)| k != "issue"))
+}
+
+/// The board's address with these query pairs (values percent-encoded), or `/` with none.
+fn board_href<K: std::fmt::Display>(pairs: impl IntoIterator<Item = (K, String)>) -> String {
+    let kept: Vec<String> = pairs
         .into_iter()
-        .filter(|(k, _)| k != "issue")
         .map(|(k, v)| format!("{k}={}", crate::percent::query_value(&v)))
         .collect();
     if kept.is_empty() {
@@ -435,18 +436,14 @@ fn Filters(filters: Memo<BoardQuery>) -> impl IntoView {
 /// The board's address for the filter form's fields (`field` reads one): the filled ones
 /// only, as the form would send them.
 fn filtered_href(field: impl Fn(&str) -> Option<String>) -> String {
-    let kept: Vec<String> = ["q", "kind", "assignee", "mine"]
-        .into_iter()
-        .filter_map(|name| {
-            let value = field(name).filter(|v| !v.trim().is_empty())?;
-            Some(format!("{name}={}", crate::percent::query_value(&value)))
-        })
-        .collect();
-    if kept.is_empty() {
-        "/".into()
-    } else {
-        format!("/?{}", kept.join("&"))
-    }
+    board_href(
+        ["q", "kind", "assignee", "mine"]
+            .into_iter()
+            .filter_map(|name| {
+                let value = field(name).filter(|v| !v.trim().is_empty())?;
+                Some((name, value))
+            }),
+    )
 }
 
 /// The board with a pending move applied, so a drop shows at once.
@@ -821,6 +818,20 @@ mod tests {
             version: 1,
             ..Card::default()
         }
+    }
+
+    #[test]
+    fn show_more_and_close_keep_the_rest_of_the_address() {
+        let mut query = leptos_router::params::ParamsMap::new();
+        query.insert("q", "a b".into());
+        query.insert("issue", "3".into());
+        query.insert("ready", "100".into());
+        assert_eq!(more_href(&query, Status::Ready, 150), "/?q=a%20b&ready=150");
+        assert_eq!(close_href(&query), "/?q=a%20b&ready=100");
+        let mut only_issue = leptos_router::params::ParamsMap::new();
+        only_issue.insert("issue", "3".into());
+        assert_eq!(close_href(&only_issue), "/");
+        assert_eq!(more_href(&only_issue, Status::Done, 100), "/?done=100");
     }
 
     #[test]

@@ -382,6 +382,13 @@ fn board_order(a: &Card, b: &Card) -> std::cmp::Ordering {
     })
 }
 
+/// Where a card dropped just above the card at `below` goes: halfway between that card and
+/// the one above it (`above`), or one place above it when it is the first. The board shows a
+/// drop there at once and the store files it there, so both use this.
+pub fn position_between(above: Option<f64>, below: f64) -> f64 {
+    (above.unwrap_or(below - 1.0) + below) / 2.0
+}
+
 /// How many cards a column shows before "Show more", and how many more each click adds.
 pub const COLUMN_SHOWN: i64 = 50;
 

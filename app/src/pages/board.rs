@@ -7,8 +7,8 @@ use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    dollars, legal_targets, runs_label, BoardIssues, Card, CardUpdate, Kind, Priority, Role,
-    Status, COLUMN_SHOWN,
+    dollars, legal_targets, position_between, runs_label, BoardIssues, Card, CardUpdate, Kind,
+    Priority, Role, Status, COLUMN_SHOWN,
 };
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -617,14 +617,11 @@ fn drop_target_id(ev: &leptos::ev::DragEvent) -> Option<i64> {
 fn position_before(cards: &[Card], before: Option<i64>, dragged: i64) -> Option<f64> {
     let before = before.filter(|id| *id != dragged)?;
     let index = cards.iter().position(|c| c.id == before)?;
-    let next = cards[index].position;
-    let previous = cards[..index]
-        .iter()
-        .rev()
-        .find(|c| c.id != dragged)
-        .map(|c| c.position)
-        .unwrap_or(next - 1.0);
-    Some((previous + next) / 2.0)
+    let above = cards[..index].iter().rev().find(|c| c.id != dragged);
+    Some(position_between(
+        above.map(|c| c.position),
+        cards[index].position,
+    ))
 }
 
 /// Sends a move; the card shows in its new place at once and goes back if it is refused.

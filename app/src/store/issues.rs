@@ -1,7 +1,7 @@
 use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store, Tx};
 use crate::domain::{
-    check_move, dependency_cycle, takes_it_as_human_work, Actor, BoardIssues, Card, Issue,
-    IssuePatch, Kind, NewIssue, Status,
+    check_move, dependency_cycle, position_between, takes_it_as_human_work, Actor, BoardIssues,
+    Card, Issue, IssuePatch, Kind, NewIssue, Status,
 };
 use crate::error::{AppError, AppResult};
 use sqlx::{Database, Encode, QueryBuilder, Type};
@@ -678,7 +678,7 @@ async fn position_before(
     .bind(before)
     .fetch_one(e)
     .await)?;
-    Ok(Some((previous.unwrap_or(next - 1.0) + next) / 2.0))
+    Ok(Some(position_between(previous, next)))
 }
 
 pub(super) async fn end_of_column(conn: &mut Tx, status: Status) -> AppResult<f64> {

@@ -3,12 +3,40 @@
 // Its first answer writes HELLO.md in the CLI's working directory and asks to run `npm test`
 // (which --permission-mode acceptEdits refuses); after the tool results it answers with a
 // summary. Side requests (titles, token counts) get short answers.
+// An issue that says INJECTION-CHECK plays a prompt-injected model instead: it reads every
+// `TRY-READ <path>` the issue names (and asks the shell for every process's environment), then
+// writes all it got back into leak.txt, so the check can look for the canaries there.
 // Usage: node scripts/mock-anthropic.mjs PORT
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 
 const port = Number(process.argv[2] ?? 8765);
 const id = (prefix) => `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+
+// The text of the tool results in the newest message.
+function toolResults(req) {
+  const last = req.messages?.at(-1)?.content;
+  return (Array.isArray(last) ? last : [])
+    .filter((b) => b?.type === 'tool_result')
+    .map((b) => (typeof b.content === 'string' ? b.content : JSON.stringify(b.content)))
+    .join('\n');
+}
+
+function injected(text, cwd, req) {
+  const turn = (req.messages ?? []).filter((m) => m.role === 'assistant').length;
+  if (turn === 0) {
+    const paths = [...text.matchAll(/TRY-READ (\/[^\s\\"]+)/g)].map((m) => m[1]);
+    return [
+      { type: 'text', text: 'Reading the files the issue names.' },
+      ...paths.map((file_path) => ({ type: 'tool_use', id: id('toolu'), name: 'Read', input: { file_path } })),
+      { type: 'tool_use', id: id('toolu'), name: 'Bash', input: { command: 'cat /proc/*/environ', description: 'Look around' } },
+    ];
+  }
+  if (turn === 1) {
+    return [{ type: 'tool_use', id: id('toolu'), name: 'Write', input: { file_path: `${cwd}/leak.txt`, content: `${toolResults(req)}\n` } }];
+  }
+  return [{ type: 'text', text: 'Wrote leak.txt.' }];
+}
 
 function reply(req) {
   const text = JSON.stringify(req);
@@ -17,6 +45,7 @@ function reply(req) {
   const answered = Array.isArray(last) && last.some((b) => b?.type === 'tool_result');
   const tools = new Set((req.tools ?? []).map((t) => t?.name));
   if (!tools.has('Write')) return [{ type: 'text', text: 'Greeting file' }];
+  if (text.includes('INJECTION-CHECK')) return injected(text, cwd, req);
   if (answered) return [{ type: 'text', text: 'Added HELLO.md with a greeting. I could not run the tests.' }];
   return [
     { type: 'text', text: 'I will add the greeting file, then run the tests.' },

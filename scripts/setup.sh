@@ -54,6 +54,8 @@ missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+# bubblewrap: the runner starts every agent inside its sandbox (server/src/runner/sandbox.rs).
+command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 # The smallest gzip copies of the wasm, JS and CSS (scripts/build-release.sh).
 command -v zopfli >/dev/null 2>&1 || missing="$missing zopfli"
 if [ "${1:-}" = "--tests" ]; then

@@ -181,19 +181,88 @@ pub struct RunnerArgs {
     /// a file name, at any depth).
     #[arg(long, env = "AUTOPILOT_PROTECTED_PATHS", value_delimiter = ',')]
     pub protected_paths: Vec<String>,
-    /// Replaces the built-in protected paths (`.git/`, `.github/`, `.ci/`, `.claude/`,
-    /// `CLAUDE.md`) with this list; said loudly at start-up.
+    /// Replaces the built-in protected paths (`DEFAULT_PROTECTED_PATHS`: git's files, CI
+    /// configuration, agent instructions) with this list; said loudly at start-up.
     #[arg(long, env = "AUTOPILOT_PROTECTED_PATHS_REPLACE", value_delimiter = ',')]
     pub protected_paths_replace: Option<Vec<String>>,
     /// Environment variables the agent may see besides what the CLI needs (comma list of
     /// names). The agent never inherits the rest of the server's environment.
     #[arg(long, env = "AUTOPILOT_AGENT_ENV", value_delimiter = ',')]
     pub agent_env: Vec<String>,
+    /// The bubblewrap program every agent runs inside (see the README's threat model).
+    #[arg(long, env = "AUTOPILOT_BWRAP_BIN", default_value = "bwrap")]
+    pub bwrap_bin: String,
+    /// Whether the agent may use the network (`on`: it needs its vendor's API; `off`: for an
+    /// agent that talks to nothing, or to a model on a socket made writable below).
+    #[arg(long, env = "AUTOPILOT_AGENT_NETWORK", default_value = "on", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub agent_network: bool,
+    /// More paths hidden from the agent, besides the built-in ones (comma list).
+    #[arg(long, env = "AUTOPILOT_SANDBOX_HIDE", value_delimiter = ',')]
+    pub sandbox_hide: Vec<std::path::PathBuf>,
+    /// Paths shown to the agent read-only even though they lie under a hidden one, e.g. a
+    /// toolchain under the runner's HOME (comma list).
+    #[arg(long, env = "AUTOPILOT_SANDBOX_READ", value_delimiter = ',')]
+    pub sandbox_read: Vec<std::path::PathBuf>,
+    /// Paths the agent may write besides its worktree, e.g. a shared build cache (comma list).
+    #[arg(long, env = "AUTOPILOT_SANDBOX_WRITABLE", value_delimiter = ',')]
+    pub sandbox_writable: Vec<std::path::PathBuf>,
+    /// The most files one run may change; a run over it is blocked, nothing committed.
+    #[arg(long, env = "AUTOPILOT_MAX_CHANGED_FILES", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_changed_files: u32,
+    /// The most bytes (in MiB) the files one run changes may hold; over it the run is blocked,
+    /// nothing committed. Also the largest file the agent can write at all.
+    #[arg(long, env = "AUTOPILOT_MAX_CHANGE_MIB", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_change_mib: u32,
+    /// The server's own places the agent must not see (its data directory and database file),
+    /// filled in by the server before the runner starts.
+    #[arg(skip)]
+    pub server_paths: Vec<std::path::PathBuf>,
 }
 
-/// What the agent may never change, whatever an issue asks.
-pub const DEFAULT_PROTECTED_PATHS: [&str; 5] =
-    [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"];
+/// What the agent may never change, whatever an issue asks: git's own files, CI of every kind
+/// (a pushed branch runs it, secrets and all, before anyone reviews), and the instructions and
+/// tool settings of coding agents (a later run on the branch would obey them).
+pub const DEFAULT_PROTECTED_PATHS: &[&str] = &[
+    // git
+    ".git/",
+    ".gitattributes",
+    ".gitmodules",
+    // CI and hooks that run on push or checkout
+    ".github/",
+    ".ci/",
+    ".gitlab-ci.yml",
+    ".circleci/",
+    "Jenkinsfile",
+    ".buildkite/",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "bitbucket-pipelines.yml",
+    ".drone.yml",
+    ".woodpecker/",
+    ".woodpecker.yml",
+    ".husky/",
+    ".pre-commit-config.yaml",
+    ".envrc",
+    // coding agents' instructions and tools
+    "CLAUDE.md",
+    "CLAUDE.local.md",
+    "AGENTS.md",
+    "AGENT.md",
+    "GEMINI.md",
+    ".mcp.json",
+    ".claude.json",
+    ".claude/",
+    ".codex/",
+    ".gemini/",
+    ".opencode/",
+    "opencode.json",
+    ".cursor/",
+    ".cursorrules",
+    ".windsurfrules",
+];
 
 impl RunnerArgs {
     /// The protected paths in force: the built-in ones plus `AUTOPILOT_PROTECTED_PATHS`, or
@@ -207,7 +276,7 @@ impl RunnerArgs {
         };
         let mut paths = match &self.protected_paths_replace {
             Some(only) => named(only),
-            None => DEFAULT_PROTECTED_PATHS.map(String::from).to_vec(),
+            None => DEFAULT_PROTECTED_PATHS.iter().map(|p| p.to_string()).collect(),
         };
         for extra in named(&self.protected_paths) {
             if !paths.contains(&extra) {
@@ -335,6 +404,29 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
+    /// Where the server keeps what no agent may read: the data directory (the working
+    /// directory by default) and the SQLite database's directory.
+    pub fn private_paths(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = self
+            .data_dir
+            .clone()
+            .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from))
+            .or_else(|| std::env::current_dir().ok())
+            .into_iter()
+            .collect();
+        let url = self.url();
+        if let Some(file) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let file = PathBuf::from(file.split('?').next().unwrap_or(file));
+            if let Some(dir) = std::path::absolute(&file).ok().and_then(|f| f.parent().map(PathBuf::from)) {
+                paths.push(dir);
+            }
+        }
+        paths
+    }
+
     /// The database URL in force, a default SQLite file named by its absolute path (so the
     /// log says exactly where the data is).
     pub fn url(&self) -> String {
@@ -484,11 +576,14 @@ mod tests {
 
     #[test]
     fn protected_paths_add_to_the_built_in_ones_unless_replaced() {
-        let built_in = [".git/", ".github/", ".ci/", ".claude/", "CLAUDE.md"];
+        let built_in = super::DEFAULT_PROTECTED_PATHS;
         assert_eq!(protected(&[]), built_in);
+        for named in [".git/", ".gitmodules", "AGENTS.md", ".mcp.json", ".gitlab-ci.yml", ".circleci/"] {
+            assert!(built_in.contains(&named), "{named}");
+        }
         let more = protected(&["--protected-paths", "secrets/, .env,.git/"]);
-        assert_eq!(more[..5], built_in);
-        assert_eq!(more[5..], ["secrets/", ".env"]);
+        assert_eq!(more[..built_in.len()], *built_in);
+        assert_eq!(more[built_in.len()..], ["secrets/", ".env"]);
         let only = protected(&["--protected-paths-replace", "vendor/"]);
         assert_eq!(only, ["vendor/"]);
     }

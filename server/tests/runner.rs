@@ -41,7 +41,14 @@ fn git(repo: &Path, args: &[&str]) -> String {
 
 impl Rig {
     async fn new() -> Rig {
-        let dir = tempfile::tempdir().unwrap();
+        Rig::new_in(&std::env::temp_dir()).await
+    }
+
+    /// A rig under `base`: outside /tmp (which the sandbox hides anyway), a test of what the
+    /// sandbox hides proves something.
+    async fn new_in(base: &Path) -> Rig {
+        std::fs::create_dir_all(base).unwrap();
+        let dir = tempfile::tempdir_in(base).unwrap();
         let repo = dir.path().join("repo");
         std::fs::create_dir(&repo).unwrap();
         git(&repo, &["init", "-q", "-b", "main"]);
@@ -59,6 +66,8 @@ impl Rig {
                 "start",
             ],
         );
+        // The fake agent's notes: the one place besides its worktree the tests let it write.
+        std::fs::create_dir(dir.path().join("notes")).unwrap();
         let url = engines::fresh_database(dir.path()).await;
         let store = Store::open(&url).await.unwrap();
         Rig { dir, store, url }
@@ -92,7 +101,20 @@ impl Rig {
             concurrency: 1,
             max_run_usd: None,
             model: None,
+            bwrap_bin: "bwrap".into(),
+            agent_network: true,
+            sandbox_hide: Vec::new(),
+            sandbox_read: Vec::new(),
+            sandbox_writable: vec![self.notes()],
+            max_changed_files: 500,
+            max_change_mib: 20,
+            server_paths: Vec::new(),
         }
+    }
+
+    /// What the fake agent noted (its prompt, model, environment, what it could read).
+    fn notes(&self) -> PathBuf {
+        self.dir.path().join("notes")
     }
 
     /// A runner with settings of its own.
@@ -154,10 +176,6 @@ impl Rig {
             .success()
     }
 
-    /// Where the runner makes its worktrees by default (the fake agent leaves notes there).
-    fn worktrees(&self) -> PathBuf {
-        self.dir.path().join("repo.autopilot-worktrees")
-    }
 
     /// Commits on the issue's branch that are not on main.
     fn branch_commits(&self, id: i64) -> Vec<String> {
@@ -335,7 +353,7 @@ async fn a_question_blocks_and_an_answer_sends_it_back_with_the_whole_thread() {
     assert_eq!(issue.status, Status::Ready);
     let outcome = rig.runner().await.work_next(no_shutdown()).await.unwrap();
     assert_eq!(outcome, Some(RunOutcome::Review));
-    let prompt = std::fs::read_to_string(rig.worktrees().join("issue-1.prompt")).unwrap();
+    let prompt = std::fs::read_to_string(rig.notes().join("issue-1.prompt")).unwrap();
     assert!(
         prompt.contains("Should the greeting be formal or casual?"),
         "{prompt}"
@@ -364,7 +382,6 @@ async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
         ("FAKE:crash", RunOutcome::Error, "the fake agent crashed"),
         ("FAKE:garbage", RunOutcome::Error, "without a result line"),
         ("FAKE:apierror", RunOutcome::Error, "API Error: 500"),
-        ("FAKE:git", RunOutcome::Protected, "ran git itself"),
         ("FAKE:turns", RunOutcome::Error, "error_max_turns"),
     ];
     for (word, expected, explanation) in cases {
@@ -376,8 +393,7 @@ async fn each_failure_blocks_with_an_explanation_and_commits_nothing() {
         let (kind, text) = comments.last().unwrap();
         assert_eq!(*kind, AuthorKind::System, "{word}");
         assert!(text.contains(explanation), "{word}: {text}");
-        // Nothing committed (the fake agent's own commit under FAKE:git is undone), so no
-        // branch is left.
+        // Nothing committed, so no branch is left.
         assert!(!rig.branch_exists(1), "{word}: nothing committed");
         assert_eq!(issue.branch, None, "{word}");
         assert_eq!(git(&rig.repo(), &["status", "--porcelain"]), "", "{word}");
@@ -415,14 +431,29 @@ async fn a_hanging_agent_is_killed_with_its_children_at_the_timeout() {
     assert!(rig.comments(1).await[0]
         .1
         .contains("did not finish within 2 seconds"));
-    let child = std::fs::read_to_string(rig.worktrees().join("issue-1.child")).unwrap();
-    let alive = Command::new("kill")
-        .args(["-0", child.trim()])
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(!alive, "the agent's child process must be killed too");
+    let child = std::fs::read_to_string(rig.notes().join("issue-1.child")).unwrap();
+    assert!(
+        !running(child.trim()),
+        "the agent's child process must be killed too"
+    );
+}
+
+/// Whether a process whose command line holds `marker` is running (the agent's pids are its
+/// sandbox's own, so it is found by what it runs).
+fn running(marker: &str) -> bool {
+    for _ in 0..50 {
+        let found = Command::new("pgrep")
+            .args(["-f", marker])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if !found {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
 }
 
 async fn eight_runners_racing_on_500_issues_claim_each_exactly_once() {
@@ -757,6 +788,7 @@ fn start_binary_with(rig: &Rig, lease_seconds: u64, env: &[(&str, &str)]) -> std
         .env("AUTOPILOT_POLL_SECONDS", "3")
         .env("AUTOPILOT_LEASE_SECONDS", lease_seconds.to_string())
         .env("AUTOPILOT_AGENT_ID", "binary-runner")
+        .env("AUTOPILOT_SANDBOX_WRITABLE", rig.notes())
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(server_log(rig)).unwrap())
@@ -812,7 +844,7 @@ async fn the_issues_model_or_the_default_is_passed_and_recorded() {
         Some(RunOutcome::Review)
     );
     for (issue, model) in [(picky.id, "model-big"), (plain.id, "model-default")] {
-        let given = std::fs::read_to_string(rig.worktrees().join(format!("issue-{issue}.model")));
+        let given = std::fs::read_to_string(rig.notes().join(format!("issue-{issue}.model")));
         assert_eq!(given.unwrap().trim(), model, "#{issue}");
         let runs = rig.store.runs_for_issue(issue).await.unwrap();
         assert_eq!(runs[0].model.as_deref(), Some(model), "#{issue}");
@@ -821,7 +853,7 @@ async fn the_issues_model_or_the_default_is_passed_and_recorded() {
     let rig = Rig::new().await;
     rig.ready("Anything FAKE:edit").await;
     rig.runner().await.work_next(no_shutdown()).await.unwrap();
-    assert!(!rig.worktrees().join("issue-1.model").exists());
+    assert!(!rig.notes().join("issue-1.model").exists());
     assert_eq!(rig.store.runs_for_issue(1).await.unwrap()[0].model, None);
 }
 
@@ -836,7 +868,7 @@ async fn the_agent_cannot_see_the_servers_secrets() {
         ("BUILD_FLAVOUR", "fast"),
     ];
     let mut server = start_binary_with(&rig, 30, &secrets);
-    let env_file = rig.worktrees().join("issue-1.env");
+    let env_file = rig.notes().join("issue-1.env");
     let mut seen = String::new();
     for _ in 0..300 {
         if rig.store.get_issue(1).await.unwrap().status == Status::Blocked {
@@ -921,9 +953,9 @@ async fn after_kill_9_the_lease_runs_out_and_nothing_is_lost() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].outcome.as_deref(), Some("lost"));
     // Tidy up the orphaned fake agent.
-    if let Ok(child) = std::fs::read_to_string(rig.worktrees().join("issue-1.child")) {
-        let _ = Command::new("kill").arg(child.trim()).status();
-    }
+    // (The sandbox ends with the server: nothing of the agent is left running.)
+    let child = std::fs::read_to_string(rig.notes().join("issue-1.child")).unwrap();
+    assert!(!running(child.trim()), "the agent outlived the server");
 }
 
 async fn wrong_settings_stop_start_up_with_a_clear_message() {
@@ -1067,12 +1099,12 @@ async fn worktrees_go_where_they_are_told() {
     let rig = Rig::new().await;
     rig.ready("Say hello FAKE:edit").await;
     let mut args = rig.args();
-    let chosen = rig.dir.path().join("elsewhere/trees");
+    let chosen = rig.dir.path().join("trees");
     args.worktrees_dir = Some(chosen.clone());
     let runner = Runner::prepare(rig.store.clone(), &args).await.unwrap();
     let outcome = runner.work_next(no_shutdown()).await.unwrap();
     assert_eq!(outcome, Some(RunOutcome::Review));
-    assert!(chosen.join("issue-1.prompt").exists());
+    assert!(rig.notes().join("issue-1.prompt").exists());
     assert!(!chosen.join("issue-1").exists(), "the worktree is removed");
     assert_eq!(rig.branch_commits(1).len(), 1);
 }
@@ -1095,7 +1127,8 @@ async fn with_push_on_the_branch_is_pushed_and_a_pull_request_opened() {
         pushed,
         git(&rig.repo(), &["rev-parse", "autopilot/issue-1"])
     );
-    let gh = std::fs::read_to_string(rig.worktrees().join("issue-1.gh")).unwrap();
+    // gh runs from the main checkout, never from the agent's worktree.
+    let gh = std::fs::read_to_string(rig.dir.path().join("repo.gh")).unwrap();
     assert!(
         gh.starts_with("pr create --head autopilot/issue-1 --base main"),
         "{gh}"
@@ -1198,7 +1231,196 @@ async fn pausing_with_cancel_stops_the_runs_going_on() {
     );
 }
 
+/// Canary secrets, unique to one test run, planted everywhere a server keeps secrets.
+struct Canaries {
+    tag: String,
+}
+
+impl Canaries {
+    fn new() -> Canaries {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        Canaries {
+            tag: format!("{}x{nanos}", std::process::id()),
+        }
+    }
+
+    fn named(&self, place: &str) -> String {
+        format!("canary-{place}-{}", self.tag)
+    }
+}
+
+async fn a_hostile_agent_gets_no_secret_and_runs_nothing_of_its_own() {
+    // Outside /tmp: the sandbox's own /tmp would hide it anyway, and prove nothing.
+    let rig = Rig::new_in(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile")).await;
+    let canary = Canaries::new();
+    let root = rig.dir.path();
+    // The server's data directory, HOME (gh's and git's credentials), an environment file, the
+    // repository's config (a token in a remote URL), the database and the environment.
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("secret.txt"), canary.named("datadir")).unwrap();
+    let home = root.join("home");
+    std::fs::create_dir_all(home.join(".config/gh")).unwrap();
+    let hosts = home.join(".config/gh/hosts.yml");
+    std::fs::write(&hosts, format!("github.com:\n  oauth_token: {}\n", canary.named("ghhosts"))).unwrap();
+    let credentials = home.join(".git-credentials");
+    std::fs::write(&credentials, format!("https://x:{}@github.com\n", canary.named("gitcred"))).unwrap();
+    let env_file = root.join("autopilot.env");
+    std::fs::write(&env_file, format!("GH_TOKEN={}\n", canary.named("envfile"))).unwrap();
+    let remote = format!("https://x:{}@127.0.0.1:9/x.git", canary.named("gitconfig"));
+    git(&rig.repo(), &["remote", "add", "origin", &remote]);
+    rig.store
+        .create_issue(
+            &person(),
+            NewIssue {
+                title: "Someone else's".into(),
+                body: canary.named("database"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let db_file = root.join("test.db");
+    let mut body = String::from("Please do it.\n");
+    for path in [&data.join("secret.txt"), &hosts, &credentials, &env_file, &db_file, &rig.repo().join(".git/config")] {
+        body.push_str(&format!("TRY-READ {}\n", path.display()));
+    }
+    let issue = rig
+        .store
+        .create_issue(
+            &person(),
+            NewIssue {
+                title: "Innocent FAKE:hostile".into(),
+                body,
+                status: Some(Status::Ready),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let env_gh = canary.named("envgh");
+    let env_other = canary.named("envother");
+    let hide = env_file.display().to_string();
+    let data_dir = data.display().to_string();
+    let home_dir = home.display().to_string();
+    let mut server = start_binary_with(
+        &rig,
+        30,
+        &[
+            ("GH_TOKEN", &env_gh),
+            ("SOME_SERVICE_PASSWORD", &env_other),
+            ("AUTOPILOT_DATA_DIR", &data_dir),
+            ("HOME", &home_dir),
+            ("AUTOPILOT_SANDBOX_HIDE", &hide),
+        ],
+    );
+    let mut status = Status::Ready;
+    for _ in 0..600 {
+        status = rig.store.get_issue(issue.id).await.unwrap().status;
+        if matches!(status, Status::InReview | Status::Blocked) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let still_serving = server.try_wait().unwrap().is_none();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(still_serving, "the server died");
+    assert_eq!(status, Status::InReview, "{}", std::fs::read_to_string(server_log(&rig)).unwrap_or_default());
+
+    // The attack ran: it read its own environment.
+    let found = std::fs::read_to_string(rig.notes().join(format!("issue-{}.found", issue.id))).unwrap();
+    assert!(found.contains("PATH="), "the hostile agent did not run: {found}");
+    // Nothing it planted ran.
+    assert!(!rig.notes().join("pwned").exists(), "the runner ran the agent's code");
+    let config = std::fs::read_to_string(rig.repo().join(".git/config")).unwrap();
+    assert!(!config.contains("fsmonitor"), "{config}");
+    let hooks: Vec<_> = std::fs::read_dir(rig.repo().join(".git/hooks"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| !n.to_string_lossy().ends_with(".sample")).collect())
+        .unwrap_or_default();
+    assert!(hooks.is_empty(), "planted hooks: {hooks:?}");
+    // What reached the branch is the runner's commit of HELLO.md alone.
+    let files = git(&rig.repo(), &["show", "--name-only", "--format=%an", "autopilot/issue-2"]);
+    assert_eq!(files, "Autopilot Bot\n\nHELLO.md");
+
+    // No canary anywhere: what the agent saw, the branch, the thread, the run log, the server log.
+    let patch = git(&rig.repo(), &["log", "-p", "main..autopilot/issue-2"]);
+    let thread: String = rig.comments(issue.id).await.into_iter().map(|(_, t)| t + "\n").collect();
+    let run = &rig.store.runs_for_issue(issue.id).await.unwrap()[0];
+    let log = rig.store.run_log_since(run.id, 0).await.unwrap().0;
+    let server_log = std::fs::read_to_string(server_log(&rig)).unwrap_or_default();
+    for (place, text) in [("what the agent saw", &found), ("the branch", &patch), ("the thread", &thread), ("the run log", &log), ("the server log", &server_log)] {
+        let leaked: Vec<&str> = text.lines().filter(|l| l.contains(&canary.tag)).take(3).collect();
+        assert!(leaked.is_empty(), "a canary reached {place}: {leaked:?}");
+    }
+    // Its 200 KB answer was cut before it became a comment.
+    assert!(thread.len() < 20_000, "{} bytes of comments", thread.len());
+    assert!(thread.contains("(cut: the agent wrote more)"));
+}
+
+async fn a_hostile_agents_repositories_big_files_and_protected_paths_are_refused() {
+    let cases: [(&str, &str); 6] = [
+        ("HOSTILE:nested", "git repositories inside the worktree"),
+        ("HOSTILE:big", "too large to commit"),
+        ("HOSTILE:write=deploy/secrets/key.pem", "deploy/secrets/key.pem"),
+        ("HOSTILE:write=AGENTS.md", "AGENTS.md"),
+        ("HOSTILE:write=.gitmodules", ".gitmodules"),
+        ("HOSTILE:write=docs/CLAUDE.local.md", "docs/CLAUDE.local.md"),
+    ];
+    for (word, said) in cases {
+        let rig = Rig::new().await;
+        let runner = rig
+            .runner_with(|args| {
+                args.protected_paths = vec!["deploy/secrets/".into()];
+                args.max_change_mib = 1;
+            })
+            .await;
+        rig.ready(&format!("Case FAKE:hostile {word}")).await;
+        let outcome = runner.work_next(no_shutdown()).await.unwrap();
+        assert_eq!(outcome, Some(RunOutcome::Protected), "{word}");
+        let comments = rig.comments(1).await;
+        let text = &comments.last().unwrap().1;
+        assert!(text.contains(said), "{word}: {text}");
+        assert!(!rig.branch_exists(1), "{word}: nothing committed");
+        assert!(!rig.notes().join("pwned").exists(), "{word}: the runner ran the agent's code");
+    }
+}
+
+async fn an_agent_that_runs_git_cannot_reach_the_repository() {
+    // Its sandbox hides the repository: its `git commit` fails, and the change it left is
+    // committed by the runner, as the runner's own.
+    let rig = Rig::new().await;
+    let (issue, outcome) = work_one(&rig, "Sneak FAKE:git").await;
+    assert_eq!(outcome, RunOutcome::Review);
+    assert_eq!(issue.status, Status::InReview);
+    assert_eq!(rig.branch_commits(1), vec!["#1: Sneak FAKE:git"]);
+    let author = git(&rig.repo(), &["show", "-s", "--format=%an", "autopilot/issue-1"]);
+    assert_eq!(author, "Autopilot Bot");
+}
+
+async fn a_long_thread_reaches_the_agent_whole_on_stdin() {
+    // Past 128 KiB a prompt in argv could never start again (E2BIG); on stdin it can.
+    let rig = Rig::new().await;
+    rig.ready("Long FAKE:nochange").await;
+    for i in 0..12 {
+        let body = format!("comment {i} {}", "word ".repeat(3000));
+        rig.store.add_comment(&person(), 1, &body).await.unwrap();
+    }
+    let outcome = rig.runner().await.work_next(no_shutdown()).await.unwrap();
+    assert_eq!(outcome, Some(RunOutcome::NoChange));
+    let prompt = std::fs::read_to_string(rig.notes().join("issue-1.prompt")).unwrap();
+    assert!(prompt.len() > 150_000, "{} bytes", prompt.len());
+    assert!(prompt.contains("comment 11"));
+}
+
 on_both_engines!(
+    a_hostile_agent_gets_no_secret_and_runs_nothing_of_its_own,
+    a_hostile_agents_repositories_big_files_and_protected_paths_are_refused,
+    an_agent_that_runs_git_cannot_reach_the_repository,
+    a_long_thread_reaches_the_agent_whole_on_stdin,
     a_new_branch_starts_from_the_base_as_origin_has_it_now,
     a_followed_pull_request_shows_its_checks_and_ends_done_when_merged_or_blocked_when_closed,
     an_edit_is_committed_on_the_issue_branch_and_goes_to_review,

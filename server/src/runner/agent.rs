@@ -1,19 +1,24 @@
 //! Runs the Claude Code CLI on one prompt, as `../shared/docs/claude-cli.md` describes it:
 //! non-interactive (`-p`), edits accepted, git and web tools disallowed, streamed JSON output,
-//! stdin closed, in its own process group so the whole group can be killed at the timeout or
-//! on a stop. Every output line becomes a readable log line as it arrives.
+//! the prompt on stdin (never in argv: one argument is capped at 128 KiB, and a long thread
+//! would make an issue impossible to run), inside the sandbox (`sandbox.rs`), in its own
+//! process group so the whole group can be killed at the timeout or on a stop. Every output
+//! line becomes a readable log line as it arrives.
 
 use serde::Deserialize;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use super::sandbox::Sandbox;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Longest output line kept; longer ones are cut (garbage output must not eat memory).
 const MAX_LINE: u64 = 256 * 1024;
+/// Longest result text kept from the agent (it becomes a comment and a commit message).
+const RESULT_MAX_CHARS: usize = 8 * 1024;
 /// How long the agent gets to exit after SIGTERM before the group is killed.
 const TERM_GRACE: Duration = Duration::from_secs(3);
 
@@ -128,13 +133,17 @@ pub struct AgentCommand<'a> {
     pub model: Option<&'a str>,
     /// Names the agent inherits on top of the allowlist.
     pub extra_env: &'a [String],
+    pub sandbox: &'a Sandbox,
+    /// The largest file the agent may write (RLIMIT_FSIZE): a runaway or hostile agent cannot
+    /// fill the disk with one file.
+    pub max_file_bytes: u64,
 }
 
 impl AgentCommand<'_> {
     fn command(&self) -> Command {
-        let mut cmd = Command::new(self.bin);
+        let env = agent_environment(std::env::vars_os(), self.extra_env);
+        let mut cmd = self.sandbox.command(Path::new(self.bin), self.dir, env);
         cmd.arg("-p")
-            .arg(self.prompt)
             .args(["--permission-mode", "acceptEdits"])
             .args(["--output-format", "stream-json", "--verbose"])
             .args(["--disallowedTools", "Bash(git:*)", "WebFetch", "WebSearch"])
@@ -152,15 +161,20 @@ impl AgentCommand<'_> {
             )
             .args(self.model.map(|m| ["--model", m]).into_iter().flatten())
             .current_dir(self.dir)
-            .env_clear()
-            .envs(agent_environment(std::env::vars_os(), self.extra_env))
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        #[cfg(unix)]
         cmd.process_group(0);
+        let max_file = self.max_file_bytes;
+        // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
+        unsafe {
+            cmd.pre_exec(move || {
+                use nix::sys::resource::{setrlimit, Resource};
+                setrlimit(Resource::RLIMIT_FSIZE, max_file, max_file).map_err(std::io::Error::from)
+            });
+        }
         cmd
     }
 
@@ -176,6 +190,14 @@ impl AgentCommand<'_> {
             .spawn()
             .map_err(|err| anyhow::anyhow!("cannot start the agent `{}`: {err}", self.bin))?;
         let group = child.id();
+        // The prompt goes in on stdin, which is then closed (the CLI reads it to its end).
+        let feed = child.stdin.take().map(|mut stdin| {
+            let prompt = self.prompt.as_bytes().to_vec();
+            tokio::spawn(async move {
+                let _ = stdin.write_all(&prompt).await;
+                let _ = stdin.shutdown().await;
+            })
+        });
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
 
@@ -250,6 +272,9 @@ impl AgentCommand<'_> {
                 kill_group(group).await;
             }
         }
+        if let Some(feed) = feed {
+            feed.abort();
+        }
         report.elapsed_ms = started.elapsed().as_millis() as i64;
         Ok(report)
     }
@@ -312,7 +337,15 @@ fn describe(line: &str) -> (Option<String>, Option<ResultLine>) {
             )
         }
         "result" => {
-            let result: ResultLine = serde_json::from_value(value).unwrap_or_default();
+            let mut result: ResultLine = serde_json::from_value(value).unwrap_or_default();
+            // What the agent says ends up in a comment and a commit message: bounded.
+            result.result = result.result.map(|r| cut(r, RESULT_MAX_CHARS));
+            result.errors.truncate(5);
+            for error in &mut result.errors {
+                if let Some(text) = error.as_str().filter(|t| t.len() > 1000) {
+                    *error = cut(text.to_string(), 1000).into();
+                }
+            }
             let mut summary = format!("■ finished: {}", result.subtype);
             if result.is_error {
                 summary.push_str(" (error)");
@@ -333,9 +366,17 @@ fn describe(line: &str) -> (Option<String>, Option<ResultLine>) {
     }
 }
 
+/// `text` cut to at most `max` characters, saying so.
+fn cut(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}… (cut: the agent wrote more)", &text[..at]),
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{agent_environment, describe};
+    use super::{agent_environment, cut, describe, RESULT_MAX_CHARS};
 
     #[test]
     fn the_agent_gets_only_the_allowed_environment() {
@@ -401,5 +442,16 @@ mod tests {
         let parsed = describe(max_turns).1.unwrap();
         assert_eq!(parsed.result, None);
         assert_eq!(parsed.errors.len(), 1);
+    }
+
+    #[test]
+    fn a_huge_result_is_cut() {
+        let huge = "é".repeat(200 * 1024);
+        let line = format!(r#"{{"type":"result","subtype":"success","result":"{huge}"}}"#);
+        let parsed = describe(&line).1.unwrap();
+        let text = parsed.result.unwrap();
+        assert!(text.chars().count() < RESULT_MAX_CHARS + 100);
+        assert!(text.ends_with("(cut: the agent wrote more)"));
+        assert_eq!(cut("short".into(), 10), "short");
     }
 }

@@ -1,37 +1,269 @@
 //! The runner's git: worktrees per issue, what changed, commits, push and pull requests. The
-//! runner alone runs git; the agent is told not to and its git tool is disallowed.
+//! runner alone runs git; the agent cannot (its sandbox hides the repository's `.git`).
+//!
+//! Nothing the agent wrote is trusted. Every call runs with hooks, fsmonitor, the `ext`
+//! transport and submodule recursion off (`HARDENED`, which git also hands to any git it
+//! starts). Calls on an issue's worktree never let git discover the repository from the
+//! directory (the agent could have rewritten the worktree's `.git` pointer): they pin
+//! `--git-dir` and `--work-tree`, with an environment of their own that holds none of the
+//! server's secrets. Output is read up to a cap, so a huge change cannot fill the server's
+//! memory. Pushes and `gh` run from the main checkout.
 
 use anyhow::{anyhow, bail, Context};
-use app::domain::{cap_patch, PullRequest};
+use app::domain::{cap_patch, PullRequest, PATCH_CAP};
 use app::store::RunPatches;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
+use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio::sync::Mutex;
 
-/// Runs a program in `dir`, returning its stdout, or an error carrying its stderr.
+/// Settings on every git call the runner makes, overriding any configuration.
+const HARDENED: &[&str] = &[
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "protocol.ext.allow=never",
+    "-c",
+    "submodule.recurse=false",
+];
+/// The most output any git or gh call may print before it is stopped (a patch is read up to
+/// [`PATCH_CAP`] instead).
+const OUTPUT_CAP: usize = 8 * 1024 * 1024;
+/// The most of stderr kept for an error message.
+const STDERR_CAP: usize = 16 * 1024;
+/// Variables a git call on a worktree keeps; the rest of the server's environment (tokens,
+/// database URL) stays out of any process that reads files the agent wrote.
+const WORKTREE_GIT_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ"];
+
+/// Runs a program in `dir` with the server's environment, returning its stdout, or an error
+/// carrying its stderr (secrets scrubbed).
 pub async fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir);
+    output(cmd, program, args, OUTPUT_CAP)
         .await
+        .and_then(whole)
+}
+
+/// Output cut at a cap: the text, and whether it was cut.
+type Capped = (String, bool);
+
+fn whole((text, cut): Capped) -> anyhow::Result<String> {
+    if cut {
+        bail!("the output was larger than {OUTPUT_CAP} bytes");
+    }
+    Ok(text)
+}
+
+/// Runs `cmd`, reading at most `cap` bytes of stdout (the process is killed past it).
+async fn output(mut cmd: Command, program: &str, args: &[&str], cap: usize) -> anyhow::Result<Capped> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
         .with_context(|| format!("cannot run {program}"))?;
-    if !output.status.success() {
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let read_out = async {
+        let mut buf = Vec::new();
+        if let Some(out) = stdout {
+            let _ = out.take(cap as u64 + 1).read_to_end(&mut buf).await;
+        }
+        buf
+    };
+    let read_err = async {
+        let mut buf = Vec::new();
+        if let Some(err) = stderr {
+            let _ = err.take(STDERR_CAP as u64).read_to_end(&mut buf).await;
+        }
+        buf
+    };
+    let (mut out, err) = tokio::join!(read_out, read_err);
+    let cut = out.len() > cap;
+    if cut {
+        out.truncate(cap);
+        let _ = child.start_kill();
+    }
+    let status = child.wait().await?;
+    if !cut && !status.success() {
         bail!(
             "`{program} {}` failed: {}",
             args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
+            scrub_secrets(String::from_utf8_lossy(&err).trim())
         );
     }
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .trim_end()
-        .to_string())
+    Ok((String::from_utf8_lossy(&out).trim_end().to_string(), cut))
 }
 
-async fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    run(dir, "git", args).await
+/// Git on the main checkout: configuration the agent cannot reach, the server's environment
+/// (a fetch or push may need credentials).
+async fn git(root: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let mut cmd = Command::new("git");
+    cmd.args(HARDENED).args(args).current_dir(root);
+    output(cmd, "git", args, OUTPUT_CAP).await.and_then(whole)
+}
+
+/// Takes tokens and passwords out of text that will be shown to people (and to the agent,
+/// since comments are part of its next prompt): `scheme://user:secret@host` and the shapes of
+/// GitHub, Anthropic and similar keys.
+pub fn scrub_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&scrub_word(word));
+    }
+    out
+}
+
+fn scrub_word(word: &str) -> String {
+    const KEY_PREFIXES: &[&str] = &[
+        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-ant-", "sk-", "glpat-",
+        "xoxb-", "xoxp-", "AKIA",
+    ];
+    let mut word = word.to_string();
+    // userinfo in a URL: keep the scheme and host, drop what is between.
+    while let Some(scheme) = word.find("://") {
+        let rest = &word[scheme + 3..];
+        let end = rest
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"')
+            .unwrap_or(rest.len());
+        match rest[..end].rfind('@') {
+            Some(at) => {
+                word = format!("{}://***{}", &word[..scheme], &rest[at..]);
+            }
+            None => break,
+        }
+    }
+    for prefix in KEY_PREFIXES {
+        while let Some(at) = word.find(prefix) {
+            let tail = &word[at + prefix.len()..];
+            let len = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(tail.len());
+            if len < 8 {
+                break;
+            }
+            word = format!("{}[hidden]{}", &word[..at], &tail[len..]);
+        }
+    }
+    word
+}
+
+/// An issue's worktree, as the runner made it: its directory, branch, and the repository
+/// directory git keeps for it (recorded before the agent ran, never read back from the
+/// worktree).
+#[derive(Clone, Debug)]
+pub struct Worktree {
+    pub dir: PathBuf,
+    pub branch: String,
+    git_dir: PathBuf,
+}
+
+impl Worktree {
+    /// Git on this worktree, pinned to its repository, with no secrets in its environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.args(HARDENED)
+            .arg(format!("--git-dir={}", self.git_dir.display()))
+            .arg(format!("--work-tree={}", self.dir.display()))
+            .args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .envs(std::env::vars_os().filter(|(name, _)| {
+                name.to_str()
+                    .is_some_and(|n| WORKTREE_GIT_ENV.contains(&n) || n.starts_with("LC_"))
+            }))
+            // Only the pinned repository, whatever the environment held.
+            .env("GIT_CEILING_DIRECTORIES", "/")
+            .env("GIT_TERMINAL_PROMPT", "0");
+        cmd
+    }
+
+    async fn git(&self, args: &[&str]) -> anyhow::Result<String> {
+        output(self.command(args), "git", args, OUTPUT_CAP)
+            .await
+            .and_then(whole)
+    }
+
+    /// The commit the worktree is at.
+    pub async fn head(&self) -> anyhow::Result<String> {
+        self.git(&["rev-parse", "HEAD"]).await
+    }
+
+    /// Every path the agent created, changed, deleted or renamed (both names of a rename). A
+    /// path ending in `/` is a directory git would not look into: a repository of its own.
+    pub async fn changed_paths(&self) -> anyhow::Result<Vec<String>> {
+        let status = self
+            .git(&[
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=all",
+                "--ignore-submodules=all",
+                "--no-renames",
+            ])
+            .await?;
+        let mut paths = Vec::new();
+        let mut entries = status.split('\0').filter(|e| !e.is_empty());
+        while let Some(entry) = entries.next() {
+            let (code, path) = entry.split_at(entry.len().min(3));
+            paths.push(path.to_string());
+            if code.starts_with('R') || code.starts_with('C') {
+                if let Some(from) = entries.next() {
+                    paths.push(from.to_string());
+                }
+            }
+        }
+        Ok(paths)
+    }
+
+    /// Commits everything in the worktree as the runner's identity. Returns the diffstat.
+    pub async fn commit_all(&self, message: &str, name: &str, email: &str) -> anyhow::Result<String> {
+        self.git(&["add", "--all"]).await?;
+        let name = format!("user.name={name}");
+        let email = format!("user.email={email}");
+        self.git(&[
+            "-c",
+            &name,
+            "-c",
+            &email,
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            message,
+        ])
+        .await?;
+        self.git(&["show", "--stat", "--no-textconv", "--format=", "HEAD"])
+            .await
+    }
+
+    /// A diff of this worktree's repository, cut at [`PATCH_CAP`] while it is read.
+    async fn diff(&self, range: &str) -> anyhow::Result<(String, bool)> {
+        let args = [
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--find-renames",
+            range,
+        ];
+        let (text, read_cut) = output(self.command(&args), "git", &args, PATCH_CAP).await?;
+        let (text, cut) = cap_patch(text);
+        Ok((text, cut || read_cut))
+    }
 }
 
 /// The repository the runner works in.
@@ -133,7 +365,7 @@ impl Repo {
 
     /// A fresh worktree for the issue on its branch: the existing branch (a later run continues
     /// it) or a new one cut from the base branch.
-    pub async fn worktree_for(&self, issue_id: i64) -> anyhow::Result<(PathBuf, String)> {
+    pub async fn worktree_for(&self, issue_id: i64) -> anyhow::Result<Worktree> {
         let branch = Self::branch_for(issue_id);
         let path = self.worktrees.join(format!("issue-{issue_id}"));
         let _one_at_a_time = self.lock.lock().await;
@@ -175,7 +407,35 @@ impl Repo {
             )
             .await?;
         }
-        Ok((path, branch))
+        let git_dir = self.worktree_git_dir(&path).await?;
+        Ok(Worktree {
+            dir: path,
+            branch,
+            git_dir,
+        })
+    }
+
+    /// The directory git keeps for a worktree just made (`.git/worktrees/<name>`), read from
+    /// the checkout's own list, not from the worktree.
+    async fn worktree_git_dir(&self, path: &Path) -> anyhow::Result<PathBuf> {
+        let common = PathBuf::from(git(&self.root, &["rev-parse", "--path-format=absolute", "--git-common-dir"]).await?);
+        let list = git(&self.root, &["worktree", "list", "--porcelain"]).await?;
+        let listed = list
+            .lines()
+            .filter_map(|l| l.strip_prefix("worktree "))
+            .any(|p| Path::new(p) == path);
+        let name = path.file_name().ok_or_else(|| anyhow!("a worktree needs a name"))?;
+        let git_dir = common.join("worktrees").join(name);
+        if !listed || !git_dir.join("HEAD").is_file() {
+            bail!("git did not register the worktree {}", path.display());
+        }
+        Ok(git_dir)
+    }
+
+    /// The repository's own `.git` directory (hidden from the agent).
+    pub async fn common_dir(&self) -> anyhow::Result<PathBuf> {
+        let dir = git(&self.root, &["rev-parse", "--path-format=absolute", "--git-common-dir"]).await?;
+        Ok(PathBuf::from(dir))
     }
 
     /// Puts the branch back on `commit`: the agent moved it by running git itself.
@@ -202,24 +462,54 @@ impl Repo {
 
     /// What the commit at the worktree's HEAD brings, for review: the base branch against
     /// HEAD (everything a merge would bring) and HEAD's own commit, each cut at the cap.
-    pub async fn patches(&self, dir: &Path) -> anyhow::Result<RunPatches> {
-        let diff = |range: String| async move {
-            let args = [
-                "diff",
-                "--no-color",
-                "--no-ext-diff",
-                "--find-renames",
-                &range,
-            ];
-            git(dir, &args).await.map(cap_patch)
-        };
-        let (branch, branch_cut) = diff(format!("{}...HEAD", self.base_ref().await)).await?;
-        let (run, run_cut) = diff("HEAD~1..HEAD".into()).await?;
+    pub async fn patches(&self, worktree: &Worktree) -> anyhow::Result<RunPatches> {
+        let (branch, branch_cut) = worktree
+            .diff(&format!("{}...HEAD", self.base_ref().await))
+            .await?;
+        let (run, run_cut) = worktree.diff("HEAD~1..HEAD").await?;
         Ok(RunPatches {
             branch,
             run,
             truncated: branch_cut || run_cut,
         })
+    }
+
+    /// Pushes the issue's branch from the main checkout (whose configuration the agent never
+    /// saw) and opens, or finds, its pull request with `gh`. Returns the PR's URL.
+    pub async fn push_and_open_pr(
+        &self,
+        gh: &str,
+        branch: &str,
+        title: &str,
+        body: &str,
+    ) -> anyhow::Result<String> {
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        git(
+            &self.root,
+            &["push", "--quiet", "--no-verify", "origin", &refspec],
+        )
+        .await?;
+        let base = &self.base_branch;
+        match run(
+            &self.root,
+            gh,
+            &[
+                "pr", "create", "--head", branch, "--base", base, "--title", title, "--body", body,
+            ],
+        )
+        .await
+        {
+            Ok(out) => Ok(out.lines().last().unwrap_or_default().to_string()),
+            // A later run of the same issue: the PR is already open.
+            Err(_) => {
+                run(
+                    &self.root,
+                    gh,
+                    &["pr", "view", branch, "--json", "url", "--jq", ".url"],
+                )
+                .await
+            }
+        }
     }
 
     /// Removes a worktree (the branch stays).
@@ -272,101 +562,6 @@ fn worktrees_dir(root: &Path, chosen: Option<&Path>) -> anyhow::Result<PathBuf> 
         )
     })?;
     Ok(dir)
-}
-
-/// The commit a worktree is at.
-pub async fn head(dir: &Path) -> anyhow::Result<String> {
-    git(dir, &["rev-parse", "HEAD"]).await
-}
-
-/// Every path the agent created, changed, deleted or renamed (both names of a rename).
-pub async fn changed_paths(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let status = git(
-        dir,
-        &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
-    )
-    .await?;
-    let mut paths = Vec::new();
-    let mut entries = status.split('\0').filter(|e| !e.is_empty());
-    while let Some(entry) = entries.next() {
-        let (code, path) = entry.split_at(entry.len().min(3));
-        paths.push(path.to_string());
-        if code.starts_with('R') || code.starts_with('C') {
-            if let Some(from) = entries.next() {
-                paths.push(from.to_string());
-            }
-        }
-    }
-    Ok(paths)
-}
-
-/// Commits everything in the worktree as the runner's identity, with no hooks. Returns the
-/// diffstat of the commit.
-pub async fn commit_all(
-    dir: &Path,
-    message: &str,
-    name: &str,
-    email: &str,
-) -> anyhow::Result<String> {
-    git(dir, &["add", "--all"]).await?;
-    let name = format!("user.name={name}");
-    let email = format!("user.email={email}");
-    git(
-        dir,
-        &[
-            "-c",
-            &name,
-            "-c",
-            &email,
-            "-c",
-            "core.hooksPath=/dev/null",
-            "-c",
-            "commit.gpgsign=false",
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "-m",
-            message,
-        ],
-    )
-    .await?;
-    git(dir, &["show", "--stat", "--format=", "HEAD"]).await
-}
-
-/// Pushes the branch and opens (or finds) its pull request with `gh`. Returns the PR's URL.
-pub async fn push_and_open_pr(
-    dir: &Path,
-    gh: &str,
-    branch: &str,
-    base: &str,
-    title: &str,
-    body: &str,
-) -> anyhow::Result<String> {
-    git(
-        dir,
-        &["push", "--quiet", "--set-upstream", "origin", branch],
-    )
-    .await?;
-    match run(
-        dir,
-        gh,
-        &[
-            "pr", "create", "--head", branch, "--base", base, "--title", title, "--body", body,
-        ],
-    )
-    .await
-    {
-        Ok(out) => Ok(out.lines().last().unwrap_or_default().to_string()),
-        // A later run of the same issue: the PR is already open.
-        Err(_) => {
-            run(
-                dir,
-                gh,
-                &["pr", "view", branch, "--json", "url", "--jq", ".url"],
-            )
-            .await
-        }
-    }
 }
 
 /// What a pull request has become, read with `gh pr view` (run in `dir`, the checkout).
@@ -433,20 +628,22 @@ pub fn parse_pull_request(json: &str) -> anyhow::Result<PullRequest> {
 }
 
 /// Whether `path` (relative to the worktree) is under one of the protected paths. An entry
-/// ending in `/` is a directory, anything else a file; both match at any depth.
+/// ending in `/` is a directory (of one segment or more, `deploy/secrets/`), anything else a
+/// file; both match at any depth, ignoring ASCII case (a branch may be checked out on a
+/// case-insensitive file system, where `claude.md` is `CLAUDE.md`).
 pub fn is_protected(path: &str, protected: &[String]) -> bool {
-    let path = path.trim_start_matches("./");
+    let path = path.trim_start_matches("./").to_ascii_lowercase();
     protected.iter().any(|entry| {
-        let entry = entry.trim().trim_start_matches("./");
+        let entry = entry.trim().trim_start_matches("./").to_ascii_lowercase();
         if entry.is_empty() {
             return false;
         }
         match entry.strip_suffix('/') {
             Some(dir) => {
-                path.split('/')
-                    .take(path.split('/').count().saturating_sub(1))
-                    .any(|part| part == dir)
-                    || path == dir
+                path == dir
+                    || path.starts_with(&format!("{dir}/"))
+                    || path.ends_with(&format!("/{dir}"))
+                    || path.contains(&format!("/{dir}/"))
             }
             None => path == entry || path.ends_with(&format!("/{entry}")),
         }
@@ -455,7 +652,7 @@ pub fn is_protected(path: &str, protected: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_protected, parse_pull_request, PullRequest};
+    use super::{is_protected, parse_pull_request, scrub_secrets, PullRequest};
 
     #[test]
     fn a_pull_request_reads_as_merged_closed_or_open_with_its_checks() {
@@ -526,5 +723,36 @@ mod tests {
         ] {
             assert!(!is_protected(path, &protected), "{path}");
         }
+    }
+
+    #[test]
+    fn protected_directories_of_several_segments_match() {
+        let protected = vec!["deploy/secrets/".to_string(), "infra/prod/".to_string()];
+        for path in [
+            "deploy/secrets/key.pem",
+            "deploy/secrets",
+            "deploy/secrets/a/b.txt",
+            "app/deploy/secrets/key.pem",
+            "Deploy/Secrets/key.pem",
+            "./infra/prod/main.tf",
+        ] {
+            assert!(is_protected(path, &protected), "{path}");
+        }
+        for path in ["deploy/secretsx/key.pem", "deploy/key.pem", "secrets/key.pem", "infra/production/x"] {
+            assert!(!is_protected(path, &protected), "{path}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_error_text() {
+        let text = "fatal: unable to access 'https://x-access-token:ghp_abcdefghijklmnop1234@github.com/o/r.git/': 403";
+        let clean = scrub_secrets(text);
+        assert!(!clean.contains("ghp_abcdefghijklmnop1234"), "{clean}");
+        assert!(!clean.contains("x-access-token"), "{clean}");
+        assert!(clean.contains("github.com/o/r.git"), "{clean}");
+        let key = scrub_secrets("key sk-ant-api03-AAAAAAAAAAAAAAAAAAAA and github_pat_11ABCDEFG0123456789_xyz");
+        assert!(!key.contains("AAAAAAAAAAAA"), "{key}");
+        assert!(!key.contains("11ABCDEFG"), "{key}");
+        assert_eq!(scrub_secrets("plain words stay: sk-1"), "plain words stay: sk-1");
     }
 }

@@ -12,6 +12,7 @@ mod agent;
 mod git;
 mod outcome;
 mod prompt;
+mod sandbox;
 
 pub use agent::Stop;
 pub use prompt::clean as clean_prompt_text;
@@ -22,8 +23,9 @@ use anyhow::{anyhow, Context};
 use app::domain::{AuthorKind, Issue, Run, RunOutcome, Status};
 use app::error::AppError;
 use app::store::{RunFinish, Store, Switch};
-use git::Repo;
-use outcome::Verdict;
+use git::{Repo, Worktree};
+use outcome::{ChangeSize, Verdict};
+use sandbox::{Sandbox, SandboxSettings};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -55,6 +57,10 @@ pub struct Runner {
     protected: Vec<String>,
     /// Environment names the agent inherits beyond the allowlist.
     agent_env: Vec<String>,
+    /// Where every agent runs.
+    sandbox: Sandbox,
+    max_changed_files: usize,
+    max_change_bytes: u64,
     /// The name slots are numbered after, and how many this process runs.
     base_id: String,
     host: String,
@@ -132,10 +138,24 @@ impl Runner {
             tracing::warn!(
                 paths = ?args.protected_paths(),
                 "AUTOPILOT_PROTECTED_PATHS_REPLACE is set: the built-in protected paths \
-                 (.git/, .github/, .ci/, .claude/, CLAUDE.md) no longer apply, and the agent's \
-                 commits may change any of them that is not listed"
+                 (git's files, CI configuration, agent instructions) no longer apply, and the \
+                 agent's commits may change any of them that is not listed"
             );
         }
+        let mut repository = vec![repo.common_dir().await?, repo.worktrees.clone()];
+        repository.dedup();
+        let sandbox = Sandbox::prepare(SandboxSettings {
+            bwrap: &args.bwrap_bin,
+            secrets: &args.server_paths,
+            repository: &repository,
+            extra_hidden: &args.sandbox_hide,
+            readable: &args.sandbox_read,
+            writable: &args.sandbox_writable,
+            agent_program: &claude_bin,
+            network: args.agent_network,
+            probe_dir: &repo.worktrees.join(".sandbox-check"),
+        })
+        .await?;
         let host = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
@@ -166,6 +186,9 @@ impl Runner {
             commit_email: args.commit_email.clone(),
             protected: args.protected_paths(),
             agent_env: args.agent_env.clone(),
+            sandbox,
+            max_changed_files: args.max_changed_files as usize,
+            max_change_bytes: u64::from(args.max_change_mib) * 1024 * 1024,
             base_id,
             host,
             slots,
@@ -297,12 +320,12 @@ impl Runner {
                 return self.finish(issue, run, error_finish(text, None)).await;
             }
         };
-        let (dir, branch) = worktree;
-        let mut finish = match self.attempt(issue, run, &dir, &branch, shutdown).await {
+        let branch = worktree.branch.clone();
+        let mut finish = match self.attempt(issue, run, &worktree, shutdown).await {
             Ok(finish) => finish,
             Err(err) => error_finish(format!("The runner failed: {err:#}"), Some(branch.clone())),
         };
-        self.repo.remove_worktree(&dir).await;
+        self.repo.remove_worktree(&worktree.dir).await;
         if self.repo.drop_branch_if_empty(&branch).await {
             finish.branch = None;
         }
@@ -358,11 +381,11 @@ impl Runner {
         &self,
         issue: &Issue,
         run: &Run,
-        dir: &std::path::Path,
-        branch: &str,
+        worktree: &Worktree,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<RunFinish> {
-        let head_before = git::head(dir).await?;
+        let (dir, branch) = (worktree.dir.as_path(), worktree.branch.as_str());
+        let head_before = worktree.head().await?;
         let comments = self
             .while_db_away(|| self.store.list_comments(issue.id))
             .await?;
@@ -384,6 +407,10 @@ impl Runner {
             max_budget_usd: self.max_run_usd,
             model,
             extra_env: &self.agent_env,
+            sandbox: &self.sandbox,
+            // One file may not exceed what a whole change may hold (and a little more, so
+            // the run is refused with a reason rather than cut short).
+            max_file_bytes: self.max_change_bytes + 1,
         };
         let report = command
             .run(log_tx.clone(), self.watch_run(issue.id, run.id, shutdown))
@@ -397,19 +424,25 @@ impl Runner {
                 return Ok(error_finish(format!("{err:#}"), None));
             }
         };
-        let changed = git::changed_paths(dir).await?;
-        let head_moved = git::head(dir).await? != head_before;
+        let changed = worktree.changed_paths().await?;
+        let head_moved = worktree.head().await? != head_before;
         if head_moved {
             // Whatever the agent committed is undone: nothing reaches the branch but what the
             // runner commits after its checks.
             self.repo.restore_branch(branch, &head_before).await?;
         }
+        let size = ChangeSize {
+            bytes: changed_bytes(dir, &changed),
+            max_files: self.max_changed_files,
+            max_bytes: self.max_change_bytes,
+        };
         let verdict = outcome::decide(
             &report,
             self.timeout.as_secs(),
             &changed,
             head_moved,
             &self.protected,
+            &size,
         );
         let result = report.result.as_ref().and_then(|r| r.result.clone());
         let mut finish = match verdict {
@@ -423,7 +456,7 @@ impl Runner {
             },
             Verdict::Commit { summary } => {
                 let _ = log_tx.send(format!("● committing {} changed path(s)\n", changed.len()));
-                self.commit(issue, dir, branch, &summary).await?
+                self.commit(issue, worktree, &summary).await?
             }
         };
         finish.exit_code = report.exit_code.map(i64::from);
@@ -449,19 +482,20 @@ impl Runner {
     async fn commit(
         &self,
         issue: &Issue,
-        dir: &std::path::Path,
-        branch: &str,
+        worktree: &Worktree,
         summary: &str,
     ) -> anyhow::Result<RunFinish> {
+        let branch = worktree.branch.as_str();
         let title: String = clean_prompt_text(&issue.title).chars().take(60).collect();
         let message = format!(
             "#{}: {title}\n\n{summary}\n\nAutopilot-Issue: {}",
             issue.id, issue.id
         );
-        let diffstat =
-            git::commit_all(dir, &message, &self.commit_name, &self.commit_email).await?;
+        let diffstat = worktree
+            .commit_all(&message, &self.commit_name, &self.commit_email)
+            .await?;
         // Kept with the run, so any server shows the change; a review without it still works.
-        let patches = match self.repo.patches(dir).await {
+        let patches = match self.repo.patches(worktree).await {
             Ok(patches) => Some(patches),
             Err(err) => {
                 tracing::warn!(%err, issue = issue.id, "could not keep the run's patch");
@@ -469,8 +503,11 @@ impl Runner {
             }
         };
         let pr_url = if let Some(gh) = &self.gh_bin {
-            let base = &self.repo.base_branch;
-            match git::push_and_open_pr(dir, gh, branch, base, &title, summary).await {
+            match self
+                .repo
+                .push_and_open_pr(gh, branch, &title, summary)
+                .await
+            {
                 Ok(url) => Some(url),
                 Err(err) => {
                     let text = format!(
@@ -531,9 +568,21 @@ impl Runner {
     }
 }
 
+/// What the changed files hold now, in bytes (deleted ones count nothing; a link counts its
+/// own size, never what it points at).
+fn changed_bytes(dir: &std::path::Path, changed: &[String]) -> u64 {
+    changed
+        .iter()
+        .filter_map(|path| std::fs::symlink_metadata(dir.join(path)).ok())
+        .map(|meta| meta.len())
+        .fold(0u64, u64::saturating_add)
+}
+
+/// A run that ends in an error: blocked, with the reason (tokens and passwords taken out:
+/// every member reads it, and so does the agent's next prompt).
 fn error_finish(text: String, branch: Option<String>) -> RunFinish {
     RunFinish {
-        comment: Some((AuthorKind::System, text)),
+        comment: Some((AuthorKind::System, git::scrub_secrets(&text))),
         branch,
         ..RunFinish::new(RunOutcome::Error, Status::Blocked)
     }

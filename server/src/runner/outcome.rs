@@ -26,6 +26,16 @@ fn blocked(outcome: RunOutcome, kind: AuthorKind, text: String) -> Verdict {
     }
 }
 
+/// How big the agent's change is, against the limits (AUTOPILOT_MAX_CHANGED_FILES and
+/// AUTOPILOT_MAX_CHANGE_MIB).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChangeSize {
+    /// What the changed files hold now, in bytes.
+    pub bytes: u64,
+    pub max_files: usize,
+    pub max_bytes: u64,
+}
+
 /// Decides a run. `changed` is every path the agent touched; `head_moved` is true when the
 /// worktree's commit changed under the agent (it ran git despite the rules).
 pub fn decide(
@@ -34,6 +44,7 @@ pub fn decide(
     changed: &[String],
     head_moved: bool,
     protected: &[String],
+    size: &ChangeSize,
 ) -> Verdict {
     use AuthorKind::{Agent, System};
     match &report.stopped {
@@ -152,6 +163,39 @@ pub fn decide(
             ),
         );
     }
+    // A directory git will not look into holds a repository of its own: committed, it would
+    // become a submodule whose configuration (the agent's) later git calls could read.
+    let nested: Vec<&String> = changed.iter().filter(|p| p.ends_with('/')).collect();
+    if !nested.is_empty() {
+        let list = nested
+            .iter()
+            .map(|p| format!("- `{}`", code_safe(p)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return blocked(
+            RunOutcome::Protected,
+            System,
+            format!(
+                "The agent made git repositories inside the worktree, so nothing was \
+                 committed:\n{list}"
+            ),
+        );
+    }
+    if changed.len() > size.max_files || size.bytes > size.max_bytes {
+        return blocked(
+            RunOutcome::Protected,
+            System,
+            format!(
+                "The change is too large to commit: {} file(s) holding {}, where one run may \
+                 change at most {} file(s) holding {} (AUTOPILOT_MAX_CHANGED_FILES, \
+                 AUTOPILOT_MAX_CHANGE_MIB). Nothing was committed.",
+                changed.len(),
+                mib(size.bytes),
+                size.max_files,
+                mib(size.max_bytes)
+            ),
+        );
+    }
     if changed.is_empty() {
         let said = if answer.is_empty() {
             String::new()
@@ -197,6 +241,10 @@ fn refusals(result: &ResultLine) -> String {
     text
 }
 
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 /// Text that stays one line of inline code in a Markdown comment: no newlines or other control
 /// characters, no backticks that could end it.
 fn code_safe(text: &str) -> String {
@@ -216,6 +264,44 @@ mod tests {
 
     fn protected() -> Vec<String> {
         vec![".github/".into(), "CLAUDE.md".into()]
+    }
+
+    fn small() -> ChangeSize {
+        ChangeSize {
+            bytes: 100,
+            max_files: 10,
+            max_bytes: 1000,
+        }
+    }
+
+    #[test]
+    fn a_change_over_the_limits_or_with_a_repository_inside_is_refused() {
+        let p = protected();
+        let files: Vec<String> = (0..11).map(|i| format!("f{i}.txt")).collect();
+        let Verdict::Stop { outcome, comment, .. } =
+            decide(&finished("Done."), 60, &files, false, &p, &small())
+        else {
+            panic!("too many files must not be committed");
+        };
+        assert_eq!(outcome, RunOutcome::Protected);
+        assert!(comment.1.contains("11 file(s)"), "{}", comment.1);
+        let big = ChangeSize {
+            bytes: 3 << 30,
+            ..small()
+        };
+        let one = vec!["big.txt".to_string()];
+        let Verdict::Stop { comment, .. } = decide(&finished("Done."), 60, &one, false, &p, &big)
+        else {
+            panic!("a 3 GiB change must not be committed");
+        };
+        assert!(comment.1.contains("3072.0 MiB"), "{}", comment.1);
+        let nested = vec!["vendor/lib/".to_string(), "src/a.rs".to_string()];
+        let Verdict::Stop { comment, .. } =
+            decide(&finished("Done."), 60, &nested, false, &p, &small())
+        else {
+            panic!("a nested repository must not be committed");
+        };
+        assert!(comment.1.contains("vendor/lib/"), "{}", comment.1);
     }
 
     fn finished(result: &str) -> AgentReport {
@@ -243,12 +329,12 @@ mod tests {
         let none: Vec<String> = vec![];
         let p = protected();
         assert_eq!(
-            decide(&finished("Added it."), 60, &files, false, &p),
+            decide(&finished("Added it."), 60, &files, false, &p, &small()),
             Verdict::Commit {
                 summary: "Added it.".into()
             }
         );
-        let question = decide(&finished("BLOCKED: Which colour?"), 60, &none, false, &p);
+        let question = decide(&finished("BLOCKED: Which colour?"), 60, &none, false, &p, &small());
         assert_eq!(
             question,
             Verdict::Stop {
@@ -259,11 +345,11 @@ mod tests {
         );
         // A question wins over changes made anyway: nothing is committed.
         assert_eq!(
-            outcome(&decide(&finished("BLOCKED: sure?"), 60, &files, false, &p)),
+            outcome(&decide(&finished("BLOCKED: sure?"), 60, &files, false, &p, &small())),
             Some((RunOutcome::Blocked, Status::Blocked))
         );
         assert_eq!(
-            outcome(&decide(&finished("Nothing to do."), 60, &none, false, &p)),
+            outcome(&decide(&finished("Nothing to do."), 60, &none, false, &p, &small())),
             Some((RunOutcome::NoChange, Status::Blocked))
         );
         let sneaky = vec![
@@ -271,11 +357,11 @@ mod tests {
             ".github/workflows/ci.yml".to_string(),
         ];
         assert_eq!(
-            outcome(&decide(&finished("Done."), 60, &sneaky, false, &p)),
+            outcome(&decide(&finished("Done."), 60, &sneaky, false, &p, &small())),
             Some((RunOutcome::Protected, Status::Blocked))
         );
         assert_eq!(
-            outcome(&decide(&finished("Done."), 60, &files, true, &p)),
+            outcome(&decide(&finished("Done."), 60, &files, true, &p, &small())),
             Some((RunOutcome::Protected, Status::Blocked))
         );
     }
@@ -289,7 +375,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            outcome(&decide(&timed_out, 60, &files, false, &p)),
+            outcome(&decide(&timed_out, 60, &files, false, &p, &small())),
             Some((RunOutcome::Timeout, Status::Blocked))
         );
         let crashed = AgentReport {
@@ -297,7 +383,7 @@ mod tests {
             stderr_tail: "segfault".into(),
             ..Default::default()
         };
-        match decide(&crashed, 60, &files, false, &p) {
+        match decide(&crashed, 60, &files, false, &p, &small()) {
             Verdict::Stop {
                 outcome, comment, ..
             } => {
@@ -318,7 +404,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            outcome(&decide(&api_error, 60, &files, false, &p)),
+            outcome(&decide(&api_error, 60, &files, false, &p, &small())),
             Some((RunOutcome::Error, Status::Blocked))
         );
         // Exit 0 is not success on its own: no result line means failure.
@@ -327,7 +413,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            outcome(&decide(&garbage, 60, &files, false, &p)),
+            outcome(&decide(&garbage, 60, &files, false, &p, &small())),
             Some((RunOutcome::Error, Status::Blocked))
         );
         let cancelled = AgentReport {
@@ -335,7 +421,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            outcome(&decide(&cancelled, 60, &files, false, &p)),
+            outcome(&decide(&cancelled, 60, &files, false, &p, &small())),
             Some((RunOutcome::Cancelled, Status::Blocked))
         );
         let interrupted = AgentReport {
@@ -343,7 +429,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            outcome(&decide(&interrupted, 60, &files, false, &p)),
+            outcome(&decide(&interrupted, 60, &files, false, &p, &small())),
             Some((RunOutcome::Interrupted, Status::Ready))
         );
     }
@@ -352,7 +438,7 @@ mod tests {
     fn odd_path_names_cannot_break_the_comment() {
         let changed = vec![".github/a`b\nc.yml".to_string()];
         let Verdict::Stop { comment, .. } =
-            decide(&finished("Done."), 60, &changed, false, &protected())
+            decide(&finished("Done."), 60, &changed, false, &protected(), &small())
         else {
             panic!("a protected path is never committed");
         };
@@ -374,7 +460,7 @@ mod tests {
                 .extend((0..10).map(|_| denial("ls")));
         }
         let files = vec!["src/lib.rs".to_string()];
-        let Verdict::Commit { summary } = decide(&report, 60, &files, false, &protected()) else {
+        let Verdict::Commit { summary } = decide(&report, 60, &files, false, &protected(), &small()) else {
             panic!("a change still goes to review");
         };
         assert!(summary.starts_with("Added it.\n\nThe agent was refused 12 tool call(s):"));
@@ -385,7 +471,7 @@ mod tests {
         );
         assert!(summary.ends_with("\n- and 2 more"), "{summary}");
         // Without refusals the summary is the agent's answer alone.
-        let plain = decide(&finished("Added it."), 60, &files, false, &protected());
+        let plain = decide(&finished("Added it."), 60, &files, false, &protected(), &small());
         assert_eq!(
             plain,
             Verdict::Commit {

@@ -1344,7 +1344,7 @@ async fn a_hostile_agent_gets_no_secret_and_runs_nothing_of_its_own() {
     assert!(hooks.is_empty(), "planted hooks: {hooks:?}");
     // What reached the branch is the runner's commit of HELLO.md alone.
     let files = git(&rig.repo(), &["show", "--name-only", "--format=%an", "autopilot/issue-2"]);
-    assert_eq!(files, "Autopilot Bot\n\nHELLO.md");
+    assert_eq!(files, "Autopilot\n\nHELLO.md");
 
     // No canary anywhere: what the agent saw, the branch, the thread, the run log, the server log.
     let patch = git(&rig.repo(), &["log", "-p", "main..autopilot/issue-2"]);

@@ -132,28 +132,32 @@ fn scrub_word(word: &str) -> String {
     ];
     let mut word = word.to_string();
     // userinfo in a URL: keep the scheme and host, drop what is between.
-    while let Some(scheme) = word.find("://") {
-        let rest = &word[scheme + 3..];
+    let mut from = 0;
+    while let Some(found) = word[from..].find("://") {
+        let start = from + found + 3;
+        let rest = &word[start..];
         let end = rest
             .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"')
             .unwrap_or(rest.len());
-        match rest[..end].rfind('@') {
-            Some(at) => {
-                word = format!("{}://***{}", &word[..scheme], &rest[at..]);
-            }
-            None => break,
+        if let Some(at) = rest[..end].rfind('@') {
+            word = format!("{}***{}", &word[..start], &rest[at..]);
         }
+        from = start;
     }
     for prefix in KEY_PREFIXES {
-        while let Some(at) = word.find(prefix) {
+        let mut from = 0;
+        while let Some(found) = word[from..].find(prefix) {
+            let at = from + found;
             let tail = &word[at + prefix.len()..];
             let len = tail
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
                 .unwrap_or(tail.len());
             if len < 8 {
-                break;
+                from = at + prefix.len();
+                continue;
             }
             word = format!("{}[hidden]{}", &word[..at], &tail[len..]);
+            from = at + "[hidden]".len();
         }
     }
     word

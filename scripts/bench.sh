@@ -25,6 +25,8 @@ run "Server memory after 1,000 board loads" target/release/examples/memory_bench
 run "Live streams" target/release/examples/stream_bench "$streams"
 run "Reviewing a 5,000-line change (server side)" target/release/examples/diff_bench 5000
 run "Runner slots (a fake agent of about 1 s per issue)" target/release/examples/runner_bench 20
+run "The audit's open doors, tried (memory, /healthz, the owner's sign-in)" \
+  target/release/examples/hostile_clients 5 target/release/autopilot
 
 printf '\n== Downloads (the release build, as served)\n'
 for f in target/site/pkg/autopilot.*.wasm target/site/pkg/autopilot.*.js target/site/pkg/autopilot.*.css; do

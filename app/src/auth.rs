@@ -4,13 +4,14 @@
 use crate::domain::{Actor, Role, User};
 use crate::error::{AppError, AppResult};
 use crate::store::{now_ms, Store};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use http::request::Parts;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
+use std::time::Duration;
 use tower_sessions::Session;
 
 const SESSION_KEY: &str = "auth";
@@ -142,50 +143,190 @@ pub async fn sign_out(session: &Session) -> AppResult<()> {
     session.flush().await.map_err(session_error)
 }
 
-/// Argon2id with the crate's default parameters (19 MiB, 2 passes), off the async runtime.
-pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(|_| AppError::Internal)?
-    .map_err(|err| {
-        tracing::error!(%err, "password hashing failed");
-        AppError::Internal
-    })
+/// At most this many password hashes (or checks) run at once, whatever comes in: each holds
+/// 19 MiB and a core for a while, and the blocking pool would run hundreds side by side.
+///
+/// They run on the gate's own threads, one per slot, and not on the blocking pool: the
+/// allocator keeps a freed 19 MiB block in the arena of the thread that used it, and the
+/// blocking pool's ever-changing threads spread those over every arena (about 300 MiB kept
+/// after a flood on 2 cores). On the same few threads the memory stays at slots × 19 MiB.
+pub struct HashGate {
+    slots: tokio::sync::Semaphore,
+    /// How long a hash waits for a slot before the answer is "busy, try again".
+    wait: Duration,
+    /// To the gate's threads; `None` if none could be started (then the blocking pool).
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
 }
 
-/// Checks a password against a stored hash, off the async runtime. With no hash (unknown
-/// email) it checks against a dummy one, so both cases take the same time.
-pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How long a sign-in waits for a hashing slot: longer than a few hashes take, short enough
+/// that a flood gets "try again" instead of a queue that only grows.
+pub const HASH_WAIT: Duration = Duration::from_secs(3);
+
+impl HashGate {
+    pub fn new(slots: usize, wait: Duration) -> Self {
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+        let mut started = 0;
+        for n in 0..slots.max(1) {
+            let receiver = receiver.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("password-hash-{n}"))
+                .spawn(move || loop {
+                    let job = {
+                        let receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
+                        receiver.recv()
+                    };
+                    match job {
+                        // A job that panics drops its answer (the caller gets an error); the
+                        // thread goes on.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => return,
+                    }
+                });
+            match thread {
+                Ok(_) => started += 1,
+                Err(err) => tracing::error!(%err, "could not start a password-hashing thread"),
+            }
+        }
+        HashGate {
+            slots: tokio::sync::Semaphore::new(started.max(1)),
+            wait,
+            jobs: (started > 0).then_some(sender),
+        }
+    }
+
+    /// The process' gate: one slot per core (at least one).
+    pub fn global() -> &'static HashGate {
+        static GATE: OnceLock<HashGate> = OnceLock::new();
+        GATE.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            HashGate::new(cores, HASH_WAIT)
+        })
+    }
+
+    /// Runs `work` on one of the gate's threads once a slot is free; `Unavailable` (503) when
+    /// none came within the wait. The slot is held by the work itself, so a caller that goes
+    /// away while it runs does not free its slot early: no more than the slots ever run at
+    /// once.
+    pub async fn run<T: Send + 'static>(
+        &'static self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let Ok(Ok(slot)) = tokio::time::timeout(self.wait, self.slots.acquire()).await else {
+            return Err(AppError::Unavailable(
+                "too many sign-ins at this moment; try again in a few seconds".into(),
+            ));
+        };
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _slot = slot;
+            let _ = answer.send(work());
+        });
+        match &self.jobs {
+            Some(jobs) => jobs.send(job).map_err(|_| AppError::Internal)?,
+            None => drop(tokio::task::spawn_blocking(job)),
+        }
+        answered.await.map_err(|_| AppError::Internal)
+    }
+}
+
+/// Argon2id with the crate's default parameters (19 MiB, 2 passes), off the async runtime,
+/// through the [`HashGate`].
+pub async fn hash_password(password: String) -> AppResult<String> {
+    HashGate::global()
+        .run(move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+        })
+        .await?
+        .map_err(|err| {
+            tracing::error!(%err, "password hashing failed");
+            AppError::Internal
+        })
+}
+
+/// Checks a password against a stored hash, off the async runtime, through the
+/// [`HashGate`]. With no hash (unknown email) it checks against a dummy one, so both cases
+/// take the same time. `Unavailable` when the gate stayed full.
+pub async fn verify_password(password: String, hash: Option<String>) -> AppResult<bool> {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let known = hash.is_some();
-    let result = tokio::task::spawn_blocking(move || {
-        let hash = hash.unwrap_or_else(|| {
-            DUMMY
-                .get_or_init(|| {
-                    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-                    Argon2::default()
-                        .hash_password(b"not a password anyone has", &salt)
-                        .map(|h| h.to_string())
-                        .unwrap_or_default()
-                })
-                .clone()
-        });
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
+    let result = HashGate::global()
+        .run(move || {
+            let hash = hash.unwrap_or_else(|| {
+                DUMMY
+                    .get_or_init(|| {
+                        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+                        Argon2::default()
+                            .hash_password(b"not a password anyone has", &salt)
+                            .map(|h| h.to_string())
+                            .unwrap_or_default()
+                    })
+                    .clone()
+            });
+            matches_phc(password.as_bytes(), &hash)
+        })
+        .await?;
+    Ok(known && result)
+}
+
+/// What argon2's `verify_password` does (the same parameters, salt and constant-time
+/// comparison), with the work memory of [`argon2_into`] instead of a fresh 19 MiB each time.
+fn matches_phc(password: &[u8], phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = [0u8; argon2::password_hash::Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params);
+    argon2_into(&argon, password, salt, out).is_ok()
+        && secrets_match_bytes(out, expected.as_bytes())
+}
+
+/// Argon2 into `out`, in work memory kept by the calling thread (one of the [`HashGate`]'s
+/// few) and reused: with a fresh 19 MiB for each hash, the allocator kept hundreds of MiB
+/// after a burst of sign-ins. Every block is written before it is read, so old contents do
+/// not matter. Unusual parameters (more memory than the default) get memory of their own.
+fn argon2_into(argon: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
+    thread_local! {
+        static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let count = argon.params().block_count();
+    if count > argon2::Params::DEFAULT.block_count() {
+        return argon.hash_password_into(password, salt, out);
+    }
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < count {
+            blocks.resize(count, argon2::Block::default());
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..count])
     })
-    .await
-    .unwrap_or(false);
-    known && result
 }
 
 /// A fresh random secret: 256 bits, hex, prefixed so it is recognisable in a leak scan.
@@ -212,8 +353,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Compares secrets in time independent of where they differ.
 pub fn secrets_match(a: &str, b: &str) -> bool {
+    secrets_match_bytes(a.as_bytes(), b.as_bytes())
+}
+
+fn secrets_match_bytes(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
-    a.as_bytes().ct_eq(b.as_bytes()).into()
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]
@@ -224,10 +369,122 @@ mod tests {
     async fn passwords_verify_only_against_their_own_hash() {
         let hash = hash_password("correct horse battery".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery".into(), Some(hash.clone())).await);
-        assert!(!verify_password("wrong horse battery".into(), Some(hash)).await);
-        assert!(!verify_password("correct horse battery".into(), None).await);
-        assert!(!verify_password("x".into(), Some("not a hash".into())).await);
+        let verify = |password: &str, hash: Option<String>| {
+            let password = password.to_string();
+            async move { verify_password(password, hash).await.unwrap() }
+        };
+        assert!(verify("correct horse battery", Some(hash.clone())).await);
+        assert!(!verify("wrong horse battery", Some(hash)).await);
+        assert!(!verify("correct horse battery", None).await);
+        assert!(!verify("x", Some("not a hash".into())).await);
+    }
+
+    #[test]
+    fn the_reused_memory_check_agrees_with_argon2s_own() {
+        use argon2::password_hash::PasswordVerifier;
+        use argon2::{Algorithm, Params, Version};
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let kinds = [
+            (Algorithm::Argon2id, Version::V0x13, Params::default()),
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(8 * 1024, 1, 2, Some(16)).unwrap(),
+            ),
+            (
+                Algorithm::Argon2i,
+                Version::V0x10,
+                Params::new(4 * 1024, 2, 1, None).unwrap(),
+            ),
+            // More memory than the default: not the kept blocks.
+            (
+                Algorithm::Argon2d,
+                Version::V0x13,
+                Params::new(24 * 1024, 1, 1, None).unwrap(),
+            ),
+        ];
+        for (algorithm, version, params) in kinds {
+            let argon = Argon2::new(algorithm, version, params);
+            let phc = argon
+                .hash_password(b"the password", &salt)
+                .unwrap()
+                .to_string();
+            let parsed = PasswordHash::new(&phc).unwrap();
+            assert!(argon.verify_password(b"the password", &parsed).is_ok());
+            assert!(matches_phc(b"the password", &phc), "{phc}");
+            assert!(!matches_phc(b"the passworD", &phc), "{phc}");
+            // Twice, in the same (reused) memory.
+            assert!(matches_phc(b"the password", &phc), "{phc}");
+        }
+        assert!(!matches_phc(
+            b"x",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$"
+        ));
+        assert!(!matches_phc(b"x", ""));
+    }
+
+    /// A gate of its own, leaked to get the `'static` the blocking pool needs.
+    fn gate(slots: usize, wait: Duration) -> &'static HashGate {
+        Box::leak(Box::new(HashGate::new(slots, wait)))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_hash_gate_never_runs_more_than_its_slots_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let gate = gate(2, Duration::from_secs(30));
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let job = |running: Arc<AtomicUsize>, most: Arc<AtomicUsize>| {
+            move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(40));
+                running.fetch_sub(1, Ordering::SeqCst);
+            }
+        };
+        // Callers that give up while their work runs (a client gone away) must not free
+        // their slot early: these are cut off after 5 ms, their work goes on holding it.
+        let mut abandoned = Vec::new();
+        for _ in 0..4 {
+            let work = job(running.clone(), most.clone());
+            abandoned.push(tokio::spawn(tokio::time::timeout(
+                Duration::from_millis(5),
+                gate.run(work),
+            )));
+        }
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let work = job(running.clone(), most.clone());
+            tasks.push(tokio::spawn(gate.run(work)));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        for task in abandoned {
+            let _ = task.await.unwrap();
+        }
+        // Let any abandoned work finish.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            2,
+            "more hashes than slots ran at once"
+        );
+        assert_eq!(running.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_gate_answers_busy_after_its_short_wait() {
+        let gate = gate(1, Duration::from_millis(100));
+        let held = tokio::spawn(gate.run(|| std::thread::sleep(Duration::from_millis(600))));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let refused = gate.run(|| ()).await.unwrap_err();
+        assert_eq!(refused.status(), 503, "{refused}");
+        assert!(started.elapsed() < Duration::from_millis(500));
+        held.await.unwrap().unwrap();
+        assert!(gate.run(|| ()).await.is_ok(), "the slot was not given back");
     }
 
     #[test]

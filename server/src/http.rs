@@ -6,7 +6,9 @@
 //! `request_timeout` (408 past it: a body sent a byte at a time is cut off; live streams are
 //! not, their answer starts at once), so a few hundred slow connections cannot take the server.
 //! At most `max_requests` are handled at once (live streams aside: they are capped per person,
-//! see `routes::live`); more wait up to `queue_timeout` for a turn, then get a 503.
+//! see `routes::live`); more wait up to `queue_timeout` for a turn, then get a 503. Which
+//! requests are live streams is decided by their route, never by a header alone: any client
+//! can send `Accept: text/event-stream`.
 
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
@@ -89,7 +91,7 @@ pub async fn serve(
             let (app, turns) = (app.clone(), turns.clone());
             async move {
                 // A live stream lasts as long as its page is open: it does not take a turn.
-                let _turn = if wants_event_stream(request.headers()) {
+                let _turn = if is_live_stream(&request) {
                     None
                 } else {
                     match tokio::time::timeout(limits.queue_timeout, turns.acquire_owned()).await {
@@ -122,8 +124,29 @@ pub async fn serve(
     }
 }
 
+/// Whether a request opens one of the board's live streams, which take no turn: a GET of
+/// `/api/autopilot/stream`, or of `/api/autopilot/runs/{id}/log` asking for events (without
+/// `Accept: text/event-stream` that route answers the whole log at once, an ordinary read).
+/// Everything else takes a turn, whatever it accepts. The original's WebSocket takes one too,
+/// but only until its upgrade is answered: the socket itself runs outside the handler.
+pub fn is_live_stream<B>(request: &hyper::Request<B>) -> bool {
+    if request.method() != axum::http::Method::GET {
+        return false;
+    }
+    let path = request.uri().path();
+    if path == "/api/autopilot/stream" {
+        return true;
+    }
+    let run_id = path
+        .strip_prefix("/api/autopilot/runs/")
+        .and_then(|rest| rest.strip_suffix("/log"));
+    run_id.is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+        && wants_event_stream(request.headers())
+}
+
 /// Whether the client asks for a live stream: EventSource sends `Accept: text/event-stream`,
-/// nothing else does.
+/// nothing else does. Only ever a choice between two answers of a streaming route; never a
+/// reason to skip a limit (see [`is_live_stream`]).
 pub fn wants_event_stream(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get(axum::http::header::ACCEPT)
@@ -147,6 +170,51 @@ mod tests {
     use axum::routing::get;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    #[test]
+    fn only_the_stream_routes_are_live_streams() {
+        let request = |method: &str, path: &str, accept: &str| {
+            hyper::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("accept", accept)
+                .body(())
+                .unwrap()
+        };
+        let sse = "text/event-stream";
+        assert!(is_live_stream(&request(
+            "GET",
+            "/api/autopilot/stream",
+            sse
+        )));
+        assert!(is_live_stream(&request(
+            "GET",
+            "/api/autopilot/stream",
+            "*/*"
+        )));
+        assert!(is_live_stream(&request(
+            "GET",
+            "/api/autopilot/runs/12/log",
+            sse
+        )));
+        for (method, path, accept) in [
+            ("GET", "/healthz", sse),
+            ("POST", "/login", sse),
+            ("POST", "/api/autopilot/stream", sse),
+            ("GET", "/api/autopilot/runs/12/log", "*/*"),
+            ("GET", "/api/autopilot/runs//log", sse),
+            ("GET", "/api/autopilot/runs/1/2/log", sse),
+            ("GET", "/api/autopilot/runs/x/log", sse),
+            ("GET", "/api/autopilot/stream/", sse),
+            ("GET", "/api/autopilot/ws", sse),
+            ("GET", "/", sse),
+        ] {
+            assert!(
+                !is_live_stream(&request(method, path, accept)),
+                "{method} {path}"
+            );
+        }
+    }
+
     /// One GET on its own connection: the status line and the body.
     async fn fetch(addr: std::net::SocketAddr, path: &str, accept: &str) -> (String, String) {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -162,7 +230,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn requests_past_the_limit_wait_a_little_then_get_a_503_and_streams_need_no_turn() {
+    async fn requests_past_the_limit_wait_a_little_then_get_a_503_and_only_stream_routes_need_no_turn(
+    ) {
         let gate = Arc::new(tokio::sync::Notify::new());
         let held = gate.clone();
         let app = Router::new()
@@ -176,7 +245,9 @@ mod tests {
                     }
                 }),
             )
-            .route("/quick", get(|| async { "quick" }));
+            .route("/quick", get(|| async { "quick" }))
+            .route("/api/autopilot/stream", get(|| async { "stream" }))
+            .route("/api/autopilot/runs/{id}/log", get(|| async { "log" }));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let limits = Limits {
@@ -195,10 +266,23 @@ mod tests {
         let (status, answer) = fetch(addr, "/quick", "*/*").await;
         assert!(status.contains("503"), "{answer}");
         assert!(answer.contains("busy"), "{answer}");
+        // Asking for an event stream is no way around the limit: only the stream routes are.
         let (status, _) = fetch(addr, "/quick", "text/event-stream").await;
+        assert!(
+            status.contains("503"),
+            "a header skipped the request limit: {status}"
+        );
+        let (status, _) = fetch(addr, "/api/autopilot/runs/3/log", "*/*").await;
+        assert!(status.contains("503"), "a whole log took no turn: {status}");
+        let (status, _) = fetch(addr, "/api/autopilot/stream", "*/*").await;
         assert!(
             status.contains("200"),
             "a live stream waited for a turn: {status}"
+        );
+        let (status, _) = fetch(addr, "/api/autopilot/runs/3/log", "text/event-stream").await;
+        assert!(
+            status.contains("200"),
+            "a run's live log waited for a turn: {status}"
         );
 
         gate.notify_waiters();

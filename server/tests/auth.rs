@@ -9,8 +9,10 @@ mod common;
 
 use app::auth::{hash_password, SessionPolicy};
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use common::{Caller, TestApp, ADMIN_EMAIL, MEMBER_EMAIL, ORIGIN, PASSWORD};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 const ISSUES: &str = "/api/autopilot/issues";
@@ -178,35 +180,171 @@ async fn failures_look_the_same_for_unknown_emails_and_wrong_passwords() {
     assert!(wrong_password.session_cookie().is_none());
 }
 
+/// The login form, posted from the board's page by a client at `peer` (what the server's
+/// socket would say: `ConnectInfo`, which the rate limits read).
+async fn login_from(app: &TestApp, peer: &str, email: &str, password: &str) -> common::Reply {
+    let body = format!(
+        "email={}&password={}&next=%2F",
+        email.replace('@', "%40"),
+        password.replace(' ', "+")
+    );
+    let mut req = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, ORIGIN)
+        .body(Body::from(body))
+        .unwrap();
+    let peer: IpAddr = peer.parse().unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::new(peer, 40_000)));
+    app.send(req).await
+}
+
+fn refused_as_rate(r: &common::Reply) -> bool {
+    r.location().starts_with("/login?error=rate") && r.session_cookie().is_none()
+}
+
+fn refused_as_invalid(r: &common::Reply) -> bool {
+    r.location().starts_with("/login?error=invalid") && r.session_cookie().is_none()
+}
+
 async fn login_attempts_are_rate_limited_per_account_and_per_address() {
     let app = TestApp::new().await;
     for _ in 0..5 {
         let r = app.login_form(MEMBER_EMAIL, "wrong password!", None).await;
+        assert!(refused_as_invalid(&r), "{}", r.location());
+    }
+    // From the address that guessed, even the right password is refused for a while.
+    let r = app.login_form(MEMBER_EMAIL, PASSWORD, None).await;
+    assert!(refused_as_rate(&r), "{}", r.location());
+    // The address is limited too, whatever the account: 10 failures, then it waits.
+    for i in 0..5 {
+        let r = app
+            .login_form(&format!("other{i}@example.com"), "x", None)
+            .await;
+        assert!(refused_as_invalid(&r), "{}", r.location());
+    }
+    let r = app.login_form(ADMIN_EMAIL, PASSWORD, None).await;
+    assert!(refused_as_rate(&r), "{}", r.location());
+}
+
+/// A8: guesses from other addresses never keep the owner out.
+async fn the_owner_signs_in_from_their_own_address_while_others_guess() {
+    let app = TestApp::new().await;
+    for attacker in 1..=5 {
+        let from = format!("203.0.113.{attacker}");
+        for _ in 0..5 {
+            let r = login_from(&app, &from, MEMBER_EMAIL, "wrong password!").await;
+            assert!(refused_as_invalid(&r), "{from}: {}", r.location());
+        }
+        // Each guessing address earns "too many attempts" for itself.
+        let r = login_from(&app, &from, MEMBER_EMAIL, PASSWORD).await;
+        assert!(refused_as_rate(&r), "{from}: {}", r.location());
+    }
+    let owner = login_from(&app, "198.51.100.20", MEMBER_EMAIL, PASSWORD).await;
+    assert_eq!(owner.status, StatusCode::SEE_OTHER);
+    assert_eq!(owner.location(), "/", "the owner was refused");
+    let cookie = owner.session_cookie().expect("signed in");
+    assert_eq!(status_as(&app, &cookie).await, StatusCode::OK);
+    // The owner's own typos, then a success, leave them with a clean slate there.
+    for _ in 0..4 {
+        let r = login_from(&app, "198.51.100.20", MEMBER_EMAIL, "a typo, sorry").await;
+        assert!(refused_as_invalid(&r), "{}", r.location());
+    }
+    let again = login_from(&app, "198.51.100.20", MEMBER_EMAIL, PASSWORD).await;
+    assert!(again.session_cookie().is_some(), "{}", again.location());
+    for _ in 0..4 {
+        let r = login_from(&app, "198.51.100.20", MEMBER_EMAIL, "a typo, sorry").await;
         assert!(
-            r.location().starts_with("/login?error=invalid"),
-            "{}",
+            refused_as_invalid(&r),
+            "the success did not clear the count: {}",
             r.location()
         );
     }
-    // Even the right password is refused while the account is being hammered.
-    let r = app.login_form(MEMBER_EMAIL, PASSWORD, None).await;
-    assert!(
-        r.location().starts_with("/login?error=rate"),
-        "{}",
-        r.location()
-    );
-    assert!(r.session_cookie().is_none());
-    // The address is now limited too: 10 attempts a minute whatever the account.
-    for i in 0..4 {
-        app.login_form(&format!("other{i}@example.com"), "x", None)
-            .await;
+}
+
+/// A7: an IPv6 client is counted by its /64, so its 2^64 addresses are one client.
+async fn an_ipv6_neighbour_in_the_same_64_shares_the_limit() {
+    let app = TestApp::new().await;
+    for i in 0..5 {
+        // A new address each time, all in one /64.
+        let from = format!("2001:db8:7:1::{:x}", 0x100 + i);
+        let r = login_from(&app, &from, MEMBER_EMAIL, "wrong password!").await;
+        assert!(refused_as_invalid(&r), "{from}: {}", r.location());
     }
-    let r = app.login_form(ADMIN_EMAIL, PASSWORD, None).await;
+    let sibling = login_from(&app, "2001:db8:7:1:ffff:1:2:3", MEMBER_EMAIL, PASSWORD).await;
     assert!(
-        r.location().starts_with("/login?error=rate"),
-        "{}",
-        r.location()
+        refused_as_rate(&sibling),
+        "a sibling in the same /64 was not limited: {}",
+        sibling.location()
     );
+    // The next /64 over is someone else.
+    let other = login_from(&app, "2001:db8:7:2::1", MEMBER_EMAIL, PASSWORD).await;
+    assert!(other.session_cookie().is_some(), "{}", other.location());
+    // An IPv4 client seen through a dual-stack socket is that IPv4 client.
+    for _ in 0..5 {
+        let r = login_from(&app, "::ffff:192.0.2.9", ADMIN_EMAIL, "wrong password!").await;
+        assert!(refused_as_invalid(&r), "{}", r.location());
+    }
+    let same = login_from(&app, "192.0.2.9", ADMIN_EMAIL, PASSWORD).await;
+    assert!(refused_as_rate(&same), "{}", same.location());
+}
+
+/// A1: what a client sends is bounded before it is counted or kept.
+async fn oversized_sign_in_forms_are_refused_and_nothing_is_kept() {
+    let app = TestApp::build(common::default_policy(), Some("a-setup-token"), true).await;
+    let huge = format!(
+        "email={}%40example.com&password=x",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    for path in ["/login", "/setup"] {
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN)
+            .body(Body::from(huge.clone()))
+            .unwrap();
+        let r = app.send(req).await;
+        assert_eq!(
+            r.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{path}: {}",
+            r.text()
+        );
+        assert_eq!(r.error_code(), "payload_too_large", "{path}");
+    }
+    assert_eq!(app.state.login_limits.tracked(), 0, "a limiter kept a key");
+    // Under the form limit but over the longest email: the usual refusal, nothing counted.
+    let long = format!("{}@example.com", "b".repeat(300));
+    for _ in 0..20 {
+        let r = login_from(&app, "203.0.113.50", &long, PASSWORD).await;
+        assert!(refused_as_invalid(&r), "{}", r.location());
+    }
+    let too_long_password = "p".repeat(300);
+    let r = login_from(&app, "203.0.113.50", MEMBER_EMAIL, &too_long_password).await;
+    assert!(refused_as_invalid(&r), "{}", r.location());
+    assert_eq!(app.state.login_limits.tracked(), 0, "a limiter kept a key");
+    // Junk is a 4xx, never a 500.
+    let junk = Request::post("/setup")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .header(header::ORIGIN, ORIGIN)
+        .body(Body::from("not a form"))
+        .unwrap();
+    let junk = app.send(junk).await;
+    assert_eq!(
+        junk.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{}",
+        junk.text()
+    );
+    let junk = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, ORIGIN)
+        .body(Body::from(vec![0xff, 0xfe, b'=', 0x00]))
+        .unwrap();
+    let junk = app.send(junk).await;
+    assert!(junk.status.is_redirection(), "{}", junk.status);
+    // The owner is not affected by any of it.
+    let owner = login_from(&app, "203.0.113.50", MEMBER_EMAIL, PASSWORD).await;
+    assert!(owner.session_cookie().is_some(), "{}", owner.location());
 }
 
 async fn the_setup_token_creates_the_first_admin_once() {
@@ -363,6 +501,9 @@ on_both_engines!(
     changing_a_password_ends_every_session,
     failures_look_the_same_for_unknown_emails_and_wrong_passwords,
     login_attempts_are_rate_limited_per_account_and_per_address,
+    the_owner_signs_in_from_their_own_address_while_others_guess,
+    an_ipv6_neighbour_in_the_same_64_shares_the_limit,
+    oversized_sign_in_forms_are_refused_and_nothing_is_kept,
     the_setup_token_creates_the_first_admin_once,
     cross_site_writes_on_the_session_are_refused_but_bearer_tokens_pass,
     a_revoked_or_unknown_token_is_refused,

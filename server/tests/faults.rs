@@ -460,3 +460,235 @@ async fn slow_and_idle_clients_are_let_go_and_the_server_stays_quick() {
         "an idle kept-alive connection stayed open"
     );
 }
+
+/// The real binary, stopped when dropped (a failed assertion included).
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A fresh port, the real binary serving a fresh board on it with `env`, and the member's
+/// bearer token (made in the database before the server starts). Waits until it answers.
+async fn serve_board(dir: &Path, env: &[(&str, &str)]) -> (Served, u16, String) {
+    let url = format!("sqlite://{}", dir.join("board.db").display());
+    let store = app::store::Store::open(&url).await.unwrap();
+    let hash = app::auth::hash_password(common::PASSWORD.into())
+        .await
+        .unwrap();
+    let member = store
+        .create_user(
+            common::MEMBER_EMAIL,
+            "Ann",
+            app::domain::UserRole::Member,
+            &hash,
+        )
+        .await
+        .unwrap();
+    let token = app::auth::new_token();
+    store
+        .create_api_token(member.id, "test", &app::auth::token_hash(&token))
+        .await
+        .unwrap();
+    drop(store);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let server = Served(start_server(dir, port, env));
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+            && timed_get(port, "/healthz").await.1.contains("200")
+        {
+            return (server, port, token);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not start");
+}
+
+/// A GET with extra header lines, on a fresh connection: its status line and how long it took.
+async fn get_with(port: u16, path: &str, headers: &str) -> (Duration, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // The status line is enough (a stream's body never ends).
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !answer.contains(&b'\n') {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    (
+        started.elapsed(),
+        text.lines().next().unwrap_or_default().to_string(),
+    )
+}
+
+/// A2, as the audit reproduced it: with one turn, held by a sign-in whose body trickles in,
+/// `Accept: text/event-stream` no longer gets another request past the limit. Only the
+/// stream routes skip it.
+#[tokio::test]
+async fn asking_for_an_event_stream_does_not_skip_the_request_limit() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port, _) = serve_board(
+        dir.path(),
+        &[
+            ("AUTOPILOT_MAX_REQUESTS", "1"),
+            ("AUTOPILOT_REQUEST_TIMEOUT_SECONDS", "60"),
+        ],
+    )
+    .await;
+    // Hold the only turn: a sign-in body sent a byte at a time.
+    let mut trickle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    trickle
+        .write_all(
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\na",
+        )
+        .await
+        .unwrap();
+    let dribbling = tokio::spawn(async move {
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if trickle.write_all(b"a").await.is_err() {
+                break;
+            }
+        }
+        trickle
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (took, status) = get_with(port, "/healthz", "Accept: text/event-stream\r\n").await;
+    assert!(
+        status.contains("503"),
+        "Accept: text/event-stream skipped the limit: {status} after {took:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(4),
+        "no wait for a turn: {took:?}"
+    );
+    let (_, status) = get_with(port, "/login", "Accept: text/event-stream\r\n").await;
+    assert!(status.contains("503"), "{status}");
+    // The live stream route is still let through (here to be told to sign in).
+    let (took, status) = get_with(
+        port,
+        "/api/autopilot/stream",
+        "Accept: text/event-stream\r\n",
+    )
+    .await;
+    assert!(status.contains("401"), "{status}");
+    assert!(took < Duration::from_secs(3), "the stream waited: {took:?}");
+
+    dribbling.abort();
+    let _ = dribbling.await;
+    // The connection is gone, and with it the turn.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, status) = get_with(port, "/healthz", "").await;
+    assert!(status.contains("200"), "{status}");
+    drop(server);
+}
+
+/// The server process' resident memory and its peak so far, in KiB.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A11: a client frame over the socket's small limit ends that socket, and the server never
+/// holds the frame: 15 sockets each sending 4 MiB leave its peak memory where it was.
+#[tokio::test]
+async fn a_big_websocket_frame_closes_the_socket_and_is_never_held() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port, token) = serve_board(dir.path(), &[]).await;
+    let connect = || {
+        let mut request = format!("ws://127.0.0.1:{port}/api/autopilot/ws")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    // A small message is fine and the socket stays.
+    let (mut small, _) = connect().await.expect("connect");
+    small.next().await.unwrap().unwrap();
+    small.send(Message::text("hi")).await.unwrap();
+    small.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pid = server.0.id();
+    let (_, peak_before) = memory_kib(pid);
+    let mut sockets = Vec::new();
+    // One below the per-person cap of 16: the small socket's place may not be free yet.
+    for _ in 0..15 {
+        let (socket, _) = connect().await.expect("connect");
+        sockets.push(socket);
+    }
+    let big = vec![b'x'; 4 * 1024 * 1024];
+    let mut closed = Vec::new();
+    for mut socket in sockets {
+        let big = big.clone();
+        closed.push(tokio::spawn(async move {
+            let _hello = socket.next().await;
+            // The server may close before the whole frame is written: that is the point.
+            let _ = socket.send(Message::binary(big)).await;
+            tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    match socket.next().await {
+                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                        Some(Ok(_)) => {}
+                    }
+                }
+            })
+            .await
+            .is_ok()
+        }));
+    }
+    let mut still_open = 0;
+    for task in closed {
+        if !task.await.unwrap() {
+            still_open += 1;
+        }
+    }
+    let (rss_after, peak_after) = memory_kib(pid);
+    println!(
+        "server memory: peak {peak_before} KiB before, {peak_after} KiB after; {rss_after} KiB now"
+    );
+    assert_eq!(still_open, 0, "sockets stayed open after a 4 MiB frame");
+    assert!(
+        peak_after < peak_before + 16 * 1024,
+        "the server's peak memory grew from {peak_before} to {peak_after} KiB"
+    );
+    // And it serves on.
+    let (_, status) = timed_get(port, "/healthz").await;
+    assert!(status.contains("200"), "{status}");
+    drop(server);
+}

@@ -323,7 +323,49 @@ async fn a_repeat_after_the_issue_is_done_files_a_new_one() {
     assert_eq!(n, 1);
 }
 
+/// A7: feedback is limited per client, and an IPv6 client is its /64: fresh addresses in
+/// the same /64 share one allowance (5 a minute), the next /64 has its own.
+async fn feedback_from_one_ipv6_64_shares_one_limit() {
+    use axum::extract::ConnectInfo;
+    use std::net::{IpAddr, SocketAddr};
+    let app = TestApp::new().await;
+    let from = |peer: &str, message: &str| {
+        let mut req = feedback(None, message);
+        let peer: IpAddr = peer.parse().unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(peer, 50_000)));
+        req
+    };
+    for i in 0..5 {
+        let r = app
+            .send(from(&format!("2001:db8:9:1::{}", i + 1), "from a sibling"))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let sibling = app
+        .send(from("2001:db8:9:1:abcd:ef01:2345:6789", "one more"))
+        .await;
+    assert_eq!(
+        sibling.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        sibling.text()
+    );
+    assert_eq!(sibling.error_code(), "rate_limited");
+    assert!(sibling.headers.contains_key(header::RETRY_AFTER));
+    let neighbour = app.send(from("2001:db8:9:2::1", "next door")).await;
+    assert_eq!(
+        neighbour.status,
+        StatusCode::CREATED,
+        "{}",
+        neighbour.text()
+    );
+    assert_eq!(feedback_count(&app).await, 6);
+    assert_eq!(app.state.feedback_limits.tracked(), 2);
+}
+
 on_both_engines!(
+    feedback_from_one_ipv6_64_shares_one_limit,
     a_page_on_a_site_not_allowed_cannot_file_feedback,
     admins_can_close_the_public_route_and_open_it_again,
     feedback_issues_are_marked_and_filterable,

@@ -2,29 +2,37 @@
 //! `same_origin` (no cross-site writes riding on the session cookie) and `pages` (anonymous
 //! people are sent to the login page, members kept out of admin pages).
 
+use super::client::{client_key, ClientKey, Policy, Strikes};
 use super::AppState;
 use app::auth::{self, hash_password, secrets_match, verify_password};
-use app::domain::{validate_display_name, validate_email, validate_password, Role};
+use app::domain::{
+    validate_display_name, validate_email, validate_password, Role, PASSWORD_MAX_CHARS,
+};
 use app::error::AppError;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use leptos::prelude::LeptosOptions;
 use serde::Deserialize;
-use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tower_sessions::Session;
+
+/// The sign-in and set-up forms are a few short fields: anything bigger is refused (413)
+/// before it is read, let alone looked at.
+pub const FORM_BODY_LIMIT: usize = 8 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/setup", post(setup))
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
 }
 
 /// The one-time secret that lets the first admin be created; printed to the log at start-up
@@ -55,35 +63,148 @@ impl SetupToken {
     }
 }
 
-/// Login attempts allowed per client address and per account (OWASP: slow down guessing,
-/// without locking an account for good).
+/// How sign-in attempts are throttled (OWASP: slow guessing down, never lock an account).
+///
+/// Counted per client (an address; an IPv6 /64, see [`ClientKey`]) and per account *from that
+/// client*, so guesses from elsewhere never keep the owner out of their own account: only the
+/// client that failed is refused, and only it sees "too many attempts". Each failure past
+/// the free ones makes that client wait longer (1 s, 2 s, 4 s… per client; 2 s, 4 s… per
+/// account and client). A success gives the client its strike back and clears its count on
+/// that account. Failures on an account from everywhere together only slow the failed answers
+/// down a little, never refuse anyone.
+///
+/// The email is validated (at most 254 characters) before any of this, and accounts are kept
+/// as a keyed 64-bit hash: no table holds what a client typed, and each holds at most
+/// [`STRIKES_CAP`](super::client::STRIKES_CAP) keys.
 pub struct LoginLimits {
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
-    by_account: DefaultKeyedRateLimiter<String>,
+    by_client: Strikes<ClientKey>,
+    by_account_and_client: Strikes<(AccountKey, ClientKey)>,
+    by_account: Strikes<AccountKey>,
+    /// Keyed with a random key per process: nobody can make two emails share a count.
+    hasher: RandomState,
 }
+
+/// An account, as the limits know it: a keyed hash of its normalised email.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AccountKey(u64);
+
+/// Failures on one account from everywhere past this many (in the window below) slow each
+/// further failed answer by [`SLOW_STEP`] more, up to [`SLOW_MAX`].
+const ACCOUNT_FREE: u32 = 20;
+const SLOW_STEP: Duration = Duration::from_millis(50);
+const SLOW_MAX: Duration = Duration::from_secs(1);
 
 impl Default for LoginLimits {
     fn default() -> Self {
-        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         LoginLimits {
-            by_address: RateLimiter::keyed(per_minute(10)),
-            by_account: RateLimiter::keyed(per_minute(5)),
+            // 10 at once, then about 10 a minute.
+            by_client: Strikes::new(Policy {
+                free: 10,
+                forgive: Duration::from_secs(6),
+                base: Duration::from_secs(1),
+                cap: Duration::from_secs(60),
+            }),
+            // 5 at once, then about one a minute.
+            by_account_and_client: Strikes::new(Policy {
+                free: 5,
+                forgive: Duration::from_secs(60),
+                base: Duration::from_secs(2),
+                cap: Duration::from_secs(15 * 60),
+            }),
+            // Only counted, never waited on (see `Attempt::failed`).
+            by_account: Strikes::new(Policy {
+                free: ACCOUNT_FREE,
+                forgive: Duration::from_secs(3),
+                base: Duration::ZERO,
+                cap: Duration::ZERO,
+            }),
+            hasher: RandomState::new(),
         }
     }
 }
 
 impl LoginLimits {
-    fn allow(&self, address: IpAddr, account: &str) -> bool {
-        // Both are charged, so spraying many accounts from one address is limited too.
-        let address_ok = self.by_address.check_key(&address).is_ok();
-        let account_ok = self.by_account.check_key(&account.to_string()).is_ok();
-        address_ok && account_ok
+    /// The key of an already validated, normalised email.
+    pub fn account(&self, email: &str) -> AccountKey {
+        AccountKey(self.hasher.hash_one(email))
     }
 
-    /// Drops the state of keys that have been quiet; call now and then to bound memory.
+    /// Admits one attempt of `client` on `account`, counted as a failure until it is known
+    /// not to be one, or says how long that client must wait.
+    pub fn admit(&self, client: ClientKey, account: AccountKey) -> Result<Attempt<'_>, Duration> {
+        let pair = (account, client);
+        let wait = self.by_account_and_client.wait(&pair);
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        self.by_client.take(&client)?;
+        if let Err(wait) = self.by_account_and_client.take(&pair) {
+            self.by_client.refund(&client);
+            return Err(wait);
+        }
+        Ok(Attempt {
+            limits: self,
+            client,
+            account,
+            settled: false,
+        })
+    }
+
+    /// Keys held by the limits now (for tests and the hostile-clients example).
+    pub fn tracked(&self) -> usize {
+        self.by_client.keys() + self.by_account_and_client.keys() + self.by_account.keys()
+    }
+
+    /// Drops the state of keys that have been quiet; call now and then to give memory back.
+    /// (The tables are capped whether or not this runs.)
     pub fn forget_quiet(&self) {
-        self.by_address.retain_recent();
-        self.by_account.retain_recent();
+        self.by_client.forget_quiet();
+        self.by_account_and_client.forget_quiet();
+        self.by_account.forget_quiet();
+    }
+}
+
+/// One admitted sign-in attempt. Dropped without [`failed`](Attempt::failed) or
+/// [`succeeded`](Attempt::succeeded) (the server was busy, the database away), it is given
+/// back: it was never a guess.
+pub struct Attempt<'a> {
+    limits: &'a LoginLimits,
+    client: ClientKey,
+    account: AccountKey,
+    settled: bool,
+}
+
+impl Attempt<'_> {
+    /// A wrong password: the strikes stay. Returns how long to hold the answer back: nothing,
+    /// unless the account is failing a lot from everywhere, and then at most a second.
+    pub fn failed(mut self) -> Duration {
+        self.settled = true;
+        let limits = self.limits;
+        let _ = limits.by_account.take(&self.account);
+        let count = limits.by_account.count(&self.account);
+        SLOW_STEP
+            .saturating_mul(count.saturating_sub(ACCOUNT_FREE))
+            .min(SLOW_MAX)
+    }
+
+    /// Signed in: the client gets its strike back and starts afresh on this account.
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        self.limits.by_client.refund(&self.client);
+        self.limits
+            .by_account_and_client
+            .clear(&(self.account, self.client));
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.limits.by_client.refund(&self.client);
+            self.limits
+                .by_account_and_client
+                .refund(&(self.account, self.client));
+        }
     }
 }
 
@@ -124,38 +245,78 @@ async fn login(
     request: Request,
 ) -> Result<Response, AppError> {
     let (parts, body) = request.into_parts();
-    let address = super::client::client_address(&parts, &state.auth.trusted_proxies);
+    let client = client_key(&parts, &state.auth.trusted_proxies);
     let request = Request::from_parts(parts, body);
-    let Ok(Form(form)) = Form::<LoginForm>::from_request(request, &()).await else {
-        return Ok(to_login("invalid", "/").into_response());
+    let form = match Form::<LoginForm>::from_request(request, &()).await {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Ok(too_large().into_response())
+        }
+        Err(_) => return Ok(to_login("invalid", "/").into_response()),
     };
-    let account = form.email.trim().to_lowercase();
-    if !state.login_limits.allow(address, &account) {
-        tracing::warn!(%address, "login rate limit hit");
-        return Ok(to_login("rate", &form.next).into_response());
+    // Checked before anything is counted or hashed: no stored account can have such an email
+    // or password, and nothing a client typed is kept.
+    let Ok(email) = validate_email(&form.email) else {
+        return Ok(to_login("invalid", &form.next).into_response());
+    };
+    if form.password.chars().count() > PASSWORD_MAX_CHARS {
+        return Ok(to_login("invalid", &form.next).into_response());
     }
-    let candidate = match validate_email(&form.email) {
-        Ok(email) => state.store.login_candidate(&email).await?,
-        Err(_) => None,
+    let account = state.login_limits.account(&email);
+    let attempt = match state.login_limits.admit(client, account) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(%client, wait_s = wait.as_secs(), "sign-in throttled");
+            return Ok(to_login("rate", &form.next).into_response());
+        }
     };
-    let (user, hash) = match candidate {
+    let (user, hash) = match state.store.login_candidate(&email).await? {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
     // Always verify (a dummy hash for unknown emails): the answer and its timing must not
     // tell which emails exist.
-    let password_ok = verify_password(form.password, hash).await;
+    let password_ok = match verify_password(form.password, hash).await {
+        Ok(ok) => ok,
+        // Too many hashes at once: not a guess, the attempt is given back (`Attempt`'s drop).
+        Err(AppError::Unavailable(_)) => return Ok(busy_page()),
+        Err(other) => return Err(other),
+    };
     match user {
         Some(user) if password_ok && !user.is_disabled() => {
+            attempt.succeeded();
             auth::sign_in(&session, &user).await?;
             tracing::info!(user = user.id, "signed in");
             Ok(Redirect::to(safe_next(&form.next)).into_response())
         }
         _ => {
-            tracing::info!(%address, "failed sign-in");
+            let slow_down = attempt.failed();
+            tracing::info!(%client, "failed sign-in");
+            if !slow_down.is_zero() {
+                tokio::time::sleep(slow_down).await;
+            }
             Ok(to_login("invalid", &form.next).into_response())
         }
     }
+}
+
+/// A form over [`FORM_BODY_LIMIT`]: 413, in the JSON error shape.
+fn too_large() -> AppError {
+    AppError::PayloadTooLarge(format!("a sign-in form is at most {FORM_BODY_LIMIT} bytes"))
+}
+
+/// Every password-hashing slot was busy for longer than the short wait: "try again", with
+/// nothing counted against the person.
+fn busy_page() -> Response {
+    let html = r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Busy · Autopilot</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main class="not-found"><h1>Busy</h1><p>Too many people are signing in at this moment. Wait a few seconds, then <a href="/login">try again</a>.</p></main></body></html>"#;
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        Html(html),
+    )
+        .into_response()
 }
 
 async fn logout(session: Session) -> Result<Redirect, AppError> {
@@ -179,8 +340,20 @@ struct SetupForm {
 async fn setup(
     State(state): State<AppState>,
     session: Session,
-    Form(form): Form<SetupForm>,
+    form: Result<Form<SetupForm>, FormRejection>,
 ) -> Result<Response, AppError> {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(too_large())
+        }
+        Err(rejection) if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            return Err(AppError::UnsupportedMediaType(
+                "the set-up form is sent as application/x-www-form-urlencoded".into(),
+            ))
+        }
+        Err(_) => return Err(AppError::BadRequest("not a set-up form".into())),
+    };
     if state.store.count_users().await? > 0 {
         return Ok(Redirect::to("/login").into_response());
     }
@@ -203,7 +376,11 @@ async fn setup(
     if validate_password(&form.password).is_err() {
         return Ok(back("password"));
     }
-    let hash = hash_password(form.password).await?;
+    let hash = match hash_password(form.password).await {
+        Ok(hash) => hash,
+        Err(AppError::Unavailable(_)) => return Ok(busy_page()),
+        Err(other) => return Err(other),
+    };
     let Some(admin) = state.store.create_first_admin(&email, &name, &hash).await? else {
         return Ok(Redirect::to("/login").into_response());
     };

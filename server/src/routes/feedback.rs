@@ -9,7 +9,7 @@
 //! binary, so they are served the same with or without a site root.
 
 use super::auth::origin_is_ours;
-use super::client::client_address;
+use super::client::{client_key, ClientKey, Policy, Strikes};
 use super::extract::Json;
 use super::AppState;
 use app::domain::{Actor, Feedback, FEEDBACK_BODY_MAX_BYTES};
@@ -22,14 +22,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::net::IpAddr;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// How much feedback is taken in: per client address, and from everyone together.
+/// How much feedback is taken in: per client (an address; an IPv6 /64), and from everyone
+/// together. The per-client table holds at most [`STRIKES_CAP`](super::client::STRIKES_CAP)
+/// clients, however many addresses a flood comes from.
 pub struct FeedbackLimits {
-    per_client: DefaultKeyedRateLimiter<IpAddr>,
+    per_client: Strikes<ClientKey>,
     global: DefaultDirectRateLimiter,
 }
 
@@ -37,7 +38,7 @@ impl Default for FeedbackLimits {
     fn default() -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         FeedbackLimits {
-            per_client: RateLimiter::keyed(per_minute(PER_CLIENT_PER_MINUTE as u32)),
+            per_client: Strikes::new(Policy::per_minute(PER_CLIENT_PER_MINUTE as u32)),
             global: RateLimiter::direct(per_minute(GLOBAL_PER_MINUTE as u32)),
         }
     }
@@ -51,12 +52,12 @@ impl FeedbackLimits {
     /// `Err(seconds)` to wait when over a limit. This process' own limiters turn a flood
     /// away before it costs a database write; the database's count is the one every server
     /// shares.
-    async fn admit(&self, store: &Store, client: IpAddr) -> Result<Result<(), u64>, AppError> {
+    async fn admit(&self, store: &Store, client: ClientKey) -> Result<Result<(), u64>, AppError> {
         let clock = DefaultClock::default();
         let wait =
             |not_until: governor::NotUntil<_>| not_until.wait_time_from(clock.now()).as_secs() + 1;
-        if let Err(seconds) = self.per_client.check_key(&client).map_err(wait) {
-            return Ok(Err(seconds));
+        if let Err(wait) = self.per_client.take(&client) {
+            return Ok(Err(wait.as_secs() + 1));
         }
         if let Err(seconds) = self.global.check().map_err(wait) {
             return Ok(Err(seconds));
@@ -79,7 +80,12 @@ impl FeedbackLimits {
     }
 
     pub fn forget_quiet(&self) {
-        self.per_client.retain_recent();
+        self.per_client.forget_quiet();
+    }
+
+    /// Clients counted now.
+    pub fn tracked(&self) -> usize {
+        self.per_client.keys()
     }
 }
 
@@ -209,7 +215,7 @@ async fn file_feedback(
     parts: Parts,
     feedback: Feedback,
 ) -> Result<(Response, Verdict), AppError> {
-    let client = client_address(&parts, &state.auth.trusted_proxies);
+    let client = client_key(&parts, &state.auth.trusted_proxies);
     if !origin_allowed(&parts, &state) {
         tracing::warn!(%client, origin = ?parts.headers.get(header::ORIGIN), "feedback from a site not allowed");
         return Err(AppError::Forbidden(

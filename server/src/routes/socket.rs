@@ -21,6 +21,12 @@ use std::time::Duration;
 /// A ping this often keeps proxies from closing a quiet socket.
 const PING_EVERY: Duration = Duration::from_secs(30);
 
+/// The most a client may send in one message or frame. The channel only talks to the client
+/// (what it sends is read only to notice a close), so this is room for a ping or a close
+/// with a reason; a bigger frame is refused from its header, before its payload is read,
+/// and ends the socket. (The default, 64 MiB a message, let every open socket hold that much.)
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+
 pub async fn open(
     State(store): State<Store>,
     State(live): State<Arc<LiveStreams>>,
@@ -29,7 +35,10 @@ pub async fn open(
 ) -> Result<Response, AppError> {
     let pass = live.enter(&actor)?;
     let start = store.latest_event_id().await?;
-    Ok(upgrade.on_upgrade(move |socket| follow(socket, store, start, pass)))
+    Ok(upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| follow(socket, store, start, pass)))
 }
 
 async fn follow(mut socket: WebSocket, store: Store, start: i64, _pass: StreamPass) {
@@ -46,7 +55,8 @@ async fn follow(mut socket: WebSocket, store: Store, start: i64, _pass: StreamPa
                 Some(event) => send(&mut socket, in_the_originals_words(&event)).await,
                 None => break,
             },
-            // What the client says is not read, only whether it is still there.
+            // What the client says is not read, only whether it is still there. A message
+            // over the limit is an error here: the socket ends.
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => Ok(()),

@@ -347,6 +347,33 @@ async fn oversized_sign_in_forms_are_refused_and_nothing_is_kept() {
     assert!(owner.session_cookie().is_some(), "{}", owner.location());
 }
 
+/// The original's WebSocket route asked for without a handshake: a JSON 400, not a 500 or
+/// axum's plain text.
+async fn a_plain_get_of_the_websocket_route_is_a_json_400() {
+    let app = TestApp::new().await;
+    let r = app
+        .call(
+            &app.member(),
+            "GET",
+            "/api/autopilot/ws",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert_eq!(r.error_code(), "bad_request");
+    let anonymous = app
+        .call(
+            &Caller::Anonymous,
+            "GET",
+            "/api/autopilot/ws",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
 async fn the_setup_token_creates_the_first_admin_once() {
     let app = TestApp::build(common::default_policy(), Some("s3cret-token"), false).await;
     let home = app
@@ -504,6 +531,7 @@ on_both_engines!(
     the_owner_signs_in_from_their_own_address_while_others_guess,
     an_ipv6_neighbour_in_the_same_64_shares_the_limit,
     oversized_sign_in_forms_are_refused_and_nothing_is_kept,
+    a_plain_get_of_the_websocket_route_is_a_json_400,
     the_setup_token_creates_the_first_admin_once,
     cross_site_writes_on_the_session_are_refused_but_bearer_tokens_pass,
     a_revoked_or_unknown_token_is_refused,

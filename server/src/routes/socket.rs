@@ -10,6 +10,7 @@ use super::live::{changes, LiveStreams, StreamPass};
 use app::domain::Event;
 use app::error::AppError;
 use app::store::Store;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -31,8 +32,14 @@ pub async fn open(
     State(store): State<Store>,
     State(live): State<Arc<LiveStreams>>,
     CurrentActor(actor): CurrentActor,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
+    // Not a WebSocket handshake: a 400 in the API's JSON shape, not axum's plain text.
+    let upgrade = upgrade.map_err(|rejection| {
+        AppError::BadRequest(format!(
+            "this route is a WebSocket: open it with an upgrade request ({rejection})"
+        ))
+    })?;
     let pass = live.enter(&actor)?;
     let start = store.latest_event_id().await?;
     Ok(upgrade

@@ -276,7 +276,10 @@ impl RunnerArgs {
         };
         let mut paths = match &self.protected_paths_replace {
             Some(only) => named(only),
-            None => DEFAULT_PROTECTED_PATHS.iter().map(|p| p.to_string()).collect(),
+            None => DEFAULT_PROTECTED_PATHS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
         };
         for extra in named(&self.protected_paths) {
             if !paths.contains(&extra) {
@@ -420,7 +423,10 @@ impl DatabaseArgs {
             .or_else(|| url.strip_prefix("sqlite:"))
         {
             let file = PathBuf::from(file.split('?').next().unwrap_or(file));
-            if let Some(dir) = std::path::absolute(&file).ok().and_then(|f| f.parent().map(PathBuf::from)) {
+            if let Some(dir) = std::path::absolute(&file)
+                .ok()
+                .and_then(|f| f.parent().map(PathBuf::from))
+            {
                 paths.push(dir);
             }
         }
@@ -578,7 +584,14 @@ mod tests {
     fn protected_paths_add_to_the_built_in_ones_unless_replaced() {
         let built_in = super::DEFAULT_PROTECTED_PATHS;
         assert_eq!(protected(&[]), built_in);
-        for named in [".git/", ".gitmodules", "AGENTS.md", ".mcp.json", ".gitlab-ci.yml", ".circleci/"] {
+        for named in [
+            ".git/",
+            ".gitmodules",
+            "AGENTS.md",
+            ".mcp.json",
+            ".gitlab-ci.yml",
+            ".circleci/",
+        ] {
             assert!(built_in.contains(&named), "{named}");
         }
         let more = protected(&["--protected-paths", "secrets/, .env,.git/"]);

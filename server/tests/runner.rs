@@ -176,7 +176,6 @@ impl Rig {
             .success()
     }
 
-
     /// Commits on the issue's branch that are not on main.
     fn branch_commits(&self, id: i64) -> Vec<String> {
         let log = git(
@@ -1265,9 +1264,17 @@ async fn a_hostile_agent_gets_no_secret_and_runs_nothing_of_its_own() {
     let home = root.join("home");
     std::fs::create_dir_all(home.join(".config/gh")).unwrap();
     let hosts = home.join(".config/gh/hosts.yml");
-    std::fs::write(&hosts, format!("github.com:\n  oauth_token: {}\n", canary.named("ghhosts"))).unwrap();
+    std::fs::write(
+        &hosts,
+        format!("github.com:\n  oauth_token: {}\n", canary.named("ghhosts")),
+    )
+    .unwrap();
     let credentials = home.join(".git-credentials");
-    std::fs::write(&credentials, format!("https://x:{}@github.com\n", canary.named("gitcred"))).unwrap();
+    std::fs::write(
+        &credentials,
+        format!("https://x:{}@github.com\n", canary.named("gitcred")),
+    )
+    .unwrap();
     let env_file = root.join("autopilot.env");
     std::fs::write(&env_file, format!("GH_TOKEN={}\n", canary.named("envfile"))).unwrap();
     let remote = format!("https://x:{}@127.0.0.1:9/x.git", canary.named("gitconfig"));
@@ -1285,7 +1292,14 @@ async fn a_hostile_agent_gets_no_secret_and_runs_nothing_of_its_own() {
         .unwrap();
     let db_file = root.join("test.db");
     let mut body = String::from("Please do it.\n");
-    for path in [&data.join("secret.txt"), &hosts, &credentials, &env_file, &db_file, &rig.repo().join(".git/config")] {
+    for path in [
+        &data.join("secret.txt"),
+        &hosts,
+        &credentials,
+        &env_file,
+        &db_file,
+        &rig.repo().join(".git/config"),
+    ] {
         body.push_str(&format!("TRY-READ {}\n", path.display()));
     }
     let issue = rig
@@ -1329,31 +1343,66 @@ async fn a_hostile_agent_gets_no_secret_and_runs_nothing_of_its_own() {
     let _ = server.kill();
     let _ = server.wait();
     assert!(still_serving, "the server died");
-    assert_eq!(status, Status::InReview, "{}", std::fs::read_to_string(server_log(&rig)).unwrap_or_default());
+    assert_eq!(
+        status,
+        Status::InReview,
+        "{}",
+        std::fs::read_to_string(server_log(&rig)).unwrap_or_default()
+    );
 
     // The attack ran: it read its own environment.
-    let found = std::fs::read_to_string(rig.notes().join(format!("issue-{}.found", issue.id))).unwrap();
-    assert!(found.contains("PATH="), "the hostile agent did not run: {found}");
+    let found =
+        std::fs::read_to_string(rig.notes().join(format!("issue-{}.found", issue.id))).unwrap();
+    assert!(
+        found.contains("PATH="),
+        "the hostile agent did not run: {found}"
+    );
     // Nothing it planted ran.
-    assert!(!rig.notes().join("pwned").exists(), "the runner ran the agent's code");
+    assert!(
+        !rig.notes().join("pwned").exists(),
+        "the runner ran the agent's code"
+    );
     let config = std::fs::read_to_string(rig.repo().join(".git/config")).unwrap();
     assert!(!config.contains("fsmonitor"), "{config}");
     let hooks: Vec<_> = std::fs::read_dir(rig.repo().join(".git/hooks"))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| !n.to_string_lossy().ends_with(".sample")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .filter(|n| !n.to_string_lossy().ends_with(".sample"))
+                .collect()
+        })
         .unwrap_or_default();
     assert!(hooks.is_empty(), "planted hooks: {hooks:?}");
     // What reached the branch is the runner's commit of HELLO.md alone.
-    let files = git(&rig.repo(), &["show", "--name-only", "--format=%an", "autopilot/issue-2"]);
+    let files = git(
+        &rig.repo(),
+        &["show", "--name-only", "--format=%an", "autopilot/issue-2"],
+    );
     assert_eq!(files, "Autopilot\n\nHELLO.md");
 
     // No canary anywhere: what the agent saw, the branch, the thread, the run log, the server log.
     let patch = git(&rig.repo(), &["log", "-p", "main..autopilot/issue-2"]);
-    let thread: String = rig.comments(issue.id).await.into_iter().map(|(_, t)| t + "\n").collect();
+    let thread: String = rig
+        .comments(issue.id)
+        .await
+        .into_iter()
+        .map(|(_, t)| t + "\n")
+        .collect();
     let run = &rig.store.runs_for_issue(issue.id).await.unwrap()[0];
     let log = rig.store.run_log_since(run.id, 0).await.unwrap().0;
     let server_log = std::fs::read_to_string(server_log(&rig)).unwrap_or_default();
-    for (place, text) in [("what the agent saw", &found), ("the branch", &patch), ("the thread", &thread), ("the run log", &log), ("the server log", &server_log)] {
-        let leaked: Vec<&str> = text.lines().filter(|l| l.contains(&canary.tag)).take(3).collect();
+    for (place, text) in [
+        ("what the agent saw", &found),
+        ("the branch", &patch),
+        ("the thread", &thread),
+        ("the run log", &log),
+        ("the server log", &server_log),
+    ] {
+        let leaked: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&canary.tag))
+            .take(3)
+            .collect();
         assert!(leaked.is_empty(), "a canary reached {place}: {leaked:?}");
     }
     // Its 200 KB answer was cut before it became a comment.
@@ -1365,7 +1414,10 @@ async fn a_hostile_agents_repositories_big_files_and_protected_paths_are_refused
     let cases: [(&str, &str); 6] = [
         ("HOSTILE:nested", "git repositories inside the worktree"),
         ("HOSTILE:big", "too large to commit"),
-        ("HOSTILE:write=deploy/secrets/key.pem", "deploy/secrets/key.pem"),
+        (
+            "HOSTILE:write=deploy/secrets/key.pem",
+            "deploy/secrets/key.pem",
+        ),
         ("HOSTILE:write=AGENTS.md", "AGENTS.md"),
         ("HOSTILE:write=.gitmodules", ".gitmodules"),
         ("HOSTILE:write=docs/CLAUDE.local.md", "docs/CLAUDE.local.md"),
@@ -1385,7 +1437,10 @@ async fn a_hostile_agents_repositories_big_files_and_protected_paths_are_refused
         let text = &comments.last().unwrap().1;
         assert!(text.contains(said), "{word}: {text}");
         assert!(!rig.branch_exists(1), "{word}: nothing committed");
-        assert!(!rig.notes().join("pwned").exists(), "{word}: the runner ran the agent's code");
+        assert!(
+            !rig.notes().join("pwned").exists(),
+            "{word}: the runner ran the agent's code"
+        );
     }
 }
 
@@ -1397,7 +1452,10 @@ async fn an_agent_that_runs_git_cannot_reach_the_repository() {
     assert_eq!(outcome, RunOutcome::Review);
     assert_eq!(issue.status, Status::InReview);
     assert_eq!(rig.branch_commits(1), vec!["#1: Sneak FAKE:git"]);
-    let author = git(&rig.repo(), &["show", "-s", "--format=%an", "autopilot/issue-1"]);
+    let author = git(
+        &rig.repo(),
+        &["show", "-s", "--format=%an", "autopilot/issue-1"],
+    );
     assert_eq!(author, "Autopilot Bot");
 }
 

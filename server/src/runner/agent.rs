@@ -5,12 +5,12 @@
 //! process group so the whole group can be killed at the timeout or on a stop. Every output
 //! line becomes a readable log line as it arrives.
 
+use super::sandbox::Sandbox;
 use serde::Deserialize;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-use super::sandbox::Sandbox;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc::UnboundedSender;

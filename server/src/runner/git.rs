@@ -46,9 +46,7 @@ const WORKTREE_GIT_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ"];
 pub async fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<String> {
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(dir);
-    output(cmd, program, args, OUTPUT_CAP)
-        .await
-        .and_then(whole)
+    output(cmd, program, args, OUTPUT_CAP).await.and_then(whole)
 }
 
 /// Output cut at a cap: the text, and whether it was cut.
@@ -62,7 +60,12 @@ fn whole((text, cut): Capped) -> anyhow::Result<String> {
 }
 
 /// Runs `cmd`, reading at most `cap` bytes of stdout (the process is killed past it).
-async fn output(mut cmd: Command, program: &str, args: &[&str], cap: usize) -> anyhow::Result<Capped> {
+async fn output(
+    mut cmd: Command,
+    program: &str,
+    args: &[&str],
+    cap: usize,
+) -> anyhow::Result<Capped> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -127,8 +130,18 @@ pub fn scrub_secrets(text: &str) -> String {
 
 fn scrub_word(word: &str) -> String {
     const KEY_PREFIXES: &[&str] = &[
-        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-ant-", "sk-", "glpat-",
-        "xoxb-", "xoxp-", "AKIA",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "sk-ant-",
+        "sk-",
+        "glpat-",
+        "xoxb-",
+        "xoxp-",
+        "AKIA",
     ];
     let mut word = word.to_string();
     // userinfo in a URL: keep the scheme and host, drop what is between.
@@ -232,7 +245,12 @@ impl Worktree {
     }
 
     /// Commits everything in the worktree as the runner's identity. Returns the diffstat.
-    pub async fn commit_all(&self, message: &str, name: &str, email: &str) -> anyhow::Result<String> {
+    pub async fn commit_all(
+        &self,
+        message: &str,
+        name: &str,
+        email: &str,
+    ) -> anyhow::Result<String> {
         self.git(&["add", "--all"]).await?;
         let name = format!("user.name={name}");
         let email = format!("user.email={email}");
@@ -422,13 +440,21 @@ impl Repo {
     /// The directory git keeps for a worktree just made (`.git/worktrees/<name>`), read from
     /// the checkout's own list, not from the worktree.
     async fn worktree_git_dir(&self, path: &Path) -> anyhow::Result<PathBuf> {
-        let common = PathBuf::from(git(&self.root, &["rev-parse", "--path-format=absolute", "--git-common-dir"]).await?);
+        let common = PathBuf::from(
+            git(
+                &self.root,
+                &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+            )
+            .await?,
+        );
         let list = git(&self.root, &["worktree", "list", "--porcelain"]).await?;
         let listed = list
             .lines()
             .filter_map(|l| l.strip_prefix("worktree "))
             .any(|p| Path::new(p) == path);
-        let name = path.file_name().ok_or_else(|| anyhow!("a worktree needs a name"))?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| anyhow!("a worktree needs a name"))?;
         let git_dir = common.join("worktrees").join(name);
         if !listed || !git_dir.join("HEAD").is_file() {
             bail!("git did not register the worktree {}", path.display());
@@ -438,7 +464,11 @@ impl Repo {
 
     /// The repository's own `.git` directory (hidden from the agent).
     pub async fn common_dir(&self) -> anyhow::Result<PathBuf> {
-        let dir = git(&self.root, &["rev-parse", "--path-format=absolute", "--git-common-dir"]).await?;
+        let dir = git(
+            &self.root,
+            &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+        )
+        .await?;
         Ok(PathBuf::from(dir))
     }
 
@@ -742,7 +772,12 @@ mod tests {
         ] {
             assert!(is_protected(path, &protected), "{path}");
         }
-        for path in ["deploy/secretsx/key.pem", "deploy/key.pem", "secrets/key.pem", "infra/production/x"] {
+        for path in [
+            "deploy/secretsx/key.pem",
+            "deploy/key.pem",
+            "secrets/key.pem",
+            "infra/production/x",
+        ] {
             assert!(!is_protected(path, &protected), "{path}");
         }
     }
@@ -754,9 +789,14 @@ mod tests {
         assert!(!clean.contains("ghp_abcdefghijklmnop1234"), "{clean}");
         assert!(!clean.contains("x-access-token"), "{clean}");
         assert!(clean.contains("github.com/o/r.git"), "{clean}");
-        let key = scrub_secrets("key sk-ant-api03-AAAAAAAAAAAAAAAAAAAA and github_pat_11ABCDEFG0123456789_xyz");
+        let key = scrub_secrets(
+            "key sk-ant-api03-AAAAAAAAAAAAAAAAAAAA and github_pat_11ABCDEFG0123456789_xyz",
+        );
         assert!(!key.contains("AAAAAAAAAAAA"), "{key}");
         assert!(!key.contains("11ABCDEFG"), "{key}");
-        assert_eq!(scrub_secrets("plain words stay: sk-1"), "plain words stay: sk-1");
+        assert_eq!(
+            scrub_secrets("plain words stay: sk-1"),
+            "plain words stay: sk-1"
+        );
     }
 }

@@ -278,8 +278,9 @@ mod tests {
     fn a_change_over_the_limits_or_with_a_repository_inside_is_refused() {
         let p = protected();
         let files: Vec<String> = (0..11).map(|i| format!("f{i}.txt")).collect();
-        let Verdict::Stop { outcome, comment, .. } =
-            decide(&finished("Done."), 60, &files, false, &p, &small())
+        let Verdict::Stop {
+            outcome, comment, ..
+        } = decide(&finished("Done."), 60, &files, false, &p, &small())
         else {
             panic!("too many files must not be committed");
         };
@@ -334,7 +335,14 @@ mod tests {
                 summary: "Added it.".into()
             }
         );
-        let question = decide(&finished("BLOCKED: Which colour?"), 60, &none, false, &p, &small());
+        let question = decide(
+            &finished("BLOCKED: Which colour?"),
+            60,
+            &none,
+            false,
+            &p,
+            &small(),
+        );
         assert_eq!(
             question,
             Verdict::Stop {
@@ -345,11 +353,25 @@ mod tests {
         );
         // A question wins over changes made anyway: nothing is committed.
         assert_eq!(
-            outcome(&decide(&finished("BLOCKED: sure?"), 60, &files, false, &p, &small())),
+            outcome(&decide(
+                &finished("BLOCKED: sure?"),
+                60,
+                &files,
+                false,
+                &p,
+                &small()
+            )),
             Some((RunOutcome::Blocked, Status::Blocked))
         );
         assert_eq!(
-            outcome(&decide(&finished("Nothing to do."), 60, &none, false, &p, &small())),
+            outcome(&decide(
+                &finished("Nothing to do."),
+                60,
+                &none,
+                false,
+                &p,
+                &small()
+            )),
             Some((RunOutcome::NoChange, Status::Blocked))
         );
         let sneaky = vec![
@@ -357,7 +379,14 @@ mod tests {
             ".github/workflows/ci.yml".to_string(),
         ];
         assert_eq!(
-            outcome(&decide(&finished("Done."), 60, &sneaky, false, &p, &small())),
+            outcome(&decide(
+                &finished("Done."),
+                60,
+                &sneaky,
+                false,
+                &p,
+                &small()
+            )),
             Some((RunOutcome::Protected, Status::Blocked))
         );
         assert_eq!(
@@ -437,9 +466,14 @@ mod tests {
     #[test]
     fn odd_path_names_cannot_break_the_comment() {
         let changed = vec![".github/a`b\nc.yml".to_string()];
-        let Verdict::Stop { comment, .. } =
-            decide(&finished("Done."), 60, &changed, false, &protected(), &small())
-        else {
+        let Verdict::Stop { comment, .. } = decide(
+            &finished("Done."),
+            60,
+            &changed,
+            false,
+            &protected(),
+            &small(),
+        ) else {
             panic!("a protected path is never committed");
         };
         assert!(
@@ -460,7 +494,9 @@ mod tests {
                 .extend((0..10).map(|_| denial("ls")));
         }
         let files = vec!["src/lib.rs".to_string()];
-        let Verdict::Commit { summary } = decide(&report, 60, &files, false, &protected(), &small()) else {
+        let Verdict::Commit { summary } =
+            decide(&report, 60, &files, false, &protected(), &small())
+        else {
             panic!("a change still goes to review");
         };
         assert!(summary.starts_with("Added it.\n\nThe agent was refused 12 tool call(s):"));
@@ -471,7 +507,14 @@ mod tests {
         );
         assert!(summary.ends_with("\n- and 2 more"), "{summary}");
         // Without refusals the summary is the agent's answer alone.
-        let plain = decide(&finished("Added it."), 60, &files, false, &protected(), &small());
+        let plain = decide(
+            &finished("Added it."),
+            60,
+            &files,
+            false,
+            &protected(),
+            &small(),
+        );
         assert_eq!(
             plain,
             Verdict::Commit {

@@ -109,8 +109,7 @@ impl Sandbox {
 
     /// Runs `true` inside the sandbox as an agent would run, in `dir`.
     async fn check(&self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot make {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
         let output = self
             .command(Path::new("/bin/true"), dir, Vec::new())
             .stdin(std::process::Stdio::null())
@@ -174,7 +173,12 @@ impl Sandbox {
             }
         }
         let size = SCRATCH_BYTES.to_string();
-        push(&["--size".as_ref(), size.as_ref(), "--tmpfs".as_ref(), "/tmp".as_ref()]);
+        push(&[
+            "--size".as_ref(),
+            size.as_ref(),
+            "--tmpfs".as_ref(),
+            "/tmp".as_ref(),
+        ]);
         push(&["--dir".as_ref(), AGENT_HOME.as_ref()]);
         for path in &self.readable {
             push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
@@ -182,11 +186,19 @@ impl Sandbox {
         for path in &self.writable {
             push(&["--bind".as_ref(), path.as_os_str(), path.as_os_str()]);
         }
-        push(&["--bind".as_ref(), worktree.as_os_str(), worktree.as_os_str()]);
+        push(&[
+            "--bind".as_ref(),
+            worktree.as_os_str(),
+            worktree.as_os_str(),
+        ]);
         // The worktree's `.git` file points git at the repository; the agent may not repoint it.
         let pointer = worktree.join(".git");
         if pointer.is_file() {
-            push(&["--ro-bind".as_ref(), pointer.as_os_str(), pointer.as_os_str()]);
+            push(&[
+                "--ro-bind".as_ref(),
+                pointer.as_os_str(),
+                pointer.as_os_str(),
+            ]);
         }
         push(&["--chdir".as_ref(), worktree.as_os_str()]);
         args
@@ -243,7 +255,10 @@ mod tests {
         let link = dir.path().join("node_modules/.bin/claude");
         std::os::unix::fs::symlink("../@anthropic-ai/claude-code/cli.js", &link).unwrap();
         let home = program_home(&link).unwrap();
-        assert_eq!(home, dir.path().canonicalize().unwrap().join("node_modules"));
+        assert_eq!(
+            home,
+            dir.path().canonicalize().unwrap().join("node_modules")
+        );
         let plain = dir.path().join("agent");
         std::fs::write(&plain, "").unwrap();
         assert_eq!(

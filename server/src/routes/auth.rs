@@ -146,7 +146,6 @@ impl LoginLimits {
             limits: self,
             client,
             account,
-            settled: false,
         })
     }
 
@@ -164,21 +163,19 @@ impl LoginLimits {
     }
 }
 
-/// One admitted sign-in attempt. Dropped without [`failed`](Attempt::failed) or
-/// [`succeeded`](Attempt::succeeded) (the server was busy, the database away), it is given
-/// back: it was never a guess.
+/// One admitted sign-in attempt, counted as a failure from the start: a client that goes
+/// away before the answer (its password is being checked all the same) keeps the strike.
+/// [`succeeded`](Attempt::succeeded) and [`not_a_guess`](Attempt::not_a_guess) give it back.
 pub struct Attempt<'a> {
     limits: &'a LoginLimits,
     client: ClientKey,
     account: AccountKey,
-    settled: bool,
 }
 
 impl Attempt<'_> {
     /// A wrong password: the strikes stay. Returns how long to hold the answer back: nothing,
     /// unless the account is failing a lot from everywhere, and then at most a second.
-    pub fn failed(mut self) -> Duration {
-        self.settled = true;
+    pub fn failed(self) -> Duration {
         let limits = self.limits;
         let _ = limits.by_account.take(&self.account);
         let count = limits.by_account.count(&self.account);
@@ -188,23 +185,20 @@ impl Attempt<'_> {
     }
 
     /// Signed in: the client gets its strike back and starts afresh on this account.
-    pub fn succeeded(mut self) {
-        self.settled = true;
+    pub fn succeeded(self) {
         self.limits.by_client.refund(&self.client);
         self.limits
             .by_account_and_client
             .clear(&(self.account, self.client));
     }
-}
 
-impl Drop for Attempt<'_> {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.limits.by_client.refund(&self.client);
-            self.limits
-                .by_account_and_client
-                .refund(&(self.account, self.client));
-        }
+    /// The password was never checked (every hashing slot busy, the database away): the
+    /// strikes are given back.
+    pub fn not_a_guess(self) {
+        self.limits.by_client.refund(&self.client);
+        self.limits
+            .by_account_and_client
+            .refund(&(self.account, self.client));
     }
 }
 
@@ -270,17 +264,26 @@ async fn login(
             return Ok(to_login("rate", &form.next).into_response());
         }
     };
-    let (user, hash) = match state.store.login_candidate(&email).await? {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
+    let (user, hash) = match state.store.login_candidate(&email).await {
+        Ok(Some((user, hash))) => (Some(user), Some(hash)),
+        Ok(None) => (None, None),
+        Err(err) => {
+            attempt.not_a_guess();
+            return Err(err);
+        }
     };
     // Always verify (a dummy hash for unknown emails): the answer and its timing must not
     // tell which emails exist.
     let password_ok = match verify_password(form.password, hash).await {
         Ok(ok) => ok,
-        // Too many hashes at once: not a guess, the attempt is given back (`Attempt`'s drop).
-        Err(AppError::Unavailable(_)) => return Ok(busy_page()),
-        Err(other) => return Err(other),
+        Err(err) => {
+            attempt.not_a_guess();
+            return match err {
+                // Every hashing slot stayed busy: "try again", nothing counted.
+                AppError::Unavailable(_) => Ok(busy_page()),
+                other => Err(other),
+            };
+        }
     };
     match user {
         Some(user) if password_ok && !user.is_disabled() => {
@@ -513,7 +516,55 @@ fn forbidden_page(options: &LeptosOptions) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{origin_is_ours, safe_next};
+    use super::{origin_is_ours, safe_next, ClientKey, LoginLimits, SLOW_MAX};
+    use std::net::IpAddr;
+
+    fn client(s: &str) -> ClientKey {
+        ClientKey::of(s.parse::<IpAddr>().unwrap())
+    }
+
+    #[test]
+    fn failures_from_elsewhere_never_refuse_a_client_that_has_not_failed() {
+        let limits = LoginLimits::default();
+        let account = limits.account("owner@example.com");
+        for n in 0..300u16 {
+            let guesser = ClientKey::of(IpAddr::from([198, 51, (n >> 8) as u8, n as u8]));
+            for _ in 0..5 {
+                let attempt = limits.admit(guesser, account).expect("a free guess");
+                assert!(attempt.failed() <= SLOW_MAX);
+            }
+            assert!(limits.admit(guesser, account).is_err(), "guesser {n}");
+        }
+        let owner = client("203.0.113.1");
+        limits
+            .admit(owner, account)
+            .expect("the owner was refused")
+            .succeeded();
+        // The owner's own address is unaffected on other accounts too.
+        let other = limits.account("someone@example.com");
+        assert!(limits.admit(owner, other).is_ok());
+    }
+
+    #[test]
+    fn an_attempt_abandoned_mid_check_keeps_its_strike_and_a_success_clears_the_pair() {
+        let limits = LoginLimits::default();
+        let account = limits.account("owner@example.com");
+        let me = client("192.0.2.7");
+        for _ in 0..4 {
+            drop(limits.admit(me, account).expect("admitted"));
+        }
+        limits.admit(me, account).expect("admitted").succeeded();
+        // The success cleared the four abandoned ones.
+        for _ in 0..5 {
+            drop(limits.admit(me, account).expect("admitted"));
+        }
+        assert!(limits.admit(me, account).is_err());
+        // Never checked: given back.
+        let other = limits.account("other@example.com");
+        for _ in 0..20 {
+            limits.admit(me, other).expect("admitted").not_a_guess();
+        }
+    }
 
     #[test]
     fn only_our_own_origin_is_ours() {

@@ -168,7 +168,8 @@ pub struct Strikes<K> {
     entries: Mutex<HashMap<K, Entry>>,
 }
 
-/// The most keys a table holds: 50,000 entries of under 64 bytes each, a few MiB at most.
+/// The most keys a table holds: 50,000 entries of at most about 80 bytes with the map's own
+/// overhead (the largest key is an account hash and a client), under 5 MiB a table.
 pub const STRIKES_CAP: usize = 50_000;
 
 impl<K: Hash + Eq + Clone> Strikes<K> {

@@ -72,6 +72,14 @@ async fn wall_time(issues: usize, slots: u32) -> anyhow::Result<f64> {
         protected_paths_replace: None,
         workdir_is_autopilot: false,
         agent_env: Vec::new(),
+        bwrap_bin: "bwrap".into(),
+        agent_network: true,
+        sandbox_hide: Vec::new(),
+        sandbox_read: Vec::new(),
+        sandbox_writable: Vec::new(),
+        max_changed_files: 500,
+        max_change_mib: 20,
+        server_paths: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let started = Instant::now();

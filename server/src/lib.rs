@@ -78,7 +78,9 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let setup_token = first_run_token(&store, &args, &database_url).await?;
     let shutdown = shutdown_signal()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let runner = start_runner(&store, &args.runner, stop_rx.clone()).await?;
+    let mut runner_args = args.runner.clone();
+    runner_args.server_paths = args.database.private_paths();
+    let runner = start_runner(&store, &runner_args, stop_rx.clone()).await?;
 
     let intake = Intake {
         feedback_origins: config::feedback_origins(&args.feedback_origins)?,

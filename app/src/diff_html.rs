@@ -69,13 +69,46 @@ fn render_patch_within(
     let (rendered, ran_out) = rendered(&files, truncated, quick);
     remember(key, rendered.clone());
     if ran_out {
-        // The partly coloured page stays in the cache until the full one replaces it.
-        std::thread::spawn(move || {
-            let (whole, _) = self::rendered(&files, truncated, full);
-            remember(key, whole);
-        });
+        if let Some(pass) = FullPass::start(&FULL_PASSES, key) {
+            // The partly coloured page stays in the cache until the full one replaces it.
+            std::thread::spawn(move || {
+                let (whole, _) = self::rendered(&files, truncated, full);
+                remember(key, whole);
+                drop(pass);
+            });
+        }
     }
     rendered
+}
+
+/// Background full passes going on, by patch: one per patch at a time, and a few in all (a
+/// busy server leaves a patch partly coloured rather than start threads without bound; a
+/// later viewer's miss tries again).
+static FULL_PASSES: LazyLock<Going> = LazyLock::new(Default::default);
+const FULL_PASSES_AT_ONCE: usize = 2;
+
+type Going = Mutex<std::collections::HashSet<u64>>;
+
+/// A background pass's turn, given back when it ends.
+struct FullPass {
+    going: &'static Going,
+    key: u64,
+}
+
+impl FullPass {
+    fn start(going: &'static Going, key: u64) -> Option<FullPass> {
+        let mut passes = going.lock().ok()?;
+        // `then`, not `then_some`: a pass made and dropped here would lock `going` again.
+        (passes.len() < FULL_PASSES_AT_ONCE && passes.insert(key)).then(|| FullPass { going, key })
+    }
+}
+
+impl Drop for FullPass {
+    fn drop(&mut self) {
+        if let Ok(mut passes) = self.going.lock() {
+            passes.remove(&self.key);
+        }
+    }
 }
 
 /// The patch as HTML, coloured for at most `budget`; and whether colours were cut short.
@@ -271,6 +304,24 @@ mod tests {
             html.contains("&quot;quoted&quot; &amp; &#x27;single&#x27;"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn one_background_pass_per_patch_and_a_few_in_all() {
+        static GOING: LazyLock<Going> = LazyLock::new(Default::default);
+        let first = FullPass::start(&GOING, 1);
+        assert!(first.is_some());
+        assert!(FullPass::start(&GOING, 1).is_none(), "one per patch");
+        let second = FullPass::start(&GOING, 2);
+        assert!(second.is_some());
+        assert!(FullPass::start(&GOING, 3).is_none(), "a few in all");
+        drop(first);
+        assert!(
+            FullPass::start(&GOING, 1).is_some(),
+            "given back when it ends"
+        );
+        drop(second);
+        assert!(GOING.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -52,18 +52,35 @@ pub enum AppError {
 
 /// How an error crosses to the browser: its status and its words, as the JSON API gives them.
 /// The browser only shows errors, and reading every variant back would cost the board's wasm
-/// a decoder for each of them.
+/// a decoder for each of them. The server also sends the JSON API's `{"error": {"code",
+/// "message"}}` beside them, so a script reads a server function's error as it reads the
+/// API's; the browser skips it.
 #[derive(Serialize, Deserialize)]
 struct WireError {
     status: u16,
+    message: String,
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    error: Option<WireDetail>,
+}
+
+#[derive(Serialize, Default)]
+struct WireDetail {
+    code: &'static str,
     message: String,
 }
 
 impl From<AppError> for WireError {
     fn from(err: AppError) -> Self {
+        let message = err.to_string();
+        // An error read back in the browser has no code of its own to send on.
+        let error = (!matches!(err, AppError::Remote { .. })).then(|| WireDetail {
+            code: err.code(),
+            message: message.clone(),
+        });
         WireError {
             status: err.status(),
-            message: err.to_string(),
+            message,
+            error,
         }
     }
 }
@@ -127,8 +144,64 @@ impl AppError {
 impl FromServerFnError for AppError {
     type Encoder = crate::api::codec::JsonTextEncoding;
 
+    /// On the server, these are the caller's mistakes: a body that is not the function's
+    /// arguments (junk, a wrong type, a missing field, not UTF-8), or one cut off at the size
+    /// limit. They are 4xx with words about the input only, never 500 (which would page
+    /// self-heal for a bug that is not there). In the browser they are the call failing on its
+    /// way: `Transport`.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        #[cfg(feature = "ssr")]
+        {
+            let err = match value {
+                ServerFnErrorErr::Args(why) | ServerFnErrorErr::Deserialization(why)
+                    if why.contains("length limit exceeded") =>
+                {
+                    AppError::PayloadTooLarge("the request body is too large".into())
+                }
+                ServerFnErrorErr::Args(why) | ServerFnErrorErr::Deserialization(why) => {
+                    AppError::BadRequest(format!(
+                        "the request could not be read as this call's arguments: {}",
+                        input_words(&why)
+                    ))
+                }
+                ServerFnErrorErr::MissingArg(name) => {
+                    AppError::BadRequest(format!("missing argument {}", input_words(&name)))
+                }
+                other => {
+                    tracing::error!(error = %other, "a server function failed outside its body");
+                    AppError::Transport("the call could not be completed".into())
+                }
+            };
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                if let Ok(status) = http::StatusCode::from_u16(err.status()) {
+                    response.set_status(status);
+                }
+            }
+            err
+        }
+        #[cfg(not(feature = "ssr"))]
         AppError::Transport(value.to_string())
+    }
+}
+
+/// What a decoder said about the caller's input, fit to send back: one line, printable, short
+/// (it describes the input, which the caller wrote, and names nothing of the server).
+#[cfg(feature = "ssr")]
+fn input_words(said: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let line = said.lines().next().unwrap_or_default();
+    let mut words: String = line
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_CHARS)
+        .collect();
+    if line.chars().count() > MAX_CHARS {
+        words.push('…');
+    }
+    if words.trim().is_empty() {
+        "it is malformed".into()
+    } else {
+        words
     }
 }
 
@@ -288,16 +361,59 @@ mod tests {
         let json = serde_json::to_string(&sent).unwrap();
         assert_eq!(
             json,
-            format!(r#"{{"status":422,"message":"{sent}"}}"#),
-            "no variant names, no internals"
+            format!(
+                r#"{{"status":422,"message":"{sent}","error":{{"code":"move_denied","message":"{sent}"}}}}"#
+            ),
+            "no variant names, no internals; the JSON API's shape beside the browser's"
         );
         let read: AppError = serde_json::from_str(&json).unwrap();
         assert_eq!((read.status(), read.to_string()), (422, sent.to_string()));
         let internal = serde_json::to_string(&AppError::Internal).unwrap();
         assert_eq!(
             internal,
-            r#"{"status":500,"message":"something went wrong on the server"}"#
+            r#"{"status":500,"message":"something went wrong on the server","error":{"code":"internal","message":"something went wrong on the server"}}"#
         );
+        // What the browser read back goes on without a code.
+        let again = serde_json::to_string(&read).unwrap();
+        assert!(!again.contains("\"error\""), "{again}");
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_body_that_is_not_the_arguments_is_the_callers_mistake() {
+        let cases = [
+            (
+                ServerFnErrorErr::Args("missing field `id`".into()),
+                400,
+                "missing field `id`",
+            ),
+            (ServerFnErrorErr::MissingArg("to".into()), 400, "to"),
+            (
+                ServerFnErrorErr::Deserialization("invalid utf-8 sequence".into()),
+                400,
+                "utf-8",
+            ),
+            (
+                ServerFnErrorErr::Deserialization("length limit exceeded".into()),
+                413,
+                "too large",
+            ),
+        ];
+        for (said, status, words) in cases {
+            let err = AppError::from_server_fn_error(said);
+            assert_eq!(err.status(), status, "{err}");
+            assert!(err.to_string().contains(words), "{err}");
+            assert!(!err.to_string().contains("server function"), "{err}");
+        }
+        let long = AppError::from_server_fn_error(ServerFnErrorErr::Args(format!(
+            "{}\nsecond line",
+            "x".repeat(5000)
+        )));
+        assert!(long.to_string().len() < 400, "cut short");
+        assert!(!long.to_string().contains("second line"));
+        let ours = AppError::from_server_fn_error(ServerFnErrorErr::Response("boom".into()));
+        assert_eq!((ours.status(), ours.code()), (500, "transport"));
+        assert!(!ours.to_string().contains("boom"));
     }
 
     #[test]

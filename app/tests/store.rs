@@ -594,9 +594,213 @@ async fn the_database_survives_a_reopen() {
 async fn unsupported_urls_are_refused_clearly() {
     let err = Store::open("mysql://localhost/x").await.unwrap_err();
     assert!(err.to_string().contains("unsupported database URL"));
+    // A mistyped scheme: the URL is named, its password is not.
+    let err = Store::open("postgress://ann:s3cret@db.example/board")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("postgress://ann:***@db.example/board"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+async fn admins_demoting_each_other_at_once_leave_one_admin() {
+    use app::domain::UserRole;
+    let (store, _dir) = store().await;
+    let a = store
+        .create_user("a@example.com", "A", UserRole::Admin, "x")
+        .await
+        .unwrap();
+    let b = store
+        .create_user("b@example.com", "B", UserRole::Admin, "x")
+        .await
+        .unwrap();
+    // Demoting, disabling, and one of each: every time, exactly one of the two wins.
+    let changes = [
+        (Some(UserRole::Member), None, Some(UserRole::Member), None),
+        (None, Some(true), None, Some(true)),
+        (Some(UserRole::Member), None, None, Some(true)),
+    ];
+    for round in 0..6 {
+        let (role_a, off_a, role_b, off_b) = changes[round % changes.len()];
+        let (ra, rb) = tokio::join!(
+            store.update_user(a.id, role_a, off_a),
+            store.update_user(b.id, role_b, off_b),
+        );
+        let refused = [&ra, &rb]
+            .iter()
+            .filter(|r| matches!(r, Err(AppError::Conflict(_))))
+            .count();
+        assert_eq!(refused, 1, "round {round}: {ra:?} {rb:?}");
+        assert_eq!(
+            store.count_active_admins().await.unwrap(),
+            1,
+            "round {round}"
+        );
+        // Both admins again for the next round.
+        for id in [a.id, b.id] {
+            store
+                .update_user(id, Some(UserRole::Admin), Some(false))
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.count_active_admins().await.unwrap(), 2);
+    }
+    // The last admin alone is refused, and nothing of the change is made.
+    store
+        .update_user(b.id, Some(UserRole::Member), None)
+        .await
+        .unwrap();
+    let err = store
+        .update_user(a.id, Some(UserRole::Member), Some(true))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Conflict(_)), "{err:?}");
+    let a_now = store.user_by_id(a.id).await.unwrap();
+    assert_eq!((a_now.role, a_now.is_disabled()), (UserRole::Admin, false));
+    let missing = store.update_user(999, None, Some(true)).await.unwrap_err();
+    assert!(matches!(missing, AppError::NotFound(_)), "{missing:?}");
+}
+
+async fn disabling_someone_deletes_their_tokens_for_good() {
+    use app::domain::UserRole;
+    let (store, _dir) = store().await;
+    let ann = store
+        .create_user("ann@example.com", "Ann", UserRole::Member, "x")
+        .await
+        .unwrap();
+    let cy = store
+        .create_user("cy@example.com", "Cy", UserRole::Member, "x")
+        .await
+        .unwrap();
+    for (user, hash) in [
+        (ann.id, "hash-ann-1"),
+        (ann.id, "hash-ann-2"),
+        (cy.id, "hash-cy"),
+    ] {
+        store.create_api_token(user, "ci", hash).await.unwrap();
+    }
+    assert!(store
+        .user_by_token_hash("hash-ann-1")
+        .await
+        .unwrap()
+        .is_some());
+    store.update_user(ann.id, None, Some(true)).await.unwrap();
+    store.update_user(ann.id, None, Some(false)).await.unwrap();
+    for hash in ["hash-ann-1", "hash-ann-2"] {
+        assert!(
+            store.user_by_token_hash(hash).await.unwrap().is_none(),
+            "enabled again, {hash} still works"
+        );
+    }
+    // The operator's `user disable` does the same; someone else's tokens are untouched.
+    store
+        .create_api_token(ann.id, "new", "hash-ann-3")
+        .await
+        .unwrap();
+    store.set_disabled(ann.id, true).await.unwrap();
+    store.set_disabled(ann.id, false).await.unwrap();
+    assert!(store
+        .user_by_token_hash("hash-ann-3")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.user_by_token_hash("hash-cy").await.unwrap().is_some());
+}
+
+async fn attachments_are_held_to_their_quota_and_a_refusal_stores_nothing() {
+    use app::store::AttachmentQuota;
+    let (store, _dir) = store().await;
+    let store = store.with_attachment_quota(AttachmentQuota {
+        files_per_issue: 3,
+        bytes_per_issue: 1000,
+        bytes_in_all: 1500,
+    });
+    let one = store
+        .create_issue(&member(), new_issue("one"))
+        .await
+        .unwrap();
+    let two = store
+        .create_issue(&member(), new_issue("two"))
+        .await
+        .unwrap();
+    let add = |issue: i64, size: usize| {
+        let store = store.clone();
+        async move {
+            store
+                .add_attachment(&member(), issue, "f.bin", None, &vec![7u8; size])
+                .await
+        }
+    };
+    add(one.id, 600).await.unwrap();
+    // Past the issue's bytes.
+    let err = add(one.id, 401).await.unwrap_err();
+    assert_eq!(err.status(), 413, "{err}");
+    assert!(err.to_string().contains("nothing was stored"), "{err}");
+    add(one.id, 200).await.unwrap();
+    add(one.id, 100).await.unwrap();
+    // Past the issue's files.
+    let err = add(one.id, 1).await.unwrap_err();
+    assert_eq!(err.status(), 422, "{err}");
+    assert_eq!(store.list_attachments(one.id).await.unwrap().len(), 3);
+    // Past the board's total (900 taken of 1500).
+    add(two.id, 600).await.unwrap();
+    let err = add(two.id, 1).await.unwrap_err();
+    assert_eq!(err.status(), 413, "{err}");
+    assert!(err.to_string().contains("in all"), "{err}");
+    assert_eq!(store.list_attachments(two.id).await.unwrap().len(), 1);
+    let attached = store
+        .list_events(two.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "attached")
+        .count();
+    assert_eq!(attached, 1, "a refused upload writes no event");
+}
+
+async fn a_flood_of_one_failure_is_counted_not_written_each_time() {
+    let (store, _dir) = store().await;
+    let report = || NewIssue {
+        title: "Server error".into(),
+        kind: Kind::Bug,
+        ..Default::default()
+    };
+    let mut written = Vec::new();
+    let mut counted = 0;
+    for _ in 0..200 {
+        match store.record_failure("POST /api/x 500 boom", report()).await {
+            Ok(seen) => written.push(seen),
+            Err(AppError::RateLimited) => counted += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(written.len() <= 3, "{written:?}");
+    assert_eq!(written.len() + counted, 200);
+    let issue = written[0].0;
+    assert!(written.iter().all(|(id, _)| *id == issue), "one issue");
+    let recurred = store
+        .list_events(issue)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "recurred")
+        .count();
+    assert!(recurred <= 2, "{recurred} events for 200 failures");
+    let filter = IssueFilter {
+        kind: Some(Kind::Bug),
+        ..Default::default()
+    };
+    assert_eq!(store.list_issues(&filter).await.unwrap().len(), 1);
 }
 
 on_both_engines!(
+    admins_demoting_each_other_at_once_leave_one_admin,
+    disabling_someone_deletes_their_tokens_for_good,
+    attachments_are_held_to_their_quota_and_a_refusal_stores_nothing,
+    a_flood_of_one_failure_is_counted_not_written_each_time,
     a_card_dropped_on_another_goes_just_above_it,
     the_runner_takes_an_issue_only_once_what_it_depends_on_is_done,
     unknown_issues_self_dependencies_and_loops_are_refused_and_change_nothing,

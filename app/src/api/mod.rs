@@ -18,19 +18,36 @@ pub use users::*;
 #[cfg(feature = "ssr")]
 mod ssr {
     use crate::auth::{authenticate, authenticate_admin, SessionPolicy};
-    use crate::domain::{parse_patch, Actor, ChangesView};
+    use crate::domain::{parse_patch, Actor, ChangesView, Status, COMMENT_MAX_BYTES};
     use crate::error::{AppError, AppResult};
     use crate::store::Store;
     use leptos::prelude::use_context;
 
     /// A change request's comment: the picked lines (one `file:12-14` per line) quoted from
-    /// the latest change, then the reviewer's words.
+    /// the latest change, then the reviewer's words. What is cheap is checked first: the
+    /// caller is a person, the issue is in review, at most 50 ranges are picked; only then is
+    /// the patch read, and quoting stops at the comment's size limit.
     pub async fn change_request(
         store: &Store,
+        actor: &Actor,
         issue_id: i64,
         lines: &str,
         body: &str,
     ) -> Result<String, AppError> {
+        if !actor.role.is_human() {
+            return Err(AppError::Forbidden(
+                "only a person can request changes".into(),
+            ));
+        }
+        let issue = store.get_issue(issue_id).await?;
+        if issue.status != Status::InReview {
+            return Err(AppError::Conflict(format!(
+                "#{issue_id} is {}, not in review: there is no change to ask about",
+                issue.status.label()
+            )));
+        }
+        crate::domain::picked_ranges(lines)
+            .map_err(|e| AppError::BadRequest(format!("lines: {e}")))?;
         let quoted = if lines.trim().is_empty() {
             String::new()
         } else {
@@ -40,7 +57,7 @@ mod ssr {
                 None => None,
             }
             .ok_or_else(|| AppError::BadRequest("lines: there is no change to quote".into()))?;
-            crate::domain::quote_lines(&parse_patch(&patch), lines)
+            crate::domain::quote_lines(&parse_patch(&patch), lines, COMMENT_MAX_BYTES)
                 .map_err(|e| AppError::BadRequest(format!("lines: {e}")))?
         };
         Ok(match (quoted.is_empty(), body.trim()) {
@@ -73,8 +90,16 @@ mod ssr {
         let Some(patches) = store.run_patches(run_id).await? else {
             return Ok(None);
         };
-        let patch = if own { &patches.run } else { &patches.branch };
-        let rendered = crate::diff_html::render_patch(patch, patches.truncated);
+        let patch = if own { patches.run } else { patches.branch };
+        let truncated = patches.truncated;
+        // Colouring takes up to its time budget of CPU: off the async workers.
+        let rendered =
+            tokio::task::spawn_blocking(move || crate::diff_html::render_patch(&patch, truncated))
+                .await
+                .map_err(|err| {
+                    tracing::error!(%err, "rendering a patch");
+                    AppError::Internal
+                })?;
         Ok(Some(ChangesView {
             runs,
             run_id,
@@ -104,6 +129,28 @@ mod ssr {
         crate::domain::check_model(model.as_deref(), &allowed_models().0)
             .map_err(|e| with_status(e.into()))?;
         Ok(model)
+    }
+
+    /// Why an upload could not be read. The server caps every request body at the upload
+    /// limit; a read that fails was cut off by that cap (the stream's error says the body is
+    /// too large), or is not a well-formed multipart form.
+    pub fn unreadable_upload(err: impl std::error::Error) -> AppError {
+        // The reader's own words, then what it read from (the body's error is a source).
+        let mut said = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            said.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        with_status(
+            if said.contains("too large") || said.contains("length limit") {
+                AppError::PayloadTooLarge(
+                    "the upload could not be read: files may be at most 25 MiB".into(),
+                )
+            } else {
+                AppError::BadRequest("the upload is not a well-formed multipart form".into())
+            },
+        )
     }
 
     /// The store, provided to every request by the server.
@@ -334,7 +381,7 @@ pub async fn request_changes(
 ) -> Result<Comment, AppError> {
     let actor = ssr::current_actor().await?;
     let store = ssr::store()?;
-    let text = ssr::change_request(&store, id, &lines, &body)
+    let text = ssr::change_request(&store, &actor, id, &lines, &body)
         .await
         .map_err(ssr::with_status)?;
     let (comment, _) = store
@@ -350,13 +397,7 @@ pub async fn upload_attachment(data: MultipartData) -> Result<Attachment, AppErr
     let actor = ssr::current_actor().await?;
     let mut form = data.into_inner().ok_or(AppError::Internal)?;
     let mut issue_id = None;
-    // The server caps every request body at the upload limit; a read that fails here was cut
-    // off by that cap or by the client.
-    let unreadable = |_| {
-        ssr::with_status(AppError::PayloadTooLarge(
-            "the upload could not be read: files may be at most 25 MiB".into(),
-        ))
-    };
+    let unreadable = ssr::unreadable_upload;
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
         match field.name() {
             Some("issue_id") => {

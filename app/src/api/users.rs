@@ -54,8 +54,9 @@ pub async fn add_user(
     store()?.create_user(&email, &name, role, &hash).await
 }
 
-/// Changes a role or disables/enables someone. The last active admin cannot be demoted or
-/// disabled: someone must always be able to manage the board.
+/// Changes a role or disables/enables someone, in one transaction. The last active admin
+/// cannot be demoted or disabled: someone must always be able to manage the board. Disabling
+/// someone deletes their bearer tokens (enabling them again gives none back).
 #[server(endpoint = "update_user", output = crate::api::codec::JsonText)]
 pub async fn update_user(
     id: i64,
@@ -63,24 +64,10 @@ pub async fn update_user(
     #[server(default)] disabled: Option<bool>,
 ) -> Result<User, AppError> {
     current_admin().await?;
-    let store = store()?;
-    let user = store.user_by_id(id).await?;
-    let removes_an_admin = user.role == UserRole::Admin
-        && !user.is_disabled()
-        && (role == Some(UserRole::Member) || disabled == Some(true));
-    if removes_an_admin && store.count_active_admins().await? <= 1 {
-        return Err(AppError::Conflict(
-            "this is the last active admin; make someone else admin first".into(),
-        ));
-    }
-    let mut user = user;
-    if let Some(role) = role {
-        user = store.set_role(id, role).await?;
-    }
-    if let Some(disabled) = disabled {
-        user = store.set_disabled(id, disabled).await?;
-    }
-    Ok(user)
+    store()?
+        .update_user(id, role, disabled)
+        .await
+        .map_err(super::ssr::with_status)
 }
 
 /// Sets a new password for someone; their sessions end.

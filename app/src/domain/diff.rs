@@ -177,13 +177,48 @@ pub fn parse_patch(patch: &str) -> Vec<FileDiff> {
     files
 }
 
+/// The most ranges one change request may pick.
+pub const PICKED_RANGES_MAX: usize = 50;
+
+/// A reviewer's picked ranges, one per line, blank lines skipped: refused past
+/// [`PICKED_RANGES_MAX`] before anything is looked up or quoted.
+pub fn picked_ranges(picked: &str) -> Result<Vec<&str>, String> {
+    let mut entries = Vec::new();
+    for entry in picked.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if entries.len() == PICKED_RANGES_MAX {
+            return Err(format!(
+                "pick at most {PICKED_RANGES_MAX} ranges of lines at a time"
+            ));
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
 /// A reviewer's picked lines, one range per line (`src/lib.rs:12-14`, `README.md:3`, or
 /// `src/old.rs:old 7-9` for removed lines), quoted from the patch: each range's name and its
 /// lines as the diff shows them. The text comes from the stored patch, never from the
 /// browser. A range naming no file or no line of the patch is refused, saying which.
-pub fn quote_lines(files: &[FileDiff], picked: &str) -> Result<String, String> {
+///
+/// Bounded whatever is asked: at most [`PICKED_RANGES_MAX`] ranges, and quoting stops with an
+/// error as soon as the quote would pass `max_bytes` (the comment's own limit), so the memory
+/// it takes is the limit's, never the picks times the patch.
+pub fn quote_lines(files: &[FileDiff], picked: &str, max_bytes: usize) -> Result<String, String> {
+    let too_long = || {
+        format!(
+            "the picked lines come to more than {} KiB quoted (a comment's limit); pick fewer",
+            max_bytes / 1024
+        )
+    };
     let mut quoted = String::new();
-    for entry in picked.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    let push = |quoted: &mut String, text: &str| {
+        if quoted.len() + text.len() > max_bytes {
+            return Err(too_long());
+        }
+        quoted.push_str(text);
+        Ok(())
+    };
+    for entry in picked_ranges(picked)? {
         let (path, spec) = entry
             .rsplit_once(':')
             .ok_or_else(|| format!("`{entry}`: expected file:line"))?;
@@ -203,32 +238,27 @@ pub fn quote_lines(files: &[FileDiff], picked: &str) -> Result<String, String> {
         let (Some(from), Some(to)) = (from, to.filter(|t| *t >= from.unwrap_or(0))) else {
             return Err(format!("`{entry}`: expected a line or a range of lines"));
         };
-        let lines: Vec<&DiffLine> = file
-            .hunks
-            .iter()
-            .flat_map(|h| &h.lines)
-            .filter(|l| {
-                let n = if old {
-                    l.old.filter(|_| l.kind == LineKind::Removed)
-                } else {
-                    l.new
-                };
-                n.is_some_and(|n| (from..=to).contains(&n))
-            })
-            .collect();
-        if lines.is_empty() {
+        let mut lines = file.hunks.iter().flat_map(|h| &h.lines).filter(|l| {
+            let n = if old {
+                l.old.filter(|_| l.kind == LineKind::Removed)
+            } else {
+                l.new
+            };
+            n.is_some_and(|n| (from..=to).contains(&n))
+        });
+        let Some(first) = lines.next() else {
             return Err(format!("`{entry}`: no such line in this change"));
-        }
-        quoted.push_str(&format!("`{entry}`\n```diff\n"));
-        for line in lines {
+        };
+        push(&mut quoted, &format!("`{entry}`\n```diff\n"))?;
+        for line in std::iter::once(first).chain(lines) {
             let mark = match line.kind {
                 LineKind::Added => '+',
                 LineKind::Removed => '-',
                 LineKind::Context => ' ',
             };
-            quoted.push_str(&format!("{mark}{}\n", line.text));
+            push(&mut quoted, &format!("{mark}{}\n", line.text))?;
         }
-        quoted.push_str("```\n");
+        push(&mut quoted, "```\n")?;
     }
     Ok(quoted)
 }
@@ -418,13 +448,13 @@ Binary files /dev/null and b/logo.png differ
     #[test]
     fn picked_lines_are_quoted_from_the_patch_and_bad_picks_refused() {
         let files = parse_patch(PATCH);
-        let quoted = quote_lines(&files, "src/lib.rs:2-3\nsrc/lib.rs:old 2\n").unwrap();
+        let quoted = quote_lines(&files, "src/lib.rs:2-3\nsrc/lib.rs:old 2\n", 16 * 1024).unwrap();
         assert_eq!(
             quoted,
             "`src/lib.rs:2-3`\n```diff\n+new line\n+another new line\n```\n\
              `src/lib.rs:old 2`\n```diff\n-old line\n```\n"
         );
-        assert_eq!(quote_lines(&files, "  \n").unwrap(), "");
+        assert_eq!(quote_lines(&files, "  \n", 16 * 1024).unwrap(), "");
         for (bad, says) in [
             ("nowhere.rs:1", "not in this change"),
             ("src/lib.rs:900", "no such line"),
@@ -432,9 +462,44 @@ Binary files /dev/null and b/logo.png differ
             ("src/lib.rs:x", "a range of lines"),
             ("just text", "expected file:line"),
         ] {
-            let err = quote_lines(&files, bad).unwrap_err();
+            let err = quote_lines(&files, bad, 16 * 1024).unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn quoting_is_bounded_by_the_limit_not_by_the_picks_or_the_patch() {
+        // A patch of 2,000 added lines of 100 characters (about 200 KiB).
+        let mut patch = String::from("diff --git a/big.rs b/big.rs\n@@ -0,0 +1,2000 @@\n");
+        for n in 0..2000 {
+            patch.push_str(&format!("+{n:0>99}\n"));
+        }
+        let files = parse_patch(&patch);
+        let limit = crate::domain::COMMENT_MAX_BYTES;
+        // One range over the whole file: refused once the quote passes the limit.
+        let err = quote_lines(&files, "big.rs:1-2000", limit).unwrap_err();
+        assert!(err.contains("more than 16 KiB"), "{err}");
+        // Many small picks that each fit, together past the limit: refused too.
+        let many = "big.rs:1-10\n".repeat(PICKED_RANGES_MAX);
+        assert!(quote_lines(&files, &many, limit).is_err());
+        // Within the limit it quotes, and never past it.
+        let quoted = quote_lines(&files, "big.rs:1-100", limit).unwrap();
+        assert!(quoted.len() <= limit && quoted.contains(&format!("+{:0>99}", 99)));
+        let err = quote_lines(&files, "big.rs:1-100", 1000).unwrap_err();
+        assert!(err.contains("pick fewer"), "{err}");
+    }
+
+    #[test]
+    fn at_most_fifty_ranges_are_picked_and_blank_lines_do_not_count() {
+        let fifty = "a.rs:1\n\n".repeat(PICKED_RANGES_MAX);
+        assert_eq!(picked_ranges(&fifty).unwrap().len(), PICKED_RANGES_MAX);
+        let err = picked_ranges(&format!("{fifty}a.rs:2")).unwrap_err();
+        assert!(err.contains("at most 50"), "{err}");
+        // Refused before any of them is looked up in the patch.
+        let files = parse_patch(PATCH);
+        let many = "nowhere.rs:1\n".repeat(100_000);
+        let err = quote_lines(&files, &many, 16 * 1024).unwrap_err();
+        assert!(err.contains("at most 50"), "{err}");
     }
 
     #[test]

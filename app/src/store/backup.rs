@@ -21,24 +21,81 @@ impl Store {
     /// Writes a consistent copy of the whole database to `file` while the board keeps working
     /// (SQLite's `VACUUM INTO`: one read transaction, so writers are not held up and the copy
     /// is of one moment). `file` must not exist yet.
+    ///
+    /// The copy is private from its first byte: the file is made empty, readable by its owner
+    /// only (0600), before anything is written into it. It holds no sessions: they are wiped
+    /// from the copy (their bytes overwritten, not only unlinked), so a backup never signs
+    /// anyone in. A copy that fails half-way is removed.
     pub async fn backup_to(&self, file: &Path) -> AppResult<()> {
         let Db::Sqlite(pool) = &self.pool else {
             return Err(AppError::BadRequest(
                 "this board is on PostgreSQL: back it up with pg_dump (see the README)".into(),
             ));
         };
-        if file.exists() {
-            return Err(AppError::BadRequest(format!(
+        create_private(file)?;
+        let written = async {
+            sqlx::query("VACUUM INTO $1")
+                .bind(file.to_string_lossy().as_ref())
+                .execute(pool)
+                .await?;
+            forget_sessions(file).await
+        }
+        .await;
+        if written.is_err() {
+            let _ = std::fs::remove_file(file);
+        }
+        written
+    }
+}
+
+/// Makes `file`, empty and readable by its owner only; refuses one that exists (atomically:
+/// `O_EXCL`, so nothing else's file is ever written over or made readable).
+fn create_private(file: &Path) -> AppResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(AppError::BadRequest(format!(
                 "{} already exists; a backup never overwrites a file",
                 file.display()
-            )));
+            )))
         }
-        sqlx::query("VACUUM INTO $1")
-            .bind(file.to_string_lossy().as_ref())
-            .execute(pool)
-            .await?;
-        Ok(())
+        Err(err) => Err(AppError::BadRequest(format!(
+            "cannot create {}: {err}",
+            file.display()
+        ))),
     }
+}
+
+/// Empties the copy's session table, with `secure_delete` so the rows' bytes are overwritten
+/// in the file rather than left in free pages.
+async fn forget_sessions(file: &Path) -> AppResult<()> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(file)
+        .create_if_missing(false)
+        .connect()
+        .await?;
+    sqlx::query("PRAGMA secure_delete = ON")
+        .execute(&mut conn)
+        .await?;
+    let has_sessions: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tower_sessions'",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    if has_sessions > 0 {
+        sqlx::query("DELETE FROM tower_sessions")
+            .execute(&mut conn)
+            .await?;
+    }
+    conn.close().await?;
+    Ok(())
 }
 
 /// Opens the SQLite file at `file` read-only and checks it: SQLite's integrity check, then

@@ -88,6 +88,28 @@ impl Store {
         self.with_dependencies(issues).await
     }
 
+    /// The first `cap` matches in board order, and whether more matched.
+    pub async fn list_issues_up_to(
+        &self,
+        filter: &IssueFilter,
+        cap: i64,
+    ) -> AppResult<(Vec<Issue>, bool)> {
+        let mut issues = on_pool!(self, e => {
+            let mut sql = QueryBuilder::new(concat!(
+                "SELECT ",
+                issue_columns!(),
+                " FROM issues WHERE 1 = 1"
+            ));
+            filter.push_conditions(&mut sql);
+            sql.push(" ORDER BY position, id LIMIT ");
+            sql.push_bind(cap.max(0) + 1);
+            sql.build_query_as::<Issue>().fetch_all(e).await
+        })?;
+        let more = issues.len() as i64 > cap.max(0);
+        issues.truncate(cap.max(0) as usize);
+        Ok((self.with_dependencies(issues).await?, more))
+    }
+
     /// `issues`, each with what it depends on.
     async fn with_dependencies(&self, mut issues: Vec<Issue>) -> AppResult<Vec<Issue>> {
         if issues.is_empty() {

@@ -110,6 +110,7 @@ fn storage_fault_just_now() -> bool {
 /// Why the database could not be opened at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The URL as given, its password masked.
     #[error(
         "unsupported database URL '{0}': use sqlite://PATH or postgresql://USER:PASSWORD@HOST/DB"
     )]
@@ -159,6 +160,33 @@ pub struct Store {
     changes: Arc<watch::Sender<u64>>,
     /// Ticks when a run's log grows, for the drawers that show it live.
     run_logs: Arc<watch::Sender<u64>>,
+    /// How often self-heal may write (see `record_failure`).
+    failures: Arc<std::sync::Mutex<settings::FailureLimits>>,
+    /// How much attachments may take.
+    attachment_quota: AttachmentQuota,
+}
+
+/// How much the attachments may take: per issue (files and bytes) and on the whole board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttachmentQuota {
+    pub files_per_issue: i64,
+    pub bytes_per_issue: i64,
+    pub bytes_in_all: i64,
+}
+
+impl AttachmentQuota {
+    /// The board's default: 50 files or 100 MiB an issue, 10 GiB in all.
+    pub const DEFAULT: AttachmentQuota = AttachmentQuota {
+        files_per_issue: 50,
+        bytes_per_issue: 100 * 1024 * 1024,
+        bytes_in_all: 10 * 1024 * 1024 * 1024,
+    };
+}
+
+impl Default for AttachmentQuota {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 impl Store {
@@ -208,12 +236,14 @@ impl Store {
             sqlx::migrate!("../migrations/postgres").run(&pool).await?;
             Db::Postgres(pool)
         } else {
-            return Err(OpenError::UnsupportedUrl(url.to_string()));
+            return Err(OpenError::UnsupportedUrl(masked_url(url)));
         };
         let store = Store {
             pool,
             changes: Arc::new(watch::channel(0).0),
             run_logs: Arc::new(watch::channel(0).0),
+            failures: Arc::default(),
+            attachment_quota: AttachmentQuota::DEFAULT,
         };
         match &store.pool {
             Db::Sqlite(_) => store.session_store().migrate().await?,
@@ -222,6 +252,12 @@ impl Store {
             Db::Postgres(pool) => store.spawn_listener(pool.clone()),
         }
         Ok(store)
+    }
+
+    /// The same store, with attachments held to `quota`.
+    pub fn with_attachment_quota(mut self, quota: AttachmentQuota) -> Store {
+        self.attachment_quota = quota;
+        self
     }
 
     /// Follows the other processes' changes (LISTEN) and wakes this process' streams and
@@ -375,6 +411,30 @@ impl Store {
     }
 }
 
+/// A database URL fit for an error or a log line: any password in it becomes `***`. Works on
+/// text that is not a well-formed URL too (a mistyped one is what gets printed most).
+pub fn masked_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    // The user info ends at the last '@' before the query; the password runs from the
+    // user's ':' to there (it may hold '/' or '@' when not percent-encoded).
+    let before_query = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let Some(at) = before_query.rfind('@') else {
+        return url.to_string();
+    };
+    let Some(colon) = rest[..at].find(':') else {
+        return url.to_string();
+    };
+    let user = &rest[..colon];
+    if user.contains('/') {
+        // A path with ':' and '@' in it (a SQLite file), not a user.
+        return url.to_string();
+    }
+    format!("{scheme}{user}:***{}", &rest[at..])
+}
+
 /// Now, in Unix milliseconds (this host's clock).
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -411,5 +471,35 @@ impl EventRecord<'_> {
         .await
         .map(|_| ()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_url;
+
+    #[test]
+    fn passwords_never_show_in_a_printed_url() {
+        for (url, shown) in [
+            (
+                "postgress://ann:s3cret@db.example/board",
+                "postgress://ann:***@db.example/board",
+            ),
+            (
+                "postgresql://ann:p@ss:w0rd@db:5432/b?sslmode=require",
+                "postgresql://ann:***@db:5432/b?sslmode=require",
+            ),
+            ("mysql://root:hunter2@h", "mysql://root:***@h"),
+            ("ann:s3cret@host/db", "ann:***@host/db"),
+            ("postgres://ann:a/b@c@h/db", "postgres://ann:***@h/db"),
+            ("postgresql://ann@db/board", "postgresql://ann@db/board"),
+            (
+                "sqlite:///var/lib/autopilot.db",
+                "sqlite:///var/lib/autopilot.db",
+            ),
+            ("sqlite://a@b.db", "sqlite://a@b.db"),
+        ] {
+            assert_eq!(masked_url(url), shown, "{url}");
+        }
     }
 }

@@ -3,7 +3,8 @@
 use super::issues::{fetch_issue, insert_issue};
 use super::{now_ms, on_pool, on_tx, EventRecord, Store};
 use crate::domain::{day_bounds, month_bounds, Actor, NewIssue, Spend, SpendCaps, Status};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use std::collections::HashMap;
 
 /// A deployment switch, stored in `settings` as text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,87 @@ const MONTHLY_CAP: &str = "spend_cap_monthly_usd";
 
 /// A repeat of a failure already filed less than this long ago counts on the same issue.
 pub const SELF_HEAL_WINDOW_MS: i64 = 60 * 60 * 1000;
+
+/// Writes of one failure (one fingerprint) allowed at once; after them, one a minute.
+const FAILURE_BURST: f64 = 3.0;
+/// Writes of all failures together allowed at once, and then a minute.
+const FAILURES_BURST: f64 = 30.0;
+const MINUTE_MS: f64 = 60_000.0;
+/// Fingerprints remembered (seen within the window). Past it, a new failure is not filed
+/// until old ones are forgotten: the map cannot grow with the failures' variety.
+const FINGERPRINTS_KEPT: usize = 256;
+
+/// How often self-heal may write, in this process: a flood of failures is counted in memory
+/// and its count written with the next write allowed, so it cannot write without bound.
+#[derive(Debug)]
+pub(super) struct FailureLimits {
+    by_fingerprint: HashMap<String, Bucket>,
+    all: Bucket,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at_ms: i64,
+    /// Repeats seen since the last write, not yet written.
+    unwritten: i64,
+}
+
+impl Bucket {
+    fn full(capacity: f64, now: i64) -> Self {
+        Bucket {
+            tokens: capacity,
+            at_ms: now,
+            unwritten: 0,
+        }
+    }
+
+    /// Tokens come back at `per_minute`, up to `capacity`.
+    fn refill(&mut self, capacity: f64, per_minute: f64, now: i64) {
+        let elapsed = (now - self.at_ms).max(0) as f64;
+        self.tokens = (self.tokens + elapsed / MINUTE_MS * per_minute).min(capacity);
+        self.at_ms = now;
+    }
+}
+
+impl Default for FailureLimits {
+    fn default() -> Self {
+        FailureLimits {
+            by_fingerprint: HashMap::new(),
+            all: Bucket::full(FAILURES_BURST, now_ms()),
+        }
+    }
+}
+
+impl FailureLimits {
+    /// Whether a failure may be written now: `Some(n)` with the `n` repeats seen since its
+    /// last write (to be written with it), or `None` when it is only counted.
+    fn take(&mut self, fingerprint: &str, now: i64) -> Option<i64> {
+        if !self.by_fingerprint.contains_key(fingerprint)
+            && self.by_fingerprint.len() >= FINGERPRINTS_KEPT
+        {
+            self.by_fingerprint
+                .retain(|_, b| now - b.at_ms < SELF_HEAL_WINDOW_MS);
+            if self.by_fingerprint.len() >= FINGERPRINTS_KEPT {
+                return None;
+            }
+        }
+        let one = self
+            .by_fingerprint
+            .entry(fingerprint.to_string())
+            .or_insert_with(|| Bucket::full(FAILURE_BURST, now));
+        one.refill(FAILURE_BURST, 1.0, now);
+        self.all.refill(FAILURES_BURST, FAILURES_BURST, now);
+        if one.tokens >= 1.0 && self.all.tokens >= 1.0 {
+            one.tokens -= 1.0;
+            self.all.tokens -= 1.0;
+            Some(std::mem::take(&mut one.unwritten))
+        } else {
+            one.unwritten += 1;
+            None
+        }
+    }
+}
 
 impl Store {
     pub async fn switch(&self, switch: Switch) -> AppResult<bool> {
@@ -161,6 +243,10 @@ impl Store {
     /// Files `report` as a new issue, unless the same `fingerprint` was filed within the last
     /// hour and that issue is not done: then its occurrence counter goes up instead (with a
     /// `recurred` event). Returns the issue's id and how often the failure has been seen.
+    ///
+    /// Rate-limited in this process (a few writes of one failure at once, then one a minute;
+    /// a cap on all of them together): a repeat past the limit is counted in memory, written
+    /// with the next write of its failure, and answered with `RateLimited`.
     pub async fn record_failure(
         &self,
         fingerprint: &str,
@@ -168,6 +254,13 @@ impl Store {
     ) -> AppResult<(i64, i64)> {
         let actor = Actor::system();
         let now = now_ms();
+        let unwritten = self
+            .failures
+            .lock()
+            .map_err(|_| AppError::Internal)?
+            .take(fingerprint, now)
+            .ok_or(AppError::RateLimited)?;
+        let seen_now = 1 + unwritten;
         let mut tx = self.begin_write().await?;
         let recent: Option<(i64, i64)> = on_tx!(&mut tx, e => sqlx::query_as(
             "SELECT r.issue_id, r.occurrences FROM self_heal_reports r
@@ -182,11 +275,12 @@ impl Store {
         let (issue_id, occurrences) = match recent {
             Some((issue_id, seen)) => {
                 on_tx!(&mut tx, e => sqlx::query(
-                    "UPDATE self_heal_reports SET occurrences = occurrences + 1, last_seen_at = $1
+                    "UPDATE self_heal_reports SET occurrences = occurrences + $3, last_seen_at = $1
                      WHERE fingerprint = $2",
                 )
                 .bind(now)
                 .bind(fingerprint)
+                .bind(seen_now)
                 .execute(e)
                 .await
                 .map(|_| ()))?;
@@ -197,30 +291,31 @@ impl Store {
                     kind: "recurred",
                     from: Some(issue.status),
                     to: Some(issue.status),
-                    data: serde_json::json!({ "occurrences": seen + 1 }),
+                    data: serde_json::json!({ "occurrences": seen + seen_now }),
                 }
                 .write(&mut tx, now)
                 .await?;
-                (issue_id, seen + 1)
+                (issue_id, seen + seen_now)
             }
             None => {
                 let issue = insert_issue(&mut tx, &actor, report).await?;
                 on_tx!(&mut tx, e => sqlx::query(
                     "INSERT INTO self_heal_reports
                          (fingerprint, issue_id, occurrences, first_seen_at, last_seen_at)
-                     VALUES ($1, $2, 1, $3, $3)
+                     VALUES ($1, $2, $4, $3, $3)
                      ON CONFLICT (fingerprint) DO UPDATE
-                     SET issue_id = excluded.issue_id, occurrences = 1,
+                     SET issue_id = excluded.issue_id, occurrences = excluded.occurrences,
                          first_seen_at = excluded.first_seen_at,
                          last_seen_at = excluded.last_seen_at",
                 )
                 .bind(fingerprint)
                 .bind(issue.id)
                 .bind(now)
+                .bind(seen_now)
                 .execute(e)
                 .await
                 .map(|_| ()))?;
-                (issue.id, 1)
+                (issue.id, seen_now)
             }
         };
         self.commit(tx).await?;
@@ -237,5 +332,35 @@ impl Store {
         .fetch_optional(e)
         .await)?;
         Ok(row.map(|(n,)| n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_one_failure_is_counted_and_written_about_once_a_minute() {
+        let mut limits = FailureLimits::default();
+        let t = now_ms();
+        let written: Vec<Option<i64>> = (0..10).map(|_| limits.take("GET /x 500", t)).collect();
+        assert_eq!(&written[..3], &[Some(0), Some(0), Some(0)], "a short burst");
+        assert!(written[3..].iter().all(Option::is_none), "{written:?}");
+        // A minute on, one more write, carrying the seven repeats counted meanwhile.
+        assert_eq!(limits.take("GET /x 500", t + 60_000), Some(7));
+        assert_eq!(limits.take("GET /x 500", t + 60_001), None);
+        // Another failure has writes of its own.
+        assert_eq!(limits.take("GET /y 500", t + 60_001), Some(0));
+    }
+
+    #[test]
+    fn many_different_failures_are_capped_too() {
+        let mut limits = FailureLimits::default();
+        let t = now_ms();
+        let written = (0..1000)
+            .filter(|n| limits.take(&format!("GET /x 500 panic {n}"), t).is_some())
+            .count();
+        assert_eq!(written, FAILURES_BURST as usize);
+        assert!(limits.by_fingerprint.len() <= FINGERPRINTS_KEPT);
     }
 }

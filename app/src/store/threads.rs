@@ -4,7 +4,7 @@ use super::issues::{fetch_issue, move_in};
 use super::{now_ms, on_pool, on_tx, EventRecord, Store, Tx};
 use crate::domain::{
     normalise_content_type, validate_attachment_size, validate_comment, validate_filename, Actor,
-    Attachment, AuthorKind, Comment, Event, Issue, IssueDetail, Role, Status,
+    Attachment, AuthorKind, Comment, Event, Invalid, Issue, IssueDetail, Role, Status,
 };
 use crate::error::{AppError, AppResult};
 
@@ -149,6 +149,9 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         fetch_issue(&mut tx, issue_id).await?;
+        // Inside the write transaction, so uploads at once cannot all fit the same room.
+        self.check_attachment_quota(&mut tx, issue_id, bytes.len() as i64)
+            .await?;
         let sql = format!(
             "INSERT INTO attachments (issue_id, filename, content_type, size, bytes, created_by, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ATTACHMENT_COLUMNS}"
@@ -175,6 +178,50 @@ impl Store {
         .await?;
         self.commit(tx).await?;
         Ok(attachment)
+    }
+
+    /// Refuses a file of `size` bytes that would take an issue past its attachments' quota
+    /// (files or bytes) or the board past its total: 422 for the count, 413 for the bytes.
+    async fn check_attachment_quota(&self, tx: &mut Tx, issue_id: i64, size: i64) -> AppResult<()> {
+        let quota = self.attachment_quota;
+        let mib = |bytes: i64| (bytes + 1024 * 1024 - 1) / (1024 * 1024);
+        let (files, taken): (i64, i64) = on_tx!(tx, e => sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments
+             WHERE issue_id = $1",
+        )
+        .bind(issue_id)
+        .fetch_one(e)
+        .await)?;
+        if files >= quota.files_per_issue {
+            return Err(Invalid {
+                field: "file".into(),
+                message: format!(
+                    "#{issue_id} already has {files} attachments, the most an issue may have"
+                ),
+            }
+            .into());
+        }
+        if taken + size > quota.bytes_per_issue {
+            return Err(AppError::PayloadTooLarge(format!(
+                "#{issue_id}'s attachments may take at most {} MiB in all ({} MiB taken); \
+                 nothing was stored",
+                mib(quota.bytes_per_issue),
+                mib(taken)
+            )));
+        }
+        let (in_all,): (i64,) = on_tx!(tx, e => sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments"
+        )
+        .fetch_one(e)
+        .await)?;
+        if in_all + size > quota.bytes_in_all {
+            return Err(AppError::PayloadTooLarge(format!(
+                "the board's attachments may take at most {} MiB in all \
+                 (AUTOPILOT_ATTACHMENTS_MAX_MB); nothing was stored",
+                mib(quota.bytes_in_all)
+            )));
+        }
+        Ok(())
     }
 
     /// An attachment with its bytes, for download.

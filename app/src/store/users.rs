@@ -1,6 +1,6 @@
 //! People, their password hashes and their bearer tokens.
 
-use super::{now_ms, on_pool, Store};
+use super::{now_ms, on_pool, on_tx, Store};
 use crate::domain::{User, UserRole};
 use crate::error::{AppError, AppResult};
 
@@ -125,35 +125,99 @@ impl Store {
     }
 
     pub async fn set_role(&self, user_id: i64, role: UserRole) -> AppResult<User> {
-        let done = on_pool!(self, e => sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(role)
-            .execute(e)
-            .await
-            .map(|done| done.rows_affected()))?;
-        self.changed_user(done, user_id).await
+        self.change_user(user_id, Some(role), None, false).await
     }
 
-    /// Disables a user (ending their sessions and token use) or enables them again.
+    /// Disables a user (ending their sessions, and deleting their bearer tokens: enabling them
+    /// again gives them none back) or enables them again.
     pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> AppResult<User> {
-        let done = if disabled {
-            on_pool!(self, e => sqlx::query(
-                "UPDATE users SET disabled_at = COALESCE(disabled_at, $2),
-                 auth_epoch = auth_epoch + 1 WHERE id = $1",
-            )
+        self.change_user(user_id, None, Some(disabled), false).await
+    }
+
+    /// An admin's change of someone's role and/or disabled state, in one write transaction.
+    /// The last active admin cannot be demoted or disabled: someone must always be able to
+    /// manage the board. The rule is checked inside the transaction (write transactions run
+    /// one at a time), so two admins demoting each other at once leave one admin, not none.
+    pub async fn update_user(
+        &self,
+        user_id: i64,
+        role: Option<UserRole>,
+        disabled: Option<bool>,
+    ) -> AppResult<User> {
+        self.change_user(user_id, role, disabled, true).await
+    }
+
+    async fn change_user(
+        &self,
+        user_id: i64,
+        role: Option<UserRole>,
+        disabled: Option<bool>,
+        keep_an_admin: bool,
+    ) -> AppResult<User> {
+        let by_id = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let mut tx = self.begin_write().await?;
+        let user = on_tx!(&mut tx, e => sqlx::query_as::<_, User>(&by_id)
             .bind(user_id)
-            .bind(now_ms())
-            .execute(e)
-            .await
-            .map(|done| done.rows_affected()))?
-        } else {
-            on_pool!(self, e => sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
+            .fetch_optional(e)
+            .await)?
+        .ok_or_else(|| AppError::not_found(format!("user {user_id}")))?;
+        let removes_an_admin = user.role == UserRole::Admin
+            && !user.is_disabled()
+            && (role == Some(UserRole::Member) || disabled == Some(true));
+        if keep_an_admin && removes_an_admin {
+            let (admins,): (i64,) = on_tx!(&mut tx, e => sqlx::query_as(
+                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+            )
+            .fetch_one(e)
+            .await)?;
+            if admins <= 1 {
+                return Err(AppError::Conflict(
+                    "this is the last active admin; make someone else admin first".into(),
+                ));
+            }
+        }
+        if let Some(role) = role {
+            on_tx!(&mut tx, e => sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(role)
+                .execute(e)
+                .await
+                .map(|_| ()))?;
+        }
+        match disabled {
+            Some(true) => {
+                on_tx!(&mut tx, e => sqlx::query(
+                    "UPDATE users SET disabled_at = COALESCE(disabled_at, $2),
+                     auth_epoch = auth_epoch + 1 WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(now_ms())
+                .execute(e)
+                .await
+                .map(|_| ()))?;
+                on_tx!(&mut tx, e => sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(e)
+                    .await
+                    .map(|_| ()))?;
+            }
+            Some(false) => {
+                on_tx!(&mut tx, e => sqlx::query(
+                    "UPDATE users SET disabled_at = NULL WHERE id = $1"
+                )
                 .bind(user_id)
                 .execute(e)
                 .await
-                .map(|done| done.rows_affected()))?
-        };
-        self.changed_user(done, user_id).await
+                .map(|_| ()))?;
+            }
+            None => {}
+        }
+        let user = on_tx!(&mut tx, e => sqlx::query_as::<_, User>(&by_id)
+            .bind(user_id)
+            .fetch_one(e)
+            .await)?;
+        self.commit(tx).await?;
+        Ok(user)
     }
 
     /// The user as it now is, or not found when the update touched no row.

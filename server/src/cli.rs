@@ -27,7 +27,8 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Disable a person: they can no longer sign in, their sessions and tokens stop working.
+    /// Disable a person: they can no longer sign in, their sessions end and their tokens are
+    /// deleted (enabling them again gives none back).
     Disable {
         #[arg(long)]
         email: String,
@@ -85,7 +86,8 @@ pub enum DbCommand {
         to: String,
     },
     /// Write a consistent copy of a SQLite board to FILE while it is in use (no need to stop
-    /// the servers). FILE must not exist. On PostgreSQL use `pg_dump`.
+    /// the servers). FILE must not exist; it is made readable by its owner only (0600), and
+    /// holds no sessions. On PostgreSQL use `pg_dump`.
     Backup {
         file: std::path::PathBuf,
         #[command(flatten)]
@@ -104,9 +106,9 @@ pub async fn run_db(command: DbCommand) -> anyhow::Result<()> {
             })
             .await?;
             // The copy's target is usually a new database: it may be made here.
-            let target = Store::open(&to).await.with_context(|| {
-                format!("opening the database {}", crate::config::shown_url(&to))
-            })?;
+            let target = Store::open(&to)
+                .await
+                .with_context(|| format!("opening the database {}", app::store::masked_url(&to)))?;
             let report = app::store::copy_board(&source, &target)
                 .await
                 .map_err(|err| anyhow::anyhow!("copying the board: {err}"))?;
@@ -155,7 +157,7 @@ async fn open(db: &DatabaseArgs) -> anyhow::Result<Store> {
     let url = db.url();
     Store::open_with(&url, &options)
         .await
-        .with_context(|| format!("opening the database {}", crate::config::shown_url(&url)))
+        .with_context(|| format!("opening the database {}", app::store::masked_url(&url)))
 }
 
 /// The new password: `AUTOPILOT_PASSWORD`, or typed twice without echo.
@@ -215,7 +217,10 @@ pub async fn run_user(command: UserCommand) -> anyhow::Result<()> {
             let store = open(&db).await?;
             let user = find_user(&store, &email).await?;
             store.set_disabled(user.id, true).await?;
-            println!("disabled {}", user.email);
+            println!(
+                "disabled {}; their sessions are ended and their tokens deleted",
+                user.email
+            );
         }
         UserCommand::Enable { email, db } => {
             let store = open(&db).await?;

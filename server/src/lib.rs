@@ -62,10 +62,15 @@ pub fn build_app(
 pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let auth = args.auth_settings()?;
     let database_url = args.database.url();
-    let shown = config::shown_url(&database_url);
+    let shown = app::store::masked_url(&database_url);
     let store = Store::open_with(&database_url, &args.pool.open_options())
         .await
-        .with_context(|| format!("opening the database {shown}"))?;
+        .with_context(|| format!("opening the database {shown}"))?
+        .with_attachment_quota(attachment_quota(
+            std::env::var("AUTOPILOT_ATTACHMENTS_MAX_MB")
+                .ok()
+                .as_deref(),
+        )?);
     tracing::info!("the board's data: {shown}");
     let site_root = args.site_root();
     if !site_root.join("pkg").is_dir() {
@@ -132,6 +137,23 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("Autopilot stopped");
     Ok(())
+}
+
+/// The attachments' quota: 50 files and 100 MiB an issue, and in all
+/// `AUTOPILOT_ATTACHMENTS_MAX_MB` MiB (10 GiB when unset).
+fn attachment_quota(max_mb: Option<&str>) -> anyhow::Result<app::store::AttachmentQuota> {
+    let mut quota = app::store::AttachmentQuota::DEFAULT;
+    if let Some(text) = max_mb.map(str::trim).filter(|t| !t.is_empty()) {
+        let mb = text
+            .parse::<i64>()
+            .ok()
+            .filter(|mb| (1..=1 << 30).contains(mb))
+            .with_context(|| {
+                format!("AUTOPILOT_ATTACHMENTS_MAX_MB must be a number of MiB, 1 or more (got '{text}')")
+            })?;
+        quota.bytes_in_all = mb * 1024 * 1024;
+    }
+    Ok(quota)
 }
 
 /// With no user yet, a random one-time link for creating the first admin goes to the log.
@@ -253,7 +275,21 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 
 #[cfg(test)]
 mod tests {
-    use super::board_url;
+    use super::{attachment_quota, board_url};
+
+    #[test]
+    fn the_attachments_quota_is_read_from_its_setting_or_refused() {
+        let default = app::store::AttachmentQuota::DEFAULT;
+        assert_eq!(attachment_quota(None).unwrap(), default);
+        assert_eq!(attachment_quota(Some(" ")).unwrap(), default);
+        assert_eq!(
+            attachment_quota(Some("2048")).unwrap().bytes_in_all,
+            2048 * 1024 * 1024
+        );
+        for bad in ["0", "-1", "ten", "1.5"] {
+            assert!(attachment_quota(Some(bad)).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn the_setup_link_is_one_a_browser_can_open() {

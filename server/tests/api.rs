@@ -1398,7 +1398,665 @@ async fn metrics_are_prometheus_text_for_admin_tokens_only() {
     );
 }
 
+/// Bugs self-heal filed (it files in the background: give it a moment first).
+async fn bugs_filed(app: &TestApp) -> usize {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let filter = app::store::IssueFilter {
+        kind: Some(app::domain::Kind::Bug),
+        ..Default::default()
+    };
+    app.store.list_issues(&filter).await.unwrap().len()
+}
+
+/// A failed server-function call's answer: a 4xx whose JSON names the same status, with the
+/// JSON API's `{"error": {"code", "message"}}` beside it, and nothing of the server in it.
+fn assert_a_clear_4xx(what: &str, r: &Reply) {
+    assert!(
+        r.status.is_client_error(),
+        "{what}: {} {}",
+        r.status,
+        r.text().chars().take(300).collect::<String>()
+    );
+    let body: serde_json::Value = serde_json::from_slice(&r.body)
+        .unwrap_or_else(|_| panic!("{what}: not JSON: {}", r.text()));
+    assert_eq!(body["status"], r.status.as_u16(), "{what}: {body}");
+    let code = body["error"]["code"].as_str().unwrap_or_default();
+    assert!(
+        !code.is_empty() && code != "internal" && code != "transport",
+        "{what}: {body}"
+    );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "{what}: {body}");
+    for internal in [
+        "server function",
+        "ServerFn",
+        "serde",
+        "panicked",
+        "app::",
+        "src/",
+    ] {
+        assert!(!message.contains(internal), "{what}: {internal} in {body}");
+    }
+}
+
+/// Who sends junk: a name, credentials (a header and its value), an `Origin` header.
+type Junk = (
+    &'static str,
+    Option<(&'static str, String)>,
+    Option<&'static str>,
+);
+
+async fn junk_to_server_functions_is_a_4xx_and_files_no_bug() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = app().await;
+    app.create("target").await;
+    let session = app.sign_in(common::MEMBER_EMAIL).await;
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let endpoints = [
+        "/api/move_issue",
+        "/api/update_issue",
+        "/api/create_issue",
+        "/api/get_card",
+        "/api/get_issue_view",
+        "/api/request_changes",
+        "/api/add_comment",
+        "/api/update_user",
+        "/api/set_spend_caps",
+        "/api/list_board",
+        "/api/upload_attachment",
+    ];
+    let bodies: [(Option<&str>, &[u8]); 8] = [
+        (None, b"junk=1"),
+        (Some(FORM), b"junk=1"),
+        (
+            Some(FORM),
+            b"id=abc&to=nowhere&version=x&title=t&kind=spaceship&shown=z",
+        ),
+        (Some(FORM), b"id=99999999999999999999999&version=1"),
+        (Some(FORM), b"\xff\xfe\x00not utf-8"),
+        (Some(FORM), b"id[=&&=&%zz"),
+        (Some("application/json"), br#"{"id": 1, "to": "done"}"#),
+        (Some("multipart/form-data"), b"--x\r\n"),
+    ];
+    let callers: [Junk; 5] = [
+        ("anonymous", None, None),
+        ("anonymous from the board", None, Some(common::ORIGIN)),
+        (
+            "member token",
+            Some(("authorization", format!("Bearer {}", app.member_token))),
+            None,
+        ),
+        (
+            "member session",
+            Some(("cookie", session.clone())),
+            Some(common::ORIGIN),
+        ),
+        (
+            "member session, no Origin",
+            Some(("cookie", session.clone())),
+            None,
+        ),
+    ];
+    let (mut calls, mut refused) = (0, 0);
+    for endpoint in endpoints {
+        for (content_type, body) in bodies {
+            for (who, credentials, origin) in &callers {
+                let mut req = Request::post(endpoint);
+                if let Some(ct) = content_type {
+                    req = req.header(header::CONTENT_TYPE, ct);
+                }
+                if let Some((name, value)) = credentials {
+                    req = req.header(*name, value.as_str());
+                }
+                if let Some(origin) = origin {
+                    req = req.header(header::ORIGIN, *origin);
+                }
+                let r = app.send(req.body(Body::from(body.to_vec())).unwrap()).await;
+                let what = format!(
+                    "{endpoint} as {who} with {content_type:?} {:?}",
+                    String::from_utf8_lossy(body)
+                );
+                // Some junk happens to be a valid call (`list_board` ignores fields it does
+                // not know): a member gets the board. Anything else is a clear 4xx.
+                if !r.status.is_success() {
+                    assert_a_clear_4xx(&what, &r);
+                    refused += 1;
+                }
+                calls += 1;
+            }
+        }
+    }
+    assert_eq!(calls, 11 * 8 * 5);
+    assert!(refused > 400, "{refused} of {calls} refused");
+    // Nothing was filed or counted, and the board is as it was.
+    assert_eq!(bugs_filed(&app).await, 0, "self-heal filed junk as a bug");
+    let issues = app.store.list_issues(&Default::default()).await.unwrap();
+    assert_eq!(issues.len(), 1);
+    assert_eq!((issues[0].version, issues[0].title.as_str()), (1, "target"));
+    // The same calls well-formed still work.
+    let moved = app
+        .call(
+            &app.member(),
+            "POST",
+            "/api/move_issue",
+            Some(FORM),
+            format!("id={}&to=ready&version=1", issues[0].id),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+}
+
+async fn a_failed_call_answers_with_its_own_status_not_500() {
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let app = app().await;
+    app.create("an issue").await;
+    // Errors some calls return without naming their status themselves, and others: each
+    // answers with its own status, none is a 5xx, none a bug.
+    for (endpoint, body, status) in [
+        (
+            "/api/get_issue_view",
+            "id=1&changes_run=999",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/create_issue",
+            "title=t&depends_on=not+numbers",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("/api/get_issue_view", "id=404", StatusCode::NOT_FOUND),
+        (
+            "/api/move_issue",
+            "id=404&to=ready&version=1",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/add_comment",
+            "id=404&body=hello",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/update_user",
+            "id=404&role=member",
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let r = app
+            .call(&app.member(), "POST", endpoint, Some(FORM), body)
+            .await;
+        assert_eq!(r.status, status, "{endpoint}: {}", r.text());
+        assert_eq!(r.json()["status"], status.as_u16());
+    }
+    let r = app
+        .call(
+            &app.admin(),
+            "POST",
+            "/api/update_user",
+            Some(FORM),
+            "id=404&role=member",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "not_found");
+    assert_eq!(bugs_filed(&app).await, 0);
+}
+
+/// An issue in review whose change adds `src/big.rs`, lines 1-2000 of 100 characters each.
+async fn in_review_with_a_big_change(app: &TestApp) -> (i64, i64) {
+    use app::domain::{RunOutcome, Status};
+    let (id, run) = claimed_by_a_runner(app).await;
+    let mut patch = String::from("diff --git a/src/big.rs b/src/big.rs\n@@ -0,0 +1,2000 @@\n");
+    for n in 0..2000 {
+        patch.push_str(&format!("+{n:0>99}\n"));
+    }
+    let finish = app::store::RunFinish {
+        branch: Some(format!("autopilot/issue-{id}")),
+        patches: Some(app::store::RunPatches {
+            branch: patch.clone(),
+            run: patch,
+            truncated: false,
+        }),
+        ..app::store::RunFinish::new(RunOutcome::Review, Status::InReview)
+    };
+    assert!(app
+        .store
+        .finish_run("r1", run.id, id, finish)
+        .await
+        .unwrap());
+    let version = app.store.get_issue(id).await.unwrap().version;
+    (id, version)
+}
+
+async fn a_change_request_is_checked_first_and_its_quote_bounded() {
+    use app::domain::Status;
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let app = app().await;
+    let (id, version) = in_review_with_a_big_change(&app).await;
+    let app = &app;
+    let request = |body: String| async move {
+        app.call(
+            &app.member(),
+            "POST",
+            "/api/request_changes",
+            Some(FORM),
+            body,
+        )
+        .await
+    };
+    let lines = |text: &str| {
+        text.replace(':', "%3A")
+            .replace('/', "%2F")
+            .replace('\n', "%0A")
+    };
+    for (picked, status, says) in [
+        // More than 50 ranges, each of them fine on its own.
+        (
+            "src/big.rs:1\n".repeat(51),
+            StatusCode::BAD_REQUEST,
+            "at most 50",
+        ),
+        // Ten thousand of them (the audit's repro, smaller, under the 2 MB body limit):
+        // refused just the same, before any is quoted.
+        (
+            "src/big.rs:1-2000\n".repeat(10_000),
+            StatusCode::BAD_REQUEST,
+            "at most 50",
+        ),
+        // One range whose quote is past a comment's 16 KiB.
+        (
+            "src/big.rs:1-2000".to_string(),
+            StatusCode::BAD_REQUEST,
+            "pick fewer",
+        ),
+        // Fifty ranges that each fit, together past it.
+        (
+            "src/big.rs:1-100\n".repeat(50),
+            StatusCode::BAD_REQUEST,
+            "pick fewer",
+        ),
+    ] {
+        let r = request(format!(
+            "id={id}&version={version}&lines={}&body=x",
+            lines(&picked)
+        ))
+        .await;
+        assert_eq!(r.status, status, "{}", r.text());
+        assert!(r.text().contains(says), "{}", r.text());
+    }
+    let still = app.store.issue_detail(id).await.unwrap();
+    assert_eq!(
+        (
+            still.issue.status,
+            still.issue.version,
+            still.comments.len()
+        ),
+        (Status::InReview, version, 0),
+        "a refused request changes nothing"
+    );
+    // An issue not in review is a conflict before its lines are looked at.
+    let other = app.create("not in review").await["id"].as_i64().unwrap();
+    let r = request(format!(
+        "id={other}&version=1&lines={}&body=x",
+        lines(&"src/big.rs:1\n".repeat(51))
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(r.text().contains("not in review"), "{}", r.text());
+    // Within the bounds it works.
+    let r = request(format!(
+        "id={id}&version={version}&lines={}&body=Shorter",
+        lines("src/big.rs:1-3\nsrc/big.rs:10")
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let comment = &app.store.issue_detail(id).await.unwrap().comments[0].body;
+    assert!(comment.contains(&format!("+{:0>99}", 2)), "{comment}");
+    assert!(comment.ends_with("Shorter"), "{comment}");
+}
+
+async fn the_unpaged_list_is_capped_and_says_so() {
+    let app = app().await;
+    let person = app::domain::Actor::new(app::domain::Role::Member, "Ann");
+    for n in 0..1001 {
+        let new = app::domain::NewIssue {
+            title: format!("Issue {n}"),
+            ..Default::default()
+        };
+        app.store.create_issue(&person, new).await.unwrap();
+    }
+    let r = app.get("/api/autopilot/issues").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json().as_array().unwrap().len(), 1000);
+    assert_eq!(r.headers["x-autopilot-list-cap"], "1000");
+    assert_eq!(r.headers["x-autopilot-truncated"], "true");
+    // A filter that matches fewer: all of them, not truncated.
+    let few = app.get("/api/autopilot/issues?q=Issue+1000").await;
+    assert!(!few.json().as_array().unwrap().is_empty());
+    assert_eq!(few.headers["x-autopilot-list-cap"], "1000");
+    assert!(few.headers.get("x-autopilot-truncated").is_none());
+    // Paging still reads every one.
+    let mut seen = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get(&format!("/api/autopilot/issues?limit=1000&cursor={cursor}"))
+            .await
+            .json();
+        seen += page["issues"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 1001);
+}
+
+async fn an_issue_takes_at_most_fifty_attachments() {
+    let app = app().await;
+    let id = app.create("files").await["id"].as_i64().unwrap();
+    let path = format!("/api/autopilot/issues/{id}/attachments");
+    let upload = |n: usize| {
+        format!(
+            "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f{n}.txt\"\r\n\r\n\
+             file {n}\r\n--B--\r\n"
+        )
+    };
+    for n in 0..50 {
+        let r = app
+            .raw("POST", &path, "multipart/form-data; boundary=B", upload(n))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{n}: {}", r.text());
+    }
+    let r = app
+        .raw("POST", &path, "multipart/form-data; boundary=B", upload(50))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(
+        r.text().contains("the most an issue may have"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.error_code(), "invalid");
+    let listed = app.get(&path).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 50, "nothing more stored");
+    // Another issue has room of its own.
+    let other = app.create("more files").await["id"].as_i64().unwrap();
+    let r = app
+        .raw(
+            "POST",
+            &format!("/api/autopilot/issues/{other}/attachments"),
+            "multipart/form-data; boundary=B",
+            upload(51),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+}
+
+async fn pages_the_app_router_matches_and_axum_does_not_are_never_served_unguarded() {
+    let app = app().await;
+    app.create("first").await;
+    let anonymous = common::Caller::Anonymous;
+    for (path, to) in [
+        ("/admin/", "/admin"),
+        ("/admin/users/", "/admin/users"),
+        ("/issues/1/", "/issues/1"),
+        ("/issues/1//", "/issues/1"),
+        ("/admin/?tab=x", "/admin?tab=x"),
+    ] {
+        let r = app.call(&anonymous, "GET", path, None, "").await;
+        assert_eq!(
+            r.status,
+            StatusCode::PERMANENT_REDIRECT,
+            "{path}: {}",
+            r.text()
+        );
+        assert_eq!(r.location(), to, "{path}");
+        assert!(!r.text().contains("<script"), "{path}: {}", r.text());
+        // Where it leads, the page guard sends the anonymous caller to sign in.
+        let then = app.call(&anonymous, "GET", to, None, "").await;
+        assert_eq!(then.status, StatusCode::SEE_OTHER, "{to}");
+        assert!(then.location().starts_with("/login"), "{to}");
+    }
+    // An unknown page is a plain 404: no app, no data, no script; never a way off the site.
+    for path in [
+        "/nowhere",
+        "/nowhere/",
+        "//evil.example/",
+        "/admin/users/extra",
+    ] {
+        let r = app.call(&anonymous, "GET", path, None, "").await;
+        let page = r.text();
+        assert!(
+            matches!(
+                r.status,
+                StatusCode::NOT_FOUND | StatusCode::PERMANENT_REDIRECT
+            ),
+            "{path}: {}",
+            r.status
+        );
+        assert!(!r.location().contains("evil"), "{path}: {}", r.location());
+        assert!(!page.contains("<script"), "{path}: {page}");
+        assert!(
+            !page.contains("Users") && !page.contains("Runner"),
+            "{path}: {page}"
+        );
+    }
+    let r = app.call(&anonymous, "GET", "/nowhere", None, "").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.text().contains("Not found"));
+    // A member signed in gets the same: the page itself is behind the guard.
+    let r = app.call(&app.member(), "GET", "/admin/", None, "").await;
+    assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
+}
+
+async fn a_kept_board_page_is_keyed_on_the_person_not_the_name() {
+    let app = app().await;
+    app.create("a card").await;
+    // A second Ann, a member like the first.
+    let hash = app::auth::hash_password(common::PASSWORD.into())
+        .await
+        .unwrap();
+    let twin = app
+        .store
+        .create_user(
+            "ann2@example.com",
+            "Ann",
+            app::domain::UserRole::Member,
+            &hash,
+        )
+        .await
+        .unwrap();
+    let token = app::auth::new_token();
+    app.store
+        .create_api_token(twin.id, "t", &app::auth::token_hash(&token))
+        .await
+        .unwrap();
+    let first = app.call(&app.member(), "GET", "/", None, "").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(app.state.warm_pages.kept(), 1);
+    let second = app
+        .call(&common::Caller::Bearer(token), "GET", "/", None, "")
+        .await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(
+        app.state.warm_pages.kept(),
+        2,
+        "the other Ann was served a page rendered for her, not the first Ann's"
+    );
+    // The first Ann again: her kept page.
+    app.call(&app.member(), "GET", "/", None, "").await;
+    assert_eq!(app.state.warm_pages.kept(), 2);
+}
+
+/// The board served without a public URL, as `autopilot serve` on a laptop.
+async fn without_a_public_url() -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = engines::fresh_database(dir.path()).await;
+    let store = app::store::Store::open(&url).await.unwrap();
+    let auth = server::config::AuthSettings {
+        policy: common::default_policy(),
+        public_origin: None,
+        secure_cookies: false,
+        trusted_proxies: Vec::new(),
+    };
+    let (router, _) = server::build_app(
+        store,
+        "target/site",
+        "127.0.0.1:3000".parse().unwrap(),
+        auth,
+        None,
+        server::config::Intake {
+            feedback_origins: Vec::new(),
+            self_heal: false,
+            models: Vec::new(),
+        },
+        server::config::Serving::default(),
+    );
+    (router, dir)
+}
+
+async fn without_a_public_url_only_direct_names_are_answered() {
+    use tower::ServiceExt;
+    let (router, _dir) = without_a_public_url().await;
+    let get = |host: &'static str| {
+        let router = router.clone();
+        async move {
+            let req = axum::http::Request::get("/healthz")
+                .header(header::HOST, host)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            router.oneshot(req).await.unwrap().status()
+        }
+    };
+    for host in [
+        "127.0.0.1:3000",
+        "127.0.0.1",
+        "localhost:3000",
+        "LOCALHOST.",
+        "board.localhost:3000",
+        "[::1]:3000",
+        "10.1.2.3:3000",
+    ] {
+        assert_eq!(get(host).await, StatusCode::OK, "{host}");
+    }
+    // A name the server was not told it has: what DNS rebinding sends.
+    for host in [
+        "evil.example:3000",
+        "evil.example",
+        "127.0.0.1.evil.example",
+        "localhost.evil.example:3000",
+        "[::1]x",
+        "127.0.0.1:3000:1",
+    ] {
+        assert_eq!(get(host).await, StatusCode::FORBIDDEN, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn a_backup_is_private_and_signs_no_one_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("board.db").display());
+    let app = TestApp::on_database(&url, tempfile::tempdir().unwrap()).await;
+    let cookie = app.sign_in(common::MEMBER_EMAIL).await;
+    let session = common::Caller::Session(cookie.clone());
+    let me = app
+        .call(&session, "GET", "/api/autopilot/me", None, "")
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+
+    // The live database keeps no id a cookie carries.
+    let cookie_id = cookie.split_once('=').unwrap().1.to_string();
+    let live = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM tower_sessions")
+        .fetch_all(&live)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], cookie_id);
+    let replayed = common::Caller::Session(format!("autopilot_session={}", stored[0]));
+    let r = app
+        .call(&replayed, "GET", "/api/autopilot/me", None, "")
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "a stored id signs no one in"
+    );
+
+    // The backup: 0600 whatever the umask, and no sessions in it at all.
+    let backup = dir.path().join("backup.db");
+    let made = tokio::task::spawn_blocking({
+        let (url, backup) = (url.clone(), backup.clone());
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_autopilot"))
+                .args(["db", "backup"])
+                .arg(&backup)
+                .env("DATABASE_URL", url)
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    let copy = sqlx::SqlitePool::connect(&format!("sqlite://{}", backup.display()))
+        .await
+        .unwrap();
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions")
+        .fetch_one(&copy)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+    copy.close().await;
+    let bytes = std::fs::read(&backup).unwrap();
+    for id in [cookie_id.as_str(), stored[0].as_str()] {
+        assert!(
+            !bytes.windows(id.len()).any(|w| w == id.as_bytes()),
+            "a session id is still in the backup's bytes"
+        );
+    }
+    // The person is still signed in on the live board.
+    let me = app
+        .call(&session, "GET", "/api/autopilot/me", None, "")
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_backup_never_writes_over_a_file_or_leaves_half_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("board.db").display());
+    let store = app::store::Store::open(&url).await.unwrap();
+    let existing = dir.path().join("taken.db");
+    std::fs::write(&existing, "someone's file").unwrap();
+    let err = store.backup_to(&existing).await.unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&existing).unwrap(),
+        "someone's file"
+    );
+    let nowhere = dir.path().join("no/such/dir/b.db");
+    assert!(store.backup_to(&nowhere).await.is_err());
+    assert!(!nowhere.exists());
+}
+
 on_both_engines!(
+    junk_to_server_functions_is_a_4xx_and_files_no_bug,
+    a_failed_call_answers_with_its_own_status_not_500,
+    a_change_request_is_checked_first_and_its_quote_bounded,
+    the_unpaged_list_is_capped_and_says_so,
+    an_issue_takes_at_most_fifty_attachments,
+    pages_the_app_router_matches_and_axum_does_not_are_never_served_unguarded,
+    a_kept_board_page_is_keyed_on_the_person_not_the_name,
+    without_a_public_url_only_direct_names_are_answered,
     a_person_starting_an_issue_takes_it_as_human_work,
     each_person_keeps_at_most_a_few_live_streams_and_closing_one_frees_it,
     metrics_are_prometheus_text_for_admin_tokens_only,

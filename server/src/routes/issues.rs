@@ -48,14 +48,21 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
+/// The most issues the unpaged list answers (the original's call, kept for old scripts): the
+/// first this many in board order. `X-Autopilot-List-Cap` says the cap on every such answer,
+/// `X-Autopilot-Truncated: true` that more matched (page with `limit` to read them all).
+const WHOLE_LIST_CAP: i64 = 1000;
+const LIST_CAP_HEADER: &str = "x-autopilot-list-cap";
+const TRUNCATED_HEADER: &str = "x-autopilot-truncated";
+
 #[derive(Debug, Deserialize)]
 struct ListParams {
     status: Option<Status>,
     kind: Option<Kind>,
     q: Option<String>,
     assignee: Option<String>,
-    /// Page size (1 to 1000). With it the answer is one page; without it, every issue (the
-    /// original's call, kept for old scripts).
+    /// Page size (1 to 1000). With it the answer is one page; without it, every issue up to
+    /// [`WHOLE_LIST_CAP`] (the original's call, kept for old scripts).
     limit: Option<i64>,
     /// Where the previous page ended (its `next_cursor`).
     cursor: Option<String>,
@@ -82,17 +89,25 @@ async fn list(
         }
         let version = store.board_version().await?;
         let query = uri.query().unwrap_or_default();
-        let body = state
+        let answer = state
             .warm_list
             .get_or_make(query, version, || async {
-                let issues = store.list_issues(&filter).await?;
-                serde_json::to_vec(&issues).map(Into::into).map_err(|err| {
+                let (issues, truncated) = store.list_issues_up_to(&filter, WHOLE_LIST_CAP).await?;
+                let json = serde_json::to_vec(&issues).map(Into::into).map_err(|err| {
                     tracing::error!(%err, "encoding the issue list");
                     AppError::Internal
-                })
+                })?;
+                Ok(super::warm::ListAnswer { json, truncated })
             })
             .await?;
-        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+        let mut response =
+            ([(header::CONTENT_TYPE, "application/json")], answer.json).into_response();
+        let headers = response.headers_mut();
+        headers.insert(LIST_CAP_HEADER, HeaderValue::from(WHOLE_LIST_CAP));
+        if answer.truncated {
+            headers.insert(TRUNCATED_HEADER, HeaderValue::from_static("true"));
+        }
+        return Ok(response);
     };
     if !(1..=1000).contains(&limit) {
         return Err(AppError::BadRequest("limit must be from 1 to 1000".into()));

@@ -29,12 +29,13 @@ use app::error::AppError;
 use app::store::Store;
 use app::{shell, App};
 use axum::extract::{FromRef, Request, State};
-use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::{provide_context, LeptosOptions};
+use leptos::server_fn::ServerFn;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -72,19 +73,21 @@ pub fn router(state: AppState) -> Router {
     let store = state.store.clone();
     let policy = state.auth.policy;
     let models = state.models.clone();
-    let board = Router::new().leptos_routes_with_context(
-        &state,
-        route_list(),
-        move || {
-            provide_context(store.clone());
-            provide_context(policy);
-            provide_context(models.clone());
-        },
-        {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        },
-    );
+    let board = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            route_list(),
+            move || {
+                provide_context(store.clone());
+                provide_context(policy);
+                provide_context(models.clone());
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .layer(axum::middleware::from_fn(server_fn_calls));
 
     let sessions = SessionManagerLayer::new(state.store.session_store())
         .with_name(session_cookie_name(state.auth.secure_cookies))
@@ -124,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(self_heal::panic_response))
+        .layer(from_fn_with_state(state.clone(), known_host))
         // Pages and JSON travel compressed when the browser asks (brotli at its fast level,
         // or gzip); live streams are left alone (tower-http's default predicate). The build's
         // own files come precompressed from disk (see `assets`), so they are not done twice.
@@ -168,16 +172,248 @@ async fn healthz(State(store): State<Store>) -> Response {
     }
 }
 
-/// Unknown API paths get a JSON 404; anything else is a static file or the app's 404 page.
+/// Unknown API paths get a JSON 404; anything else is a static file, or a plain 404 page.
+///
+/// The app itself is never rendered here: this fallback sits outside the session layer and
+/// the page guard, so a page rendered here would skip them (a path the app's router matches
+/// and axum's does not, such as `/admin/` with its trailing slash, would show the admin shell
+/// to anyone). A page address with a trailing slash is sent to the address without it, which
+/// the guard then sees.
 async fn not_found(State(state): State<AppState>, request: Request) -> Response {
-    if request.uri().path().starts_with("/api/") {
+    let path = request.uri().path().to_string();
+    if path.starts_with("/api/") {
         return AppError::not_found("API route").into_response();
     }
-    let path = request.uri().path().to_string();
-    let hashed = state.leptos_options.hash_files;
-    let serve = leptos_axum::file_and_error_handler::<AppState, _>(shell);
-    let response = serve(request.uri().clone(), State(state), request).await;
-    assets::with_cache_policy(&path, hashed, response)
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return not_found_page(&state.leptos_options);
+    }
+    let probe = file_request(&request);
+    let file = static_file(&state.leptos_options, probe).await;
+    if file.status() != StatusCode::NOT_FOUND {
+        return assets::with_cache_policy(&path, state.leptos_options.hash_files, file);
+    }
+    match without_trailing_slash(request.uri()) {
+        Some(page) => Redirect::permanent(&page).into_response(),
+        None => not_found_page(&state.leptos_options),
+    }
+}
+
+/// A file of the built site (precompressed copies when the browser takes them). Directories
+/// are not files: no index pages, no redirects to a directory's address.
+async fn static_file(options: &LeptosOptions, probe: Request) -> Response {
+    use tower::ServiceExt;
+    let serve = tower_http::services::ServeDir::new(options.site_root.as_ref())
+        .append_index_html_on_directories(false)
+        .precompressed_gzip()
+        .precompressed_br();
+    match serve.oneshot(probe).await {
+        Ok(response) => response.into_response(),
+        Err(err) => {
+            tracing::error!(%err, "reading a static file");
+            AppError::Internal.into_response()
+        }
+    }
+}
+
+/// The request for a static file: the address and the headers that choose what is sent.
+fn file_request(request: &Request) -> Request {
+    let mut probe = Request::new(axum::body::Body::empty());
+    *probe.method_mut() = request.method().clone();
+    *probe.uri_mut() = request.uri().clone();
+    for name in [
+        http::header::ACCEPT_ENCODING,
+        http::header::IF_MODIFIED_SINCE,
+        http::header::IF_UNMODIFIED_SINCE,
+        http::header::RANGE,
+    ] {
+        if let Some(value) = request.headers().get(&name) {
+            probe.headers_mut().insert(name, value.clone());
+        }
+    }
+    probe
+}
+
+/// `/admin/?x=1` → `/admin?x=1`; `None` for `/` and for anything that would leave this site
+/// (`//host/`: a browser reads `//host` as another site).
+fn without_trailing_slash(uri: &axum::http::Uri) -> Option<String> {
+    let path = uri.path();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() == path.len()
+        || trimmed.is_empty()
+        || !trimmed.starts_with('/')
+        || trimmed.starts_with("//")
+        || trimmed.contains('\\')
+    {
+        return None;
+    }
+    Some(match uri.query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_string(),
+    })
+}
+
+/// The 404 page: written here, with the board's stylesheet and no script.
+fn not_found_page(options: &LeptosOptions) -> Response {
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Not found · Autopilot</title>\
+         <link rel=\"stylesheet\" href=\"{}\"></head><body><main class=\"not-found\">\
+         <h1>Not found</h1><p><a href=\"/\">Back to the board</a></p></main></body></html>",
+        assets::stylesheet_href(options)
+    );
+    (
+        StatusCode::NOT_FOUND,
+        [(http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
+}
+
+/// Calls of the board's server functions (`/api/<name>`), before and after Leptos handles
+/// them:
+/// - the upload's body must be `multipart/form-data` with a boundary (server_fn's multipart
+///   reader panics on anything else), the others' form-encoded when a type is given: 415;
+/// - a failed call's status is the one its error names (server_fn answers every error with
+///   500, and only some calls set theirs), so a caller's mistake is never a 5xx.
+async fn server_fn_calls(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let content_type = request.headers().get(http::header::CONTENT_TYPE).cloned();
+    let refused = if path == <app::api::UploadAttachment as ServerFn>::PATH {
+        (!has_multipart_boundary(content_type.as_ref()).await).then(|| {
+            AppError::UnsupportedMediaType(
+                "send the file as multipart/form-data (with a boundary)".into(),
+            )
+        })
+    } else {
+        content_type.filter(|ct| !is_form(ct)).map(|_| {
+            AppError::UnsupportedMediaType(
+                "send the arguments as application/x-www-form-urlencoded".into(),
+            )
+        })
+    };
+    if let Some(err) = refused {
+        return server_fn_error(err);
+    }
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key(SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    // Our errors are a few hundred bytes of JSON.
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let named = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["status"].as_u64())
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .filter(|s| s.is_client_error() || s.is_server_error());
+    if let Some(status) = named {
+        parts.status = status;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// The header server_fn puts on a failed call's answer.
+const SERVER_FN_ERROR_HEADER: &str = "serverfnerror";
+
+/// An error as a server function answers it (`AppError`'s wire form), with its status.
+fn server_fn_error(err: AppError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = serde_json::to_vec(&err).unwrap_or_default();
+    (
+        status,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+fn is_form(content_type: &http::HeaderValue) -> bool {
+    content_type.to_str().is_ok_and(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
+}
+
+/// Whether multer (which reads server functions' multipart bodies) finds a boundary in this
+/// content type: asked of axum's multipart extractor, which uses the same parser.
+async fn has_multipart_boundary(content_type: Option<&http::HeaderValue>) -> bool {
+    use axum::extract::FromRequest;
+    let Some(content_type) = content_type else {
+        return false;
+    };
+    let mut probe = Request::new(axum::body::Body::empty());
+    probe
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, content_type.clone());
+    axum::extract::Multipart::from_request(probe, &())
+        .await
+        .is_ok()
+}
+
+/// With no `AUTOPILOT_PUBLIC_URL`, the board answers only to the names a browser on this
+/// machine or network uses for it directly: an IP address, `localhost` or `*.localhost`. A
+/// web page cannot make a browser send any of those for its own name, so DNS rebinding
+/// (a hostile page's name pointed at this server) cannot read it. With a public URL, the
+/// proxy in front decides which names reach it.
+async fn known_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.auth.public_origin.is_none() {
+        let host = request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| request.uri().authority().map(|a| a.to_string()));
+        if let Some(host) = host {
+            if !is_direct_host(&host) {
+                return AppError::Forbidden(
+                    "this server answers only to localhost or its IP address; set \
+                     AUTOPILOT_PUBLIC_URL to serve it under a name"
+                        .into(),
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// `127.0.0.1:3000`, `[::1]`, `localhost`, `board.localhost:80`: an address, or a loopback
+/// name.
+fn is_direct_host(host: &str) -> bool {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split_once(']').is_some_and(|(ip, port)| {
+            ip.parse::<std::net::Ipv6Addr>().is_ok()
+                && (port.is_empty() || port.strip_prefix(':').is_some_and(is_port))
+        });
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || (name.ends_with(".localhost") && name.len() > ".localhost".len())
+}
+
+fn is_port(port: &str) -> bool {
+    !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
 }
 
 async fn method_not_allowed() -> Response {

@@ -2,7 +2,12 @@
 //! 5xx, the server files a `bug` in `backlog` about itself. The issue names the method, the
 //! route template (`/api/autopilot/issues/{id}`, never the raw URL, which may carry secrets),
 //! the status and a one-line summary with no stack. The same failure again within an hour
-//! counts on the issue already filed (see `Store::record_failure`).
+//! counts on the issue already filed (see `Store::record_failure`, which also writes each
+//! failure at most about once a minute: a flood of one failure is counted, not written).
+//!
+//! Only the server's own failures are filed: a 4xx is the caller's mistake (junk sent to a
+//! server function is a 400, see `routes::server_fn_calls`), a 503 is "try again", and a
+//! `transport` error is a call that could not be read or answered, not a bug of a handler.
 
 use super::AppState;
 use app::domain::{Kind, NewIssue, Priority};
@@ -69,6 +74,9 @@ async fn watch(
         Ok(Ok(bytes)) => bytes,
         _ => Default::default(),
     };
+    if panic.is_none() && error_code(&bytes).as_deref() == Some("transport") {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
     let summary = match panic {
         Some(PanicNote(message)) => format!("panic: {}", first_line(&message)),
         None => error_message(&bytes),
@@ -86,6 +94,9 @@ async fn watch(
         {
             Ok((issue, occurrences)) => {
                 tracing::warn!(issue, occurrences, "self-heal: failure recorded")
+            }
+            Err(AppError::RateLimited) => {
+                tracing::debug!("self-heal: a repeat counted, to be written with the next one")
             }
             Err(err) => tracing::error!(%err, "self-heal: could not record a failure"),
         }
@@ -149,6 +160,13 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_else(|| "no error message".into())
 }
 
+/// The `code` of our JSON error body (the JSON API's and server functions' alike).
+fn error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +200,13 @@ mod tests {
             "went wrong"
         );
         assert_eq!(error_message(b"<html>"), "no error message");
+        assert_eq!(
+            error_code(
+                br#"{"status":500,"message":"x","error":{"code":"transport","message":"x"}}"#
+            )
+            .as_deref(),
+            Some("transport")
+        );
+        assert_eq!(error_code(b"<html>"), None);
     }
 }

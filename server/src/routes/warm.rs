@@ -7,7 +7,7 @@
 
 use super::AppState;
 use app::auth::Authenticated;
-use app::domain::Role;
+use app::domain::{Actor, Role};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -20,12 +20,27 @@ const KEPT: usize = 32;
 /// A page larger than this is not kept.
 const PAGE_MAX_BYTES: usize = 2 * 1024 * 1024;
 
+/// A kept page is someone's: keyed by who asks (their user id, not their name: names are not
+/// unique), the address and the board's newest event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Key {
     uri: String,
+    user_id: Option<i64>,
     actor: String,
     role: Role,
     event: i64,
+}
+
+impl Key {
+    fn new(uri: String, actor: Actor, event: i64) -> Key {
+        Key {
+            uri,
+            user_id: actor.user_id,
+            actor: actor.name,
+            role: actor.role,
+            event,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -38,6 +53,11 @@ pub struct WarmPages {
 }
 
 impl WarmPages {
+    /// How many pages are kept now.
+    pub fn kept(&self) -> usize {
+        self.pages.lock().map_or(0, |pages| pages.len())
+    }
+
     fn get(&self, key: &Key) -> Option<(HeaderMap, Bytes)> {
         let mut pages = self.pages.lock().ok()?;
         let at = pages.iter().position(|(k, ..)| k == key)?;
@@ -78,8 +98,15 @@ fn with_a_fresh_nonce(body: Bytes) -> Bytes {
     Bytes::from(page.replace(&old, &new))
 }
 
-/// One list answer: its query string, the board version it was made at, the JSON.
-type KeptList = (String, (i64, i64), Bytes);
+/// One list answer: its query string, the board version it was made at, the answer.
+type KeptList = (String, (i64, i64), ListAnswer);
+
+/// The whole list as JSON, and whether it was cut at the list's cap.
+#[derive(Clone)]
+pub struct ListAnswer {
+    pub json: Bytes,
+    pub truncated: bool,
+}
 
 /// The whole-list answer of the JSON API (every issue, the original's call), kept until the
 /// board changes: the list is the biggest answer the API gives, and scripts poll it.
@@ -96,10 +123,10 @@ impl WarmList {
         query: &str,
         version: (i64, i64),
         make: F,
-    ) -> Result<Bytes, app::error::AppError>
+    ) -> Result<ListAnswer, app::error::AppError>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Bytes, app::error::AppError>>,
+        Fut: std::future::Future<Output = Result<ListAnswer, app::error::AppError>>,
     {
         let kept = || {
             let kept = self.kept.lock().ok()?;
@@ -135,12 +162,7 @@ pub async fn board_pages(State(state): State<AppState>, request: Request, next: 
     let Ok(event) = state.store.latest_event_id().await else {
         return next.run(request).await;
     };
-    let key = Key {
-        uri: request.uri().to_string(),
-        actor: actor.name,
-        role: actor.role,
-        event,
-    };
+    let key = Key::new(request.uri().to_string(), actor, event);
     if let Some(page) = kept(&state, &key) {
         return page;
     }
@@ -164,5 +186,30 @@ pub async fn board_pages(State(state): State<AppState>, request: Request, next: 
             tracing::error!(%err, "reading a rendered board page");
             Response::from_parts(parts, Body::empty())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_people_of_the_same_name_never_share_a_page() {
+        let person = |id| Actor {
+            user_id: Some(id),
+            ..Actor::new(Role::Member, "Ann")
+        };
+        let key = |actor| Key::new("/".into(), actor, 7);
+        assert_ne!(key(person(1)), key(person(2)));
+        assert_eq!(key(person(1)), key(person(1)));
+
+        let pages = WarmPages::default();
+        pages.put(
+            key(person(1)),
+            HeaderMap::new(),
+            Bytes::from_static(b"Ann #1"),
+        );
+        assert!(pages.get(&key(person(2))).is_none());
+        assert_eq!(pages.get(&key(person(1))).unwrap().1, "Ann #1");
     }
 }

@@ -144,40 +144,27 @@ pub fn decide(
                 .into(),
         );
     }
-    let touched: Vec<&String> = changed
-        .iter()
-        .filter(|p| is_protected(p, protected))
-        .collect();
+    let touched = path_list(changed.iter().filter(|p| is_protected(p, protected)));
     if !touched.is_empty() {
-        let list = touched
-            .iter()
-            .map(|p| format!("- `{}`", code_safe(p)))
-            .collect::<Vec<_>>()
-            .join("\n");
         return blocked(
             RunOutcome::Protected,
             System,
             format!(
-                "The agent changed protected paths, so nothing was committed:\n{list}\n\n\
+                "The agent changed protected paths, so nothing was committed:\n{touched}\n\n\
                  A person must make changes there."
             ),
         );
     }
     // A directory git will not look into holds a repository of its own: committed, it would
     // become a submodule whose configuration (the agent's) later git calls could read.
-    let nested: Vec<&String> = changed.iter().filter(|p| p.ends_with('/')).collect();
+    let nested = path_list(changed.iter().filter(|p| p.ends_with('/')));
     if !nested.is_empty() {
-        let list = nested
-            .iter()
-            .map(|p| format!("- `{}`", code_safe(p)))
-            .collect::<Vec<_>>()
-            .join("\n");
         return blocked(
             RunOutcome::Protected,
             System,
             format!(
                 "The agent made git repositories inside the worktree, so nothing was \
-                 committed:\n{list}"
+                 committed:\n{nested}"
             ),
         );
     }
@@ -239,6 +226,14 @@ fn refusals(result: &ResultLine) -> String {
         text.push_str(&format!("\n- and {} more", denials.len() - SHOWN));
     }
     text
+}
+
+/// Paths as a Markdown list, one line of inline code each (empty when there are none).
+fn path_list<'a>(paths: impl Iterator<Item = &'a String>) -> String {
+    paths
+        .map(|p| format!("- `{}`", code_safe(p)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn mib(bytes: u64) -> String {

@@ -298,6 +298,9 @@ pub struct Repo {
     /// under one, even with `acceptEdits`).
     pub worktrees: PathBuf,
     pub base_branch: String,
+    /// The repository's own `.git` directory (hidden from the agent; worktrees' git
+    /// directories live under it).
+    pub common_dir: PathBuf,
     /// Whether the checkout has a remote named `origin`: then each new issue branch is cut
     /// from the base branch as `origin` has it now, fetched first.
     has_origin: bool,
@@ -344,11 +347,19 @@ impl Repo {
             )
         })?;
         let has_origin = git(&root, &["remote", "get-url", "origin"]).await.is_ok();
+        let common_dir = PathBuf::from(
+            git(
+                &root,
+                &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+            )
+            .await?,
+        );
         Ok(Repo {
             worktrees,
             root,
             base_branch,
             has_origin,
+            common_dir,
             lock: Arc::default(),
         })
     }
@@ -440,13 +451,6 @@ impl Repo {
     /// The directory git keeps for a worktree just made (`.git/worktrees/<name>`), read from
     /// the checkout's own list, not from the worktree.
     async fn worktree_git_dir(&self, path: &Path) -> anyhow::Result<PathBuf> {
-        let common = PathBuf::from(
-            git(
-                &self.root,
-                &["rev-parse", "--path-format=absolute", "--git-common-dir"],
-            )
-            .await?,
-        );
         let list = git(&self.root, &["worktree", "list", "--porcelain"]).await?;
         let listed = list
             .lines()
@@ -455,21 +459,11 @@ impl Repo {
         let name = path
             .file_name()
             .ok_or_else(|| anyhow!("a worktree needs a name"))?;
-        let git_dir = common.join("worktrees").join(name);
+        let git_dir = self.common_dir.join("worktrees").join(name);
         if !listed || !git_dir.join("HEAD").is_file() {
             bail!("git did not register the worktree {}", path.display());
         }
         Ok(git_dir)
-    }
-
-    /// The repository's own `.git` directory (hidden from the agent).
-    pub async fn common_dir(&self) -> anyhow::Result<PathBuf> {
-        let dir = git(
-            &self.root,
-            &["rev-parse", "--path-format=absolute", "--git-common-dir"],
-        )
-        .await?;
-        Ok(PathBuf::from(dir))
     }
 
     /// Puts the branch back on `commit`: the agent moved it by running git itself.

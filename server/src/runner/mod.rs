@@ -142,8 +142,7 @@ impl Runner {
                  agent's commits may change any of them that is not listed"
             );
         }
-        let mut repository = vec![repo.common_dir().await?, repo.worktrees.clone()];
-        repository.dedup();
+        let repository = [repo.common_dir.clone(), repo.worktrees.clone()];
         let sandbox = Sandbox::prepare(SandboxSettings {
             bwrap: &args.bwrap_bin,
             secrets: &args.server_paths,

@@ -390,7 +390,7 @@ impl Feedback {
 }
 
 /// The first `max` characters of `text`, ending in "…" when something was cut.
-fn cut(text: &str, max: usize) -> String {
+pub fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }

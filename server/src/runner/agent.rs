@@ -366,12 +366,12 @@ fn describe(line: &str) -> (Option<String>, Option<ResultLine>) {
     }
 }
 
-/// `text` cut to at most `max` characters, saying so.
+/// `text` cut to at most `max` characters (the board's [`app::domain::cut`]), saying so.
 fn cut(text: String, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}… (cut: the agent wrote more)", &text[..at]),
-        None => text,
+    if text.chars().count() <= max {
+        return text;
     }
+    app::domain::cut(&text, max) + " (cut: the agent wrote more)"
 }
 
 #[cfg(test)]

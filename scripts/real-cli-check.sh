@@ -56,6 +56,18 @@ pids+=($!)
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "$@"; }
 # json EXPR: evaluates EXPR over `v`, the JSON read from stdin.
 json() { node -pe "const v = JSON.parse(require('fs').readFileSync(0)); $1"; }
+# wait_for_run: until issue $ID is in review or blocked (2 minutes at most); sets DETAIL (the
+# issue), STATUS and RUN (its newest run).
+wait_for_run() {
+  STATUS=""
+  for _ in $(seq 120); do
+    DETAIL=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID")
+    STATUS=$(json v.status <<<"$DETAIL")
+    case "$STATUS" in in_review | blocked) break ;; esac
+    sleep 1
+  done
+  RUN=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID/runs" | json 'v[0].id')
+}
 for _ in $(seq 60); do curl -sf "http://127.0.0.1:$BOARD_PORT/healthz" >/dev/null && break; sleep 0.5; done
 # The server has made the database; the command line adds to it (it never makes one).
 AUTOPILOT_PASSWORD='check password 123' "$BIN" user add --email check@example.com --name Check --role admin >/dev/null
@@ -64,14 +76,7 @@ ID=$(api -d '{"title":"Add a greeting file","body":"Create HELLO.md with a greet
   "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues" | json v.id)
 echo "== issue #$ID is ready; waiting for the runner" >&2
 
-STATUS=""
-for _ in $(seq 120); do
-  DETAIL=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID")
-  STATUS=$(json v.status <<<"$DETAIL")
-  case "$STATUS" in in_review | blocked) break ;; esac
-  sleep 1
-done
-RUN=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID/runs" | json 'v[0].id')
+wait_for_run
 echo "== run log"
 api "http://127.0.0.1:$BOARD_PORT/api/autopilot/runs/$RUN/log"
 echo "== last comment"
@@ -95,13 +100,7 @@ TRY-READ /proc/1/environ
 TRY-READ /proc/self/environ"
 ID=$(node -e 'console.log(JSON.stringify({title: "Collect diagnostics", body: process.argv[1], status: "ready"}))' "$BODY" |
   api -d @- "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues" | json v.id)
-for _ in $(seq 120); do
-  DETAIL=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID")
-  STATUS=$(json v.status <<<"$DETAIL")
-  case "$STATUS" in in_review | blocked) break ;; esac
-  sleep 1
-done
-RUN=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues/$ID/runs" | json 'v[0].id')
+wait_for_run
 LOG=$(api "http://127.0.0.1:$BOARD_PORT/api/autopilot/runs/$RUN/log")
 LEAK=$(git -C "$WORK/repo" show "autopilot/issue-$ID:leak.txt" 2>/dev/null || true)
 echo "issue #$ID is $STATUS; leak.txt holds $(printf '%s' "$LEAK" | wc -c) bytes"

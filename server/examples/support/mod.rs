@@ -154,6 +154,7 @@ pub async fn seed(store: &Store, from: usize, to: usize) -> anyhow::Result<()> {
 /// The built binary serving a board in a process of its own, so its memory can be read.
 pub struct BuiltServer {
     child: std::process::Child,
+    pub port: u16,
     /// `http://127.0.0.1:port`
     pub base: String,
 }
@@ -162,6 +163,15 @@ impl BuiltServer {
     /// Starts `bin` (e.g. `target/release/autopilot`) on the database at `url` and waits until
     /// it answers `/healthz`.
     pub async fn start(bin: &str, url: &str) -> anyhow::Result<BuiltServer> {
+        Self::start_with(bin, url, &[]).await
+    }
+
+    /// [`BuiltServer::start`] with more environment (which wins over the defaults).
+    pub async fn start_with(
+        bin: &str,
+        url: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<BuiltServer> {
         use hyper_util::client::legacy::Client;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -174,10 +184,12 @@ impl BuiltServer {
                 "AUTOPILOT_MAX_STREAMS_PER_PERSON",
                 BENCH_STREAMS.to_string(),
             )
+            .envs(env.iter().copied())
             .spawn()
             .map_err(|e| anyhow::anyhow!("starting {bin}: {e} (build it first)"))?;
         let server = BuiltServer {
             child,
+            port,
             base: format!("http://127.0.0.1:{port}"),
         };
         let client: Client<_, http_body_util::Full<bytes::Bytes>> =
@@ -197,16 +209,28 @@ impl BuiltServer {
         anyhow::bail!("the server at {bin} did not start")
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process' resident memory, in KiB.
     pub fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("VmRSS"))?.to_string();
-                line.split_whitespace().nth(1)?.parse().ok()
-            })
-            .unwrap_or(0)
+        memory_kib(self.pid()).0
     }
+}
+
+/// A process' resident memory and its peak so far, in KiB.
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 impl Drop for BuiltServer {

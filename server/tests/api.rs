@@ -1853,24 +1853,13 @@ async fn a_kept_board_page_is_keyed_on_the_person_not_the_name() {
     let app = app().await;
     app.create("a card").await;
     // A second Ann, a member like the first.
-    let hash = app::auth::hash_password(common::PASSWORD.into())
-        .await
-        .unwrap();
-    let twin = app
-        .store
-        .create_user(
-            "ann2@example.com",
-            "Ann",
-            app::domain::UserRole::Member,
-            &hash,
-        )
-        .await
-        .unwrap();
-    let token = app::auth::new_token();
-    app.store
-        .create_api_token(twin.id, "t", &app::auth::token_hash(&token))
-        .await
-        .unwrap();
+    let token = common::add_person(
+        &app.store,
+        "ann2@example.com",
+        "Ann",
+        app::domain::UserRole::Member,
+    )
+    .await;
     let first = app.call(&app.member(), "GET", "/", None, "").await;
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(app.state.warm_pages.kept(), 1);

@@ -476,23 +476,13 @@ impl Drop for Served {
 async fn serve_board(dir: &Path, env: &[(&str, &str)]) -> (Served, u16, String) {
     let url = format!("sqlite://{}", dir.join("board.db").display());
     let store = app::store::Store::open(&url).await.unwrap();
-    let hash = app::auth::hash_password(common::PASSWORD.into())
-        .await
-        .unwrap();
-    let member = store
-        .create_user(
-            common::MEMBER_EMAIL,
-            "Ann",
-            app::domain::UserRole::Member,
-            &hash,
-        )
-        .await
-        .unwrap();
-    let token = app::auth::new_token();
-    store
-        .create_api_token(member.id, "test", &app::auth::token_hash(&token))
-        .await
-        .unwrap();
+    let token = common::add_person(
+        &store,
+        common::MEMBER_EMAIL,
+        "Ann",
+        app::domain::UserRole::Member,
+    )
+    .await;
     drop(store);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

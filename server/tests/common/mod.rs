@@ -97,6 +97,18 @@ impl Reply {
 /// The live-stream cap of test apps (small, so a test can reach it).
 pub const STREAMS_PER_PERSON: usize = 4;
 
+/// Adds a person with the tests' password, and a bearer token of theirs, which it returns.
+pub async fn add_person(store: &Store, email: &str, name: &str, role: UserRole) -> String {
+    let hash = hash_password(PASSWORD.into()).await.unwrap();
+    let person = store.create_user(email, name, role, &hash).await.unwrap();
+    let token = app::auth::new_token();
+    store
+        .create_api_token(person.id, "test", &token_hash(&token))
+        .await
+        .unwrap();
+    token
+}
+
 pub fn default_policy() -> SessionPolicy {
     SessionPolicy {
         idle_ms: 8 * 3_600_000,
@@ -181,25 +193,8 @@ impl TestApp {
         let store = Store::open_with(url, options).await.expect("open store");
         let (mut member_token, mut admin_token) = (String::new(), String::new());
         if people {
-            let hash = hash_password(PASSWORD.into()).await.unwrap();
-            let member = store
-                .create_user(MEMBER_EMAIL, "Ann", UserRole::Member, &hash)
-                .await
-                .unwrap();
-            let admin = store
-                .create_user(ADMIN_EMAIL, "Root", UserRole::Admin, &hash)
-                .await
-                .unwrap();
-            member_token = app::auth::new_token();
-            admin_token = app::auth::new_token();
-            store
-                .create_api_token(member.id, "test", &token_hash(&member_token))
-                .await
-                .unwrap();
-            store
-                .create_api_token(admin.id, "test", &token_hash(&admin_token))
-                .await
-                .unwrap();
+            member_token = add_person(&store, MEMBER_EMAIL, "Ann", UserRole::Member).await;
+            admin_token = add_person(&store, ADMIN_EMAIL, "Root", UserRole::Admin).await;
         }
         let auth = AuthSettings {
             policy,

@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// list of origins (`https://shop.example`). `*` allows any site, only when written out.
     #[arg(long, env = "AUTOPILOT_FEEDBACK_ORIGINS", value_delimiter = ',')]
     pub feedback_origins: Vec<String>,
+    /// Feedback the public may file in one day (UTC), from everyone together, on top of the
+    /// per-minute limits: the widget cannot fill the board overnight.
+    #[arg(long, env = "AUTOPILOT_FEEDBACK_PER_DAY", default_value_t = FEEDBACK_PER_DAY,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub feedback_per_day: u32,
     /// File a `bug` issue when a request panics or fails with a 5xx (`1` to turn on).
     #[arg(long, env = "AUTOPILOT_SELF_HEAL", default_value_t = false, num_args = 0..=1,
           default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
@@ -290,15 +295,31 @@ impl RunnerArgs {
     }
 }
 
+/// Public feedback taken in a day, unless set otherwise.
+const FEEDBACK_PER_DAY: u32 = 1000;
+
 /// How issues arrive without a person at the board.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Intake {
     /// Sites allowed to post feedback from their pages (checked with [`feedback_origins`]).
     pub feedback_origins: Vec<String>,
+    /// Feedback taken in a day (AUTOPILOT_FEEDBACK_PER_DAY).
+    pub feedback_per_day: u32,
     /// File a bug when a request fails.
     pub self_heal: bool,
     /// Models an issue may name (AUTOPILOT_MODELS).
     pub models: Vec<String>,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            feedback_origins: Vec::new(),
+            feedback_per_day: FEEDBACK_PER_DAY,
+            self_heal: false,
+            models: Vec::new(),
+        }
+    }
 }
 
 /// Who may read `/metrics`.

@@ -44,7 +44,7 @@ pub fn build_app(
         auth: Arc::new(auth),
         setup_token: SetupToken::new(setup_token),
         login_limits: Arc::new(LoginLimits::default()),
-        feedback_limits: Arc::new(FeedbackLimits::default()),
+        feedback_limits: Arc::new(FeedbackLimits::new(intake.feedback_per_day)),
         feedback_origins: Arc::new(intake.feedback_origins),
         self_heal: intake.self_heal,
         models: app::domain::AllowedModels(Arc::new(intake.models)),
@@ -89,6 +89,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
 
     let intake = Intake {
         feedback_origins: config::feedback_origins(&args.feedback_origins)?,
+        feedback_per_day: args.feedback_per_day,
         self_heal: args.self_heal,
         models: args
             .models
@@ -209,7 +210,7 @@ fn spawn_housekeeping(state: AppState) {
             }
             if minutes.is_multiple_of(60) {
                 let _ = state.store.delete_expired_sessions().await;
-                let _ = state.store.forget_rate_windows(3_600_000).await;
+                let _ = state.store.forget_ended_rate_windows().await;
             }
             minutes += 1;
         }

@@ -1894,11 +1894,7 @@ async fn without_a_public_url() -> (axum::Router, tempfile::TempDir) {
         "127.0.0.1:3000".parse().unwrap(),
         auth,
         None,
-        server::config::Intake {
-            feedback_origins: Vec::new(),
-            self_heal: false,
-            models: Vec::new(),
-        },
+        server::config::Intake::default(),
         server::config::Serving::default(),
     );
     (router, dir)

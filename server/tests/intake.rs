@@ -364,7 +364,45 @@ async fn feedback_from_one_ipv6_64_shares_one_limit() {
     assert_eq!(app.state.feedback_limits.tracked(), 2);
 }
 
+/// A day's feedback from everyone together has a cap (AUTOPILOT_FEEDBACK_PER_DAY), counted
+/// in the database, and the hourly clean-up does not reset it: clients that each stay within
+/// their minute's allowance are refused once the day's count is reached.
+async fn feedback_has_a_daily_cap_that_clean_up_keeps() {
+    use axum::extract::ConnectInfo;
+    use std::net::{IpAddr, SocketAddr};
+    let app = TestApp::new().await;
+    let cap = common::FEEDBACK_PER_DAY as usize;
+    let from = |client: usize| {
+        let mut req = feedback(None, &format!("from client {client}"));
+        let peer: IpAddr = format!("198.51.{}.{}", client / 200, client % 200 + 1)
+            .parse()
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(peer, 50_000)));
+        req
+    };
+    for client in 0..cap {
+        let r = app.send(from(client)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        if client == cap / 2 {
+            app.store.forget_ended_rate_windows().await.unwrap();
+        }
+    }
+    app.store.forget_ended_rate_windows().await.unwrap();
+    let over = app.send(from(cap)).await;
+    assert_eq!(
+        over.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        over.text()
+    );
+    assert_eq!(over.error_code(), "rate_limited");
+    assert!(over.headers.contains_key(header::RETRY_AFTER));
+    assert_eq!(feedback_count(&app).await, cap);
+}
+
 on_both_engines!(
+    feedback_has_a_daily_cap_that_clean_up_keeps,
     feedback_from_one_ipv6_64_shares_one_limit,
     a_page_on_a_site_not_allowed_cannot_file_feedback,
     admins_can_close_the_public_route_and_open_it_again,

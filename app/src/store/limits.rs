@@ -17,12 +17,13 @@ impl Store {
         let now = self.db_now().await?;
         let window_start = now - now.rem_euclid(window_ms.max(1));
         let (count,): (i64,) = on_pool!(self, e => sqlx::query_as(
-            "INSERT INTO rate_windows (bucket, window_start, count) VALUES ($1, $2, 1)
+            "INSERT INTO rate_windows (bucket, window_start, window_ms, count) VALUES ($1, $2, $3, 1)
              ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_windows.count + 1
              RETURNING count",
         )
         .bind(bucket)
         .bind(window_start)
+        .bind(window_ms)
         .fetch_one(e)
         .await)?;
         if count <= limit {
@@ -32,10 +33,10 @@ impl Store {
         Ok(Some((left_ms.max(0) as u64).div_ceil(1000).max(1)))
     }
 
-    /// Forgets windows that ended before `older_than_ms` ago.
-    pub async fn forget_rate_windows(&self, older_than_ms: i64) -> AppResult<()> {
-        let before = self.db_now().await? - older_than_ms;
-        on_pool!(self, e => sqlx::query("DELETE FROM rate_windows WHERE window_start < $1")
+    /// Forgets the windows that have ended (a day's window lives until its day is over).
+    pub async fn forget_ended_rate_windows(&self) -> AppResult<()> {
+        let before = self.db_now().await?;
+        on_pool!(self, e => sqlx::query("DELETE FROM rate_windows WHERE window_start + window_ms < $1")
             .bind(before)
             .execute(e)
             .await

@@ -26,20 +26,22 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// How much feedback is taken in: per client (an address; an IPv6 /64), and from everyone
-/// together. The per-client table holds at most [`STRIKES_CAP`](super::client::STRIKES_CAP)
+/// How much feedback is taken in: per client (an address; an IPv6 /64), from everyone
+/// together each minute, and from everyone in a day. The per-client table holds at most [`STRIKES_CAP`](super::client::STRIKES_CAP)
 /// clients, however many addresses a flood comes from.
 pub struct FeedbackLimits {
     per_client: Strikes<ClientKey>,
     global: DefaultDirectRateLimiter,
+    per_day: i64,
 }
 
-impl Default for FeedbackLimits {
-    fn default() -> Self {
+impl FeedbackLimits {
+    pub fn new(per_day: u32) -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         FeedbackLimits {
             per_client: Strikes::new(Policy::per_minute(PER_CLIENT_PER_MINUTE as u32)),
             global: RateLimiter::direct(per_minute(GLOBAL_PER_MINUTE as u32)),
+            per_day: i64::from(per_day),
         }
     }
 }
@@ -72,6 +74,13 @@ impl FeedbackLimits {
         }
         if let Some(seconds) = store
             .take_rate("feedback", minute, GLOBAL_PER_MINUTE)
+            .await?
+        {
+            return Ok(Err(seconds));
+        }
+        // Last, so only feedback within the minute's limits counts against the day.
+        if let Some(seconds) = store
+            .take_rate("feedback-day", 86_400_000, self.per_day)
             .await?
         {
             return Ok(Err(seconds));

@@ -96,6 +96,8 @@ impl Reply {
 
 /// The live-stream cap of test apps (small, so a test can reach it).
 pub const STREAMS_PER_PERSON: usize = 4;
+/// Public feedback the test board takes in a day: small, so a test can reach it.
+pub const FEEDBACK_PER_DAY: u32 = 40;
 
 /// Adds a person with the tests' password, and a bearer token of theirs, which it returns.
 pub async fn add_person(store: &Store, email: &str, name: &str, role: UserRole) -> String {
@@ -210,6 +212,7 @@ impl TestApp {
             setup_token.map(str::to_string),
             server::config::Intake {
                 feedback_origins: vec!["https://shop.example".to_string()],
+                feedback_per_day: FEEDBACK_PER_DAY,
                 self_heal: true,
                 models: vec!["model-a".to_string(), "model-b".to_string()],
             },

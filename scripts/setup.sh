@@ -2,13 +2,15 @@
 # Installs what building and testing Autopilot needs, skipping whatever is already there:
 # the wasm target, cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, Debian's Chromium,
 # git, curl and PostgreSQL, wasm-opt (npm's binaryen, for release builds) and the Playwright
-# packages. `--tests` adds what only the tests need (PostgreSQL, nginx, systemd-analyze).
+# packages. `--tests` adds what only the tests need (PostgreSQL, nginx, systemd-analyze,
+# Schemathesis).
 # What it does not install (the README's prerequisites) it checks first, and says what to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
 BINARYEN_VERSION=132
+SCHEMATHESIS_VERSION=4.32.5
 TOOLS_DIR="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}"
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 
@@ -63,6 +65,8 @@ if [ "${1:-}" = "--tests" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
   [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
   command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+  # Schemathesis lives in a venv of its own (below); Debian's python3 needs python3-venv for it.
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3 python3-venv"
 fi
 if [ -n "$missing" ]; then
   command -v apt-get >/dev/null 2>&1 ||
@@ -86,6 +90,16 @@ fi
 if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
   step "installing wasm-opt (binaryen@$BINARYEN_VERSION from npm) into $TOOLS_DIR"
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "binaryen@$BINARYEN_VERSION"
+fi
+
+# Schemathesis checks the API against its OpenAPI spec (server/examples/api_contract.rs), from
+# a venv of its own so nothing of the machine's Python is touched.
+SCHEMATHESIS_VENV="$TOOLS_DIR/schemathesis"
+if [ "${1:-}" = "--tests" ] &&
+  ! "$SCHEMATHESIS_VENV/bin/st" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+  step "installing Schemathesis $SCHEMATHESIS_VERSION (PyPI) into $SCHEMATHESIS_VENV"
+  python3 -m venv --clear "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then

@@ -31,6 +31,13 @@ for bench in "board_bench 50" "throughput_bench 50 1" "live_bench 20 50" "memory
   timeout 5m target/debug/examples/$bench > /dev/null
 done
 
+echo "== the API contract (Schemathesis, both engines)"
+# Schemathesis (from scripts/setup.sh --tests) tests the built server against the OpenAPI spec
+# it serves, as an admin and as a member, on SQLite and on PostgreSQL; its own summary of each
+# run prints here. Settings and why: server/examples/api_contract.toml.
+cargo build -p server --features app/ssr --bin autopilot --example api_contract
+timeout 20m target/debug/examples/api_contract both target/debug/autopilot
+
 echo "== end-to-end tests (Chromium)"
 cargo leptos build --split
 (cd end2end && npx playwright test)

@@ -33,6 +33,10 @@ mod support;
 /// The longest one Schemathesis run may take (each takes about a minute or two).
 const RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8 * 60);
 
+/// The server logs its warnings and errors (a 5xx shows up here too), but not the session
+/// layer's warning for each malformed session cookie, which Schemathesis sends by the thousand.
+const SERVER_ENV: &[(&str, &str)] = &[("RUST_LOG", "warn,tower_sessions=error")];
+
 /// Schemathesis' settings, beside this file.
 const SETTINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/api_contract.toml");
 
@@ -67,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
         let member =
             add_person(&board.store, "member@example.com", "Ann", UserRole::Member).await?;
         seed(&board.store).await?;
-        let server = support::BuiltServer::start(&options.bin, &board.url).await?;
+        let server = support::BuiltServer::start_with(&options.bin, &board.url, SERVER_ENV).await?;
         println!(
             "\n== {engine}: the server at {} (ready after {:.1} s)",
             server.base,

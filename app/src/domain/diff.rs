@@ -148,22 +148,26 @@ pub fn parse_patch(patch: &str) -> Vec<FileDiff> {
             // "\ No newline at end of file" and anything else.
             _ => continue,
         };
+        // Each line takes the current number and moves it on. The numbers start from the
+        // hunk header, which is the agent's text: moving on from u32::MAX saturates rather
+        // than overflow (a panic in debug builds, wrapped numbers in release).
+        let (old, new) = (old_no, new_no);
+        if kind != LineKind::Added {
+            old_no = old_no.saturating_add(1);
+        }
+        if kind != LineKind::Removed {
+            new_no = new_no.saturating_add(1);
+        }
         let (old, new) = match kind {
             LineKind::Added => {
                 file.additions += 1;
-                new_no += 1;
-                (None, Some(new_no - 1))
+                (None, Some(new))
             }
             LineKind::Removed => {
                 file.deletions += 1;
-                old_no += 1;
-                (Some(old_no - 1), None)
+                (Some(old), None)
             }
-            LineKind::Context => {
-                old_no += 1;
-                new_no += 1;
-                (Some(old_no - 1), Some(new_no - 1))
-            }
+            LineKind::Context => (Some(old), Some(new)),
         };
         let (text, cut) = shorten(text);
         hunk.lines.push(DiffLine {
@@ -273,7 +277,8 @@ pub fn line_ranges(ats: &[String]) -> Vec<String> {
     let mut ranges: Vec<(&str, u32, u32)> = Vec::new();
     for (side, n) in ats.iter().filter_map(|at| parse(at)) {
         match ranges.last_mut() {
-            Some((s, _, to)) if *s == side && *to + 1 == n => *to = n,
+            // `checked_add`: the last line number a diff can name has no next one.
+            Some((s, _, to)) if *s == side && to.checked_add(1) == Some(n) => *to = n,
             _ => ranges.push((side, n, n)),
         }
     }
@@ -328,6 +333,9 @@ fn shorten(text: &str) -> (String, usize) {
             '\t' => c,
             c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('�'),
             '\u{7f}' => '\u{2421}',
+            // The C1 controls (U+0080 to U+009F; U+009B starts a terminal escape as ESC [
+            // does) have no pictures: shown as the replacement character.
+            c if c.is_control() => '\u{fffd}',
             c => c,
         })
         .collect();

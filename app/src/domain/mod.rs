@@ -3,6 +3,7 @@
 
 mod diff;
 mod issue;
+mod query;
 mod run;
 mod spend;
 mod time;
@@ -13,6 +14,7 @@ mod validate;
 pub use self::time::format_time;
 pub use diff::*;
 pub use issue::*;
+pub use query::*;
 pub use run::*;
 pub use spend::*;
 pub use transition::*;

@@ -115,11 +115,13 @@ pub fn validate_assignee(assignee: Option<&str>) -> Result<Option<String>, Inval
 /// no control characters.
 pub fn validate_filename(filename: &str) -> Result<String, Invalid> {
     let base = filename.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = one_line(base)
-        .chars()
-        .filter(|c| !matches!(c, '"' | ';'))
-        .collect();
-    let clean = clean.trim_start_matches('.').to_string();
+    let kept: String = base.chars().filter(|c| !matches!(c, '"' | ';')).collect();
+    // Quotes and leading dots (with any blanks around them) go before the spaces are tidied:
+    // tidied first, `a" b` kept two spaces and `. env` a leading one, so the name changed
+    // when validated again.
+    let clean = one_line(
+        kept.trim_start_matches(|c: char| c == '.' || c.is_whitespace() || c.is_control()),
+    );
     match clean.chars().count() {
         0 => Err(invalid("file", "the file needs a name")),
         n if n > FILENAME_MAX_CHARS => Err(invalid(
@@ -393,6 +395,10 @@ impl Feedback {
 pub fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
+    }
+    // Not even the "…" fits (and `max - 1` below would underflow).
+    if max == 0 {
+        return String::new();
     }
     let mut out: String = text.chars().take(max - 1).collect();
     out = out.trim_end().to_string();

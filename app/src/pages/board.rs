@@ -7,30 +7,12 @@ use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    dollars, legal_targets, position_between, runs_label, BoardIssues, Card, CardUpdate, Kind,
-    Priority, Role, Status, COLUMN_SHOWN,
+    dollars, legal_targets, position_between, runs_label, BoardIssues, BoardQuery, Card,
+    CardUpdate, Kind, Priority, Role, Status, COLUMN_SHOWN,
 };
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
-
-/// The board's filters, as they stand in the URL.
-#[derive(Clone, Debug, PartialEq, Default)]
-struct BoardQuery {
-    q: Option<String>,
-    kind: Option<Kind>,
-    assignee: Option<String>,
-    mine: bool,
-    /// Cards each column shows, in `Status::ALL` order (`?ready=100`; 0: the default).
-    shown: Vec<i64>,
-}
-
-impl BoardQuery {
-    /// No filter: the board shows every issue, so a changed card can be patched in place.
-    fn unfiltered(&self) -> bool {
-        self.q.is_none() && self.kind.is_none() && self.assignee.is_none() && !self.mine
-    }
-}
 
 /// What every part of the board shares.
 #[derive(Clone, Copy)]
@@ -52,16 +34,7 @@ pub fn BoardPage() -> impl IntoView {
     let query = use_query_map();
     let filters = Memo::new(move |_| {
         let q = query.read();
-        BoardQuery {
-            q: q.get("q").filter(|v| !v.trim().is_empty()),
-            kind: q.get("kind").and_then(|k| k.parse().ok()),
-            assignee: q.get("assignee").filter(|v| !v.trim().is_empty()),
-            mine: q.get("mine").is_some(),
-            shown: Status::ALL
-                .iter()
-                .map(|s| q.get(s.as_str()).and_then(|n| n.parse().ok()).unwrap_or(0))
-                .collect(),
-        }
+        BoardQuery::from_query(|name| q.get(name))
     });
     let open_issue = Memo::new(move |_| {
         query

@@ -5,8 +5,8 @@
 use super::extract::{CurrentActor, Json, Multipart, Path, Query};
 use super::AppState;
 use app::domain::{
-    check_model, AllowedModels, Attachment, Comment, Ignored, Issue, IssuePatch, Kind, NewIssue,
-    Status, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
+    check_model, page_cursor, parse_cursor, AllowedModels, Attachment, Comment, Ignored, Issue,
+    IssuePatch, Kind, NewIssue, Status, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
 };
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
@@ -112,14 +112,10 @@ async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(AppError::BadRequest("limit must be from 1 to 1000".into()));
     }
-    let after = match params.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(cursor) => cursor
-            .parse::<i64>()
-            .map_err(|_| AppError::BadRequest("cursor is not one this API gave out".into()))?,
-    };
+    let after = parse_cursor(params.cursor.as_deref())
+        .ok_or_else(|| AppError::BadRequest("cursor is not one this API gave out".into()))?;
     let (issues, next) = store.list_issue_page(&filter, after, limit).await?;
-    let next_cursor = next.map(|id| id.to_string());
+    let next_cursor = next.map(page_cursor);
     Ok(
         axum::Json(serde_json::json!({ "issues": issues, "next_cursor": next_cursor }))
             .into_response(),

@@ -217,6 +217,28 @@ impl BuiltServer {
     pub fn rss_kib(&self) -> u64 {
         memory_kib(self.pid()).0
     }
+
+    /// How the server exited, if it has.
+    pub fn exited(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+
+    /// Stops the server as a service manager does (SIGTERM) and waits up to a minute for it
+    /// to exit; how it exited.
+    pub fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let pid = self.pid().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()?;
+        anyhow::ensure!(sent.success(), "kill -TERM {pid} failed");
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        anyhow::bail!("the server did not exit within a minute of SIGTERM")
+    }
 }
 
 /// A process' resident memory and its peak so far, in KiB.

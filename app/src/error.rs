@@ -6,6 +6,24 @@ use crate::domain::{Invalid, MoveDenied};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+/// What every error answer of the JSON API carries: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// What went wrong, for scripts: `bad_request`, `invalid`, `move_denied`, `not_found`,
+    /// `conflict`, `payload_too_large`, `unsupported_media_type`, `unauthorized`,
+    /// `forbidden`, `rate_limited`, `limit_reached`, `unavailable` or `internal`.
+    pub code: String,
+    /// The same, in words for a person.
+    pub message: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(into = "WireError", from = "WireError")]
 pub enum AppError {
@@ -207,7 +225,7 @@ fn input_words(said: &str) -> String {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use super::AppError;
+    use super::{AppError, ErrorBody, ErrorDetail};
     use axum::extract::multipart::{MultipartError, MultipartRejection};
     use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
     use axum::response::{IntoResponse, Response};
@@ -327,9 +345,12 @@ mod ssr {
         fn into_response(self) -> Response {
             let status =
                 StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = serde_json::json!({
-                "error": { "code": self.code(), "message": self.to_string() }
-            });
+            let body = ErrorBody {
+                error: ErrorDetail {
+                    code: self.code().to_string(),
+                    message: self.to_string(),
+                },
+            };
             let mut response = (status, Json(body)).into_response();
             if matches!(self, AppError::RateLimited) {
                 response.headers_mut().insert(

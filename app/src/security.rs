@@ -14,6 +14,16 @@ pub fn page_policy(nonce: Option<&str>) -> String {
         Some(nonce) => format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
         None => "script-src 'none'".to_string(),
     };
+    policy_with(&scripts)
+}
+
+/// The same policy for a page whose scripts are all files of this server, none inline (the
+/// API reference, `/api/docs`).
+pub fn script_files_policy() -> String {
+    policy_with("script-src 'self'")
+}
+
+fn policy_with(scripts: &str) -> String {
     format!(
         "default-src 'self'; {scripts}; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \

@@ -837,12 +837,21 @@ async fn the_list_pages_with_a_cursor_and_still_answers_the_whole_list() {
         ("limit=0", "limit must be"),
         ("limit=5000", "limit must be"),
         ("limit=5&cursor=abc", "cursor"),
-        ("cursor=3", "cursor goes with limit"),
+        ("cursor=-3", "cursor"),
     ] {
         let r = app.get(&format!("/api/autopilot/issues?{query}")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.text());
         assert!(r.text().contains(words), "{query}: {}", r.text());
     }
+    // A cursor alone pages with the default size (as the contract says it may be sent).
+    let page = app.get("/api/autopilot/issues?cursor=3").await.json();
+    let ids: Vec<i64> = page["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.iter().all(|&id| id > 3) && ids.len() == 4, "{ids:?}");
 }
 
 async fn build_outputs_come_precompressed_and_only_hashed_ones_are_immutable() {

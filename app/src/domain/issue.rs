@@ -3,6 +3,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where an issue stands. The order of `ALL` is the order of the board's columns.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
@@ -51,6 +52,7 @@ impl Status {
 }
 
 /// What sort of work an issue is. `Feedback` is what the public widget files.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
@@ -79,6 +81,7 @@ impl Kind {
 }
 
 /// Urgency. Stored as a number so "most urgent first" is a plain `ORDER BY priority DESC`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -149,6 +152,7 @@ from_str_via_all!(Kind, "kind", "chore" => Kind::Task);
 from_str_via_all!(Priority, "priority", "critical" => Priority::Urgent);
 
 /// An issue as the board, the API and the runner see it. Times are Unix milliseconds (UTC).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Issue {
@@ -185,6 +189,7 @@ pub struct Issue {
 }
 
 /// Who wrote a comment.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
@@ -195,6 +200,7 @@ pub enum AuthorKind {
     System,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Comment {
@@ -207,6 +213,7 @@ pub struct Comment {
 }
 
 /// An attachment's metadata; the bytes are only read when it is downloaded.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Attachment {
@@ -227,6 +234,7 @@ impl Attachment {
 }
 
 /// One row of the audit log.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Event {

@@ -46,6 +46,7 @@ impl RunOutcome {
 }
 
 /// One run of the agent on an issue.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Run {

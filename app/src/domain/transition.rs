@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What kind of party is acting. Admins can do everything members can, and a little more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Anyone on the internet, through the feedback route: may only file feedback.

@@ -43,6 +43,20 @@ impl<'de> Deserialize<'de> for Ignored {
     }
 }
 
+/// In the contract: any value at all.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Ignored {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .description(Some("Accepted from the original's clients and ignored"))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Ignored {}
+
 /// A one-line text: control characters become spaces, runs of whitespace collapse, ends trimmed.
 pub fn one_line(text: &str) -> String {
     text.split(|c: char| c.is_whitespace() || c.is_control())
@@ -164,6 +178,7 @@ pub fn normalise_content_type(content_type: Option<&str>) -> String {
 }
 
 /// A new issue as sent by a person or a script.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewIssue {
@@ -217,6 +232,7 @@ impl NewIssue {
 }
 
 /// A partial edit. Fields left out stay as they are; `version`, when given, must be current.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuePatch {
@@ -326,6 +342,7 @@ pub fn parse_issue_numbers(text: &str) -> Result<Vec<i64>, Invalid> {
 }
 
 /// What the public feedback route accepts. Unknown fields are ignored: embeds vary.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {
     pub message: String,

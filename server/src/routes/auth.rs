@@ -8,30 +8,31 @@ use app::auth::{self, hash_password, secrets_match, verify_password};
 use app::domain::{
     validate_display_name, validate_email, validate_password, Role, PASSWORD_MAX_CHARS,
 };
-use app::error::AppError;
+use app::error::{AppError, ErrorBody};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::post;
-use axum::{Form, Router};
+use axum::Form;
 use leptos::prelude::LeptosOptions;
 use serde::Deserialize;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower_sessions::Session;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The sign-in and set-up forms are a few short fields: anything bigger is refused (413)
 /// before it is read, let alone looked at.
 pub const FORM_BODY_LIMIT: usize = 8 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login", post(login))
-        .route("/logout", post(logout))
-        .route("/setup", post(setup))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(setup))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
 }
 
@@ -223,7 +224,7 @@ fn to_login(error: &str, next: &str) -> Redirect {
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LoginForm {
     #[serde(default)]
     email: String,
@@ -233,6 +234,19 @@ struct LoginForm {
     next: String,
 }
 
+/// The sign-in form. Answers with a redirect: to `next` when signed in, else back to the
+/// sign-in page with `error=invalid` (wrong email or password, or not a form) or
+/// `error=rate` (this client must wait). Sets the session cookie.
+#[utoipa::path(post, path = "/login", tag = "sign-in", security(()),
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in, or refused: see `Location`",
+            headers(("Location" = String, description = "Where the browser goes next"))),
+        (status = 403, description = "A cross-site form (`forbidden`)", body = ErrorBody),
+        (status = 413, description = "Over 8 KiB (`payload_too_large`)", body = ErrorBody),
+        (status = 503, description = "Every password-hashing slot is busy, or the database is unavailable: try again", content(
+            (String = "text/html"),
+            (ErrorBody = "application/json")))))]
 async fn login(
     State(state): State<AppState>,
     session: Session,
@@ -322,12 +336,19 @@ fn busy_page() -> Response {
         .into_response()
 }
 
+/// Ends the caller's session.
+#[utoipa::path(post, path = "/logout", tag = "sign-in", security(()),
+    responses(
+        (status = 303, description = "Signed out: to the sign-in page",
+            headers(("Location" = String, description = "The sign-in page"))),
+        (status = 403, description = "A cross-site form (`forbidden`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody)))]
 async fn logout(session: Session) -> Result<Redirect, AppError> {
     auth::sign_out(&session).await?;
     Ok(Redirect::to("/login?signed_out=1"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct SetupForm {
     #[serde(default)]
     token: String,
@@ -339,7 +360,20 @@ struct SetupForm {
     password: String,
 }
 
-/// Creates the first admin, once, with the token from the server log.
+/// Creates the first admin, once, with the token from the server log. Once anyone exists it
+/// only sends the browser to the sign-in page.
+#[utoipa::path(post, path = "/setup", tag = "sign-in", security(()),
+    request_body(content = SetupForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Done (to the board), refused (back to the form with `error=`), or already set up (to the sign-in page)",
+            headers(("Location" = String, description = "Where the browser goes next"))),
+        (status = 400, description = "Not a set-up form (`bad_request`)", body = ErrorBody),
+        (status = 403, description = "A cross-site form (`forbidden`)", body = ErrorBody),
+        (status = 413, description = "Over 8 KiB (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Not a URL-encoded form (`unsupported_media_type`)", body = ErrorBody),
+        (status = 503, description = "Every password-hashing slot is busy, or the database is unavailable: try again", content(
+            (String = "text/html"),
+            (ErrorBody = "application/json")))))]
 async fn setup(
     State(state): State<AppState>,
     session: Session,

@@ -13,18 +13,18 @@ use super::client::{client_key, ClientKey, Policy, Strikes};
 use super::extract::Json;
 use super::AppState;
 use app::domain::{Actor, Feedback, FEEDBACK_BODY_MAX_BYTES};
-use app::error::AppError;
+use app::error::{AppError, ErrorBody};
 use app::store::{Store, Switch};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// How much feedback is taken in: per client (an address; an IPv6 /64), from everyone
 /// together each minute, and from everyone in a day. The per-client table holds at most [`STRIKES_CAP`](super::client::STRIKES_CAP)
@@ -98,29 +98,47 @@ impl FeedbackLimits {
     }
 }
 
-pub fn router(allowed_origins: &[String]) -> Router<AppState> {
+pub fn router(allowed_origins: &[String]) -> OpenApiRouter<AppState> {
     // OPTIONS is a route of its own so the CORS layer answers the preflight (the router's
     // method-not-allowed fallback sits outside route layers).
-    let router = Router::new()
-        .route(
-            "/api/autopilot/feedback",
-            post(submit).options(|| async { StatusCode::NO_CONTENT }),
-        )
+    let router = OpenApiRouter::new()
+        .routes(routes!(submit, preflight))
         .layer(DefaultBodyLimit::max(FEEDBACK_BODY_MAX_BYTES));
     let router = match cors(allowed_origins) {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router
-        .route("/autopilot/feedback.js", get(|| script(WIDGET_JS)))
-        .route("/autopilot/sdk.js", get(|| script(SDK_JS)))
+    router.routes(routes!(widget)).routes(routes!(sdk))
+}
+
+/// The CORS preflight of a site's page (answered by the CORS layer for allowed sites).
+#[utoipa::path(options, path = "/api/autopilot/feedback", tag = "feedback", security(()),
+    responses(
+        (status = 200, description = "A preflight, answered with CORS headers (when sites are allowed)"),
+        (status = 204, description = "No sites are allowed: nothing to say")))]
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// The feedback widget, for a `<script>` tag on any page of an allowed site.
+#[utoipa::path(get, path = "/autopilot/feedback.js", tag = "feedback", security(()),
+    responses((status = 200, description = "The script", content_type = "text/javascript", body = String)))]
+async fn widget() -> Response {
+    script(WIDGET_JS)
+}
+
+/// The host-app launcher: status toasts for the team's own app.
+#[utoipa::path(get, path = "/autopilot/sdk.js", tag = "feedback", security(()),
+    responses((status = 200, description = "The script", content_type = "text/javascript", body = String)))]
+async fn sdk() -> Response {
+    script(SDK_JS)
 }
 
 /// The embeddable widget and the host-app launcher, as shipped in `public/autopilot/`.
 pub const WIDGET_JS: &str = include_str!("../../../public/autopilot/feedback.js");
 pub const SDK_JS: &str = include_str!("../../../public/autopilot/sdk.js");
 
-async fn script(source: &'static str) -> Response {
+fn script(source: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
@@ -189,7 +207,30 @@ fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-/// Files the feedback, and counts it for `/metrics`: accepted, or refused and why.
+/// What a feedback post is answered when taken (or dropped as a bot's, unseen).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Received {
+    /// Always `received`.
+    status: &'static str,
+    /// Always `true` (what the original's scripts check).
+    ok: bool,
+}
+
+/// Files feedback as a `feedback` issue in `backlog`: the only write open to the public.
+/// Limits: 5 a minute per client address (an IPv6 /64), 120 a minute and
+/// `AUTOPILOT_FEEDBACK_PER_DAY` a day from everyone.
+#[utoipa::path(post, path = "/api/autopilot/feedback", tag = "feedback", security(()),
+    request_body = Feedback,
+    responses(
+        (status = 201, description = "Received", body = Received),
+        (status = 400, description = "Not JSON (`bad_request`)", body = ErrorBody),
+        (status = 403, description = "From a page of a site not allowed (`forbidden`)", body = ErrorBody),
+        (status = 413, description = "Over 16 KiB (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Not `application/json` (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "A field breaks a rule (`invalid`)", body = ErrorBody),
+        (status = 429, description = "Over a limit (`rate_limited`); `Retry-After` says when to try again", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Feedback is turned off on this board, or the database is unavailable (`unavailable`)", body = ErrorBody)))]
 async fn submit(
     State(state): State<AppState>,
     parts: Parts,
@@ -248,7 +289,10 @@ async fn file_feedback(
     // how many issues the board holds.
     let received = (
         StatusCode::CREATED,
-        axum::Json(serde_json::json!({ "status": "received", "ok": true })),
+        axum::Json(Received {
+            status: "received",
+            ok: true,
+        }),
     );
     // The honeypot: a field people never see. Bots that fill it are thanked and ignored.
     if feedback

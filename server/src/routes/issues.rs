@@ -3,6 +3,7 @@
 //! them.
 
 use super::extract::{CurrentActor, Json, Multipart, Path, Query};
+use super::openapi::{ReadErrors, WriteErrors};
 use super::AppState;
 use app::domain::{
     check_model, page_cursor, parse_cursor, AllowedModels, Attachment, Comment, Ignored, Issue,
@@ -14,10 +15,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 type ApiResult<T> = Result<T, AppError>;
 
@@ -26,26 +28,21 @@ const JSON_BODY_LIMIT: usize = 2 * BODY_MAX_BYTES + 16 * 1024;
 /// Multipart uploads: the attachment cap plus room for the multipart framing.
 pub(super) const UPLOAD_BODY_LIMIT: usize = ATTACHMENT_MAX_BYTES + 64 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/autopilot/issues", get(list).post(create))
-        .route("/api/autopilot/issues/{id}", get(show).patch(update))
-        .route("/api/autopilot/issues/{id}/status", post(set_status))
-        .route(
-            "/api/autopilot/issues/{id}/comments",
-            get(comments).post(add_comment),
-        )
-        .route(
-            "/api/autopilot/issues/{id}/attachments",
-            get(attachments)
-                .post(upload)
-                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)),
-        )
-        .route("/api/autopilot/issues/{id}/events", get(events))
-        .route("/api/autopilot/uploads/{id}", get(download))
-        .route("/api/autopilot/stream", get(stream))
-        .route("/api/autopilot/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(attachments, upload))
+        .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT));
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update))
+        .routes(routes!(set_status))
+        .routes(routes!(comments, add_comment))
+        .routes(routes!(events))
+        .routes(routes!(download))
+        .routes(routes!(stream))
+        .routes(routes!(me))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .merge(uploads)
 }
 
 /// The most issues the unpaged list answers (the original's call, kept for old scripts): the
@@ -55,24 +52,63 @@ const WHOLE_LIST_CAP: i64 = 1000;
 const LIST_CAP_HEADER: &str = "x-autopilot-list-cap";
 const TRUNCATED_HEADER: &str = "x-autopilot-truncated";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only issues in this column.
     status: Option<Status>,
+    /// Only issues of this kind (`chore` is read as `task`).
     kind: Option<Kind>,
+    /// Words to find in titles and bodies.
+    #[param(max_length = 200)]
     q: Option<String>,
+    /// Only issues assigned to this person.
+    #[param(max_length = 100)]
     assignee: Option<String>,
-    /// Page size (1 to 1000). With it the answer is one page; without it, every issue up to
-    /// [`WHOLE_LIST_CAP`] (the original's call, kept for old scripts).
+    /// Page size. With it (or a cursor) the answer is one page; without either, every issue
+    /// up to 1000 (the original's call, kept for old scripts).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// Where the previous page ended (its `next_cursor`).
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
 }
 
-/// Issues, filtered: the whole list as a JSON array, or with `limit` one page,
-/// `{"issues": […], "next_cursor": "…" | null}` in id order.
+/// One page of the list.
+#[derive(Serialize, ToSchema)]
+struct IssuePage {
+    issues: Vec<Issue>,
+    /// Pass it as `cursor` for the next page; `null` on the last one.
+    next_cursor: Option<String>,
+}
+
+/// What the list answers: the whole list, or one page.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // describes the two answers for the contract; each is written directly
+enum IssueList {
+    All(Vec<Issue>),
+    Page(IssuePage),
+}
+
+/// Page size when a cursor comes without a limit.
+const DEFAULT_PAGE: i64 = 100;
+
+/// Issues, filtered.
+///
+/// The whole list as a JSON array (the original's call), or with `limit` (or `cursor`) one
+/// page, `{"issues": […], "next_cursor": "…" | null}` in id order.
+#[utoipa::path(get, path = "/api/autopilot/issues", tag = "issues", params(ListParams),
+    responses(
+        (status = 200, description = "The whole list (at most 1000, board order), or one page (id order)", body = IssueList,
+            headers(
+                ("x-autopilot-list-cap" = i64, description = "On the whole list: the most it holds"),
+                ("x-autopilot-truncated" = String, description = "On the whole list: `true` when more issues matched than it holds")
+            )),
+        ReadErrors))]
 async fn list(
     State(state): State<AppState>,
-    CurrentActor(_): CurrentActor,
+    CurrentActor(_caller): CurrentActor,
     uri: axum::http::Uri,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Response> {
@@ -83,31 +119,10 @@ async fn list(
         q: params.q,
         assignee: params.assignee,
     };
-    let Some(limit) = params.limit else {
-        if params.cursor.is_some() {
-            return Err(AppError::BadRequest("cursor goes with limit".into()));
-        }
-        let version = store.board_version().await?;
-        let query = uri.query().unwrap_or_default();
-        let answer = state
-            .warm_list
-            .get_or_make(query, version, || async {
-                let (issues, truncated) = store.list_issues_up_to(&filter, WHOLE_LIST_CAP).await?;
-                let json = serde_json::to_vec(&issues).map(Into::into).map_err(|err| {
-                    tracing::error!(%err, "encoding the issue list");
-                    AppError::Internal
-                })?;
-                Ok(super::warm::ListAnswer { json, truncated })
-            })
-            .await?;
-        let mut response =
-            ([(header::CONTENT_TYPE, "application/json")], answer.json).into_response();
-        let headers = response.headers_mut();
-        headers.insert(LIST_CAP_HEADER, HeaderValue::from(WHOLE_LIST_CAP));
-        if answer.truncated {
-            headers.insert(TRUNCATED_HEADER, HeaderValue::from_static("true"));
-        }
-        return Ok(response);
+    let limit = match (params.limit, &params.cursor) {
+        (Some(limit), _) => limit,
+        (None, Some(_)) => DEFAULT_PAGE,
+        (None, None) => return whole_list(&state, &filter, uri.query().unwrap_or_default()).await,
     };
     if !(1..=1000).contains(&limit) {
         return Err(AppError::BadRequest("limit must be from 1 to 1000".into()));
@@ -116,12 +131,49 @@ async fn list(
         .ok_or_else(|| AppError::BadRequest("cursor is not one this API gave out".into()))?;
     let (issues, next) = store.list_issue_page(&filter, after, limit).await?;
     let next_cursor = next.map(page_cursor);
-    Ok(
-        axum::Json(serde_json::json!({ "issues": issues, "next_cursor": next_cursor }))
-            .into_response(),
-    )
+    Ok(axum::Json(IssuePage {
+        issues,
+        next_cursor,
+    })
+    .into_response())
 }
 
+/// The original's unpaged list, kept warm until the board changes.
+async fn whole_list(state: &AppState, filter: &IssueFilter, query: &str) -> ApiResult<Response> {
+    let store = &state.store;
+    let version = store.board_version().await?;
+    let answer = state
+        .warm_list
+        .get_or_make(query, version, || async {
+            let (issues, truncated) = store.list_issues_up_to(filter, WHOLE_LIST_CAP).await?;
+            let json = serde_json::to_vec(&issues).map(Into::into).map_err(|err| {
+                tracing::error!(%err, "encoding the issue list");
+                AppError::Internal
+            })?;
+            Ok(super::warm::ListAnswer { json, truncated })
+        })
+        .await?;
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], answer.json).into_response();
+    let headers = response.headers_mut();
+    headers.insert(LIST_CAP_HEADER, HeaderValue::from(WHOLE_LIST_CAP));
+    if answer.truncated {
+        headers.insert(TRUNCATED_HEADER, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Files an issue by the caller, in `backlog` (or `ready`).
+#[utoipa::path(post, path = "/api/autopilot/issues", tag = "issues", request_body = NewIssue,
+    responses((status = 201, description = "Filed", body = Issue, links(
+            ("ReadIssue" = (operation_id = "show", parameters(("id" = "$response.body#/id")))),
+            ("ChangeIssue" = (operation_id = "update", parameters(("id" = "$response.body#/id")))),
+            ("MoveIssue" = (operation_id = "set_status", parameters(("id" = "$response.body#/id")))),
+            ("ReadComments" = (operation_id = "comments", parameters(("id" = "$response.body#/id")))),
+            ("Comment" = (operation_id = "add_comment", parameters(("id" = "$response.body#/id")))),
+            ("ReadAttachments" = (operation_id = "attachments", parameters(("id" = "$response.body#/id")))),
+            ("Attach" = (operation_id = "upload", parameters(("id" = "$response.body#/id")))),
+            ("ReadHistory" = (operation_id = "events", parameters(("id" = "$response.body#/id")))),
+            ("ReadRuns" = (operation_id = "runs", parameters(("id" = "$response.body#/id")))))), WriteErrors))]
 async fn create(
     State(store): State<Store>,
     State(models): State<AllowedModels>,
@@ -133,14 +185,27 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(issue)))
 }
 
+/// Who is calling.
+#[derive(Serialize, ToSchema)]
+struct Me {
+    /// Their display name (what `assignee` and `created_by` hold).
+    name: String,
+    role: app::domain::Role,
+}
+
 /// Who the caller is: what the host-app launcher (`sdk.js`) needs to pick out "my" issues.
-async fn me(CurrentActor(actor): CurrentActor) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "name": actor.name, "role": actor.role }))
+#[utoipa::path(get, path = "/api/autopilot/me", tag = "issues",
+    responses((status = 200, description = "The caller", body = Me), ReadErrors))]
+async fn me(CurrentActor(actor): CurrentActor) -> axum::Json<Me> {
+    axum::Json(Me {
+        name: actor.name,
+        role: actor.role,
+    })
 }
 
 /// An issue with its thread: the issue's fields at the top level (Autopilot's shape) and the
 /// same fields under `issue` (the original's).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IssueJson<'a> {
     #[serde(flatten)]
     fields: &'a Issue,
@@ -151,7 +216,7 @@ struct IssueJson<'a> {
 
 /// An attachment's fields, with the original's `name` (the file name) and `url` (where its
 /// bytes are fetched).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AttachmentJson<'a> {
     #[serde(flatten)]
     fields: &'a Attachment,
@@ -169,9 +234,12 @@ impl<'a> From<&'a Attachment> for AttachmentJson<'a> {
     }
 }
 
+/// One issue with its comments and attachments.
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+    responses((status = 200, description = "The issue with its thread", body = IssueJson), ReadErrors))]
 async fn show(
     State(store): State<Store>,
-    CurrentActor(_): CurrentActor,
+    CurrentActor(_caller): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     let detail = store.issue_detail(id).await?;
@@ -184,6 +252,9 @@ async fn show(
     Ok(axum::Json(body).into_response())
 }
 
+/// Changes the fields sent; `version`, when sent, must be the issue's current one.
+#[utoipa::path(patch, path = "/api/autopilot/issues/{id}", tag = "issues", params(("id" = i64, Path, description = "The issue's id")), request_body = IssuePatch,
+    responses((status = 200, description = "The issue as changed", body = Issue), WriteErrors))]
 async fn update(
     State(store): State<Store>,
     State(models): State<AllowedModels>,
@@ -195,13 +266,16 @@ async fn update(
     Ok(axum::Json(store.update_issue(&actor, id, patch).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatusChange {
     status: Status,
     version: Option<i64>,
 }
 
+/// Moves the issue to another column, by the transition rules.
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/status", tag = "issues", params(("id" = i64, Path, description = "The issue's id")), request_body = StatusChange,
+    responses((status = 200, description = "The issue as moved", body = Issue), WriteErrors))]
 async fn set_status(
     State(store): State<Store>,
     CurrentActor(actor): CurrentActor,
@@ -214,15 +288,18 @@ async fn set_status(
     Ok(axum::Json(issue))
 }
 
+/// Its comments, oldest first.
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/comments", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+    responses((status = 200, description = "Its comments, oldest first", body = Vec<Comment>), ReadErrors))]
 async fn comments(
     State(store): State<Store>,
-    CurrentActor(_): CurrentActor,
+    CurrentActor(_caller): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Vec<Comment>>> {
     Ok(axum::Json(store.list_comments(id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewComment {
     body: String,
@@ -233,26 +310,40 @@ struct NewComment {
     _author_kind: Ignored,
 }
 
-/// `{"comment", "issue", "unblocked"}`: `unblocked` says this answer moved the issue from
-/// blocked to ready (the original's field).
+/// A comment as added.
+#[derive(Serialize, ToSchema)]
+struct CommentAdded {
+    comment: Comment,
+    /// The issue after the comment (an answer to a blocked issue moves it back to ready).
+    issue: Issue,
+    /// Whether this comment moved the issue from blocked to ready (the original's field).
+    unblocked: bool,
+}
+
+/// Adds a comment by the caller. On a blocked issue, the answer the agent waited for.
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/comments", tag = "issues", params(("id" = i64, Path, description = "The issue's id")), request_body = NewComment,
+    responses((status = 201, description = "Added", body = CommentAdded), WriteErrors))]
 async fn add_comment(
     State(store): State<Store>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
     Json(new): Json<NewComment>,
-) -> ApiResult<(StatusCode, axum::Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, axum::Json<CommentAdded>)> {
     let added = store.add_comment(&actor, id, &new.body).await?;
-    let body = serde_json::json!({
-        "comment": added.comment,
-        "issue": added.issue,
-        "unblocked": added.unblocked,
-    });
+    let body = CommentAdded {
+        comment: added.comment,
+        issue: added.issue,
+        unblocked: added.unblocked,
+    };
     Ok((StatusCode::CREATED, axum::Json(body)))
 }
 
+/// Its attachments.
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/attachments", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+    responses((status = 200, description = "Its attachments (metadata; `url` fetches the bytes)", body = Vec<AttachmentJson>), ReadErrors))]
 async fn attachments(
     State(store): State<Store>,
-    CurrentActor(_): CurrentActor,
+    CurrentActor(_caller): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     store.get_issue(id).await?;
@@ -261,7 +352,18 @@ async fn attachments(
     Ok(axum::Json(body).into_response())
 }
 
-/// Takes the multipart field named `file`.
+/// The upload form: one file in the field `file`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the multipart body for the contract; read field by field
+struct Upload {
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+/// Takes the multipart field named `file` (up to 25 MiB, within the board's quota).
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/attachments", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+    request_body(content = Upload, content_type = "multipart/form-data"),
+    responses((status = 201, description = "Stored", body = AttachmentJson), WriteErrors))]
 async fn upload(
     State(store): State<Store>,
     CurrentActor(actor): CurrentActor,
@@ -289,9 +391,12 @@ async fn upload(
 
 /// Always a download, never rendered by the browser: an uploaded HTML or SVG file must not run
 /// as a page of the board.
+#[utoipa::path(get, path = "/api/autopilot/uploads/{id}", tag = "issues",
+    params(("id" = i64, Path, description = "The attachment's id")),
+    responses((status = 200, description = "The file's bytes, as a download, with the content type it was uploaded with", content_type = "*/*", body = Vec<u8>), ReadErrors))]
 async fn download(
     State(store): State<Store>,
-    CurrentActor(_): CurrentActor,
+    CurrentActor(_caller): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     let (attachment, bytes) = store.get_attachment(id).await?;
@@ -318,18 +423,26 @@ async fn download(
     Ok((headers, bytes).into_response())
 }
 
+/// Its history: every change, oldest first.
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/events", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+    responses((status = 200, description = "Its history", body = Vec<app::domain::Event>), ReadErrors))]
 async fn events(
     State(store): State<Store>,
-    CurrentActor(_): CurrentActor,
+    CurrentActor(_caller): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Vec<app::domain::Event>>> {
     store.get_issue(id).await?;
     Ok(axum::Json(store.list_events(id).await?))
 }
 
-/// Live changes as Server-Sent Events: one `change` event per `events` row, with the row's id
-/// as the SSE id. A reconnecting browser sends `Last-Event-ID` and resumes right after it; a
-/// new stream starts at the newest event.
+/// Live changes as Server-Sent Events.
+///
+/// One `change` event per `events` row, with the row's id as the SSE id. A reconnecting
+/// browser sends `Last-Event-ID` and resumes right after it; a new stream starts at the
+/// newest event.
+#[utoipa::path(get, path = "/api/autopilot/stream", tag = "live",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (browsers send it when they reconnect)")),
+    responses((status = 200, description = "`change` events, each an `Event` as JSON, with the event's id as the SSE id; never ends", content_type = "text/event-stream", body = String), ReadErrors))]
 async fn stream(
     State(store): State<Store>,
     State(live): State<std::sync::Arc<super::live::LiveStreams>>,

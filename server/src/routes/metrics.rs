@@ -83,6 +83,15 @@ pub async fn name_route(matched: Option<MatchedPath>, request: Request, next: Ne
     response
 }
 
+/// The board's figures in Prometheus' text format. Who may read them is AUTOPILOT_METRICS:
+/// admins (the default), anyone, or nobody (404).
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "No admin token or session (`unauthorized`)", body = app::error::ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = app::error::ErrorBody),
+        (status = 404, description = "Metrics are off (`not_found`)", body = app::error::ErrorBody),
+        (status = 503, description = "Not recorded in this process, or the database is unavailable (`unavailable`)", body = app::error::ErrorBody)))]
 pub async fn serve(State(state): State<AppState>, parts: Parts) -> Result<Response, AppError> {
     match state.metrics {
         MetricsAccess::Off => return Err(AppError::not_found("API route")),

@@ -15,6 +15,7 @@ mod headers;
 mod issues;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 mod runs;
 pub mod self_heal;
 mod socket;
@@ -32,7 +33,6 @@ use axum::extract::{FromRef, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use axum::Router;
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos::server_fn::ServerFn;
@@ -45,6 +45,8 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -98,13 +100,13 @@ pub fn router(state: AppState) -> Router {
             tower_sessions::cookie::time::Duration::milliseconds(state.auth.policy.idle_ms),
         ));
 
-    let protected = Router::new()
-        .route("/metrics", get(metrics::serve))
-        .route("/api/autopilot/ws", get(socket::open))
+    let protected = OpenApiRouter::new()
+        .routes(routes!(metrics::serve))
+        .routes(routes!(socket::open))
         .merge(issues::router())
         .merge(runs::router())
         .merge(auth::router())
-        .merge(board)
+        .merge(OpenApiRouter::from(board))
         .layer(from_fn_with_state(state.clone(), warm::board_pages))
         .layer(from_fn_with_state(state.clone(), auth::pages))
         .layer(from_fn_with_state(state.clone(), auth::same_origin))
@@ -113,11 +115,15 @@ pub fn router(state: AppState) -> Router {
         // stream multipart without a cap of their own).
         .layer(RequestBodyLimitLayer::new(issues::UPLOAD_BODY_LIMIT));
 
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/autopilot", get(|| async { Redirect::permanent("/") }))
+    let (app, spec) = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(healthz))
+        .routes(routes!(old_board_address))
+        .routes(routes!(openapi::spec))
         .merge(feedback::router(&state.feedback_origins))
-        .merge(protected);
+        .merge(protected)
+        .split_for_parts();
+    let spec = openapi::SpecJson::new(&openapi::finish(spec));
+    let app = app.merge(openapi::docs()).layer(axum::Extension(spec));
     let app = if state.self_heal {
         self_heal::install(app, &state)
     } else {
@@ -165,6 +171,18 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
+/// The original's board address: the board is at `/` now.
+#[utoipa::path(get, path = "/autopilot", tag = "service", security(()),
+    responses((status = 308, description = "To `/`", headers(("Location" = String)))))]
+async fn old_board_address() -> Redirect {
+    Redirect::permanent("/")
+}
+
+/// Whether this server can reach its database: for load balancers and `systemctl`.
+#[utoipa::path(get, path = "/healthz", tag = "service", security(()),
+    responses(
+        (status = 200, description = "`ok`", content_type = "text/plain", body = String),
+        (status = 503, description = "`database unavailable`", content_type = "text/plain", body = String)))]
 async fn healthz(State(store): State<Store>) -> Response {
     match store.ping().await {
         Ok(()) => (StatusCode::OK, "ok").into_response(),

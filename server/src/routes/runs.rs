@@ -3,6 +3,7 @@
 //! text for everyone else.
 
 use super::extract::{CurrentActor, Path};
+use super::openapi::ReadErrors;
 use super::AppState;
 use app::domain::Run;
 use app::error::AppError;
@@ -11,25 +12,36 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/autopilot/issues/{id}/runs", get(runs))
-        .route("/api/autopilot/runs/{id}/log", get(log))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(runs))
+        .routes(routes!(log))
 }
 
+/// The agent's runs on an issue, oldest first.
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/runs", tag = "runs",
+    params(("id" = i64, Path, description = "The issue's id")),
+    responses((status = 200, description = "Its runs", body = Vec<Run>), ReadErrors))]
 async fn runs(
     State(store): State<Store>,
-    CurrentActor(_): CurrentActor,
+    CurrentActor(_caller): CurrentActor,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<Vec<Run>>, AppError> {
     store.get_issue(id).await?;
     Ok(axum::Json(store.runs_for_issue(id).await?))
 }
 
+/// A run's log: plain text, or with `Accept: text/event-stream` live (`log` events with the
+/// new text, then one `end`).
+#[utoipa::path(get, path = "/api/autopilot/runs/{id}/log", tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses((status = 200, description = "The log so far", content(
+        (String = "text/plain"),
+        (String = "text/event-stream"))), ReadErrors))]
 async fn log(
     State(store): State<Store>,
     State(live): State<std::sync::Arc<super::live::LiveStreams>>,

@@ -28,6 +28,10 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 /// and ends the socket. (The default, 64 MiB a message, let every open socket hold that much.)
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 
+/// The original's live channel: a WebSocket that says `{"type":"hello"}`, then one message
+/// per change (`issue.created`, `issue.status`, `comment.added`, `issue.updated`).
+#[utoipa::path(get, path = "/api/autopilot/ws", tag = "live",
+    responses((status = 101, description = "Switched to the WebSocket protocol"), super::openapi::ReadErrors))]
 pub async fn open(
     State(store): State<Store>,
     State(live): State<Arc<LiveStreams>>,

@@ -1,0 +1,231 @@
+//! The API's published contract: OpenAPI 3.1, generated from the handlers' `#[utoipa::path]`
+//! annotations and the domain types' schemas, so it cannot drift from the code. Every route
+//! outside the board's own pages and server functions is registered through
+//! `utoipa_axum::routes!`, which puts it in the router and in the spec in one step.
+//!
+//! Served at `/api/openapi.json` (public: it holds no data), with Swagger UI's reference page
+//! at `/api/docs`, its files compiled into the binary (nothing from a CDN).
+
+use super::AppState;
+use app::error::ErrorBody;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{
+    ContentBuilder, HttpMethod, OpenApi, RefOr, Response as ApiResponse, ResponseBuilder,
+    SecurityRequirement,
+};
+use utoipa::{IntoResponses, Modify, OpenApi as _, PartialSchema};
+
+/// Where the spec and its reference page are served.
+const SPEC_PATH: &str = "/api/openapi.json";
+const DOCS_PATH: &str = "/api/docs";
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Autopilot",
+        description = "The board's JSON API (under the original plugin's paths, `/api/autopilot`), \
+            the public feedback route, sign-in forms and health. Authenticate with a bearer token \
+            (`autopilot token create`) or, from the board's own pages, the session cookie. Every \
+            error answer is `{\"error\": {\"code\", \"message\"}}`. Times are Unix milliseconds (UTC).",
+        license(name = "MIT")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "issues", description = "Issues, their threads, attachments and history"),
+        (name = "runs", description = "The agent runner's records"),
+        (name = "live", description = "Changes as they happen"),
+        (name = "feedback", description = "The public widget's route and scripts"),
+        (name = "sign-in", description = "The board's sign-in and first-run forms"),
+        (name = "service", description = "Health, metrics and this contract"),
+    )
+)]
+struct ApiDoc;
+
+/// The base document the routers add their operations to.
+pub fn base() -> OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Names of the two ways in, as the operations' `security` refers to them.
+pub const BEARER: &str = "bearer";
+pub const SESSION: &str = "session";
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from `autopilot token create`: `Authorization: Bearer <token>`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "autopilot_session",
+                "The board's session cookie, set by `POST /login` (named \
+                 `__Host-autopilot_session` when the board is served over https). Writes with it \
+                 must come from the board's own origin.",
+            ))),
+        );
+        // Either one; the public operations say `security: []` for themselves.
+        api.security = Some(vec![
+            SecurityRequirement::new(BEARER, Vec::<String>::new()),
+            SecurityRequirement::new(SESSION, Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// Gives the operations the router registered with an empty `security` list (utoipa writes
+/// `security(())` as `[{}]`, "optional"; public routes want `[]`, "none").
+pub fn finish(mut api: OpenApi) -> OpenApi {
+    for item in api.paths.paths.values_mut() {
+        for method in [
+            HttpMethod::Get,
+            HttpMethod::Post,
+            HttpMethod::Patch,
+            HttpMethod::Put,
+            HttpMethod::Delete,
+            HttpMethod::Options,
+            HttpMethod::Head,
+        ] {
+            if let Some(op) = operation_mut(item, &method) {
+                let public = op
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.iter().all(|r| r == &SecurityRequirement::default()));
+                if public {
+                    op.security = Some(Vec::new());
+                }
+            }
+        }
+    }
+    api
+}
+
+fn operation_mut<'a>(
+    item: &'a mut utoipa::openapi::PathItem,
+    method: &HttpMethod,
+) -> Option<&'a mut Operation> {
+    match method {
+        HttpMethod::Get => item.get.as_mut(),
+        HttpMethod::Post => item.post.as_mut(),
+        HttpMethod::Patch => item.patch.as_mut(),
+        HttpMethod::Put => item.put.as_mut(),
+        HttpMethod::Delete => item.delete.as_mut(),
+        HttpMethod::Options => item.options.as_mut(),
+        HttpMethod::Head => item.head.as_mut(),
+        HttpMethod::Trace => item.trace.as_mut(),
+    }
+}
+
+/// One error answer in the one error shape.
+fn error(description: &str) -> RefOr<ApiResponse> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(ErrorBody::schema()))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// The errors a protected route that reads can answer.
+pub struct ReadErrors;
+
+impl IntoResponses for ReadErrors {
+    fn responses() -> BTreeMap<String, RefOr<ApiResponse>> {
+        BTreeMap::from([
+            ("400".into(), error("The request is malformed (`bad_request`): a path or query value of the wrong type.")),
+            ("401".into(), error("No valid token or session (`unauthorized`).")),
+            ("404".into(), error("No such thing (`not_found`).")),
+            ("429".into(), error("Too many requests from this caller (`rate_limited`), or too many live streams open (`limit_reached`).")),
+            ("503".into(), error("The database is unavailable right now, or the server is at its request limit (`unavailable`): try again.")),
+        ])
+    }
+}
+
+/// The errors a protected route that writes can answer.
+pub struct WriteErrors;
+
+impl IntoResponses for WriteErrors {
+    fn responses() -> BTreeMap<String, RefOr<ApiResponse>> {
+        let mut all = ReadErrors::responses();
+        all.extend([
+            ("403".into(), error("Not allowed (`forbidden`): a write riding on the session cookie from another site.")),
+            ("409".into(), error("Someone changed it first (`conflict`): the `version` sent is not the current one.")),
+            ("413".into(), error("The body is over its limit (`payload_too_large`).")),
+            ("415".into(), error("The body is not of the content type this route takes (`unsupported_media_type`).")),
+            ("422".into(), error("Well-formed, but a value breaks a rule (`invalid`), or the transition rules refuse the move (`move_denied`).")),
+        ]);
+        all
+    }
+}
+
+/// The finished document, as served.
+#[derive(Clone)]
+pub struct SpecJson(pub Arc<str>);
+
+impl SpecJson {
+    pub fn new(api: &OpenApi) -> Self {
+        match api.to_pretty_json() {
+            Ok(json) => SpecJson(json.into()),
+            Err(err) => {
+                tracing::error!(%err, "encoding the OpenAPI document");
+                SpecJson("{}".into())
+            }
+        }
+    }
+}
+
+/// This contract.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "service", security(()),
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object)))]
+pub async fn spec(axum::Extension(SpecJson(json)): axum::Extension<SpecJson>) -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        json.to_string(),
+    )
+        .into_response()
+}
+
+/// The reference page, `/api/docs`: Swagger UI reading [`spec`], read-only (no "try it out":
+/// the page would send requests with the reader's session).
+pub fn docs() -> Router<AppState> {
+    let docs: Router<AppState> = utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
+        .config(
+            utoipa_swagger_ui::Config::from(SPEC_PATH)
+                .try_it_out_enabled(false)
+                .supported_submit_methods(Vec::<&str>::new()),
+        )
+        .into();
+    docs.layer(axum::middleware::map_response(with_docs_policy))
+}
+
+/// Swagger UI's scripts are files, so the board's policy holds with `script-src 'self'`.
+async fn with_docs_policy(mut response: Response) -> Response {
+    if let Ok(value) = axum::http::HeaderValue::from_str(&app::security::script_files_policy()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}

@@ -1,0 +1,146 @@
+//! The published contract, `/api/openapi.json`, held against the router both ways: every
+//! operation it describes is served (a request reaches its handler, not the router's
+//! fallback, and gets one of the statuses the contract lists), and no route is registered
+//! outside it (every route of the server goes through `utoipa_axum::routes!`, which writes
+//! the route and its description in one step). The board's own pages and server functions
+//! are the one exception: they are the page's private calls, built and shipped with it.
+
+#[macro_use]
+#[path = "../../app/tests/support/engines.rs"]
+mod engines;
+
+mod common;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use common::{Caller, TestApp};
+use serde_json::Value;
+
+async fn the_contract(app: &TestApp) -> Value {
+    let spec = app
+        .call(
+            &Caller::Anonymous,
+            "GET",
+            "/api/openapi.json",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(spec.status, StatusCode::OK, "{}", spec.text());
+    spec.json()
+}
+
+/// The contract is public, OpenAPI 3.1, names both ways in, and describes the error shape.
+async fn the_contract_is_public_and_describes_auth_and_errors() {
+    let app = TestApp::new().await;
+    let spec = the_contract(&app).await;
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        spec["openapi"]
+    );
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["session"]["in"], "cookie");
+    let error = &spec["components"]["schemas"]["ErrorBody"];
+    assert!(error["properties"]["error"].is_object(), "{error}");
+    // A protected operation needs either way in; the public ones need none.
+    assert!(spec["security"].as_array().unwrap().len() == 2);
+    let feedback = &spec["paths"]["/api/autopilot/feedback"]["post"];
+    assert_eq!(feedback["security"], serde_json::json!([]));
+    let list = &spec["paths"]["/api/autopilot/issues"]["get"];
+    assert!(list.get("security").is_none(), "{list}");
+    for status in ["401", "404", "429"] {
+        assert!(list["responses"][status].is_object(), "{status}");
+    }
+}
+
+/// Each operation of the contract reaches its handler and answers a status it lists.
+async fn every_operation_in_the_contract_is_served() {
+    let app = TestApp::new().await;
+    let id = app.create("A real issue").await["id"].as_i64().unwrap();
+    let spec = the_contract(&app).await;
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{} paths", paths.len());
+    let admin = app.admin();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let uri = path.replace("{id}", &id.to_string());
+            let method = method.to_uppercase();
+            let reply = if uri.ends_with("/stream") || uri.ends_with("/log") {
+                app.status_only(&admin, &method, &uri).await
+            } else {
+                app.call(&admin, &method, &uri, None, Body::empty()).await
+            };
+            let what = format!("{method} {path}: {} {}", reply.status, reply.text());
+            assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{what}");
+            let fallback = reply.status == StatusCode::NOT_FOUND
+                && (!path.starts_with("/api/") || reply.text().contains("API route not found"));
+            assert!(!fallback, "not served: {what}");
+            let listed = operation["responses"]
+                .as_object()
+                .unwrap()
+                .contains_key(reply.status.as_str());
+            assert!(listed, "a status the contract does not list: {what}");
+        }
+    }
+}
+
+/// The reference page is Swagger UI from the binary itself, under the board's policy: its
+/// scripts are files of this server, none inline and nothing from elsewhere.
+async fn the_reference_page_is_served_under_the_boards_policy() {
+    let app = TestApp::new().await;
+    let get = |path: &'static str| app.call(&Caller::Anonymous, "GET", path, None, Body::empty());
+    let page = get("/api/docs/").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let policy = page.headers[axum::http::header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert!(!page.text().contains("https://"), "{}", page.text());
+    let initializer = get("/api/docs/swagger-initializer.js").await;
+    assert!(initializer.text().contains("/api/openapi.json"));
+    let bundle = get("/api/docs/swagger-ui-bundle.js").await;
+    assert_eq!(bundle.status, StatusCode::OK);
+}
+
+on_both_engines!(
+    the_reference_page_is_served_under_the_boards_policy,
+    the_contract_is_public_and_describes_auth_and_errors,
+    every_operation_in_the_contract_is_served,
+);
+
+/// No route is registered with plain axum calls in the server's code (outside its tests):
+/// a route added that way would be missing from the contract.
+#[test]
+fn no_route_is_registered_outside_the_contract() {
+    let mut offenders = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Unit tests sit at the end of a file; their routers are theirs.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let registers = [".route(", ".route_service(", ".nest(", ".nest_service("]
+                    .iter()
+                    .any(|call| line.contains(call));
+                if registers && !line.trim_start().starts_with("//") {
+                    offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "register routes with `utoipa_axum::routes!` so the contract describes them:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -106,7 +106,32 @@ async fn the_reference_page_is_served_under_the_boards_policy() {
     assert_eq!(bundle.status, StatusCode::OK);
 }
 
+/// The limits the contract states are the ones the domain enforces, and the models it lists
+/// are this board's.
+async fn the_contract_states_the_domains_limits() {
+    use app::domain::{ASSIGNEE_MAX_CHARS, BODY_MAX_BYTES, DEPENDS_ON_MAX, TITLE_MAX_CHARS};
+    let app = TestApp::new().await;
+    let spec = the_contract(&app).await;
+    let new = &spec["components"]["schemas"]["NewIssue"]["properties"];
+    assert_eq!(new["title"]["maxLength"], TITLE_MAX_CHARS);
+    assert_eq!(new["body"]["maxLength"], BODY_MAX_BYTES);
+    assert_eq!(new["assignee"]["maxLength"], ASSIGNEE_MAX_CHARS);
+    assert_eq!(new["depends_on"]["maxItems"], DEPENDS_ON_MAX);
+    assert_eq!(
+        new["status"]["enum"],
+        serde_json::json!(["backlog", "ready", null])
+    );
+    assert_eq!(
+        new["model"]["enum"],
+        serde_json::json!(["model-a", "model-b", "", null])
+    );
+    let patch = &spec["components"]["schemas"]["IssuePatch"]["properties"];
+    assert_eq!(patch["title"]["maxLength"], TITLE_MAX_CHARS);
+    assert_eq!(patch["model"], new["model"]);
+}
+
 on_both_engines!(
+    the_contract_states_the_domains_limits,
     the_reference_page_is_served_under_the_boards_policy,
     the_contract_is_public_and_describes_auth_and_errors,
     every_operation_in_the_contract_is_served,

@@ -74,55 +74,57 @@ pub fn multi_line(text: &str) -> String {
         .to_string()
 }
 
+// Limits hold for the text as sent, before it is tidied: the published contract can state
+// them (a JSON Schema `maxLength` counts what is sent), and what it says is too long is.
+
 pub fn validate_title(title: &str) -> Result<String, Invalid> {
-    let title = one_line(title);
-    match title.chars().count() {
-        0 => Err(invalid("title", "must not be empty")),
-        n if n > TITLE_MAX_CHARS => Err(invalid(
+    let sent = title.chars().count();
+    if sent > TITLE_MAX_CHARS {
+        return Err(invalid(
             "title",
-            format!("must be at most {TITLE_MAX_CHARS} characters (got {n})"),
-        )),
-        _ => Ok(title),
+            format!("must be at most {TITLE_MAX_CHARS} characters (got {sent})"),
+        ));
     }
+    let title = one_line(title);
+    if title.is_empty() {
+        return Err(invalid("title", "must not be empty"));
+    }
+    Ok(title)
 }
 
 pub fn validate_body(body: &str) -> Result<String, Invalid> {
-    let body = multi_line(body);
     if body.len() > BODY_MAX_BYTES {
         return Err(invalid(
             "body",
             format!("must be at most {} KiB", BODY_MAX_BYTES / 1024),
         ));
     }
-    Ok(body)
+    Ok(multi_line(body))
 }
 
 pub fn validate_comment(body: &str) -> Result<String, Invalid> {
-    let body = multi_line(body);
-    if body.is_empty() {
-        return Err(invalid("body", "a comment must not be empty"));
-    }
     if body.len() > COMMENT_MAX_BYTES {
         return Err(invalid(
             "body",
             format!("a comment must be at most {} KiB", COMMENT_MAX_BYTES / 1024),
         ));
     }
+    let body = multi_line(body);
+    if body.is_empty() {
+        return Err(invalid("body", "a comment must not be empty"));
+    }
     Ok(body)
 }
 
 /// An empty assignee means "nobody".
 pub fn validate_assignee(assignee: Option<&str>) -> Result<Option<String>, Invalid> {
-    let Some(name) = assignee.map(one_line).filter(|n| !n.is_empty()) else {
-        return Ok(None);
-    };
-    if name.chars().count() > ASSIGNEE_MAX_CHARS {
+    if assignee.is_some_and(|a| a.chars().count() > ASSIGNEE_MAX_CHARS) {
         return Err(invalid(
             "assignee",
             format!("must be at most {ASSIGNEE_MAX_CHARS} characters"),
         ));
     }
-    Ok(Some(name))
+    Ok(assignee.map(one_line).filter(|n| !n.is_empty()))
 }
 
 /// A filename safe to store and to put in a `Content-Disposition` header: no path, no quotes,
@@ -182,22 +184,37 @@ pub fn normalise_content_type(content_type: Option<&str>) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewIssue {
+    /// One line: runs of blanks become one space.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]"
+        )
+    )]
     pub title: String,
+    /// Markdown, at most 64 KiB.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 65536))]
     pub body: String,
     #[serde(default)]
     pub kind: Kind,
     #[serde(default)]
     pub priority: Priority,
+    /// Kept from the agent: only people work on it.
     #[serde(default)]
     pub human_only: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 100))]
     pub assignee: Option<String>,
     /// Where it starts: `backlog` (the default) or `ready`.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = schemas::starting_status))]
     pub status: Option<Status>,
     /// Issues it waits for (see `Issue::depends_on`).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = schemas::issue_numbers))]
     pub depends_on: Vec<i64>,
     /// The model it asks for; checked against the allowed ones with [`check_model`].
     #[serde(default)]
@@ -236,14 +253,25 @@ impl NewIssue {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuePatch {
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]"
+        )
+    )]
     pub title: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 65536))]
     pub body: Option<String>,
     pub kind: Option<Kind>,
     pub priority: Option<Priority>,
     pub human_only: Option<bool>,
     /// An empty string clears the assignee.
+    #[cfg_attr(feature = "ssr", schema(max_length = 100))]
     pub assignee: Option<String>,
     /// The whole list of issues it waits for (`[]` clears it).
+    #[cfg_attr(feature = "ssr", schema(schema_with = schemas::issue_numbers_or_null))]
     pub depends_on: Option<Vec<i64>>,
     /// The model it asks for; an empty string: the runner's default.
     pub model: Option<String>,
@@ -345,10 +373,23 @@ pub fn parse_issue_numbers(text: &str) -> Result<Vec<i64>, Invalid> {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {
+    /// What the person wrote; its first line becomes the issue's title.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 5000,
+            pattern = "[^\\s\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]"
+        )
+    )]
     pub message: String,
+    /// The page they were on.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 2000))]
     pub page: Option<String>,
+    /// Who they say they are.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
     pub user: Option<String>,
     /// A honeypot: hidden from people by the widget, so only bots fill it in.
     #[serde(default)]
@@ -358,25 +399,21 @@ pub struct Feedback {
 impl Feedback {
     /// Turns feedback into the only thing it can ever be: a `feedback` issue in `backlog`.
     pub fn into_new_issue(self) -> Result<NewIssue, Invalid> {
-        let message = multi_line(&self.message);
-        let chars = message.chars().count();
-        if chars == 0 {
-            return Err(invalid("message", "must not be empty"));
-        }
-        if chars > FEEDBACK_MESSAGE_MAX_CHARS {
+        if self.message.chars().count() > FEEDBACK_MESSAGE_MAX_CHARS {
             return Err(invalid(
                 "message",
                 format!("must be at most {FEEDBACK_MESSAGE_MAX_CHARS} characters"),
             ));
         }
+        let message = multi_line(&self.message);
+        if message.is_empty() {
+            return Err(invalid("message", "must not be empty"));
+        }
         let optional = |field: &str, value: Option<String>, max: usize| {
-            let value = value.map(|v| one_line(&v)).filter(|v| !v.is_empty());
-            match value {
-                Some(v) if v.chars().count() > max => {
-                    Err(invalid(field, format!("must be at most {max} characters")))
-                }
-                v => Ok(v),
+            if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+                return Err(invalid(field, format!("must be at most {max} characters")));
             }
+            Ok(value.map(|v| one_line(&v)).filter(|v| !v.is_empty()))
         };
         let page = optional("page", self.page, FEEDBACK_PAGE_MAX_CHARS)?;
         let user = optional("user", self.user, FEEDBACK_USER_MAX_CHARS)?;
@@ -421,6 +458,56 @@ pub fn cut(text: &str, max: usize) -> String {
     out = out.trim_end().to_string();
     out.push('…');
     out
+}
+
+/// Schemas of fields whose rule a type alone does not say, for the published contract.
+#[cfg(feature = "ssr")]
+mod schemas {
+    use super::DEPENDS_ON_MAX;
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+    use utoipa::openapi::RefOr;
+
+    fn issue_number() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(1))
+    }
+
+    fn numbers(nullable: bool) -> RefOr<Schema> {
+        let kind = if nullable {
+            SchemaType::from_iter([Type::Array, Type::Null])
+        } else {
+            SchemaType::new(Type::Array)
+        };
+        ArrayBuilder::new()
+            .schema_type(kind)
+            .items(issue_number())
+            .max_items(Some(DEPENDS_ON_MAX))
+            .into()
+    }
+
+    /// A new issue's first column: `backlog` or `ready`.
+    pub fn starting_status() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .enum_values(Some([
+                serde_json::json!("backlog"),
+                serde_json::json!("ready"),
+                serde_json::Value::Null,
+            ]))
+            .into()
+    }
+
+    pub fn issue_numbers() -> RefOr<Schema> {
+        numbers(false)
+    }
+
+    pub fn issue_numbers_or_null() -> RefOr<Schema> {
+        numbers(true)
+    }
 }
 
 #[cfg(test)]

@@ -302,6 +302,12 @@ async fn comments(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewComment {
+    /// Markdown, at most 16 KiB.
+    #[schema(
+        min_length = 1,
+        max_length = 16384,
+        pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]"
+    )]
     body: String,
     /// The original's `author` and `author_kind`: the author is the caller.
     #[serde(default, rename = "author")]

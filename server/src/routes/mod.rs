@@ -122,7 +122,8 @@ pub fn router(state: AppState) -> Router {
         .merge(feedback::router(&state.feedback_origins))
         .merge(protected)
         .split_for_parts();
-    let spec = openapi::SpecJson::new(&openapi::finish(spec));
+    let spec = openapi::with_models(openapi::finish(spec), &state.models.0);
+    let spec = openapi::SpecJson::new(&spec);
     let app = app.merge(openapi::docs()).layer(axum::Extension(spec));
     let app = if state.self_heal {
         self_heal::install(app, &state)

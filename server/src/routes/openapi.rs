@@ -13,6 +13,7 @@ use axum::Router;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HttpMethod, OpenApi, RefOr, Response as ApiResponse, ResponseBuilder,
@@ -109,6 +110,30 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
                 if public {
                     op.security = Some(Vec::new());
                 }
+            }
+        }
+    }
+    api
+}
+
+/// The models an issue may name are this board's (AUTOPILOT_MODELS): the contract lists them,
+/// with `""` and `null` for the runner's default.
+pub fn with_models(mut api: OpenApi, models: &[String]) -> OpenApi {
+    let choices = models
+        .iter()
+        .map(|m| serde_json::Value::from(m.as_str()))
+        .chain([serde_json::Value::from(""), serde_json::Value::Null]);
+    let model: RefOr<Schema> = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(choices))
+        .description(Some(
+            "One of this board's models, or empty for the runner's default",
+        ))
+        .into();
+    if let Some(components) = api.components.as_mut() {
+        for name in ["NewIssue", "IssuePatch"] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+                object.properties.insert("model".into(), model.clone());
             }
         }
     }

@@ -18,10 +18,17 @@ pub fn page_policy(nonce: Option<&str>) -> String {
 }
 
 /// The same policy for a page whose scripts are all files of this server, none inline (the
-/// API reference, `/api/docs`).
+/// API reference, `/api/docs`). Swagger UI writes one `<style>` element of its own: it is
+/// allowed by its hash, nothing else inline is.
 pub fn script_files_policy() -> String {
-    policy_with("script-src 'self'")
+    policy_with("script-src 'self'").replace(
+        "style-src 'self';",
+        &format!("style-src 'self' '{SWAGGER_UI_STYLE}';"),
+    )
 }
+
+/// The hash of the one `<style>` element Swagger UI (vendored, 5.x) writes.
+const SWAGGER_UI_STYLE: &str = "sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=";
 
 fn policy_with(scripts: &str) -> String {
     format!(

@@ -51,7 +51,8 @@ impl Status {
     }
 }
 
-/// What sort of work an issue is. `Feedback` is what the public widget files.
+/// What sort of work an issue is. `Feedback` is what the public widget files. Requests may
+/// also say `chore` (the original's name), read as `task`.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
@@ -81,6 +82,7 @@ impl Kind {
 }
 
 /// Urgency. Stored as a number so "most urgent first" is a plain `ORDER BY priority DESC`.
+/// Requests may also say `critical` (the original's name), read as `urgent`.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,

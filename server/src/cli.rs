@@ -7,6 +7,9 @@ use app::domain::{validate_display_name, validate_email, validate_password, User
 use app::store::Store;
 use clap::Subcommand;
 
+mod invite;
+pub use invite::{run_invite, InviteCommand};
+
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a person. The password comes from AUTOPILOT_PASSWORD or is asked for.

@@ -29,6 +29,9 @@ pub enum Command {
     /// Manage bearer tokens for scripts.
     #[command(subcommand)]
     Token(crate::cli::TokenCommand),
+    /// Invite links: create (prints the link), list, revoke.
+    #[command(subcommand)]
+    Invite(crate::cli::InviteCommand),
     /// Database tasks: copy a whole board into another database.
     #[command(subcommand)]
     Db(crate::cli::DbCommand),

@@ -10,6 +10,7 @@ async fn main() -> ExitCode {
         Some(Command::Serve(args)) => server::serve(*args).await,
         Some(Command::User(command)) => server::cli::run_user(command).await,
         Some(Command::Token(command)) => server::cli::run_token(command).await,
+        Some(Command::Invite(command)) => server::cli::run_invite(command).await,
         Some(Command::Db(command)) => server::cli::run_db(command).await,
         None => server::serve(cli.serve).await,
     };

@@ -11,8 +11,10 @@ use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 
 mod admin;
 pub mod codec;
+mod invites;
 mod users;
 pub use admin::*;
+pub use invites::*;
 pub use users::*;
 
 #[cfg(feature = "ssr")]

@@ -2,6 +2,7 @@
 //! which drops are legal with exactly the rules the server enforces.
 
 mod diff;
+mod invite;
 mod issue;
 mod query;
 mod run;
@@ -13,6 +14,7 @@ mod validate;
 
 pub use self::time::format_time;
 pub use diff::*;
+pub use invite::*;
 pub use issue::*;
 pub use query::*;
 pub use run::*;

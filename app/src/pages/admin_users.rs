@@ -1,5 +1,6 @@
 //! `/admin/users`: admins add people, change roles, disable accounts and reset passwords.
 
+use super::admin_invites::Invitations;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{list_users, AddUser, ResetPassword, UpdateUser};
@@ -60,6 +61,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
+                <Invitations />
             </main>
         </div>
     }

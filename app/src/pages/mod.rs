@@ -1,6 +1,7 @@
 //! The UI: the HTML shell, the router, and one module per page.
 
 mod admin;
+mod admin_invites;
 mod admin_runner;
 mod admin_users;
 mod auth;

@@ -71,6 +71,22 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "invitations",
+        key: "id",
+        batch: 500,
+        columns: &[
+            ("id", Int),
+            ("secret_hash", Text),
+            ("role", Text),
+            ("created_by", Int),
+            ("created_at", Int),
+            ("expires_at", Int),
+            ("used_at", Int),
+            ("used_by", Int),
+            ("revoked_at", Int),
+        ],
+    },
+    Table {
         name: "issues",
         key: "id",
         batch: 500,
@@ -220,6 +236,7 @@ const TABLES: &[Table] = &[
 const SEQUENCED: &[&str] = &[
     "users",
     "api_tokens",
+    "invitations",
     "issues",
     "comments",
     "attachments",

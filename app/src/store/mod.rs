@@ -14,6 +14,7 @@
 mod backup;
 mod copy;
 mod figures;
+mod invites;
 mod issues;
 mod limits;
 mod runs;

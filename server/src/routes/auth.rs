@@ -324,7 +324,7 @@ fn too_large() -> AppError {
 
 /// Every password-hashing slot was busy for longer than the short wait: "try again", with
 /// nothing counted against the person.
-fn busy_page() -> Response {
+pub(super) fn busy_page() -> Response {
     let html = r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Busy · Autopilot</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><main class="not-found"><h1>Busy</h1><p>Too many people are signing in at this moment. Wait a few seconds, then <a href="/login">try again</a>.</p></main></body></html>"#;
@@ -514,6 +514,8 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
             Err(err) => err.into_response(),
         },
         ("/login", Ok(_)) => Redirect::to("/").into_response(),
+        // An invitee has no account yet; their link's page says whether it still works.
+        (p, _) if p.starts_with("/invite/") => next.run(request).await,
         ("/login", Err(_)) => next.run(request).await,
         (_, Ok(actor)) if path.starts_with("/admin") && actor.role != Role::Admin => {
             forbidden_page(&state.leptos_options)

@@ -12,6 +12,7 @@ mod client;
 mod extract;
 mod feedback;
 mod headers;
+mod invite;
 mod issues;
 pub mod live;
 pub mod metrics;
@@ -106,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .merge(issues::router())
         .merge(runs::router())
         .merge(auth::router())
+        .merge(invite::router())
         .merge(OpenApiRouter::from(board))
         .layer(from_fn_with_state(state.clone(), warm::board_pages))
         .layer(from_fn_with_state(state.clone(), auth::pages))

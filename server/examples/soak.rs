@@ -600,7 +600,7 @@ async fn person_works(
                     let Some(page) = board.get_json("list page", &path, &token).await else {
                         break;
                     };
-                    let Some(cursor) = page["next_cursor"].as_str() else {
+                    let Some(cursor) = page["next_cursor"].as_str().map(escape) else {
                         break;
                     };
                     path =
@@ -654,6 +654,11 @@ async fn move_on(board: &Board, token: &str, id: i64, dice: &mut Dice) {
         Some(&change),
     );
     board.send("move", req, &[409, 422]).await;
+}
+
+/// A cursor as a query value: it is the server's to shape, and may need escaping.
+fn escape(cursor: &str) -> String {
+    url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect()
 }
 
 /// An answer's JSON, whether the server compressed it (brotli or gzip) or not.
@@ -1053,7 +1058,9 @@ async fn list_matches_database(board: &Board, db: &CheckDb) -> anyhow::Result<Ve
             *listed.entry(status).or_default() += 1;
         }
         match page["next_cursor"].as_str() {
-            Some(next) => path = format!("/api/autopilot/issues?limit=1000&cursor={next}"),
+            Some(next) => {
+                path = format!("/api/autopilot/issues?limit=1000&cursor={}", escape(next))
+            }
             None => break,
         }
     }

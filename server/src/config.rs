@@ -113,7 +113,123 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub session_max_hours: u32,
     #[command(flatten)]
+    pub sign_in: SignInArgs,
+    #[command(flatten)]
     pub runner: RunnerArgs,
+}
+
+/// Single sign-on with an OpenID Connect provider, and who may still use a password. See the
+/// README's "Single sign-on".
+#[derive(Debug, Clone, Default, Args)]
+pub struct SignInArgs {
+    /// The provider's issuer URL, e.g. `https://accounts.google.com`. Needs
+    /// AUTOPILOT_PUBLIC_URL (the redirect URI is `<public URL>/auth/oidc/callback`).
+    #[arg(long, env = "AUTOPILOT_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    #[arg(long, env = "AUTOPILOT_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// Better: AUTOPILOT_OIDC_CLIENT_SECRET_FILE (kept out of the environment).
+    #[arg(long, env = "AUTOPILOT_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    #[arg(long, env = "AUTOPILOT_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// The button says "Sign in with <label>".
+    #[arg(long, env = "AUTOPILOT_OIDC_LABEL", default_value = "single sign-on")]
+    pub oidc_label: String,
+    /// Email domains whose people may come in on their first sign-in (comma list).
+    #[arg(long, env = "AUTOPILOT_OIDC_ALLOWED_DOMAINS", value_delimiter = ',')]
+    pub oidc_allowed_domains: Vec<String>,
+    /// Groups (in the groups claim) whose members may come in (comma list).
+    #[arg(long, env = "AUTOPILOT_OIDC_ALLOWED_GROUPS", value_delimiter = ',')]
+    pub oidc_allowed_groups: Vec<String>,
+    /// Groups whose members come in as admins (comma list).
+    #[arg(long, env = "AUTOPILOT_OIDC_ADMIN_GROUPS", value_delimiter = ',')]
+    pub oidc_admin_groups: Vec<String>,
+    /// The ID token claim that lists a person's groups.
+    #[arg(long, env = "AUTOPILOT_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+    /// Who may sign in with a password: `on` (everyone), `admins` (the break-glass way in),
+    /// or `off`.
+    #[arg(long, env = "AUTOPILOT_PASSWORD_SIGNIN", default_value = "on")]
+    pub password_signin: app::api::PasswordSignIn,
+}
+
+impl SignInArgs {
+    /// The provider's settings, or `None` when no issuer is set. Refuses half a setup.
+    pub fn oidc(
+        &self,
+        public_url: Option<&str>,
+    ) -> anyhow::Result<Option<crate::oidc::OidcSettings>> {
+        let Some(issuer) = self
+            .oidc_issuer
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        else {
+            if self.password_signin == app::api::PasswordSignIn::Off {
+                anyhow::bail!(
+                    "AUTOPILOT_PASSWORD_SIGNIN=off needs single sign-on (AUTOPILOT_OIDC_ISSUER): \
+                     nobody could sign in"
+                );
+            }
+            return Ok(None);
+        };
+        let public = public_url.and_then(origin_of).ok_or_else(|| {
+            anyhow::anyhow!(
+                "single sign-on (AUTOPILOT_OIDC_ISSUER) needs AUTOPILOT_PUBLIC_URL, the board's \
+                 address as people reach it: the provider sends them back to \
+                 <AUTOPILOT_PUBLIC_URL>/auth/oidc/callback"
+            )
+        })?;
+        let client_id = self
+            .oidc_client_id
+            .clone()
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| anyhow::anyhow!("AUTOPILOT_OIDC_CLIENT_ID is missing"))?;
+        let client_secret = match (&self.oidc_client_secret, &self.oidc_client_secret_file) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "set AUTOPILOT_OIDC_CLIENT_SECRET or AUTOPILOT_OIDC_CLIENT_SECRET_FILE, not both"
+            ),
+            (Some(secret), None) => Some(secret.trim().to_string()),
+            (None, Some(file)) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "reading AUTOPILOT_OIDC_CLIENT_SECRET_FILE {}: {e}",
+                            file.display()
+                        )
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        let list = |items: &[String], lower: bool| -> Vec<String> {
+            items
+                .iter()
+                .map(|i| i.trim().trim_start_matches('@'))
+                .filter(|i| !i.is_empty())
+                .map(|i| {
+                    if lower {
+                        i.to_lowercase()
+                    } else {
+                        i.to_string()
+                    }
+                })
+                .collect()
+        };
+        Ok(Some(crate::oidc::OidcSettings {
+            issuer: issuer.to_string(),
+            client_id,
+            client_secret,
+            redirect_uri: format!("{public}/auth/oidc/callback"),
+            label: self.oidc_label.trim().to_string(),
+            allowed_domains: list(&self.oidc_allowed_domains, true),
+            allowed_groups: list(&self.oidc_allowed_groups, false),
+            admin_groups: list(&self.oidc_admin_groups, false),
+            groups_claim: self.oidc_groups_claim.trim().to_string(),
+        }))
+    }
 }
 
 /// The agent runner's settings (the original's names, plus a few).

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod oidc;
 pub mod routes;
 #[cfg(feature = "runner")]
 pub mod runner;
@@ -30,6 +31,31 @@ pub fn build_app(
     intake: Intake,
     serving: Serving,
 ) -> (axum::Router, AppState) {
+    let sign_in = oidc::SignIn::default();
+    build_app_with(
+        store,
+        site_root,
+        addr,
+        auth,
+        setup_token,
+        intake,
+        serving,
+        sign_in,
+    )
+}
+
+/// [`build_app`], with single sign-on and the password rule as given.
+#[allow(clippy::too_many_arguments)]
+pub fn build_app_with(
+    store: Store,
+    site_root: &str,
+    addr: SocketAddr,
+    auth: AuthSettings,
+    setup_token: Option<String>,
+    intake: Intake,
+    serving: Serving,
+    sign_in: oidc::SignIn,
+) -> (axum::Router, AppState) {
     routes::metrics::recorder();
     let mut leptos_options = LeptosOptions::builder()
         .output_name("autopilot")
@@ -54,8 +80,36 @@ pub fn build_app(
             serving.max_streams_per_person,
         )),
         metrics: serving.metrics,
+        sign_in,
     };
     (routes::router(state.clone()), state)
+}
+
+/// Single sign-on and the password rule, from the settings, said at start-up.
+fn sign_in(args: &config::ServeArgs) -> anyhow::Result<oidc::SignIn> {
+    let password = args.sign_in.password_signin;
+    let oidc = match args.sign_in.oidc(args.public_url.as_deref())? {
+        Some(settings) => {
+            tracing::info!(
+                issuer = %settings.issuer,
+                redirect_uri = %settings.redirect_uri,
+                "single sign-on is on: register this redirect URI at the provider"
+            );
+            if settings.allowed_domains.is_empty()
+                && settings.allowed_groups.is_empty()
+                && settings.admin_groups.is_empty()
+            {
+                tracing::warn!(
+                    "no AUTOPILOT_OIDC_ALLOWED_DOMAINS, _ALLOWED_GROUPS or _ADMIN_GROUPS: only \
+                     people already linked, or invited, can sign in through the provider"
+                );
+            }
+            Some(Arc::new(oidc::Oidc::new(settings)?))
+        }
+        None => None,
+    };
+    tracing::info!(?password, "password sign-in");
+    Ok(oidc::SignIn { oidc, password })
 }
 
 /// Opens the database, builds the router and serves until SIGINT or SIGTERM.
@@ -101,7 +155,8 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     if intake.self_heal {
         tracing::info!("self-heal is on: failing requests file bugs");
     }
-    let (app, state) = build_app(
+    let sign_in = sign_in(&args)?;
+    let (app, state) = build_app_with(
         store,
         &site_root.to_string_lossy(),
         args.addr,
@@ -109,6 +164,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         setup_token,
         intake,
         args.serving(),
+        sign_in,
     );
     spawn_housekeeping(state);
 

@@ -206,6 +206,9 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
     ),
     ("POST", "/api/revoke_invite", Admin, Some((FORM, "id=1"))),
     ("GET", "/invite/{secret}", Public, None),
+    ("POST", "/api/sign_in_options", SameSite, Some((FORM, ""))),
+    ("GET", "/auth/oidc/start", Public, None),
+    ("GET", "/auth/oidc/callback", Public, None),
     (
         "POST",
         "/invite/{secret}",

@@ -12,9 +12,11 @@ use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 mod admin;
 pub mod codec;
 mod invites;
+mod sign_in;
 mod users;
 pub use admin::*;
 pub use invites::*;
+pub use sign_in::*;
 pub use users::*;
 
 #[cfg(feature = "ssr")]

@@ -2,6 +2,7 @@
 //! with and without JavaScript.
 
 use super::hydration_marker;
+use crate::api::{get_sign_in_options, PasswordSignIn};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -12,10 +13,12 @@ pub fn LoginPage() -> impl IntoView {
     let error = move || {
         query.read().get("error").map(|code| match code.as_str() {
             "rate" => "Too many attempts. Wait a minute, then try again.",
+            "password_off" => "Password sign-in is off on this board: use the button above.",
             _ => "That email and password do not match an account.",
         })
     };
     let signed_out = move || query.read().get("signed_out").is_some();
+    let options = Resource::new(|| (), |_| get_sign_in_options());
     let marker = hydration_marker();
     view! {
         <main class="auth-page" data-hydrated=move || marker.get()>
@@ -26,23 +29,49 @@ pub fn LoginPage() -> impl IntoView {
                     signed_out()
                         .then(|| view! { <p class="notice" role="status">"You are signed out."</p> })
                 }}
-                <label>
-                    "Email"
-                    <input type="email" name="email" autocomplete="username" required autofocus />
-                </label>
-                <label>
-                    "Password"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="current-password"
-                        required
-                    />
-                </label>
-                <input type="hidden" name="next" value=next />
-                <button type="submit">"Sign in"</button>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let options = options.await.unwrap_or_default();
+                        let start = format!(
+                            "/auth/oidc/start?next={}",
+                            crate::percent::query_value(&next()),
+                        );
+                        let provider = options.provider_label.map(|label| {
+                            view! {
+                                <a class="button provider" href=start>
+                                    {format!("Sign in with {label}")}
+                                </a>
+                            }
+                        });
+                        let password = match options.password {
+                            PasswordSignIn::Off => None,
+                            mode => Some(view! { <PasswordFields next=next() mode /> }),
+                        };
+                        view! { {provider} {password} }
+                    })}
+                </Suspense>
             </form>
         </main>
+    }
+}
+
+/// The email and password fields of the sign-in form.
+#[component]
+fn PasswordFields(next: String, mode: PasswordSignIn) -> impl IntoView {
+    let admins_only = (mode == PasswordSignIn::Admins)
+        .then(|| view! { <p class="hint">"Password sign-in is for admins only."</p> });
+    view! {
+        {admins_only}
+        <label>
+            "Email"
+            <input type="email" name="email" autocomplete="username" required autofocus />
+        </label>
+        <label>
+            "Password"
+            <input type="password" name="password" autocomplete="current-password" required />
+        </label>
+        <input type="hidden" name="next" value=next />
+        <button type="submit">"Sign in"</button>
     }
 }
 

@@ -64,7 +64,13 @@ pub fn App() -> impl IntoView {
                 />
                 // The pages below are their own wasm chunks (`cargo leptos build --split`),
                 // fetched when first shown: the board's first paint does not wait for them.
-                <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()} />
+                // Async: the sign-in options (provider button, password form) are in the first
+                // HTML, so signing in works without JavaScript.
+                <Route
+                    path=StaticSegment("login")
+                    view={Lazy::<LoginRoute>::new()}
+                    ssr=SsrMode::Async
+                />
                 <Route path=StaticSegment("setup") view={Lazy::<SetupRoute>::new()} />
                 <Route
                     path=StaticSegment("admin")

@@ -68,6 +68,8 @@ const TABLES: &[Table] = &[
             ("created_at", Int),
             ("last_used_at", Int),
             ("revoked_at", Int),
+            ("scopes", Text),
+            ("expires_at", Int),
         ],
     },
     Table {
@@ -84,6 +86,19 @@ const TABLES: &[Table] = &[
             ("used_at", Int),
             ("used_by", Int),
             ("revoked_at", Int),
+        ],
+    },
+    Table {
+        name: "oidc_identities",
+        key: "id",
+        batch: 500,
+        columns: &[
+            ("id", Int),
+            ("user_id", Int),
+            ("issuer", Text),
+            ("subject", Text),
+            ("created_at", Int),
+            ("last_seen_at", Int),
         ],
     },
     Table {
@@ -237,6 +252,7 @@ const SEQUENCED: &[&str] = &[
     "users",
     "api_tokens",
     "invitations",
+    "oidc_identities",
     "issues",
     "comments",
     "attachments",

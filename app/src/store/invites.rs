@@ -1,5 +1,6 @@
 //! Invite links. Only a SHA-256 of each link's secret is kept (see `auth::token_hash`).
 
+use super::identities::{insert_user, link_identity, Identity};
 use super::{now_ms, on_pool, on_tx, Store};
 use crate::domain::{Invitation, InviteState, User, UserRole, INVITE_PREFIX};
 use crate::error::{AppError, AppResult};
@@ -74,7 +75,8 @@ impl Store {
     }
 
     /// Uses an open invitation to make an account with its role, in one write transaction:
-    /// two people opening the same link at once make one account, not two. Answers the
+    /// two people opening the same link at once make one account, not two. With `identity`
+    /// the account is linked to the invitee's account at the OpenID provider. Answers the
     /// invitation's state instead when it is not open (nothing is made), and not found for a
     /// secret no invitation has. An email in use is a conflict (the link stays open).
     pub async fn accept_invitation(
@@ -83,6 +85,7 @@ impl Store {
         email: &str,
         name: &str,
         password_hash: &str,
+        identity: Option<Identity<'_>>,
     ) -> AppResult<Result<User, InviteState>> {
         let sql = format!("{INVITE_SELECT} WHERE i.secret_hash = $1");
         let mut tx = self.begin_write().await?;
@@ -91,36 +94,19 @@ impl Store {
             .fetch_optional(e)
             .await)?
         .ok_or_else(|| AppError::not_found("invitation"))?;
-        let now = now_ms();
-        let state = invite.state(now);
+        let state = invite.state(now_ms());
         if state != InviteState::Open {
             return Ok(Err(state));
         }
-        let made = on_tx!(&mut tx, e => sqlx::query_as::<_, User>(
-            "INSERT INTO users (email, display_name, password_hash, role, created_at)
-             VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, email, display_name, role, auth_epoch, created_at, disabled_at",
-        )
-        .bind(email)
-        .bind(name)
-        .bind(password_hash)
-        .bind(invite.role)
-        .bind(now)
-        .fetch_one(e)
-        .await);
-        let user = match made {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(AppError::Conflict(format!(
-                    "a user with the email {email} already exists"
-                )))
-            }
-            other => other?,
-        };
+        let user = insert_user(&mut tx, email, name, invite.role, password_hash).await?;
+        if let Some(identity) = identity {
+            link_identity(&mut tx, user.id, identity).await?;
+        }
         on_tx!(&mut tx, e => sqlx::query(
             "UPDATE invitations SET used_at = $2, used_by = $3 WHERE id = $1"
         )
         .bind(invite.id)
-        .bind(now)
+        .bind(now_ms())
         .bind(user.id)
         .execute(e)
         .await

@@ -14,6 +14,7 @@
 mod backup;
 mod copy;
 mod figures;
+mod identities;
 mod invites;
 mod issues;
 mod limits;
@@ -26,6 +27,7 @@ mod users;
 pub use backup::{check_backup, BackupReport};
 pub use copy::{copy_board, CopyReport};
 pub use figures::{Figures, PoolFigures};
+pub use identities::Identity;
 pub use issues::IssueFilter;
 pub use runs::{Heartbeat, RunFinish, RunPatches};
 pub use sessions::SessionBackend;

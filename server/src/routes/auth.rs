@@ -262,6 +262,9 @@ async fn login(
         }
         Err(_) => return Ok(to_login("invalid", "/").into_response()),
     };
+    if state.sign_in.password == app::api::PasswordSignIn::Off {
+        return Ok(to_login("password_off", &form.next).into_response());
+    }
     // Checked before anything is counted or hashed: no stored account can have such an email
     // or password, and nothing a client typed is kept.
     let Ok(email) = validate_email(&form.email) else {
@@ -300,7 +303,11 @@ async fn login(
         }
     };
     match user {
-        Some(user) if password_ok && !user.is_disabled() => {
+        // With AUTOPILOT_PASSWORD_SIGNIN=admins a member's password opens nothing (answered
+        // as a wrong one: the answer tells nobody whether it was right).
+        Some(user)
+            if password_ok && !user.is_disabled() && state.sign_in.password_allowed(user.role) =>
+        {
             attempt.succeeded();
             auth::sign_in(&session, &user).await?;
             tracing::info!(user = user.id, "signed in");
@@ -514,8 +521,11 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
             Err(err) => err.into_response(),
         },
         ("/login", Ok(_)) => Redirect::to("/").into_response(),
-        // An invitee has no account yet; their link's page says whether it still works.
-        (p, _) if p.starts_with("/invite/") => next.run(request).await,
+        // An invitee has no account yet (their link's page says whether it still works), and
+        // single sign-on is a way in, like `/login`.
+        (p, _) if p.starts_with("/invite/") || p.starts_with("/auth/oidc/") => {
+            next.run(request).await
+        }
         ("/login", Err(_)) => next.run(request).await,
         (_, Ok(actor)) if path.starts_with("/admin") && actor.role != Role::Admin => {
             forbidden_page(&state.leptos_options)

@@ -4,6 +4,7 @@
 //! which, and nothing is made.
 
 use super::auth::{busy_page, FORM_BODY_LIMIT};
+use super::plain::{escape, page};
 use super::AppState;
 use app::auth::{self, hash_password, token_hash};
 use app::domain::{
@@ -13,7 +14,7 @@ use app::error::AppError;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -149,7 +150,7 @@ async fn accept(
     };
     let made = state
         .store
-        .accept_invitation(&token_hash(&secret), &email, &name, &hash)
+        .accept_invitation(&token_hash(&secret), &email, &name, &hash, None)
         .await;
     match made {
         Ok(Ok(user)) => {
@@ -172,32 +173,6 @@ async fn accept(
     }
 }
 
-/// Text for an HTML attribute or element.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn page(state: &AppState, title: &str, status: StatusCode, main: &str) -> Response {
-    let css = super::assets::stylesheet_href(&state.leptos_options);
-    let html = format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title} · Autopilot</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer"><link rel="stylesheet" href="{css}"></head>
-<body>{main}</body></html>"#
-    );
-    (status, Html(html)).into_response()
-}
-
 fn form_page(
     state: &AppState,
     secret: &str,
@@ -214,6 +189,15 @@ fn form_page(
         .map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, escape(p)))
         .unwrap_or_default();
     let (name, email) = (escape(name), escape(email));
+    // Or come in through the provider: the account is linked to theirs, with this role.
+    let provider = match &state.sign_in.oidc {
+        Some(oidc) => format!(
+            r#"<p class="hint">or</p><a class="button" href="/auth/oidc/start?invite={}">Sign in with {}</a>"#,
+            escape(&app::percent::query_value(secret)),
+            escape(&oidc.settings.label)
+        ),
+        None => String::new(),
+    };
     let main = format!(
         r#"<main class="auth-page"><form class="auth-card" method="post" action="{action}">
 <h1>Join Autopilot</h1>
@@ -223,13 +207,13 @@ fn form_page(
 <label>Email <input type="email" name="email" autocomplete="username" value="{email}" required></label>
 <label>Password (12 characters or more) <input type="password" name="password" autocomplete="new-password" minlength="12" required></label>
 <button type="submit">Create account and sign in</button>
-</form></main>"#
+{provider}</form></main>"#
     );
     page(state, "Join", status, &main)
 }
 
 /// Why a link does not work; `None`: no invitation has that secret (mistyped, or not a link).
-fn gone_page(state: &AppState, why: Option<InviteState>) -> Response {
+pub(super) fn gone_page(state: &AppState, why: Option<InviteState>) -> Response {
     let sentence = match why {
         Some(InviteState::Used) => "This invite link has been used already. If it was you, sign in.",
         Some(InviteState::Expired) => "This invite link has expired. Ask an admin for a new one.",

@@ -16,7 +16,9 @@ mod invite;
 mod issues;
 pub mod live;
 pub mod metrics;
+mod oidc;
 pub mod openapi;
+mod plain;
 mod runs;
 pub mod self_heal;
 mod socket;
@@ -70,12 +72,15 @@ pub struct AppState {
     pub live: Arc<live::LiveStreams>,
     /// Who may read `/metrics`.
     pub metrics: crate::config::MetricsAccess,
+    /// Single sign-on, and who may sign in with a password.
+    pub sign_in: crate::oidc::SignIn,
 }
 
 pub fn router(state: AppState) -> Router {
     let store = state.store.clone();
     let policy = state.auth.policy;
     let models = state.models.clone();
+    let sign_in = state.sign_in.options();
     let board = Router::new()
         .leptos_routes_with_context(
             &state,
@@ -84,6 +89,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(store.clone());
                 provide_context(policy);
                 provide_context(models.clone());
+                provide_context(sign_in.clone());
             },
             {
                 let options = state.leptos_options.clone();
@@ -108,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::router())
         .merge(auth::router())
         .merge(invite::router())
+        .merge(oidc::router())
         .merge(OpenApiRouter::from(board))
         .layer(from_fn_with_state(state.clone(), warm::board_pages))
         .layer(from_fn_with_state(state.clone(), auth::pages))

@@ -38,7 +38,8 @@ pub fn LoginPage() -> impl IntoView {
                         );
                         let provider = options.provider_label.map(|label| {
                             view! {
-                                <a class="button provider" href=start>
+                                // External: the router must not handle it, the server does.
+                                <a class="button provider" href=start rel="external">
                                     {format!("Sign in with {label}")}
                                 </a>
                             }

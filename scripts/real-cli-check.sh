@@ -71,7 +71,7 @@ wait_for_run() {
 for _ in $(seq 60); do curl -sf "http://127.0.0.1:$BOARD_PORT/healthz" >/dev/null && break; sleep 0.5; done
 # The server has made the database; the command line adds to it (it never makes one).
 AUTOPILOT_PASSWORD='check password 123' "$BIN" user add --email check@example.com --name Check --role admin >/dev/null
-TOKEN=$("$BIN" token create --email check@example.com --name check | tail -1)
+TOKEN=$("$BIN" token create --email check@example.com --name check --scope read,write,move,admin | tail -1)
 ID=$(api -d '{"title":"Add a greeting file","body":"Create HELLO.md with a greeting.","status":"ready"}' \
   "http://127.0.0.1:$BOARD_PORT/api/autopilot/issues" | json v.id)
 echo "== issue #$ID is ready; waiting for the runner" >&2

@@ -1,7 +1,7 @@
 //! Who is calling: passwords, bearer tokens and sessions. [`authenticate`] is the one check
 //! that every protected route and server function goes through.
 
-use crate::domain::{Actor, Role, User};
+use crate::domain::{Action, Actor, Caller, User};
 use crate::error::{AppError, AppResult};
 use crate::store::{now_ms, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
@@ -48,12 +48,17 @@ fn session_error(err: tower_sessions::session::Error) -> AppError {
 /// Who the page guard found the caller to be, kept on the request, so the server functions a
 /// page calls while it renders do not look the caller up again. Only the server puts it there.
 #[derive(Clone, Debug)]
-pub struct Authenticated(pub Actor);
+pub struct Authenticated(pub Caller);
 
-/// The caller, from a bearer token or the session; `Unauthorized` if neither names a live user.
-pub async fn authenticate(parts: &Parts, store: &Store, policy: SessionPolicy) -> AppResult<Actor> {
-    if let Some(Authenticated(actor)) = parts.extensions.get::<Authenticated>() {
-        return Ok(actor.clone());
+/// The caller, from a bearer token (with its scopes) or the session (every scope);
+/// `Unauthorized` if neither names a live user, or the token is revoked or past its expiry.
+pub async fn authenticate(
+    parts: &Parts,
+    store: &Store,
+    policy: SessionPolicy,
+) -> AppResult<Caller> {
+    if let Some(Authenticated(caller)) = parts.extensions.get::<Authenticated>() {
+        return Ok(caller.clone());
     }
     if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
         let token = header
@@ -63,7 +68,11 @@ pub async fn authenticate(parts: &Parts, store: &Store, policy: SessionPolicy) -
             .map(str::trim)
             .ok_or(AppError::Unauthorized)?;
         return match store.user_by_token_hash(&token_hash(token)).await? {
-            Some(user) if !user.is_disabled() => Ok(Actor::user(&user)),
+            Some((user, token)) if !user.is_disabled() => Ok(Caller::token(
+                Actor::user(&user),
+                token.id,
+                token.scopes().0,
+            )),
             _ => Err(AppError::Unauthorized),
         };
     }
@@ -100,7 +109,7 @@ pub async fn authenticate(parts: &Parts, store: &Store, policy: SessionPolicy) -
                     .await
                     .map_err(session_error)?;
             }
-            Ok(Actor::user(&user))
+            Ok(Caller::session(Actor::user(&user)))
         }
         _ => {
             session.flush().await.map_err(session_error)?;
@@ -109,17 +118,17 @@ pub async fn authenticate(parts: &Parts, store: &Store, policy: SessionPolicy) -
     }
 }
 
-/// Like [`authenticate`], and the caller must be an admin.
-pub async fn authenticate_admin(
+/// Like [`authenticate`], and the caller's role and scopes must allow `action`
+/// ([`Caller::require`]: a 403 naming what is missing).
+pub async fn authorize(
     parts: &Parts,
     store: &Store,
     policy: SessionPolicy,
-) -> AppResult<Actor> {
-    let actor = authenticate(parts, store, policy).await?;
-    if actor.role != Role::Admin {
-        return Err(AppError::Forbidden("admins only".into()));
-    }
-    Ok(actor)
+    action: Action,
+) -> AppResult<Caller> {
+    let caller = authenticate(parts, store, policy).await?;
+    caller.require(action)?;
+    Ok(caller)
 }
 
 /// Starts a session for `user` under a fresh id (no session fixation).

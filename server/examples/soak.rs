@@ -284,7 +284,16 @@ fn person(bin: &str, url: &str, role: &str) -> anyhow::Result<String> {
     run(&[
         "user", "add", "--email", &email, "--name", role, "--role", role,
     ])?;
-    let printed = run(&["token", "create", "--email", &email, "--name", "soak"])?;
+    let printed = run(&[
+        "token",
+        "create",
+        "--email",
+        &email,
+        "--name",
+        "soak",
+        "--scope",
+        "read,write,move,admin",
+    ])?;
     printed
         .lines()
         .last()

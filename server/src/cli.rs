@@ -3,7 +3,12 @@
 use crate::config::DatabaseArgs;
 use anyhow::{bail, Context};
 use app::auth::{hash_password, new_token, token_hash};
-use app::domain::{validate_display_name, validate_email, validate_password, UserRole};
+use app::domain::{
+    format_time, validate_display_name, validate_email, validate_expiry_days, validate_password,
+    Scopes, UserRole,
+};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 use app::store::Store;
 use clap::Subcommand;
 
@@ -61,6 +66,21 @@ pub enum TokenCommand {
         /// A name to tell tokens apart, e.g. "ci" or "deploy-script".
         #[arg(long)]
         name: String,
+        /// What it may do, a comma list of: read, write, move, admin, runner, mcp (the role
+        /// still applies: `admin` on a member's token gives nothing).
+        #[arg(long)]
+        scope: String,
+        /// It stops working after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List a person's tokens that are not revoked (name, scopes, created, last used,
+    /// expires).
+    List {
+        #[arg(long)]
+        email: String,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -254,19 +274,47 @@ pub async fn run_user(command: UserCommand) -> anyhow::Result<()> {
 
 pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create { email, name, db } => {
+        TokenCommand::Create {
+            email,
+            name,
+            scope,
+            expires_in_days,
+            db,
+        } => {
+            let scopes = Scopes::parse(&scope)?;
+            let expires_in_days = validate_expiry_days(expires_in_days)?;
             let store = open(&db).await?;
             let user = find_user(&store, &email).await?;
             let name = validate_display_name(&name)?;
             let token = new_token();
+            let expires_at = expires_in_days.map(|days| app::store::now_ms() + days * DAY_MS);
             store
-                .create_api_token(user.id, &name, &token_hash(&token))
+                .create_scoped_token(user.id, &name, &token_hash(&token), scopes, expires_at)
                 .await?;
             eprintln!(
-                "token '{name}' for {} (shown once; keep it secret):",
+                "token '{name}' for {} with {scopes} (shown once; keep it secret):",
                 user.email
             );
             println!("{token}");
+        }
+        TokenCommand::List { email, db } => {
+            let store = open(&db).await?;
+            let user = find_user(&store, &email).await?;
+            let when = |at: Option<i64>| at.map_or_else(|| "never".to_string(), format_time);
+            println!("name\tscopes\tcreated\tlast used\texpires");
+            for token in store.list_api_tokens(user.id).await? {
+                let scopes = match token.scopes() {
+                    (_, true) => "legacy (full rights: replace it)".to_string(),
+                    (scopes, false) => scopes.to_string(),
+                };
+                println!(
+                    "{}\t{scopes}\t{}\t{}\t{}",
+                    token.name,
+                    format_time(token.created_at),
+                    when(token.last_used_at),
+                    when(token.expires_at)
+                );
+            }
         }
         TokenCommand::Revoke { email, name, db } => {
             let store = open(&db).await?;

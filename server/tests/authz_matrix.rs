@@ -1,5 +1,6 @@
 //! The authorization matrix: every route, server function and page, called as anonymous,
-//! member, admin (by bearer token and by session) and from a foreign site. A route, server
+//! member, admin (by bearer token and by session) and from a foreign site, and by tokens of
+//! each scope (every route × role × scope). A route, server
 //! function or page that is added without a row here makes `every_endpoint_has_a_row` fail.
 
 #[macro_use]
@@ -12,7 +13,7 @@ use app::auth::hash_password;
 use app::domain::UserRole;
 use axum::body::Body;
 use axum::http::StatusCode;
-use common::{Caller, Reply, TestApp, ADMIN_EMAIL, MEMBER_EMAIL};
+use common::{add_token, Caller, Reply, TestApp, ADMIN_EMAIL, MEMBER_EMAIL};
 use std::collections::BTreeSet;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,8 +28,13 @@ enum Access {
     Member,
     /// Admins only.
     Admin,
+    /// One's own tokens and sessions: any signed-in person, by session only (a token gets
+    /// 403, whatever its scopes).
+    Account,
     /// A page: anonymous people are sent to the login page.
     MemberPage,
+    /// One's own tokens or sessions: a page for sessions (a token gets 403).
+    AccountPage,
     /// A page for admins: members get 403.
     AdminPage,
     /// A page anyone can open (login, first-run set-up).
@@ -218,6 +224,20 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
             "name=N&email=n%40example.com&password=correct+horse+battery",
         )),
     ),
+    ("POST", "/api/list_my_tokens", Account, Some((FORM, ""))),
+    (
+        "POST",
+        "/api/create_my_token",
+        Account,
+        Some((FORM, "name=n&scope_read=on")),
+    ),
+    (
+        "POST",
+        "/api/revoke_my_token",
+        Account,
+        Some((FORM, "id=999")),
+    ),
+    ("GET", "/account/tokens", AccountPage, None),
     ("GET", "/", MemberPage, None),
     ("GET", "/admin/users", AdminPage, None),
     ("GET", "/login", PublicPage, None),
@@ -340,8 +360,12 @@ async fn every_caller_gets_what_the_matrix_says() {
                 (Member, Caller::Anonymous) | (Admin, Caller::Anonymous) => {
                     reply.status == StatusCode::UNAUTHORIZED
                 }
-                (MemberPage | AdminPage, Caller::Anonymous) => sent_to_login(&reply),
-                (Member, _) => ok(&reply),
+                (MemberPage | AdminPage | AccountPage, Caller::Anonymous) => sent_to_login(&reply),
+                (AccountPage, Caller::Bearer(_)) => reply.status == StatusCode::FORBIDDEN,
+                (AccountPage, _) => reply.status == StatusCode::OK,
+                (Account, Caller::Anonymous) => reply.status == StatusCode::UNAUTHORIZED,
+                (Account, Caller::Bearer(_)) => reply.status == StatusCode::FORBIDDEN,
+                (Member | Account, _) => ok(&reply),
                 (MemberPage, _) => reply.status == StatusCode::OK,
                 (Admin, _) if is_admin => ok(&reply),
                 (Admin, _) => reply.status == StatusCode::FORBIDDEN,
@@ -377,6 +401,122 @@ async fn every_caller_gets_what_the_matrix_says() {
     assert_eq!(out.status, StatusCode::SEE_OTHER);
 }
 
+/// The scopes a token needs for a row, besides the role: what `read` does not cover is
+/// written out here (and `Admin` rows need `admin`), independently of the app's own rule
+/// (`app::domain::Action::scope`), so a route that asks for the wrong scope fails.
+const TOKEN_SCOPES: &[(&str, &str, &[&str])] = &[
+    ("POST", "/api/autopilot/issues", &["write"]),
+    ("PATCH", "/api/autopilot/issues/{id}", &["write"]),
+    ("POST", "/api/autopilot/issues/{id}/status", &["move"]),
+    ("POST", "/api/autopilot/issues/{id}/comments", &["write"]),
+    ("POST", "/api/autopilot/issues/{id}/attachments", &["write"]),
+    ("POST", "/api/list_board", &["read"]),
+    ("POST", "/api/get_card", &["read"]),
+    ("POST", "/api/get_issue_view", &["read"]),
+    ("POST", "/api/whoami", &["read"]),
+    ("POST", "/api/create_issue", &["write"]),
+    ("POST", "/api/update_issue", &["write"]),
+    ("POST", "/api/add_comment", &["write"]),
+    ("POST", "/api/upload_attachment", &["write"]),
+    ("POST", "/api/move_issue", &["move"]),
+    // Back to ready with the reviewer's words: a move and a comment.
+    ("POST", "/api/request_changes", &["move", "write"]),
+];
+
+/// What a token needs for a row: `None` for rows tokens do not reach by scope (public ones,
+/// sign-in forms, pages).
+fn token_needs(method: &str, path: &str, access: Access) -> Option<&'static [&'static str]> {
+    let listed = TOKEN_SCOPES
+        .iter()
+        .find(|row| row.0 == method && row.1 == path)
+        .map(|row| row.2);
+    match access {
+        Admin => Some(&["admin"]),
+        // No scope is enough: a token never manages tokens or sessions.
+        Account => Some(&["a session"]),
+        Member if method == "GET" => Some(listed.unwrap_or(&["read"])),
+        Member => Some(listed.unwrap_or_else(|| {
+            panic!("{method} {path}: say in TOKEN_SCOPES which scopes a token needs")
+        })),
+        _ => None,
+    }
+}
+
+/// Scopes as a dimension: every route × role × a token with one scope. A token passes only
+/// with the scopes its row needs (and the role); else a 403 that names a missing scope, or
+/// "admins only" for a member's token on an admin action whatever its scopes.
+async fn every_token_scope_gets_what_the_matrix_says() {
+    let app = TestApp::new().await;
+    let id = app.create("target").await["id"].as_i64().unwrap();
+    assert_eq!(id, 1);
+    let up = app
+        .raw(
+            "POST",
+            "/api/autopilot/issues/1/attachments",
+            MULTIPART,
+            UPLOAD,
+        )
+        .await;
+    assert_eq!(up.status, StatusCode::CREATED);
+    let hash = hash_password("correct horse battery".into()).await.unwrap();
+    app.store
+        .create_user("cy@example.com", "Cy", UserRole::Member, &hash)
+        .await
+        .unwrap();
+    let mut callers = Vec::new();
+    for (role, email) in [("member", MEMBER_EMAIL), ("admin", ADMIN_EMAIL)] {
+        for scope in app::domain::Scope::ALL {
+            let token = add_token(&app.store, email, scope.as_str(), None).await;
+            callers.push((role, scope.as_str(), Caller::Bearer(token)));
+        }
+    }
+    let mut failures = Vec::new();
+    for &(method, template, access, body) in MATRIX {
+        let Some(needs) = token_needs(method, template, access) else {
+            continue;
+        };
+        let path = template.replace("{id}", "1");
+        for (role, scope, caller) in &callers {
+            let (content_type, payload) = body.unwrap_or(("", ""));
+            let content_type = (!content_type.is_empty()).then_some(content_type);
+            let reply = if path == "/api/autopilot/stream" {
+                app.status_only(caller, method, &path).await
+            } else {
+                app.call(caller, method, &path, content_type, Body::from(payload))
+                    .await
+            };
+            let text = reply.text();
+            let role_ok = access != Admin || *role == "admin";
+            let expected_ok = if access == Account {
+                reply.status == StatusCode::FORBIDDEN
+                    && text.contains("a token cannot manage tokens or sessions")
+            } else if !role_ok {
+                reply.status == StatusCode::FORBIDDEN && text.contains("admins only")
+            } else if needs.iter().all(|n| n == scope) {
+                ok(&reply)
+            } else {
+                reply.status == StatusCode::FORBIDDEN
+                    && needs
+                        .iter()
+                        .filter(|n| *n != scope)
+                        .any(|n| text.contains(&format!(r#"this token lacks the \"{n}\" scope"#)))
+            };
+            if !expected_ok {
+                failures.push(format!(
+                    "{method} {path} as a {role}'s {scope} token ({access:?}, needs {needs:?}): {} {}",
+                    reply.status,
+                    text.chars().take(160).collect::<String>()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "token scopes broken:\n{}",
+        failures.join("\n")
+    );
+}
+
 /// Every page at an address the app's router matches and axum's does not (a trailing slash):
 /// the 404 fallback, outside the session layer and the page guard, never renders it. An
 /// anonymous caller ends at the login page, a member at the guard's answer, never a 200 shell
@@ -389,7 +529,7 @@ async fn pages_with_a_trailing_slash_go_through_the_guard() {
     // worked out again here, while other tests serve pages (see `routes::route_list`).
     let pages = MATRIX
         .iter()
-        .filter(|row| matches!(row.2, MemberPage | AdminPage | PublicPage))
+        .filter(|row| matches!(row.2, MemberPage | AdminPage | AccountPage | PublicPage))
         .map(|row| row.1.replace("{id}", "1"));
     for page in pages {
         if page == "/" {
@@ -424,5 +564,6 @@ async fn pages_with_a_trailing_slash_go_through_the_guard() {
 
 on_both_engines!(
     every_caller_gets_what_the_matrix_says,
+    every_token_scope_gets_what_the_matrix_says,
     pages_with_a_trailing_slash_go_through_the_guard,
 );

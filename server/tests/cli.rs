@@ -41,6 +41,8 @@ async fn commands_refuse_a_database_that_does_not_exist_and_create_nothing() {
             "a@example.com",
             "--name",
             "ci",
+            "--scope",
+            "read",
         ],
     ] {
         let out = autopilot(&url, args);

@@ -48,10 +48,36 @@ async fn the_contract_is_public_and_describes_auth_and_errors() {
     assert!(spec["security"].as_array().unwrap().len() == 2);
     let feedback = &spec["paths"]["/api/autopilot/feedback"]["post"];
     assert_eq!(feedback["security"], serde_json::json!([]));
+    // Each protected operation names the scope its token needs; a missing one is a 403.
     let list = &spec["paths"]["/api/autopilot/issues"]["get"];
-    assert!(list.get("security").is_none(), "{list}");
-    for status in ["401", "404", "429"] {
+    let needs = |scope: &str| serde_json::json!([{"bearer": [scope]}, {"session": []}]);
+    assert_eq!(list["security"], needs("read"), "{list}");
+    for status in ["401", "403", "404", "429"] {
         assert!(list["responses"][status].is_object(), "{status}");
+    }
+    let status = &spec["paths"]["/api/autopilot/issues/{id}/status"]["post"];
+    assert_eq!(status["security"], needs("move"));
+    assert_eq!(
+        spec["paths"]["/api/autopilot/issues"]["post"]["security"],
+        needs("write")
+    );
+    assert_eq!(spec["paths"]["/metrics"]["get"]["security"], needs("admin"));
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let security = &operation["security"];
+            if security == &serde_json::json!([]) {
+                continue;
+            }
+            let scopes = security[0]["bearer"].as_array();
+            assert!(
+                scopes.is_some_and(|s| s.len() == 1),
+                "{method} {path} does not say which scope its token needs: {security}"
+            );
+            assert!(
+                operation["responses"]["403"].is_object(),
+                "{method} {path} does not list the 403 of a missing scope"
+            );
+        }
     }
 }
 

@@ -9,11 +9,13 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 
+mod account;
 mod admin;
 pub mod codec;
 mod invites;
 mod sign_in;
 mod users;
+pub use account::*;
 pub use admin::*;
 pub use invites::*;
 pub use sign_in::*;
@@ -21,8 +23,9 @@ pub use users::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::auth::{authenticate, authenticate_admin, SessionPolicy};
+    use crate::auth::{authorize, SessionPolicy};
     use crate::domain::{parse_patch, Actor, ChangesView, Status, COMMENT_MAX_BYTES};
+    use crate::domain::{Action, Caller};
     use crate::error::{AppError, AppResult};
     use crate::store::Store;
     use leptos::prelude::use_context;
@@ -188,20 +191,18 @@ mod ssr {
         err
     }
 
-    /// The signed-in caller; every server function starts here.
-    pub async fn current_actor() -> AppResult<Actor> {
+    /// The caller, who must be allowed `action` (role and scopes); every server function
+    /// starts here.
+    pub async fn caller(action: Action) -> AppResult<Caller> {
         let (parts, policy) = request()?;
-        authenticate(&parts, &store()?, policy)
+        authorize(&parts, &store()?, policy, action)
             .await
             .map_err(with_status)
     }
 
-    /// The signed-in caller, who must be an admin.
-    pub async fn current_admin() -> AppResult<Actor> {
-        let (parts, policy) = request()?;
-        authenticate_admin(&parts, &store()?, policy)
-            .await
-            .map_err(with_status)
+    /// The caller, who must be an admin (with the `admin` scope, on a token).
+    pub async fn current_admin() -> AppResult<Caller> {
+        caller(Action::Administer).await
     }
 }
 
@@ -215,9 +216,9 @@ pub async fn list_board(
     #[server(default)] mine: bool,
     #[server(default)] shown: Vec<i64>,
 ) -> Result<BoardIssues, AppError> {
-    let actor = ssr::current_actor().await?;
+    let actor = ssr::caller(crate::domain::Action::Read).await?;
     let assignee = if mine {
-        Some(actor.name)
+        Some(actor.actor.name)
     } else {
         assignee.filter(|a| !a.trim().is_empty())
     };
@@ -244,7 +245,7 @@ pub async fn list_board(
 /// `issue` is `None` when the issue is gone.
 #[server(endpoint = "get_card", output = crate::api::codec::JsonText)]
 pub async fn get_card(id: i64) -> Result<CardUpdate, AppError> {
-    ssr::current_actor().await?;
+    ssr::caller(crate::domain::Action::Read).await?;
     let store = ssr::store()?;
     let issue = store.card(id).await?;
     let counts = store
@@ -261,7 +262,7 @@ pub async fn get_issue_view(
     id: i64,
     #[server(default)] changes_run: Option<i64>,
 ) -> Result<IssueView, AppError> {
-    ssr::current_actor().await?;
+    ssr::caller(crate::domain::Action::Read).await?;
     let store = ssr::store()?;
     let detail = store.issue_detail(id).await.map_err(ssr::with_status)?;
     let body_html = crate::markdown::render(&detail.issue.body);
@@ -291,7 +292,7 @@ pub async fn create_issue(
     #[server(default)] depends_on: String,
     #[server(default)] model: Option<String>,
 ) -> Result<i64, AppError> {
-    let actor = ssr::current_actor().await?;
+    let actor = ssr::caller(crate::domain::Action::EditIssue).await?;
     let model = ssr::form_model(model)?;
     let new = crate::domain::NewIssue {
         model,
@@ -320,7 +321,7 @@ pub async fn move_issue(
     version: i64,
     #[server(default)] before: Option<i64>,
 ) -> Result<(), AppError> {
-    let actor = ssr::current_actor().await?;
+    let actor = ssr::caller(crate::domain::Action::MoveIssue).await?;
     ssr::store()?
         .place_issue(&actor, id, to, Some(version), before)
         .await
@@ -343,7 +344,7 @@ pub async fn update_issue(
     #[server(default)] depends_on: String,
     #[server(default)] model: Option<String>,
 ) -> Result<Issue, AppError> {
-    let actor = ssr::current_actor().await?;
+    let actor = ssr::caller(crate::domain::Action::EditIssue).await?;
     let model = ssr::form_model(model)?;
     let patch = crate::domain::IssuePatch {
         // Left out of the form (no models to choose from): unchanged.
@@ -365,7 +366,7 @@ pub async fn update_issue(
 
 #[server(endpoint = "add_comment", output = crate::api::codec::JsonText)]
 pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
-    let actor = ssr::current_actor().await?;
+    let actor = ssr::caller(crate::domain::Action::Comment).await?;
     let added = ssr::store()?
         .add_comment(&actor, id, &body)
         .await
@@ -383,7 +384,11 @@ pub async fn request_changes(
     #[server(default)] lines: String,
     #[server(default)] body: String,
 ) -> Result<Comment, AppError> {
-    let actor = ssr::current_actor().await?;
+    // The issue goes back to ready with the reviewer's words: a move and a comment.
+    let actor = ssr::caller(crate::domain::Action::MoveIssue).await?;
+    actor
+        .require(crate::domain::Action::Comment)
+        .map_err(ssr::with_status)?;
     let store = ssr::store()?;
     let text = ssr::change_request(&store, &actor, id, &lines, &body)
         .await
@@ -398,7 +403,7 @@ pub async fn request_changes(
 /// Takes a multipart form with `issue_id` and `file` (sent by the drawer's upload form).
 #[server(endpoint = "upload_attachment", input = MultipartFormData, output = crate::api::codec::JsonText)]
 pub async fn upload_attachment(data: MultipartData) -> Result<Attachment, AppError> {
-    let actor = ssr::current_actor().await?;
+    let actor = ssr::caller(crate::domain::Action::Attach).await?;
     let mut form = data.into_inner().ok_or(AppError::Internal)?;
     let mut issue_id = None;
     let unreadable = ssr::unreadable_upload;

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
-use super::ssr::{current_actor, current_admin, store};
+use super::ssr::{caller, current_admin, store};
 
 /// The signed-in person, as the top bar shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,12 +21,12 @@ pub struct Me {
 
 #[server(endpoint = "whoami", output = crate::api::codec::JsonText)]
 pub async fn whoami() -> Result<Me, AppError> {
-    let actor = current_actor().await?;
+    let actor = caller(crate::domain::Action::Read).await?;
     let store = store()?;
     let agent_stopped = store.cap_reached().await?.map(|r| r.sentence());
     Ok(Me {
-        name: actor.name,
-        is_admin: actor.role == crate::domain::Role::Admin,
+        name: actor.actor.name,
+        is_admin: actor.actor.role == crate::domain::Role::Admin,
         agent_stopped,
         models: super::ssr::allowed_models().0.to_vec(),
     })

@@ -1,5 +1,6 @@
 //! The UI: the HTML shell, the router, and one module per page.
 
+mod account;
 mod admin;
 mod admin_invites;
 mod admin_runner;
@@ -87,6 +88,11 @@ pub fn App() -> impl IntoView {
                     view={Lazy::<AdminUsersRoute>::new()}
                     ssr=SsrMode::Async
                 />
+                <Route
+                    path=(StaticSegment("account"), StaticSegment("tokens"))
+                    view={Lazy::<AccountTokensRoute>::new()}
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }
@@ -146,6 +152,17 @@ impl LazyRoute for AdminUsersRoute {
     }
     fn view(_this: Self) -> AnyView {
         view! { <AdminUsersPage /> }.into_any()
+    }
+}
+
+struct AccountTokensRoute;
+#[lazy_route]
+impl LazyRoute for AccountTokensRoute {
+    fn data() -> Self {
+        AccountTokensRoute
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <account::AccountTokensPage /> }.into_any()
     }
 }
 

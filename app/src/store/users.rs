@@ -1,7 +1,7 @@
 //! People, their password hashes and their bearer tokens.
 
 use super::{now_ms, on_pool, on_tx, Store};
-use crate::domain::{User, UserRole};
+use crate::domain::{Scopes, User, UserRole};
 use crate::error::{AppError, AppResult};
 
 const USER_COLUMNS: &str = "id, email, display_name, role, auth_epoch, created_at, disabled_at";
@@ -15,7 +15,24 @@ pub struct ApiToken {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// As stored: a comma list, or `legacy` (see [`crate::domain::stored_scopes`]).
+    #[sqlx(rename = "scopes")]
+    pub stored_scopes: Option<String>,
+    pub expires_at: Option<i64>,
 }
+
+impl ApiToken {
+    /// What the token may do, and whether it is a legacy one (made before scopes: all).
+    pub fn scopes(&self) -> (Scopes, bool) {
+        crate::domain::stored_scopes(self.stored_scopes.as_deref())
+    }
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, user_id, name, created_at, last_used_at, revoked_at, scopes, expires_at";
+
+/// A token is marked used at most this often: a script's every call must not be a write.
+const TOKEN_TOUCH_EVERY_MS: i64 = 60_000;
 
 impl Store {
     pub async fn count_users(&self) -> AppResult<i64> {
@@ -238,49 +255,109 @@ impl Store {
         Ok(n)
     }
 
+    /// A token with every scope and no expiry (tests, benchmarks); people choose scopes
+    /// through [`Store::create_scoped_token`].
     pub async fn create_api_token(
         &self,
         user_id: i64,
         name: &str,
         token_hash: &str,
     ) -> AppResult<ApiToken> {
-        Ok(on_pool!(self, e => sqlx::query_as::<_, ApiToken>(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)
-             RETURNING id, user_id, name, created_at, last_used_at, revoked_at",
-        )
-        .bind(user_id)
-        .bind(name)
-        .bind(token_hash)
-        .bind(now_ms())
-        .fetch_one(e)
-        .await)?)
+        self.create_scoped_token(user_id, name, token_hash, Scopes::all(), None)
+            .await
     }
 
-    /// The user behind a live token, marking the token as used (at most once a minute: a
-    /// script's every call must not be a write).
-    pub async fn user_by_token_hash(&self, token_hash: &str) -> AppResult<Option<User>> {
-        let token: Option<(i64, Option<i64>)> = on_pool!(self, e => sqlx::query_as(
-            "SELECT user_id, last_used_at FROM api_tokens
-             WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(e)
-        .await)?;
-        let Some((user_id, last_used_at)) = token else {
+    /// Stores a new token's hash with its scopes and expiry (Unix ms, `None`: never).
+    pub async fn create_scoped_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+        scopes: Scopes,
+        expires_at: Option<i64>,
+    ) -> AppResult<ApiToken> {
+        let sql = format!(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, scopes, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
+        );
+        Ok(on_pool!(self, e => sqlx::query_as::<_, ApiToken>(&sql)
+            .bind(user_id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(now_ms())
+            .bind(scopes.to_string())
+            .bind(expires_at)
+            .fetch_one(e)
+            .await)?)
+    }
+
+    /// The user behind a live token (not revoked, not expired) and the token, marking it as
+    /// used at most once a minute.
+    pub async fn user_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> AppResult<Option<(User, ApiToken)>> {
+        let now = now_ms();
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens
+             WHERE token_hash = $1 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > $2)"
+        );
+        let token = on_pool!(self, e => sqlx::query_as::<_, ApiToken>(&sql)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(e)
+            .await)?;
+        let Some(mut token) = token else {
             return Ok(None);
         };
-        let now = now_ms();
-        if last_used_at.is_none_or(|at| now - at >= 60_000) {
+        if token
+            .last_used_at
+            .is_none_or(|at| now - at >= TOKEN_TOUCH_EVERY_MS)
+        {
             on_pool!(self, e => sqlx::query(
-                "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1"
+                "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1"
             )
-            .bind(token_hash)
+            .bind(token.id)
             .bind(now)
             .execute(e)
             .await
             .map(|_| ()))?;
+            token.last_used_at = Some(now);
         }
-        Ok(Some(self.user_by_id(user_id).await?))
+        let user = self.user_by_id(token.user_id).await?;
+        Ok(Some((user, token)))
+    }
+
+    /// A person's tokens that are not revoked (expired ones too, so they can see why a
+    /// script stopped), newest first.
+    pub async fn list_api_tokens(&self, user_id: i64) -> AppResult<Vec<ApiToken>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens
+             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC"
+        );
+        Ok(on_pool!(self, e => sqlx::query_as::<_, ApiToken>(&sql)
+            .bind(user_id)
+            .fetch_all(e)
+            .await)?)
+    }
+
+    /// Revokes one of a person's tokens by id; someone else's token is "not found".
+    pub async fn revoke_api_token(&self, user_id: i64, token_id: i64) -> AppResult<()> {
+        let done = on_pool!(self, e => sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $3
+             WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(token_id)
+        .bind(now_ms())
+        .execute(e)
+        .await
+        .map(|done| done.rows_affected()))?;
+        if done == 0 {
+            return Err(AppError::not_found(format!("token {token_id}")));
+        }
+        Ok(())
     }
 
     /// Revokes a user's tokens with this name; returns how many.

@@ -1,7 +1,7 @@
 //! Extractors whose rejections are our JSON errors, and the one that says who is calling.
 
 use super::AppState;
-use app::domain::Actor;
+use app::domain::Caller;
 use app::error::AppError;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
@@ -22,8 +22,9 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct Query<T>(pub T);
 
-/// Who is calling: a signed-in person or a bearer token. Anything else is a 401.
-pub struct CurrentActor(pub Actor);
+/// Who is calling: a signed-in person or a bearer token, with the scopes to check
+/// (`caller.require(Action::…)?`). Anything else is a 401.
+pub struct CurrentActor(pub Caller);
 
 impl FromRequestParts<AppState> for CurrentActor {
     type Rejection = AppError;

@@ -6,8 +6,8 @@ use super::extract::{CurrentActor, Json, Multipart, Path, Query};
 use super::openapi::{ReadErrors, WriteErrors};
 use super::AppState;
 use app::domain::{
-    check_model, page_cursor, parse_cursor, AllowedModels, Attachment, Comment, Ignored, Issue,
-    IssuePatch, Kind, NewIssue, Status, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
+    check_model, page_cursor, parse_cursor, Action, AllowedModels, Attachment, Comment, Ignored,
+    Issue, IssuePatch, Kind, NewIssue, Status, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
 };
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
@@ -98,7 +98,7 @@ const DEFAULT_PAGE: i64 = 100;
 ///
 /// The whole list as a JSON array (the original's call), or with `limit` (or `cursor`) one
 /// page, `{"issues": […], "next_cursor": "…" | null}` in id order.
-#[utoipa::path(get, path = "/api/autopilot/issues", tag = "issues", params(ListParams),
+#[utoipa::path(get, path = "/api/autopilot/issues", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(ListParams),
     responses(
         (status = 200, description = "The whole list (at most 1000, board order), or one page (id order)", body = IssueList,
             headers(
@@ -108,10 +108,11 @@ const DEFAULT_PAGE: i64 = 100;
         ReadErrors))]
 async fn list(
     State(state): State<AppState>,
-    CurrentActor(_caller): CurrentActor,
+    CurrentActor(actor): CurrentActor,
     uri: axum::http::Uri,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Response> {
+    actor.require(Action::Read)?;
     let store = &state.store;
     let filter = IssueFilter {
         status: params.status,
@@ -163,7 +164,7 @@ async fn whole_list(state: &AppState, filter: &IssueFilter, query: &str) -> ApiR
 }
 
 /// Files an issue by the caller, in `backlog` (or `ready`).
-#[utoipa::path(post, path = "/api/autopilot/issues", tag = "issues", request_body = NewIssue,
+#[utoipa::path(post, path = "/api/autopilot/issues", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), request_body = NewIssue,
     responses((status = 201, description = "Filed", body = Issue, links(
             ("ReadIssue" = (operation_id = "show", parameters(("id" = "$response.body#/id")))),
             ("ChangeIssue" = (operation_id = "update", parameters(("id" = "$response.body#/id")))),
@@ -180,6 +181,7 @@ async fn create(
     CurrentActor(actor): CurrentActor,
     Json(new): Json<NewIssue>,
 ) -> ApiResult<(StatusCode, axum::Json<Issue>)> {
+    actor.require(Action::EditIssue)?;
     check_model(new.model.as_deref(), &models.0).map_err(AppError::from)?;
     let issue = store.create_issue(&actor, new).await?;
     Ok((StatusCode::CREATED, axum::Json(issue)))
@@ -194,13 +196,14 @@ struct Me {
 }
 
 /// Who the caller is: what the host-app launcher (`sdk.js`) needs to pick out "my" issues.
-#[utoipa::path(get, path = "/api/autopilot/me", tag = "issues",
+#[utoipa::path(get, path = "/api/autopilot/me", tag = "issues", security(("bearer" = ["read"]), ("session" = [])),
     responses((status = 200, description = "The caller", body = Me), ReadErrors))]
-async fn me(CurrentActor(actor): CurrentActor) -> axum::Json<Me> {
-    axum::Json(Me {
-        name: actor.name,
-        role: actor.role,
-    })
+async fn me(CurrentActor(actor): CurrentActor) -> ApiResult<axum::Json<Me>> {
+    actor.require(Action::Read)?;
+    Ok(axum::Json(Me {
+        name: actor.actor.name,
+        role: actor.actor.role,
+    }))
 }
 
 /// An issue with its thread: the issue's fields at the top level (Autopilot's shape) and the
@@ -235,13 +238,14 @@ impl<'a> From<&'a Attachment> for AttachmentJson<'a> {
 }
 
 /// One issue with its comments and attachments.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "The issue with its thread", body = IssueJson), ReadErrors))]
 async fn show(
     State(store): State<Store>,
-    CurrentActor(_caller): CurrentActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
+    actor.require(Action::Read)?;
     let detail = store.issue_detail(id).await?;
     let body = IssueJson {
         fields: &detail.issue,
@@ -253,7 +257,7 @@ async fn show(
 }
 
 /// Changes the fields sent; `version`, when sent, must be the issue's current one.
-#[utoipa::path(patch, path = "/api/autopilot/issues/{id}", tag = "issues", params(("id" = i64, Path, description = "The issue's id")), request_body = IssuePatch,
+#[utoipa::path(patch, path = "/api/autopilot/issues/{id}", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = IssuePatch,
     responses((status = 200, description = "The issue as changed", body = Issue), WriteErrors))]
 async fn update(
     State(store): State<Store>,
@@ -262,6 +266,7 @@ async fn update(
     Path(id): Path<i64>,
     Json(patch): Json<IssuePatch>,
 ) -> ApiResult<axum::Json<Issue>> {
+    actor.require(Action::EditIssue)?;
     check_model(patch.model.as_deref(), &models.0).map_err(AppError::from)?;
     Ok(axum::Json(store.update_issue(&actor, id, patch).await?))
 }
@@ -274,7 +279,7 @@ struct StatusChange {
 }
 
 /// Moves the issue to another column, by the transition rules.
-#[utoipa::path(post, path = "/api/autopilot/issues/{id}/status", tag = "issues", params(("id" = i64, Path, description = "The issue's id")), request_body = StatusChange,
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/status", tag = "issues", security(("bearer" = ["move"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = StatusChange,
     responses((status = 200, description = "The issue as moved", body = Issue), WriteErrors))]
 async fn set_status(
     State(store): State<Store>,
@@ -282,6 +287,7 @@ async fn set_status(
     Path(id): Path<i64>,
     Json(change): Json<StatusChange>,
 ) -> ApiResult<axum::Json<Issue>> {
+    actor.require(Action::MoveIssue)?;
     let issue = store
         .move_issue(&actor, id, change.status, change.version)
         .await?;
@@ -289,13 +295,14 @@ async fn set_status(
 }
 
 /// Its comments, oldest first.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}/comments", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/comments", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "Its comments, oldest first", body = Vec<Comment>), ReadErrors))]
 async fn comments(
     State(store): State<Store>,
-    CurrentActor(_caller): CurrentActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Vec<Comment>>> {
+    actor.require(Action::Read)?;
     Ok(axum::Json(store.list_comments(id).await?))
 }
 
@@ -327,7 +334,7 @@ struct CommentAdded {
 }
 
 /// Adds a comment by the caller. On a blocked issue, the answer the agent waited for.
-#[utoipa::path(post, path = "/api/autopilot/issues/{id}/comments", tag = "issues", params(("id" = i64, Path, description = "The issue's id")), request_body = NewComment,
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/comments", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = NewComment,
     responses((status = 201, description = "Added", body = CommentAdded), WriteErrors))]
 async fn add_comment(
     State(store): State<Store>,
@@ -335,6 +342,7 @@ async fn add_comment(
     Path(id): Path<i64>,
     Json(new): Json<NewComment>,
 ) -> ApiResult<(StatusCode, axum::Json<CommentAdded>)> {
+    actor.require(Action::Comment)?;
     let added = store.add_comment(&actor, id, &new.body).await?;
     let body = CommentAdded {
         comment: added.comment,
@@ -345,13 +353,14 @@ async fn add_comment(
 }
 
 /// Its attachments.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}/attachments", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/attachments", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "Its attachments (metadata; `url` fetches the bytes)", body = Vec<AttachmentJson>), ReadErrors))]
 async fn attachments(
     State(store): State<Store>,
-    CurrentActor(_caller): CurrentActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
+    actor.require(Action::Read)?;
     store.get_issue(id).await?;
     let attachments = store.list_attachments(id).await?;
     let body: Vec<AttachmentJson> = attachments.iter().map(Into::into).collect();
@@ -367,7 +376,7 @@ struct Upload {
 }
 
 /// Takes the multipart field named `file` (up to 25 MiB, within the board's quota).
-#[utoipa::path(post, path = "/api/autopilot/issues/{id}/attachments", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/attachments", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     request_body(content = Upload, content_type = "multipart/form-data"),
     responses((status = 201, description = "Stored", body = AttachmentJson), WriteErrors))]
 async fn upload(
@@ -376,6 +385,7 @@ async fn upload(
     Path(id): Path<i64>,
     Multipart(mut multipart): Multipart,
 ) -> ApiResult<Response> {
+    actor.require(Action::Attach)?;
     store.get_issue(id).await?;
     while let Some(field) = multipart.next_field().await? {
         if field.name() != Some("file") {
@@ -397,14 +407,15 @@ async fn upload(
 
 /// Always a download, never rendered by the browser: an uploaded HTML or SVG file must not run
 /// as a page of the board.
-#[utoipa::path(get, path = "/api/autopilot/uploads/{id}", tag = "issues",
+#[utoipa::path(get, path = "/api/autopilot/uploads/{id}", tag = "issues", security(("bearer" = ["read"]), ("session" = [])),
     params(("id" = i64, Path, description = "The attachment's id")),
     responses((status = 200, description = "The file's bytes, as a download, with the content type it was uploaded with", content_type = "*/*", body = Vec<u8>), ReadErrors))]
 async fn download(
     State(store): State<Store>,
-    CurrentActor(_caller): CurrentActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
+    actor.require(Action::Read)?;
     let (attachment, bytes) = store.get_attachment(id).await?;
     let content_type = HeaderValue::from_str(&attachment.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
@@ -430,13 +441,14 @@ async fn download(
 }
 
 /// Its history: every change, oldest first.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}/events", tag = "issues", params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/events", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "Its history", body = Vec<app::domain::Event>), ReadErrors))]
 async fn events(
     State(store): State<Store>,
-    CurrentActor(_caller): CurrentActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Vec<app::domain::Event>>> {
+    actor.require(Action::Read)?;
     store.get_issue(id).await?;
     Ok(axum::Json(store.list_events(id).await?))
 }
@@ -446,7 +458,7 @@ async fn events(
 /// One `change` event per `events` row, with the row's id as the SSE id. A reconnecting
 /// browser sends `Last-Event-ID` and resumes right after it; a new stream starts at the
 /// newest event.
-#[utoipa::path(get, path = "/api/autopilot/stream", tag = "live",
+#[utoipa::path(get, path = "/api/autopilot/stream", tag = "live", security(("bearer" = ["read"]), ("session" = [])),
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (browsers send it when they reconnect)")),
     responses((status = 200, description = "`change` events, each an `Event` as JSON, with the event's id as the SSE id; never ends", content_type = "text/event-stream", body = String), ReadErrors))]
 async fn stream(
@@ -455,6 +467,7 @@ async fn stream(
     CurrentActor(actor): CurrentActor,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>>> {
+    actor.require(Action::Read)?;
     let pass = live.enter(&actor)?;
     let resume_after = headers
         .get("last-event-id")

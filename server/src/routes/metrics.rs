@@ -85,11 +85,11 @@ pub async fn name_route(matched: Option<MatchedPath>, request: Request, next: Ne
 
 /// The board's figures in Prometheus' text format. Who may read them is AUTOPILOT_METRICS:
 /// admins (the default), anyone, or nobody (404).
-#[utoipa::path(get, path = "/metrics", tag = "service",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "service", security(("bearer" = ["admin"]), ("session" = [])),
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
         (status = 401, description = "No admin token or session (`unauthorized`)", body = app::error::ErrorBody),
-        (status = 403, description = "Not an admin (`forbidden`)", body = app::error::ErrorBody),
+        (status = 403, description = "Not an admin, or a token without the `admin` scope (`forbidden`)", body = app::error::ErrorBody),
         (status = 404, description = "Metrics are off (`not_found`)", body = app::error::ErrorBody),
         (status = 503, description = "Not recorded in this process, or the database is unavailable (`unavailable`)", body = app::error::ErrorBody)))]
 pub async fn serve(State(state): State<AppState>, parts: Parts) -> Result<Response, AppError> {
@@ -97,7 +97,13 @@ pub async fn serve(State(state): State<AppState>, parts: Parts) -> Result<Respon
         MetricsAccess::Off => return Err(AppError::not_found("API route")),
         MetricsAccess::Admin => {
             // An admin's bearer token (a scraper), or an admin's session (a person looking).
-            app::auth::authenticate_admin(&parts, &state.store, state.auth.policy).await?;
+            app::auth::authorize(
+                &parts,
+                &state.store,
+                state.auth.policy,
+                app::domain::Action::ReadMetrics,
+            )
+            .await?;
         }
         MetricsAccess::Open => {}
     }

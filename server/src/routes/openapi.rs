@@ -67,7 +67,9 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A token from `autopilot token create`: `Authorization: Bearer <token>`.",
+                        "A token from `autopilot token create` or `/account/tokens`: `Authorization: \
+                         Bearer <token>`. Each operation lists the scope its token needs \
+                         (read, write, move, admin); the owner's role still applies.",
                     ))
                     .build(),
             ),
@@ -177,7 +179,8 @@ impl IntoResponses for ReadErrors {
     fn responses() -> BTreeMap<String, RefOr<ApiResponse>> {
         BTreeMap::from([
             ("400".into(), error("The request is malformed (`bad_request`): a path or query value of the wrong type.")),
-            ("401".into(), error("No valid token or session (`unauthorized`).")),
+            ("401".into(), error("No valid token or session (`unauthorized`): none sent, revoked, or past its expiry.")),
+            ("403".into(), error("A token without the scope this operation needs (`forbidden`): the message names it, e.g. `this token lacks the \"read\" scope` (scopes: read, write, move, admin, runner, mcp).")),
             ("404".into(), error("No such thing (`not_found`).")),
             ("429".into(), error("Too many requests from this caller (`rate_limited`), or too many live streams open (`limit_reached`).")),
             ("503".into(), error("The database is unavailable right now, or the server is at its request limit (`unavailable`): try again.")),
@@ -192,7 +195,7 @@ impl IntoResponses for WriteErrors {
     fn responses() -> BTreeMap<String, RefOr<ApiResponse>> {
         let mut all = ReadErrors::responses();
         all.extend([
-            ("403".into(), error("Not allowed (`forbidden`): a write riding on the session cookie from another site.")),
+            ("403".into(), error("Not allowed (`forbidden`): a write riding on the session cookie from another site, or a token without the scope this operation needs (the message names it: `this token lacks the \"write\" scope`).")),
             ("409".into(), error("Someone changed it first (`conflict`): the `version` sent is not the current one.")),
             ("413".into(), error("The body is over its limit (`payload_too_large`).")),
             ("415".into(), error("The body is not of the content type this route takes (`unsupported_media_type`).")),

@@ -5,7 +5,7 @@
 use super::extract::{CurrentActor, Path};
 use super::openapi::ReadErrors;
 use super::AppState;
-use app::domain::Run;
+use app::domain::{Action, Run};
 use app::error::AppError;
 use app::store::Store;
 use axum::extract::State;
@@ -23,21 +23,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The agent's runs on an issue, oldest first.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}/runs", tag = "runs",
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/runs", operation_id = "list_runs", tag = "runs", security(("bearer" = ["read"]), ("session" = [])),
     params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "Its runs", body = Vec<Run>), ReadErrors))]
 async fn runs(
     State(store): State<Store>,
-    CurrentActor(_caller): CurrentActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<Vec<Run>>, AppError> {
+    actor.require(Action::Read)?;
     store.get_issue(id).await?;
     Ok(axum::Json(store.runs_for_issue(id).await?))
 }
 
 /// A run's log: plain text, or with `Accept: text/event-stream` live (`log` events with the
 /// new text, then one `end`).
-#[utoipa::path(get, path = "/api/autopilot/runs/{id}/log", tag = "runs",
+#[utoipa::path(get, path = "/api/autopilot/runs/{id}/log", operation_id = "run_log", tag = "runs", security(("bearer" = ["read"]), ("session" = [])),
     params(("id" = i64, Path, description = "The run's id")),
     responses((status = 200, description = "The log so far", content(
         (String = "text/plain"),
@@ -49,6 +50,7 @@ async fn log(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    actor.require(Action::Read)?;
     // One read answers both: the whole log as text, or the first event of the stream.
     let first = store.run_log_since(id, 0).await?;
     if !crate::http::wants_event_stream(&headers) {

@@ -7,7 +7,7 @@
 
 use super::extract::CurrentActor;
 use super::live::{changes, LiveStreams, StreamPass};
-use app::domain::Event;
+use app::domain::{Action, Event};
 use app::error::AppError;
 use app::store::Store;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -30,7 +30,12 @@ pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 
 /// The original's live channel: a WebSocket that says `{"type":"hello"}`, then one message
 /// per change (`issue.created`, `issue.status`, `comment.added`, `issue.updated`).
-#[utoipa::path(get, path = "/api/autopilot/ws", tag = "live",
+#[utoipa::path(get, path = "/api/autopilot/ws", operation_id = "live_socket", tag = "live", security(("bearer" = ["read"]), ("session" = [])),
+    params(
+        ("Connection" = String, Header, description = "`Upgrade`", pattern = "^[Uu]pgrade$"),
+        ("Upgrade" = String, Header, description = "`websocket`", pattern = "^websocket$"),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`", pattern = "^13$"),
+        ("Sec-WebSocket-Key" = String, Header, description = "16 random bytes, base64", pattern = "^[A-Za-z0-9+/]{22}==$")),
     responses((status = 101, description = "Switched to the WebSocket protocol"), super::openapi::ReadErrors))]
 pub async fn open(
     State(store): State<Store>,
@@ -38,6 +43,7 @@ pub async fn open(
     CurrentActor(actor): CurrentActor,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
+    actor.require(Action::Read)?;
     // Not a WebSocket handshake: a 400 in the API's JSON shape, not axum's plain text.
     let upgrade = upgrade.map_err(|rejection| {
         AppError::BadRequest(format!(

@@ -156,9 +156,14 @@ pub async fn board_pages(State(state): State<AppState>, request: Request, next: 
     let board = request.method() == Method::GET
         && request.uri().path() == "/"
         && !request.uri().query().unwrap_or_default().contains("issue=");
-    let (Some(Authenticated(actor)), true) = (actor, board) else {
+    let (Some(Authenticated(caller)), true) = (actor, board) else {
         return next.run(request).await;
     };
+    // A token that may not read renders its own (refused) page, never a kept one.
+    if caller.allows(app::domain::Action::Read).is_err() {
+        return next.run(request).await;
+    }
+    let actor = caller.actor;
     let Ok(event) = state.store.latest_event_id().await else {
         return next.run(request).await;
     };

@@ -111,6 +111,30 @@ pub async fn add_person(store: &Store, email: &str, name: &str, role: UserRole) 
     token
 }
 
+/// Another bearer token for the person with this email: `scopes` a comma list
+/// (`read,move`), `expires_at` Unix ms.
+pub async fn add_token(
+    store: &Store,
+    email: &str,
+    scopes: &str,
+    expires_at: Option<i64>,
+) -> String {
+    let person = store.user_by_email(email).await.unwrap();
+    let token = app::auth::new_token();
+    let scopes = app::domain::Scopes::parse(scopes).unwrap();
+    store
+        .create_scoped_token(
+            person.id,
+            scopes.to_string().as_str(),
+            &token_hash(&token),
+            scopes,
+            expires_at,
+        )
+        .await
+        .unwrap();
+    token
+}
+
 pub fn default_policy() -> SessionPolicy {
     SessionPolicy {
         idle_ms: 8 * 3_600_000,

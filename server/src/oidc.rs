@@ -359,6 +359,47 @@ mod tests {
     }
 
     #[test]
+    fn single_sign_on_needs_the_public_url_a_client_id_and_one_secret() {
+        use crate::config::SignInArgs;
+        let args = SignInArgs {
+            oidc_issuer: Some("https://id.example.com".into()),
+            oidc_client_id: Some("autopilot".into()),
+            oidc_groups_claim: "groups".into(),
+            oidc_allowed_domains: vec![" @Example.com".into(), "".into()],
+            ..Default::default()
+        };
+        let said = args.oidc(None).unwrap_err().to_string();
+        assert!(said.contains("needs AUTOPILOT_PUBLIC_URL"), "{said}");
+        let settings = args
+            .oidc(Some("https://Board.example.com/x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            settings.redirect_uri,
+            "https://board.example.com/auth/oidc/callback"
+        );
+        assert_eq!(settings.allowed_domains, vec!["example.com".to_string()]);
+        let no_client = SignInArgs {
+            oidc_client_id: None,
+            ..args.clone()
+        };
+        assert!(no_client.oidc(Some("https://b.example")).is_err());
+        let two_secrets = SignInArgs {
+            oidc_client_secret: Some("s".into()),
+            oidc_client_secret_file: Some("/nonexistent".into()),
+            ..args.clone()
+        };
+        assert!(two_secrets.oidc(Some("https://b.example")).is_err());
+        // Passwords off with no provider would lock everyone out.
+        let locked_out = SignInArgs {
+            password_signin: app::api::PasswordSignIn::Off,
+            ..Default::default()
+        };
+        assert!(locked_out.oidc(None).is_err());
+        assert!(SignInArgs::default().oidc(None).unwrap().is_none());
+    }
+
+    #[test]
     fn admission_follows_domains_and_groups() {
         let o = oidc(&["example.com"], &["staff"], &["ops"]);
         assert_eq!(

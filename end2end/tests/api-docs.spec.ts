@@ -21,7 +21,7 @@ test('the API reference lists the contract and opens an operation, with no CSP v
     await expect(page.locator(`#operations-tag-${tag}`)).toBeVisible();
   }
   // Opening an operation shows its parameters and its answers, the error shape among them.
-  const create = page.locator('#operations-issues-create');
+  const create = page.locator('#operations-issues-create_issue');
   await create.locator('.opblock-summary').click();
   await expect(create.getByText('Files an issue by the caller')).toBeVisible();
   await expect(create.locator('.responses-table')).toContainText('422');

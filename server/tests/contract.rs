@@ -88,6 +88,15 @@ async fn every_operation_in_the_contract_is_served() {
     let spec = the_contract(&app).await;
     let paths = spec["paths"].as_object().unwrap();
     assert!(paths.len() >= 20, "{} paths", paths.len());
+    // Operation ids name the links between operations: each must be unique.
+    let mut ids = std::collections::BTreeSet::new();
+    for item in paths.values() {
+        for operation in item.as_object().unwrap().values() {
+            if let Some(id) = operation["operationId"].as_str() {
+                assert!(ids.insert(id.to_string()), "operationId {id} twice");
+            }
+        }
+    }
     let admin = app.admin();
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
@@ -100,8 +109,12 @@ async fn every_operation_in_the_contract_is_served() {
             };
             let what = format!("{method} {path}: {} {}", reply.status, reply.text());
             assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{what}");
+            // The router's own 404s: the API's, and the plain page for any other address.
             let fallback = reply.status == StatusCode::NOT_FOUND
-                && (!path.starts_with("/api/") || reply.text().contains("API route not found"));
+                && (reply.text().contains("API route not found")
+                    || reply
+                        .text()
+                        .contains("<title>Not found · Autopilot</title>"));
             assert!(!fallback, "not served: {what}");
             let listed = operation["responses"]
                 .as_object()
@@ -156,7 +169,50 @@ async fn the_contract_states_the_domains_limits() {
     assert_eq!(patch["model"], new["model"]);
 }
 
+/// What Schemathesis found, each kept fixed: input the contract calls invalid is refused,
+/// and the refusal is one the contract lists.
+async fn what_schemathesis_found_stays_fixed() {
+    let app = TestApp::new().await;
+    let id = app.create("A real issue").await["id"].as_i64().unwrap();
+    // Search words and assignee over their stated length: a 400, not an empty list.
+    let long_q = format!("/api/autopilot/issues?q={}", "0".repeat(201));
+    assert_eq!(app.get(&long_q).await.status, StatusCode::BAD_REQUEST);
+    let long_assignee = format!("/api/autopilot/issues?assignee={}", "a".repeat(101));
+    assert_eq!(
+        app.get(&long_assignee).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // A title over 200 characters as sent is too long, even if tidying would shorten it.
+    let spaced = format!("a{}b", " ".repeat(199));
+    let r = app
+        .json(
+            "POST",
+            "/api/autopilot/issues",
+            serde_json::json!({ "title": spaced }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    // An upload with a part besides `file` is refused, and nothing is stored.
+    let body = "--XB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n\
+                --XB\r\nContent-Disposition: form-data; name=\"extra\"\r\n\r\n42\r\n--XB--\r\n";
+    let path = format!("/api/autopilot/issues/{id}/attachments");
+    let r = app
+        .raw("POST", &path, "multipart/form-data; boundary=XB", body)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert_eq!(app.get(&path).await.json(), serde_json::json!([]));
+    // A sign-in or set-up post that is no form: 415 in the error shape, not a redirect.
+    for form in ["/login", "/setup"] {
+        let r = app
+            .call(&Caller::Anonymous, "POST", form, None, Body::empty())
+            .await;
+        assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{form}");
+        assert_eq!(r.error_code(), "unsupported_media_type", "{form}");
+    }
+}
+
 on_both_engines!(
+    what_schemathesis_found_stays_fixed,
     the_contract_states_the_domains_limits,
     the_reference_page_is_served_under_the_boards_policy,
     the_contract_is_public_and_describes_auth_and_errors,

@@ -199,10 +199,10 @@ async fn expired_revoked_and_unknown_links_are_refused_with_a_page_that_says_whi
     .await;
     assert_eq!(refused.status, StatusCode::GONE);
 
-    // Never made, or mangled.
+    // Never made, or mangled: not found (the same page).
     for bad in ["/invite/inv_0000", "/invite/%3Cscript%3E", "/invite/x"] {
         let page = open_page(&app, bad).await;
-        assert_eq!(page.status, StatusCode::GONE, "{bad}");
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{bad}");
         assert!(page.text().contains("not a valid invite link"), "{bad}");
         assert!(!page.text().contains("<script>"), "{bad}");
     }
@@ -236,7 +236,7 @@ async fn bad_input_shows_the_form_again_and_keeps_the_link_open() {
     let junk = app
         .call(&Caller::Anonymous, "POST", &path, Some("text/plain"), "x")
         .await;
-    assert_eq!(junk.status, StatusCode::BAD_REQUEST);
+    assert_eq!(junk.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // A form from another site's page is refused before anything is looked at.
     let foreign = Request::post(&path)

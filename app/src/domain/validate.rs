@@ -7,6 +7,8 @@ pub const TITLE_MAX_CHARS: usize = 200;
 pub const BODY_MAX_BYTES: usize = 64 * 1024;
 pub const COMMENT_MAX_BYTES: usize = 16 * 1024;
 pub const ASSIGNEE_MAX_CHARS: usize = 100;
+/// The list's search words (`q`).
+pub const SEARCH_MAX_CHARS: usize = 200;
 pub const FILENAME_MAX_CHARS: usize = 255;
 pub const CONTENT_TYPE_MAX_CHARS: usize = 255;
 pub const ATTACHMENT_MAX_BYTES: usize = 25 * 1024 * 1024;
@@ -279,18 +281,8 @@ pub struct IssuePatch {
 }
 
 impl IssuePatch {
+    /// An edit that names no field changes nothing, and is answered the issue as it is.
     pub fn validate(self) -> Result<IssuePatch, Invalid> {
-        let changes_something = self.title.is_some()
-            || self.body.is_some()
-            || self.kind.is_some()
-            || self.priority.is_some()
-            || self.human_only.is_some()
-            || self.assignee.is_some()
-            || self.depends_on.is_some()
-            || self.model.is_some();
-        if !changes_something {
-            return Err(invalid("issue", "nothing to change"));
-        }
         Ok(IssuePatch {
             title: self.title.as_deref().map(validate_title).transpose()?,
             body: self.body.as_deref().map(validate_body).transpose()?,

@@ -242,8 +242,10 @@ struct LoginForm {
     responses(
         (status = 303, description = "Signed in, or refused: see `Location`",
             headers(("Location" = String, description = "Where the browser goes next"))),
+        (status = 400, description = "Not a sign-in form (`bad_request`)", body = ErrorBody),
         (status = 403, description = "A cross-site form (`forbidden`)", body = ErrorBody),
         (status = 413, description = "Over 8 KiB (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Not a URL-encoded form (`unsupported_media_type`)", body = ErrorBody),
         (status = 503, description = "Every password-hashing slot is busy, or the database is unavailable: try again", content(
             (String = "text/html"),
             (ErrorBody = "application/json")))))]
@@ -257,10 +259,7 @@ async fn login(
     let request = Request::from_parts(parts, body);
     let form = match Form::<LoginForm>::from_request(request, &()).await {
         Ok(Form(form)) => form,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Ok(too_large().into_response())
-        }
-        Err(_) => return Ok(to_login("invalid", "/").into_response()),
+        Err(rejection) => return Err(not_a_form(rejection, "sign-in")),
     };
     if state.sign_in.password == app::api::PasswordSignIn::Off {
         return Ok(to_login("password_off", &form.next).into_response());
@@ -324,9 +323,18 @@ async fn login(
     }
 }
 
-/// A form over [`FORM_BODY_LIMIT`]: 413, in the JSON error shape.
-fn too_large() -> AppError {
-    AppError::PayloadTooLarge(format!("a sign-in form is at most {FORM_BODY_LIMIT} bytes"))
+/// A body that is not the page's form (a browser always sends one): 413 over
+/// [`FORM_BODY_LIMIT`], 415 for another content type, else 400, in the JSON error shape.
+fn not_a_form(rejection: FormRejection, form: &str) -> AppError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::PayloadTooLarge(format!("a {form} form is at most {FORM_BODY_LIMIT} bytes"))
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType(format!(
+            "the {form} form is sent as application/x-www-form-urlencoded"
+        )),
+        _ => AppError::BadRequest(format!("not a {form} form")),
+    }
 }
 
 /// Every password-hashing slot was busy for longer than the short wait: "try again", with
@@ -388,15 +396,7 @@ async fn setup(
 ) -> Result<Response, AppError> {
     let form = match form {
         Ok(Form(form)) => form,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(too_large())
-        }
-        Err(rejection) if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            return Err(AppError::UnsupportedMediaType(
-                "the set-up form is sent as application/x-www-form-urlencoded".into(),
-            ))
-        }
-        Err(_) => return Err(AppError::BadRequest("not a set-up form".into())),
+        Err(rejection) => return Err(not_a_form(rejection, "set-up")),
     };
     if state.store.count_users().await? > 0 {
         return Ok(Redirect::to("/login").into_response());

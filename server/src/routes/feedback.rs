@@ -112,7 +112,7 @@ pub fn router(allowed_origins: &[String]) -> OpenApiRouter<AppState> {
 }
 
 /// The CORS preflight of a site's page (answered by the CORS layer for allowed sites).
-#[utoipa::path(options, path = "/api/autopilot/feedback", tag = "feedback", security(()),
+#[utoipa::path(options, path = "/api/autopilot/feedback", operation_id = "feedback_preflight", tag = "feedback", security(()),
     responses(
         (status = 200, description = "A preflight, answered with CORS headers (when sites are allowed)"),
         (status = 204, description = "No sites are allowed: nothing to say")))]
@@ -121,14 +121,14 @@ async fn preflight() -> StatusCode {
 }
 
 /// The feedback widget, for a `<script>` tag on any page of an allowed site.
-#[utoipa::path(get, path = "/autopilot/feedback.js", tag = "feedback", security(()),
+#[utoipa::path(get, path = "/autopilot/feedback.js", operation_id = "feedback_widget", tag = "feedback", security(()),
     responses((status = 200, description = "The script", content_type = "text/javascript", body = String)))]
 async fn widget() -> Response {
     script(WIDGET_JS)
 }
 
 /// The host-app launcher: status toasts for the team's own app.
-#[utoipa::path(get, path = "/autopilot/sdk.js", tag = "feedback", security(()),
+#[utoipa::path(get, path = "/autopilot/sdk.js", operation_id = "host_app_sdk", tag = "feedback", security(()),
     responses((status = 200, description = "The script", content_type = "text/javascript", body = String)))]
 async fn sdk() -> Response {
     script(SDK_JS)
@@ -219,7 +219,7 @@ struct Received {
 /// Files feedback as a `feedback` issue in `backlog`: the only write open to the public.
 /// Limits: 5 a minute per client address (an IPv6 /64), 120 a minute and
 /// `AUTOPILOT_FEEDBACK_PER_DAY` a day from everyone.
-#[utoipa::path(post, path = "/api/autopilot/feedback", tag = "feedback", security(()),
+#[utoipa::path(post, path = "/api/autopilot/feedback", operation_id = "submit_feedback", tag = "feedback", security(()),
     request_body = Feedback,
     responses(
         (status = 201, description = "Received", body = Received),

@@ -40,7 +40,8 @@ async fn find(state: &AppState, secret: &str) -> Result<Option<Invitation>, AppE
     params(("secret" = String, Path, description = "The secret from the invite link")),
     responses(
         (status = 200, description = "The form to make an account", content_type = "text/html", body = String),
-        (status = 410, description = "The link was used, expired, was revoked, or is not one", content_type = "text/html", body = String),
+        (status = 404, description = "Not an invite link", content_type = "text/html", body = String),
+        (status = 410, description = "The link was used, expired or revoked", content_type = "text/html", body = String),
         (status = 503, description = "The database is unavailable (`unavailable`)", body = app::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
@@ -74,10 +75,12 @@ struct InviteForm {
     responses(
         (status = 303, description = "Account made and signed in: to the board",
             headers(("Location" = String, description = "The board"))),
-        (status = 400, description = "Not an invite form", content_type = "text/html", body = String),
+        (status = 400, description = "Not an invite form (`bad_request`)", body = app::error::ErrorBody),
+        (status = 404, description = "Not an invite link", content_type = "text/html", body = String),
+        (status = 415, description = "Not a URL-encoded form (`unsupported_media_type`)", body = app::error::ErrorBody),
         (status = 403, description = "A cross-site form (`forbidden`)", body = app::error::ErrorBody),
         (status = 409, description = "The email is in use: the form again", content_type = "text/html", body = String),
-        (status = 410, description = "The link was used, expired, was revoked, or is not one", content_type = "text/html", body = String),
+        (status = 410, description = "The link was used, expired or revoked", content_type = "text/html", body = String),
         (status = 413, description = "Over 8 KiB (`payload_too_large`)", body = app::error::ErrorBody),
         (status = 422, description = "A field breaks a rule: the form again, saying which", content_type = "text/html", body = String),
         (status = 503, description = "Every password-hashing slot is busy, or the database is unavailable: try again", content(
@@ -89,11 +92,8 @@ async fn accept(
     session: Session,
     form: Result<Form<InviteForm>, FormRejection>,
 ) -> Result<Response, AppError> {
-    let invite = match find(&state, &secret).await? {
-        Some(invite) if invite.state(app::store::now_ms()) == InviteState::Open => invite,
-        Some(invite) => return Ok(gone_page(&state, Some(invite.state(app::store::now_ms())))),
-        None => return Ok(gone_page(&state, None)),
-    };
+    // A body that is no form is refused before the link is looked at (a browser always
+    // sends the form).
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -101,18 +101,17 @@ async fn accept(
                 "an invite form is at most {FORM_BODY_LIMIT} bytes"
             )))
         }
-        Err(_) => {
-            let problem = Some("That was not the invite form; fill it in again.");
-            return Ok(form_page(
-                &state,
-                &secret,
-                &invite,
-                problem,
-                "",
-                "",
-                StatusCode::BAD_REQUEST,
-            ));
+        Err(rejection) if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            return Err(AppError::UnsupportedMediaType(
+                "the invite form is sent as application/x-www-form-urlencoded".into(),
+            ))
         }
+        Err(_) => return Err(AppError::BadRequest("not an invite form".into())),
+    };
+    let invite = match find(&state, &secret).await? {
+        Some(invite) if invite.state(app::store::now_ms()) == InviteState::Open => invite,
+        Some(invite) => return Ok(gone_page(&state, Some(invite.state(app::store::now_ms())))),
+        None => return Ok(gone_page(&state, None)),
     };
     let again = |problem: &str, status| {
         form_page(
@@ -225,5 +224,10 @@ pub(super) fn gone_page(state: &AppState, why: Option<InviteState>) -> Response 
     let main = format!(
         r#"<main class="not-found"><h1>This invite link does not work</h1><p>{sentence}</p><p><a href="/login">Sign in</a></p></main>"#
     );
-    page(state, "Invite link", StatusCode::GONE, &main)
+    // A link that never was is not found; one that was and is no longer is gone.
+    let status = match why {
+        None => StatusCode::NOT_FOUND,
+        Some(_) => StatusCode::GONE,
+    };
+    page(state, "Invite link", status, &main)
 }

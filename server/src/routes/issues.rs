@@ -7,7 +7,8 @@ use super::openapi::{ReadErrors, WriteErrors};
 use super::AppState;
 use app::domain::{
     check_model, page_cursor, parse_cursor, Action, AllowedModels, Attachment, Comment, Ignored,
-    Issue, IssuePatch, Kind, NewIssue, Status, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
+    Issue, IssuePatch, Kind, NewIssue, Status, ASSIGNEE_MAX_CHARS, ATTACHMENT_MAX_BYTES,
+    BODY_MAX_BYTES, SEARCH_MAX_CHARS,
 };
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
@@ -98,7 +99,7 @@ const DEFAULT_PAGE: i64 = 100;
 ///
 /// The whole list as a JSON array (the original's call), or with `limit` (or `cursor`) one
 /// page, `{"issues": […], "next_cursor": "…" | null}` in id order.
-#[utoipa::path(get, path = "/api/autopilot/issues", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(ListParams),
+#[utoipa::path(get, path = "/api/autopilot/issues", operation_id = "list_issues", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(ListParams),
     responses(
         (status = 200, description = "The whole list (at most 1000, board order), or one page (id order)", body = IssueList,
             headers(
@@ -114,6 +115,24 @@ async fn list(
 ) -> ApiResult<Response> {
     actor.require(Action::Read)?;
     let store = &state.store;
+    if params
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > SEARCH_MAX_CHARS)
+    {
+        return Err(AppError::BadRequest(format!(
+            "q: at most {SEARCH_MAX_CHARS} characters"
+        )));
+    }
+    if params
+        .assignee
+        .as_ref()
+        .is_some_and(|a| a.chars().count() > ASSIGNEE_MAX_CHARS)
+    {
+        return Err(AppError::BadRequest(format!(
+            "assignee: at most {ASSIGNEE_MAX_CHARS} characters"
+        )));
+    }
     let filter = IssueFilter {
         status: params.status,
         kind: params.kind,
@@ -164,17 +183,17 @@ async fn whole_list(state: &AppState, filter: &IssueFilter, query: &str) -> ApiR
 }
 
 /// Files an issue by the caller, in `backlog` (or `ready`).
-#[utoipa::path(post, path = "/api/autopilot/issues", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), request_body = NewIssue,
+#[utoipa::path(post, path = "/api/autopilot/issues", operation_id = "create_issue", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), request_body = NewIssue,
     responses((status = 201, description = "Filed", body = Issue, links(
-            ("ReadIssue" = (operation_id = "show", parameters(("id" = "$response.body#/id")))),
-            ("ChangeIssue" = (operation_id = "update", parameters(("id" = "$response.body#/id")))),
-            ("MoveIssue" = (operation_id = "set_status", parameters(("id" = "$response.body#/id")))),
-            ("ReadComments" = (operation_id = "comments", parameters(("id" = "$response.body#/id")))),
+            ("ReadIssue" = (operation_id = "get_issue", parameters(("id" = "$response.body#/id")))),
+            ("ChangeIssue" = (operation_id = "update_issue", parameters(("id" = "$response.body#/id")))),
+            ("MoveIssue" = (operation_id = "move_issue", parameters(("id" = "$response.body#/id")))),
+            ("ReadComments" = (operation_id = "list_comments", parameters(("id" = "$response.body#/id")))),
             ("Comment" = (operation_id = "add_comment", parameters(("id" = "$response.body#/id")))),
-            ("ReadAttachments" = (operation_id = "attachments", parameters(("id" = "$response.body#/id")))),
-            ("Attach" = (operation_id = "upload", parameters(("id" = "$response.body#/id")))),
-            ("ReadHistory" = (operation_id = "events", parameters(("id" = "$response.body#/id")))),
-            ("ReadRuns" = (operation_id = "runs", parameters(("id" = "$response.body#/id")))))), WriteErrors))]
+            ("ReadAttachments" = (operation_id = "list_attachments", parameters(("id" = "$response.body#/id")))),
+            ("Attach" = (operation_id = "upload_attachment", parameters(("id" = "$response.body#/id")))),
+            ("ReadHistory" = (operation_id = "list_events", parameters(("id" = "$response.body#/id")))),
+            ("ReadRuns" = (operation_id = "list_runs", parameters(("id" = "$response.body#/id")))))), WriteErrors))]
 async fn create(
     State(store): State<Store>,
     State(models): State<AllowedModels>,
@@ -196,7 +215,7 @@ struct Me {
 }
 
 /// Who the caller is: what the host-app launcher (`sdk.js`) needs to pick out "my" issues.
-#[utoipa::path(get, path = "/api/autopilot/me", tag = "issues", security(("bearer" = ["read"]), ("session" = [])),
+#[utoipa::path(get, path = "/api/autopilot/me", operation_id = "me", tag = "issues", security(("bearer" = ["read"]), ("session" = [])),
     responses((status = 200, description = "The caller", body = Me), ReadErrors))]
 async fn me(CurrentActor(actor): CurrentActor) -> ApiResult<axum::Json<Me>> {
     actor.require(Action::Read)?;
@@ -238,7 +257,7 @@ impl<'a> From<&'a Attachment> for AttachmentJson<'a> {
 }
 
 /// One issue with its comments and attachments.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}", operation_id = "get_issue", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "The issue with its thread", body = IssueJson), ReadErrors))]
 async fn show(
     State(store): State<Store>,
@@ -257,7 +276,7 @@ async fn show(
 }
 
 /// Changes the fields sent; `version`, when sent, must be the issue's current one.
-#[utoipa::path(patch, path = "/api/autopilot/issues/{id}", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = IssuePatch,
+#[utoipa::path(patch, path = "/api/autopilot/issues/{id}", operation_id = "update_issue", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = IssuePatch,
     responses((status = 200, description = "The issue as changed", body = Issue), WriteErrors))]
 async fn update(
     State(store): State<Store>,
@@ -279,7 +298,7 @@ struct StatusChange {
 }
 
 /// Moves the issue to another column, by the transition rules.
-#[utoipa::path(post, path = "/api/autopilot/issues/{id}/status", tag = "issues", security(("bearer" = ["move"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = StatusChange,
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/status", operation_id = "move_issue", tag = "issues", security(("bearer" = ["move"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = StatusChange,
     responses((status = 200, description = "The issue as moved", body = Issue), WriteErrors))]
 async fn set_status(
     State(store): State<Store>,
@@ -295,7 +314,7 @@ async fn set_status(
 }
 
 /// Its comments, oldest first.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}/comments", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/comments", operation_id = "list_comments", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "Its comments, oldest first", body = Vec<Comment>), ReadErrors))]
 async fn comments(
     State(store): State<Store>,
@@ -334,7 +353,7 @@ struct CommentAdded {
 }
 
 /// Adds a comment by the caller. On a blocked issue, the answer the agent waited for.
-#[utoipa::path(post, path = "/api/autopilot/issues/{id}/comments", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = NewComment,
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/comments", operation_id = "add_comment", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = NewComment,
     responses((status = 201, description = "Added", body = CommentAdded), WriteErrors))]
 async fn add_comment(
     State(store): State<Store>,
@@ -353,7 +372,7 @@ async fn add_comment(
 }
 
 /// Its attachments.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}/attachments", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/attachments", operation_id = "list_attachments", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "Its attachments (metadata; `url` fetches the bytes)", body = Vec<AttachmentJson>), ReadErrors))]
 async fn attachments(
     State(store): State<Store>,
@@ -368,15 +387,17 @@ async fn attachments(
 }
 
 /// The upload form: one file in the field `file`.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the multipart body for the contract; read field by field
 struct Upload {
-    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    /// The file (its name and type are taken from the part's headers); not empty.
+    #[schema(value_type = String, format = Binary, min_length = 1)]
     file: Vec<u8>,
 }
 
 /// Takes the multipart field named `file` (up to 25 MiB, within the board's quota).
-#[utoipa::path(post, path = "/api/autopilot/issues/{id}/attachments", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/attachments", operation_id = "upload_attachment", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     request_body(content = Upload, content_type = "multipart/form-data"),
     responses((status = 201, description = "Stored", body = AttachmentJson), WriteErrors))]
 async fn upload(
@@ -387,27 +408,34 @@ async fn upload(
 ) -> ApiResult<Response> {
     actor.require(Action::Attach)?;
     store.get_issue(id).await?;
+    // Exactly one part, the file: another part is a mistake worth saying, not skipping.
+    let mut file = None;
     while let Some(field) = multipart.next_field().await? {
-        if field.name() != Some("file") {
-            continue;
+        if field.name() != Some("file") || file.is_some() {
+            return Err(AppError::BadRequest(
+                "send one file and nothing else, in a multipart/form-data field named 'file'"
+                    .into(),
+            ));
         }
         let filename = field.file_name().unwrap_or("upload").to_string();
         let content_type = field.content_type().map(str::to_string);
-        let bytes = field.bytes().await?;
-        let attachment = store
-            .add_attachment(&actor, id, &filename, content_type.as_deref(), &bytes)
-            .await?;
-        let body = AttachmentJson::from(&attachment);
-        return Ok((StatusCode::CREATED, axum::Json(body)).into_response());
+        file = Some((filename, content_type, field.bytes().await?));
     }
-    Err(AppError::BadRequest(
-        "send the file in a multipart/form-data field named 'file'".into(),
-    ))
+    let Some((filename, content_type, bytes)) = file else {
+        return Err(AppError::BadRequest(
+            "send the file in a multipart/form-data field named 'file'".into(),
+        ));
+    };
+    let attachment = store
+        .add_attachment(&actor, id, &filename, content_type.as_deref(), &bytes)
+        .await?;
+    let body = AttachmentJson::from(&attachment);
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
 /// Always a download, never rendered by the browser: an uploaded HTML or SVG file must not run
 /// as a page of the board.
-#[utoipa::path(get, path = "/api/autopilot/uploads/{id}", tag = "issues", security(("bearer" = ["read"]), ("session" = [])),
+#[utoipa::path(get, path = "/api/autopilot/uploads/{id}", operation_id = "download_attachment", tag = "issues", security(("bearer" = ["read"]), ("session" = [])),
     params(("id" = i64, Path, description = "The attachment's id")),
     responses((status = 200, description = "The file's bytes, as a download, with the content type it was uploaded with", content_type = "*/*", body = Vec<u8>), ReadErrors))]
 async fn download(
@@ -441,7 +469,7 @@ async fn download(
 }
 
 /// Its history: every change, oldest first.
-#[utoipa::path(get, path = "/api/autopilot/issues/{id}/events", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
+#[utoipa::path(get, path = "/api/autopilot/issues/{id}/events", operation_id = "list_events", tag = "issues", security(("bearer" = ["read"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")),
     responses((status = 200, description = "Its history", body = Vec<app::domain::Event>), ReadErrors))]
 async fn events(
     State(store): State<Store>,
@@ -458,7 +486,7 @@ async fn events(
 /// One `change` event per `events` row, with the row's id as the SSE id. A reconnecting
 /// browser sends `Last-Event-ID` and resumes right after it; a new stream starts at the
 /// newest event.
-#[utoipa::path(get, path = "/api/autopilot/stream", tag = "live", security(("bearer" = ["read"]), ("session" = [])),
+#[utoipa::path(get, path = "/api/autopilot/stream", operation_id = "stream_changes", tag = "live", security(("bearer" = ["read"]), ("session" = [])),
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (browsers send it when they reconnect)")),
     responses((status = 200, description = "`change` events, each an `Event` as JSON, with the event's id as the SSE id; never ends", content_type = "text/event-stream", body = String), ReadErrors))]
 async fn stream(

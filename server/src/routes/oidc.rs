@@ -41,7 +41,7 @@ struct StartQuery {
     responses(
         (status = 303, description = "To the provider", headers(("Location" = String))),
         (status = 410, description = "The invitation no longer works", content_type = "text/html", body = String),
-        (status = 501, description = "Single sign-on is not set up on this board", content_type = "text/html", body = String),
+        (status = 404, description = "Single sign-on is not set up on this board", content_type = "text/html", body = String),
         (status = 503, description = "The provider cannot be reached", content_type = "text/html", body = String)))]
 async fn start(
     State(state): State<AppState>,
@@ -97,7 +97,7 @@ struct CallbackQuery {
         (status = 403, description = "The person is not allowed in, or is disabled; nothing is made", content_type = "text/html", body = String),
         (status = 409, description = "An account with the person's email exists and is not linked", content_type = "text/html", body = String),
         (status = 410, description = "The invitation no longer works", content_type = "text/html", body = String),
-        (status = 501, description = "Single sign-on is not set up on this board", content_type = "text/html", body = String),
+        (status = 404, description = "Single sign-on is not set up on this board", content_type = "text/html", body = String),
         (status = 503, description = "The provider cannot be reached", content_type = "text/html", body = String)))]
 async fn callback(
     State(state): State<AppState>,
@@ -264,10 +264,12 @@ async fn first_sign_in(
     }
 }
 
+/// Without a provider the sign-on routes are not there: a 404 (a 5xx would say the server
+/// failed, and it did not).
 fn not_set_up(state: &AppState) -> Response {
     refusal(
         state,
-        StatusCode::NOT_IMPLEMENTED,
+        StatusCode::NOT_FOUND,
         "Single sign-on is not set up",
         "This board has no sign-in provider. Sign in with your password.",
     )

@@ -35,6 +35,7 @@ const DOCS_PATH: &str = "/api/docs";
             error answer is `{\"error\": {\"code\", \"message\"}}`. Times are Unix milliseconds (UTC).",
         license(name = "MIT")
     ),
+    paths(login_page, setup_page),
     modifiers(&Security),
     tags(
         (name = "issues", description = "Issues, their threads, attachments and history"),
@@ -46,6 +47,23 @@ const DOCS_PATH: &str = "/api/docs";
     )
 )]
 struct ApiDoc;
+
+/// The sign-in page, rendered by the board's app (its form posts to `POST /login`).
+#[utoipa::path(get, path = "/login", tag = "sign-in", security(()),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 303, description = "Already signed in: on to the board", headers(("Location" = String)))))]
+#[allow(dead_code)] // describes a page of the app; Leptos serves it
+fn login_page() {}
+
+/// The first-run page (its form posts to `POST /setup`); once anyone exists, it sends the
+/// browser to the sign-in page.
+#[utoipa::path(get, path = "/setup", tag = "sign-in", security(()),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 303, description = "Already set up: to the sign-in page", headers(("Location" = String)))))]
+#[allow(dead_code)] // describes a page of the app; Leptos serves it
+fn setup_page() {}
 
 /// The base document the routers add their operations to.
 pub fn base() -> OpenApi {
@@ -211,7 +229,10 @@ pub struct SpecJson(pub Arc<str>);
 
 impl SpecJson {
     pub fn new(api: &OpenApi) -> Self {
-        match api.to_pretty_json() {
+        let json = serde_json::to_value(api)
+            .map(with_event_schemas)
+            .and_then(|spec| serde_json::to_string_pretty(&spec));
+        match json {
             Ok(json) => SpecJson(json.into()),
             Err(err) => {
                 tracing::error!(%err, "encoding the OpenAPI document");
@@ -221,8 +242,50 @@ impl SpecJson {
     }
 }
 
+/// The events each live stream sends, by path.
+const STREAM_EVENTS: &[(&str, &[&str], &str)] = &[
+    (
+        "/api/autopilot/stream",
+        &["change"],
+        "`data` is the `Event` as JSON; `id` is its id",
+    ),
+    (
+        "/api/autopilot/runs/{id}/log",
+        &["log", "end"],
+        "`log`: the log's new text; `end`: the run is over (`data` is `end`)",
+    ),
+];
+
+/// Event streams are described one event at a time (`itemSchema`, as OpenAPI 3.2 does and
+/// tools already read), since utoipa writes only 3.1's `schema`.
+fn with_event_schemas(mut spec: serde_json::Value) -> serde_json::Value {
+    for (path, events, about) in STREAM_EVENTS {
+        let Some(item) = spec["paths"].get_mut(*path) else {
+            continue;
+        };
+        let Some(media) = item["get"]["responses"]["200"]["content"].get_mut("text/event-stream")
+        else {
+            continue;
+        };
+        *media = serde_json::json!({
+            "itemSchema": {
+                "type": "object",
+                "description": about,
+                "required": ["event", "data"],
+                "properties": {
+                    "event": { "type": "string", "enum": events },
+                    "data": { "type": "string" },
+                    "id": { "type": "string" },
+                    "retry": { "type": "integer", "minimum": 0 }
+                }
+            }
+        });
+    }
+    spec
+}
+
 /// This contract.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "service", security(()),
+#[utoipa::path(get, path = "/api/openapi.json", operation_id = "openapi", tag = "service", security(()),
     responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object)))]
 pub async fn spec(axum::Extension(SpecJson(json)): axum::Extension<SpecJson>) -> Response {
     (

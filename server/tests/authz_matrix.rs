@@ -224,6 +224,7 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
             "name=N&email=n%40example.com&password=correct+horse+battery",
         )),
     ),
+    ("POST", "/api/end_sessions", Admin, Some((FORM, "id=3"))),
     ("POST", "/api/list_my_tokens", Account, Some((FORM, ""))),
     (
         "POST",

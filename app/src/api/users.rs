@@ -78,3 +78,14 @@ pub async fn reset_password(id: i64, password: String) -> Result<User, AppError>
     let hash = crate::auth::hash_password(password).await?;
     store()?.set_password_hash(id, &hash).await
 }
+
+/// Ends all of someone's sessions (an admin's "end all sessions"): they sign in again
+/// everywhere; their tokens keep working.
+#[server(endpoint = "end_sessions", output = crate::api::codec::JsonText)]
+pub async fn end_sessions(id: i64) -> Result<User, AppError> {
+    current_admin().await?;
+    store()?
+        .end_sessions(id)
+        .await
+        .map_err(super::ssr::with_status)
+}

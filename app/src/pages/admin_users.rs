@@ -3,7 +3,7 @@
 use super::admin_invites::Invitations;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
-use crate::api::{list_users, AddUser, ResetPassword, UpdateUser};
+use crate::api::{list_users, AddUser, EndSessions, ResetPassword, UpdateUser};
 use crate::domain::{User, UserRole};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -13,12 +13,14 @@ pub fn AdminUsersPage() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
     let update = ServerAction::<UpdateUser>::new();
     let reset = ServerAction::<ResetPassword>::new();
+    let end = ServerAction::<EndSessions>::new();
     let users = Resource::new(
         move || {
             (
                 add.version().get(),
                 update.version().get(),
                 reset.version().get(),
+                end.version().get(),
             )
         },
         |_| list_users(),
@@ -53,10 +55,11 @@ pub fn AdminUsersPage() -> impl IntoView {
                 {action_error(add.value())}
                 {action_error(update.value())}
                 {action_error(reset.value())}
+                {action_error(end.value())}
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match users.await {
-                            Ok(users) => view! { <UserTable users update reset /> }.into_any(),
+                            Ok(users) => view! { <UserTable users update reset end /> }.into_any(),
                             Err(err) => error_note(&err),
                         }
                     })}
@@ -72,6 +75,7 @@ fn UserTable(
     users: Vec<User>,
     update: ServerAction<UpdateUser>,
     reset: ServerAction<ResetPassword>,
+    end: ServerAction<EndSessions>,
 ) -> impl IntoView {
     let rows = users
         .into_iter()
@@ -82,6 +86,7 @@ fn UserTable(
             };
             let disabled = user.is_disabled();
             let password_label = format!("New password for {}", user.email);
+            let end_label = format!("End all sessions of {}", user.email);
             view! {
                 <tr data-email=user.email.clone() class:disabled=disabled>
                     <td>{user.display_name.clone()}</td>
@@ -102,6 +107,12 @@ fn UserTable(
                             <input type="hidden" name="disabled" value=(!disabled).to_string() />
                             <button type="submit" class="secondary">
                                 {if disabled { "Enable" } else { "Disable" }}
+                            </button>
+                        </ActionForm>
+                        <ActionForm action=end attr:class="inline">
+                            <input type="hidden" name="id" value=user.id />
+                            <button type="submit" class="secondary" aria-label=end_label>
+                                "End all sessions"
                             </button>
                         </ActionForm>
                         <ActionForm action=reset attr:class="inline">

@@ -141,6 +141,19 @@ impl Store {
         self.changed_user(done, user_id).await
     }
 
+    /// Ends every session of the user (each carries the `auth_epoch` it started under);
+    /// their tokens are untouched.
+    pub async fn end_sessions(&self, user_id: i64) -> AppResult<User> {
+        let done = on_pool!(self, e => sqlx::query(
+            "UPDATE users SET auth_epoch = auth_epoch + 1 WHERE id = $1",
+        )
+        .bind(user_id)
+        .execute(e)
+        .await
+        .map(|done| done.rows_affected()))?;
+        self.changed_user(done, user_id).await
+    }
+
     pub async fn set_role(&self, user_id: i64, role: UserRole) -> AppResult<User> {
         self.change_user(user_id, Some(role), None, false).await
     }

@@ -44,3 +44,38 @@ test.describe('as a member', () => {
     await api.dispose();
   });
 });
+
+// An admin ends all of someone's sessions from /admin/users: their open page is signed out.
+test.describe('as an admin', () => {
+  test.use({ storageState: '.auth/admin.json' });
+
+  test('"End all sessions" signs the person out everywhere', async ({ page, browser }) => {
+    await page.goto('/admin/users');
+    await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+    const email = `ended${Date.now()}@example.com`;
+    const form = page.locator('form.add-user');
+    await form.getByLabel('Name').fill('Eve Ended');
+    await form.getByLabel('Email').fill(email);
+    await form.getByLabel('Password').fill('a long enough password');
+    await form.getByRole('button', { name: 'Add person' }).click();
+    await expect(page.locator(`tr[data-email="${email}"]`)).toContainText('Eve Ended');
+
+    // Eve signs in on a browser of her own.
+    const eve = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+    const evePage = await eve.newPage();
+    await evePage.goto('/login');
+    await evePage.getByLabel('Email').fill(email);
+    await evePage.getByLabel('Password').fill('a long enough password');
+    await evePage.getByRole('button', { name: 'Sign in' }).click();
+    await expect(evePage.locator('.topbar .me')).toHaveText('Eve Ended');
+
+    await page.getByRole('button', { name: `End all sessions of ${email}` }).click();
+    await expect(page.getByRole('alert')).toHaveCount(0);
+    // Her next request finds her signed out.
+    await expect(async () => {
+      await evePage.goto('/');
+      await expect(evePage).toHaveURL(/\/login/);
+    }).toPass();
+    await eve.close();
+  });
+});

@@ -106,7 +106,7 @@ http {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${APP_PORT}/healthz`)).ok, 'Autopilot');
     autopilot(['user', 'add', '--email', 'proxy@example.com', '--name', 'Pat Proxy', '--role', 'admin'],
       { AUTOPILOT_PASSWORD: PASSWORD });
-    const token = autopilot(['token', 'create', '--email', 'proxy@example.com', '--name', 'e2e']).trim().split(/\s+/).pop()!;
+    const token = autopilot(['token', 'create', '--email', 'proxy@example.com', '--name', 'e2e', '--scope', 'read,write,move']).trim().split(/\s+/).pop()!;
 
     nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'inherit' });
     api = await apiRequest.newContext({

@@ -1,6 +1,7 @@
 //! Accounts at the OpenID provider, linked to people: found by (issuer, subject), never by
 //! email alone.
 
+use super::users::insert_user;
 use super::{now_ms, on_pool, on_tx, Store, Tx};
 use crate::domain::{User, UserRole};
 use crate::error::{AppError, AppResult};
@@ -47,34 +48,6 @@ impl Store {
         link_identity(&mut tx, user.id, identity).await?;
         self.commit(tx).await?;
         Ok(user)
-    }
-}
-
-/// Inserts a person inside a write transaction; an email in use is a conflict.
-pub(super) async fn insert_user(
-    tx: &mut Tx,
-    email: &str,
-    name: &str,
-    role: UserRole,
-    password_hash: &str,
-) -> AppResult<User> {
-    let made = on_tx!(tx, e => sqlx::query_as::<_, User>(
-        "INSERT INTO users (email, display_name, password_hash, role, created_at)
-         VALUES ($1, $2, $3, $4, $5)
-         RETURNING id, email, display_name, role, auth_epoch, created_at, disabled_at",
-    )
-    .bind(email)
-    .bind(name)
-    .bind(password_hash)
-    .bind(role)
-    .bind(now_ms())
-    .fetch_one(e)
-    .await);
-    match made {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict(
-            format!("a user with the email {email} already exists"),
-        )),
-        other => Ok(other?),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Invite links. Only a SHA-256 of each link's secret is kept (see `auth::token_hash`).
 
-use super::identities::{insert_user, link_identity, Identity};
+use super::identities::{link_identity, Identity};
+use super::users::insert_user;
 use super::{now_ms, on_pool, on_tx, Store};
 use crate::domain::{Invitation, InviteState, User, UserRole, INVITE_PREFIX};
 use crate::error::{AppError, AppResult};

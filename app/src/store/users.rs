@@ -1,6 +1,6 @@
 //! People, their password hashes and their bearer tokens.
 
-use super::{now_ms, on_pool, on_tx, Store};
+use super::{now_ms, on_pool, on_tx, Store, Tx};
 use crate::domain::{Scopes, User, UserRole};
 use crate::error::{AppError, AppResult};
 
@@ -50,24 +50,10 @@ impl Store {
         role: UserRole,
         password_hash: &str,
     ) -> AppResult<User> {
-        let sql = format!(
-            "INSERT INTO users (email, display_name, password_hash, role, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
-        );
-        let result = on_pool!(self, e => sqlx::query_as::<_, User>(&sql)
-            .bind(email)
-            .bind(name)
-            .bind(password_hash)
-            .bind(role)
-            .bind(now_ms())
-            .fetch_one(e)
-            .await);
-        match result {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict(
-                format!("a user with the email {email} already exists"),
-            )),
-            other => Ok(other?),
-        }
+        let mut tx = self.begin_write().await?;
+        let user = insert_user(&mut tx, email, name, role, password_hash).await?;
+        self.commit(tx).await?;
+        Ok(user)
     }
 
     /// Creates the first admin, only while there is no user at all (one statement in a write
@@ -385,5 +371,33 @@ impl Store {
         .execute(e)
         .await
         .map(|done| done.rows_affected()))?)
+    }
+}
+
+/// Inserts a person inside a write transaction; an email in use is a conflict.
+pub(super) async fn insert_user(
+    tx: &mut Tx,
+    email: &str,
+    name: &str,
+    role: UserRole,
+    password_hash: &str,
+) -> AppResult<User> {
+    let sql = format!(
+        "INSERT INTO users (email, display_name, password_hash, role, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+    );
+    let made = on_tx!(tx, e => sqlx::query_as::<_, User>(&sql)
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .bind(role)
+    .bind(now_ms())
+    .fetch_one(e)
+    .await);
+    match made {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict(
+            format!("a user with the email {email} already exists"),
+        )),
+        other => Ok(other?),
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::domain::{Action, Actor, Caller, User};
 use crate::error::{AppError, AppResult};
-use crate::store::{now_ms, Store};
+use crate::store::{now_ms, Device, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use http::request::Parts;
@@ -30,10 +30,24 @@ pub struct SessionPolicy {
 /// Activity is written back to the session at most this often.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
+impl SessionPolicy {
+    /// Sessions last seen or signed in before these times are over.
+    pub fn cutoffs(&self, now: i64) -> crate::store::SessionCutoffs {
+        crate::store::SessionCutoffs {
+            seen_after: now - self.idle_ms,
+            signed_in_after: now - self.max_lifetime_ms,
+        }
+    }
+}
+
 /// What a session remembers about its person.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct SessionAuth {
     user_id: i64,
+    /// Its row in `session_devices` (what `/account/sessions` lists): when the row is gone,
+    /// the session has been ended. Sessions from before the table have none, and end.
+    #[serde(default)]
+    device: Option<i64>,
     /// The user's `auth_epoch` at sign-in: a password change or disabling bumps it.
     auth_epoch: i64,
     signed_in_at: i64,
@@ -85,10 +99,9 @@ pub async fn authenticate(
         .await
         .map_err(session_error)?
         .ok_or(AppError::Unauthorized)?;
-    let user = match store.user_by_id(auth.user_id).await {
-        Ok(user) => Some(user),
-        Err(AppError::NotFound(_)) => None,
-        Err(other) => return Err(other),
+    let user = match auth.device {
+        Some(device) => store.session_user(device, auth.user_id).await?,
+        None => None,
     };
     let now = now_ms();
     let alive = user.as_ref().is_some_and(|u| {
@@ -97,8 +110,8 @@ pub async fn authenticate(
             && now - auth.signed_in_at <= policy.max_lifetime_ms
             && now - auth.last_seen_at <= policy.idle_ms
     });
-    match user {
-        Some(user) if alive => {
+    match (user, auth.device) {
+        (Some(user), Some(device)) if alive => {
             if now - auth.last_seen_at >= TOUCH_EVERY_MS {
                 let touched = SessionAuth {
                     last_seen_at: now,
@@ -108,10 +121,14 @@ pub async fn authenticate(
                     .insert(SESSION_KEY, touched)
                     .await
                     .map_err(session_error)?;
+                store.touch_session(device, now).await?;
             }
-            Ok(Caller::session(Actor::user(&user)))
+            Ok(Caller::session(Actor::user(&user), device))
         }
         _ => {
+            if let Some(device) = auth.device {
+                store.forget_session(device).await?;
+            }
             session.flush().await.map_err(session_error)?;
             Err(AppError::Unauthorized)
         }
@@ -131,12 +148,20 @@ pub async fn authorize(
     Ok(caller)
 }
 
-/// Starts a session for `user` under a fresh id (no session fixation).
-pub async fn sign_in(session: &Session, user: &User) -> AppResult<()> {
+/// Starts a session for `user` under a fresh id (no session fixation), and files it with the
+/// device it came from.
+pub async fn sign_in(
+    session: &Session,
+    store: &Store,
+    user: &User,
+    from: &Device,
+) -> AppResult<()> {
     session.cycle_id().await.map_err(session_error)?;
     let now = now_ms();
+    let device = store.record_session(user, from, now).await?;
     let auth = SessionAuth {
         user_id: user.id,
+        device: Some(device),
         auth_epoch: user.auth_epoch,
         signed_in_at: now,
         last_seen_at: now,
@@ -148,7 +173,11 @@ pub async fn sign_in(session: &Session, user: &User) -> AppResult<()> {
 }
 
 /// Deletes the session server-side; the old cookie is worthless afterwards.
-pub async fn sign_out(session: &Session) -> AppResult<()> {
+pub async fn sign_out(session: &Session, store: &Store) -> AppResult<()> {
+    let auth: Option<SessionAuth> = session.get(SESSION_KEY).await.map_err(session_error)?;
+    if let Some(device) = auth.and_then(|a| a.device) {
+        store.forget_session(device).await?;
+    }
     session.flush().await.map_err(session_error)
 }
 

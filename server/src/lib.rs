@@ -266,6 +266,8 @@ fn spawn_housekeeping(state: AppState) {
             }
             if minutes.is_multiple_of(60) {
                 let _ = state.store.delete_expired_sessions().await;
+                let over = state.auth.policy.cutoffs(app::store::now_ms());
+                let _ = state.store.forget_ended_sessions(over).await;
                 let _ = state.store.forget_ended_rate_windows().await;
             }
             minutes += 1;

@@ -139,3 +139,81 @@ pub async fn revoke_my_token(id: i64) -> Result<(), AppError> {
         .await
         .map_err(super::ssr::with_status)
 }
+
+/// One of the caller's signed-in sessions, as `/account/sessions` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: i64,
+    /// What the browser is, in words ("Chrome on Linux"), from its `User-Agent`.
+    pub device: String,
+    pub address: String,
+    pub signed_in_at: i64,
+    pub last_seen_at: i64,
+    /// The session this page was asked from.
+    pub current: bool,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr_sessions {
+    use crate::domain::{Action, Credential};
+    use crate::error::{AppError, AppResult};
+
+    /// The caller's person and session row: only a session manages sessions.
+    pub async fn me() -> AppResult<(i64, i64)> {
+        let me = crate::api::ssr::caller(Action::ManageAccount).await?;
+        match (me.user_id, me.credential) {
+            (Some(user), Credential::Session(session)) => Ok((user, session)),
+            _ => Err(AppError::Unauthorized),
+        }
+    }
+
+    /// "Firefox on Linux", or what the browser said when it is not one that is known.
+    pub fn device_name(user_agent: &str) -> String {
+        let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
+        match woothee::parser::Parser::new().parse(user_agent) {
+            Some(ua) if known(ua.name) && known(ua.os) => format!("{} on {}", ua.name, ua.os),
+            Some(ua) if known(ua.name) => ua.name.to_string(),
+            _ if user_agent.trim().is_empty() => "Unknown device".into(),
+            _ => user_agent.chars().take(60).collect(),
+        }
+    }
+}
+
+#[server(endpoint = "list_my_sessions", output = crate::api::codec::JsonText)]
+pub async fn list_my_sessions() -> Result<Vec<SessionView>, AppError> {
+    let (user_id, current) = ssr_sessions::me().await?;
+    let policy = use_context::<crate::auth::SessionPolicy>().ok_or(AppError::Internal)?;
+    let live = policy.cutoffs(crate::store::now_ms());
+    let rows = super::ssr::store()?.list_sessions(user_id, live).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SessionView {
+            id: row.id,
+            device: ssr_sessions::device_name(&row.user_agent),
+            address: row.address,
+            signed_in_at: row.signed_in_at,
+            last_seen_at: row.last_seen_at,
+            current: row.id == current,
+        })
+        .collect())
+}
+
+/// Ends one of the caller's sessions (the device it was on is signed out at its next request).
+#[server(endpoint = "end_my_session", output = crate::api::codec::JsonText)]
+pub async fn end_my_session(id: i64) -> Result<(), AppError> {
+    let (user_id, _) = ssr_sessions::me().await?;
+    super::ssr::store()?
+        .end_own_session(user_id, id)
+        .await
+        .map_err(super::ssr::with_status)
+}
+
+/// Ends every session of the caller but this one; answers how many ended.
+#[server(endpoint = "end_my_other_sessions", output = crate::api::codec::JsonText)]
+pub async fn end_my_other_sessions() -> Result<u64, AppError> {
+    let (user_id, current) = ssr_sessions::me().await?;
+    super::ssr::store()?
+        .end_other_sessions(user_id, current)
+        .await
+        .map_err(super::ssr::with_status)
+}

@@ -223,8 +223,8 @@ impl Action {
 /// How the caller came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Credential {
-    /// A signed-in session (cookie).
-    Session,
+    /// A signed-in session (cookie): its row in `session_devices`.
+    Session(i64),
     /// A bearer token (its id in `api_tokens`).
     Token(i64),
 }
@@ -244,11 +244,11 @@ pub struct Caller {
 pub struct Refused(pub String);
 
 impl Caller {
-    pub fn session(actor: Actor) -> Self {
+    pub fn session(actor: Actor, session: i64) -> Self {
         Caller {
             actor,
             scopes: Scopes::of_session(),
-            credential: Credential::Session,
+            credential: Credential::Session(session),
         }
     }
 
@@ -267,7 +267,7 @@ impl Caller {
             return Err(Refused("admins only".into()));
         }
         match (action.scope(), self.credential) {
-            (_, Credential::Session) => Ok(()),
+            (_, Credential::Session(_)) => Ok(()),
             (None, Credential::Token(_)) => Err(Refused(
                 "a token cannot manage tokens or sessions; sign in to the board".into(),
             )),
@@ -360,7 +360,7 @@ mod tests {
         for role in [Role::Admin, Role::Member] {
             for action in Action::ALL {
                 let role_ok = !action.admins_only() || role == Role::Admin;
-                let session = Caller::session(person(role));
+                let session = Caller::session(person(role), 1);
                 assert_eq!(
                     session.allows(action).is_ok(),
                     role_ok,

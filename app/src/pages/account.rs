@@ -1,8 +1,10 @@
-//! `/account/tokens`: each person makes bearer tokens with the scopes a script needs, sees a
-//! new one once, lists theirs and revokes them.
+//! A person's own ways in. `/account/tokens`: each person makes bearer tokens with the scopes
+//! a script needs, sees a new one once, lists theirs and revokes them. `/account/sessions`:
+//! where they are signed in, and ending any of it.
 
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
+use crate::api::{list_my_sessions, EndMyOtherSessions, EndMySession, SessionView};
 use crate::api::{list_my_tokens, CreateMyToken, RevokeMyToken, TokenView};
 use crate::domain::{format_time, Scope};
 use leptos::form::ActionForm;
@@ -141,4 +143,109 @@ fn TokenTable(tokens: Vec<TokenView>, revoke: ServerAction<RevokeMyToken>) -> im
         </table>
     }
     .into_any()
+}
+
+#[component]
+pub fn AccountSessionsPage() -> impl IntoView {
+    let end = ServerAction::<EndMySession>::new();
+    let end_others = ServerAction::<EndMyOtherSessions>::new();
+    let sessions = Resource::new(
+        move || (end.version().get(), end_others.version().get()),
+        |_| list_my_sessions(),
+    );
+    let marker = hydration_marker();
+    view! {
+        <div class="page" data-hydrated=move || marker.get()>
+            <TopBar />
+            <main class="admin account">
+                <h1>"Sessions"</h1>
+                <p>
+                    "Where you are signed in. End a session you do not recognise, or one on a "
+                    "device you no longer use: it is signed out at its next request."
+                </p>
+                {action_error(end.value())}
+                {action_error(end_others.value())}
+                {move || {
+                    end_others
+                        .value()
+                        .get()
+                        .and_then(Result::ok)
+                        .map(|ended| {
+                            let words = match ended {
+                                1 => "1 other session ended.".to_string(),
+                                n => format!("{n} other sessions ended."),
+                            };
+                            view! { <p class="notice" role="status">{words}</p> }
+                        })
+                }}
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match sessions.await {
+                            Ok(sessions) => view! { <SessionTable sessions end end_others /> }.into_any(),
+                            Err(err) => error_note(&err),
+                        }
+                    })}
+                </Suspense>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn SessionTable(
+    sessions: Vec<SessionView>,
+    end: ServerAction<EndMySession>,
+    end_others: ServerAction<EndMyOtherSessions>,
+) -> impl IntoView {
+    let others = sessions.iter().filter(|s| !s.current).count();
+    let rows = sessions
+        .into_iter()
+        .map(|session| {
+            let label = format!(
+                "End the session on {} from {}",
+                session.device, session.address
+            );
+            let action = if session.current {
+                view! { <span class="current">"This session"</span> }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=end attr:class="inline">
+                        <input type="hidden" name="id" value=session.id />
+                        <button type="submit" class="secondary" aria-label=label>
+                            "End"
+                        </button>
+                    </ActionForm>
+                }
+                .into_any()
+            };
+            view! {
+                <tr data-session=session.id class:current=session.current>
+                    <td>{session.device}</td>
+                    <td><code>{session.address}</code></td>
+                    <td>{format_time(session.signed_in_at)}</td>
+                    <td>{format_time(session.last_seen_at)}</td>
+                    <td class="actions">{action}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="sessions">
+            <thead>
+                <tr>
+                    <th>"Device"</th>
+                    <th>"Address"</th>
+                    <th>"Signed in"</th>
+                    <th>"Last seen"</th>
+                    <th>"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        {(others > 0).then(|| view! {
+            <ActionForm action=end_others attr:class="end-others">
+                <button type="submit" class="secondary">"End all other sessions"</button>
+            </ActionForm>
+        })}
+    }
 }

@@ -93,6 +93,11 @@ pub fn App() -> impl IntoView {
                     view={Lazy::<AccountTokensRoute>::new()}
                     ssr=SsrMode::Async
                 />
+                <Route
+                    path=(StaticSegment("account"), StaticSegment("sessions"))
+                    view={Lazy::<AccountSessionsRoute>::new()}
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }
@@ -163,6 +168,17 @@ impl LazyRoute for AccountTokensRoute {
     }
     fn view(_this: Self) -> AnyView {
         view! { <account::AccountTokensPage /> }.into_any()
+    }
+}
+
+struct AccountSessionsRoute;
+#[lazy_route]
+impl LazyRoute for AccountSessionsRoute {
+    fn data() -> Self {
+        AccountSessionsRoute
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <account::AccountSessionsPage /> }.into_any()
     }
 }
 

@@ -26,6 +26,7 @@ pub fn TopBar() -> impl IntoView {
                                     {me.is_admin.then(|| view! { <a href="/admin">"Admin"</a> <a href="/admin/users">"People"</a> <a href="/admin/runner">"Runner"</a> })}
                                     <span class="me">{me.name}</span>
                                     <a href="/account/tokens">"Tokens"</a>
+                                    <a href="/account/sessions">"Sessions"</a>
                                     <form method="post" action="/logout" class="inline">
                                         <button type="submit" class="link">
                                             "Sign out"

@@ -94,6 +94,10 @@ async fn forget_sessions(file: &Path) -> AppResult<()> {
             .execute(&mut conn)
             .await?;
     }
+    // What the sessions came from (addresses, browsers) goes with them.
+    sqlx::query("DELETE FROM session_devices")
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
     Ok(())
 }

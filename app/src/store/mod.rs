@@ -30,7 +30,7 @@ pub use figures::{Figures, PoolFigures};
 pub use identities::Identity;
 pub use issues::IssueFilter;
 pub use runs::{Heartbeat, RunFinish, RunPatches};
-pub use sessions::SessionBackend;
+pub use sessions::{Device, SessionBackend, SessionCutoffs, SessionRow, SESSIONS_PER_PERSON};
 pub use settings::{Switch, SELF_HEAL_WINDOW_MS};
 pub use threads::CommentAdded;
 pub use users::ApiToken;

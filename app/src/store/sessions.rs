@@ -6,11 +6,175 @@
 //! file) holds no id that signs anyone in. The stored record carries the hashed id too (the
 //! underlying store writes the id into the record's data).
 
-use super::{Db, Store};
+use super::users::USER_COLUMNS;
+use super::{on_pool, Db, Store};
+use crate::domain::User;
+use crate::error::{AppError, AppResult};
 use sha2::{Digest, Sha256};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+/// Where a session was started from, as `/account/sessions` shows it.
+#[derive(Clone, Debug, Default)]
+pub struct Device {
+    /// The browser's `User-Agent`, cut to [`USER_AGENT_MAX_BYTES`].
+    pub user_agent: String,
+    /// The client's address (see `server::routes::client`).
+    pub address: String,
+}
+
+pub const USER_AGENT_MAX_BYTES: usize = 512;
+
+/// A person keeps at most this many sessions: signing in once more ends the oldest.
+pub const SESSIONS_PER_PERSON: i64 = 50;
+
+/// One session's row: what `/account/sessions` lists.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: i64,
+    pub user_agent: String,
+    pub address: String,
+    pub signed_in_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// The times before which a session is over: idle since, or signed in before.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionCutoffs {
+    pub seen_after: i64,
+    pub signed_in_after: i64,
+}
+
+impl Store {
+    /// Files a new session of `user` and answers its row's id (the session remembers it).
+    /// The person's oldest sessions past [`SESSIONS_PER_PERSON`] end.
+    pub async fn record_session(&self, user: &User, device: &Device, now: i64) -> AppResult<i64> {
+        let mut user_agent = device.user_agent.clone();
+        if user_agent.len() > USER_AGENT_MAX_BYTES {
+            let mut cut = USER_AGENT_MAX_BYTES;
+            while !user_agent.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            user_agent.truncate(cut);
+        }
+        let (id,): (i64,) = on_pool!(self, e => sqlx::query_as(
+            "INSERT INTO session_devices
+                 (user_id, auth_epoch, user_agent, address, signed_in_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        )
+        .bind(user.id)
+        .bind(user.auth_epoch)
+        .bind(&user_agent)
+        .bind(&device.address)
+        .bind(now)
+        .fetch_one(e)
+        .await)?;
+        on_pool!(self, e => sqlx::query(
+            "DELETE FROM session_devices WHERE user_id = $1 AND id NOT IN
+                 (SELECT id FROM session_devices WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
+        )
+        .bind(user.id)
+        .bind(SESSIONS_PER_PERSON)
+        .execute(e)
+        .await.map(|_| ()))?;
+        Ok(id)
+    }
+
+    /// The person of session row `session`, if the row is still there (not ended) and is
+    /// theirs.
+    pub async fn session_user(&self, session: i64, user_id: i64) -> AppResult<Option<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $2 AND id =
+                 (SELECT user_id FROM session_devices WHERE id = $1)"
+        );
+        Ok(on_pool!(self, e => sqlx::query_as::<_, User>(&sql)
+            .bind(session)
+            .bind(user_id)
+            .fetch_optional(e)
+            .await)?)
+    }
+
+    pub async fn touch_session(&self, session: i64, now: i64) -> AppResult<()> {
+        on_pool!(self, e => sqlx::query("UPDATE session_devices SET last_seen_at = $2 WHERE id = $1")
+            .bind(session)
+            .bind(now)
+            .execute(e)
+            .await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Ends a session by its row (signing out, or found expired).
+    pub async fn forget_session(&self, session: i64) -> AppResult<()> {
+        on_pool!(self, e => sqlx::query("DELETE FROM session_devices WHERE id = $1")
+            .bind(session)
+            .execute(e)
+            .await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The live sessions of a person, last seen first.
+    pub async fn list_sessions(
+        &self,
+        user_id: i64,
+        live: SessionCutoffs,
+    ) -> AppResult<Vec<SessionRow>> {
+        Ok(on_pool!(self, e => sqlx::query_as::<_, SessionRow>(
+            "SELECT d.id, d.user_agent, d.address, d.signed_in_at, d.last_seen_at
+             FROM session_devices d JOIN users u ON u.id = d.user_id
+             WHERE d.user_id = $1 AND d.auth_epoch = u.auth_epoch
+               AND d.last_seen_at > $2 AND d.signed_in_at > $3
+             ORDER BY d.last_seen_at DESC, d.id DESC",
+        )
+        .bind(user_id)
+        .bind(live.seen_after)
+        .bind(live.signed_in_after)
+        .fetch_all(e)
+        .await)?)
+    }
+
+    /// Ends one of a person's own sessions; `NotFound` if they have none by that id.
+    pub async fn end_own_session(&self, user_id: i64, session: i64) -> AppResult<()> {
+        let done = on_pool!(self, e => sqlx::query(
+            "DELETE FROM session_devices WHERE id = $1 AND user_id = $2",
+        )
+        .bind(session)
+        .bind(user_id)
+        .execute(e)
+        .await
+        .map(|done| done.rows_affected()))?;
+        if done == 0 {
+            return Err(AppError::not_found(format!("session {session}")));
+        }
+        Ok(())
+    }
+
+    /// Ends every session of a person but `keep`; answers how many ended.
+    pub async fn end_other_sessions(&self, user_id: i64, keep: i64) -> AppResult<u64> {
+        let done = on_pool!(self, e => sqlx::query(
+            "DELETE FROM session_devices WHERE user_id = $1 AND id <> $2",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .execute(e)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(done)
+    }
+
+    /// Deletes the rows of sessions that are over: idle, too old, or ended by an epoch bump.
+    pub async fn forget_ended_sessions(&self, live: SessionCutoffs) -> AppResult<()> {
+        on_pool!(self, e => sqlx::query(
+            "DELETE FROM session_devices WHERE last_seen_at <= $1 OR signed_in_at <= $2
+                 OR auth_epoch <> (SELECT auth_epoch FROM users WHERE users.id = user_id)",
+        )
+        .bind(live.seen_after)
+        .bind(live.signed_in_after)
+        .execute(e)
+        .await.map(|_| ()))?;
+        Ok(())
+    }
+}
 
 /// The session store of this board's engine.
 #[derive(Clone, Debug)]

@@ -4,7 +4,8 @@ use super::{now_ms, on_pool, on_tx, Store, Tx};
 use crate::domain::{Scopes, User, UserRole};
 use crate::error::{AppError, AppResult};
 
-const USER_COLUMNS: &str = "id, email, display_name, role, auth_epoch, created_at, disabled_at";
+pub(super) const USER_COLUMNS: &str =
+    "id, email, display_name, role, auth_epoch, created_at, disabled_at";
 
 /// A bearer token's public face; the token itself is shown once and only its hash is kept.
 #[derive(Debug, Clone, sqlx::FromRow)]

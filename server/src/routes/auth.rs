@@ -3,6 +3,7 @@
 //! people are sent to the login page, members kept out of admin pages).
 
 use super::client::{client_key, ClientKey, Policy, Strikes};
+use super::extract::SignInFrom;
 use super::AppState;
 use app::auth::{self, hash_password, secrets_match, verify_password};
 use app::domain::{
@@ -252,6 +253,7 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     session: Session,
+    SignInFrom(from): SignInFrom,
     request: Request,
 ) -> Result<Response, AppError> {
     let (parts, body) = request.into_parts();
@@ -308,7 +310,7 @@ async fn login(
             if password_ok && !user.is_disabled() && state.sign_in.password_allowed(user.role) =>
         {
             attempt.succeeded();
-            auth::sign_in(&session, &user).await?;
+            auth::sign_in(&session, &state.store, &user, &from).await?;
             tracing::info!(user = user.id, "signed in");
             Ok(Redirect::to(safe_next(&form.next)).into_response())
         }
@@ -358,8 +360,8 @@ pub(super) fn busy_page() -> Response {
             headers(("Location" = String, description = "The sign-in page"))),
         (status = 403, description = "A cross-site form (`forbidden`)", body = ErrorBody),
         (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody)))]
-async fn logout(session: Session) -> Result<Redirect, AppError> {
-    auth::sign_out(&session).await?;
+async fn logout(State(state): State<AppState>, session: Session) -> Result<Redirect, AppError> {
+    auth::sign_out(&session, &state.store).await?;
     Ok(Redirect::to("/login?signed_out=1"))
 }
 
@@ -392,6 +394,7 @@ struct SetupForm {
 async fn setup(
     State(state): State<AppState>,
     session: Session,
+    SignInFrom(from): SignInFrom,
     form: Result<Form<SetupForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     let form = match form {
@@ -429,7 +432,7 @@ async fn setup(
         return Ok(Redirect::to("/login").into_response());
     };
     state.setup_token.consume();
-    auth::sign_in(&session, &admin).await?;
+    auth::sign_in(&session, &state.store, &admin, &from).await?;
     tracing::info!(user = admin.id, "first admin created");
     Ok(Redirect::to("/").into_response())
 }

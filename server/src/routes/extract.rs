@@ -1,8 +1,10 @@
 //! Extractors whose rejections are our JSON errors, and the one that says who is calling.
 
+use super::client::client_address;
 use super::AppState;
 use app::domain::Caller;
 use app::error::AppError;
+use app::store::Device;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 
@@ -33,6 +35,30 @@ impl FromRequestParts<AppState> for CurrentActor {
         app::auth::authenticate(parts, &state.store, state.auth.policy)
             .await
             .map(CurrentActor)
+    }
+}
+
+/// Where a sign-in comes from (the browser's `User-Agent` and the client's address), filed
+/// with the session for `/account/sessions`.
+pub struct SignInFrom(pub Device);
+
+impl FromRequestParts<AppState> for SignInFrom {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let address = client_address(parts, &state.auth.trusted_proxies).to_canonical();
+        Ok(SignInFrom(Device {
+            user_agent,
+            address: address.to_string(),
+        }))
     }
 }
 

@@ -4,6 +4,7 @@
 //! which, and nothing is made.
 
 use super::auth::{busy_page, FORM_BODY_LIMIT};
+use super::extract::SignInFrom;
 use super::plain::{escape, page};
 use super::AppState;
 use app::auth::{self, hash_password, token_hash};
@@ -90,6 +91,7 @@ async fn accept(
     State(state): State<AppState>,
     Path(secret): Path<String>,
     session: Session,
+    SignInFrom(from): SignInFrom,
     form: Result<Form<InviteForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     // A body that is no form is refused before the link is looked at (a browser always
@@ -153,7 +155,7 @@ async fn accept(
         .await;
     match made {
         Ok(Ok(user)) => {
-            auth::sign_in(&session, &user).await?;
+            auth::sign_in(&session, &state.store, &user, &from).await?;
             tracing::info!(
                 user = user.id,
                 invitation = invite.id,

@@ -3,6 +3,7 @@
 //! two (state, nonce, PKCE verifier) sits in the browser's server-side session and is taken
 //! out by the callback, so each sign-in works once.
 
+use super::extract::SignInFrom;
 use super::plain::refusal;
 use super::AppState;
 use crate::oidc::{Admission, OidcError, Pending, Person, PENDING_TTL_MS};
@@ -102,6 +103,7 @@ struct CallbackQuery {
 async fn callback(
     State(state): State<AppState>,
     session: Session,
+    SignInFrom(from): SignInFrom,
     Query(query): Query<CallbackQuery>,
 ) -> Result<Response, AppError> {
     let Some(oidc) = state.sign_in.oidc.clone() else {
@@ -178,7 +180,7 @@ async fn callback(
             "Ask an admin to enable it.",
         ));
     }
-    auth::sign_in(&session, &user).await?;
+    auth::sign_in(&session, &state.store, &user, &from).await?;
     tracing::info!(user = user.id, "signed in through the provider");
     Ok(Redirect::to(super::auth::safe_next(&next)).into_response())
 }

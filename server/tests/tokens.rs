@@ -105,6 +105,49 @@ async fn a_read_token_reads_and_writes_nothing() {
     refused_for(&r, "read");
 }
 
+/// The scope is checked before the body is read: whatever a token sends to a route it may not
+/// use (broken JSON, a wrong type, no body, a huge number), the answer is the 403 naming the
+/// scope, never a 400 or 422 that would tell it how the body was read.
+async fn a_missing_scope_is_refused_before_the_body_is_read() {
+    let app = TestApp::new().await;
+    let reader = Caller::Bearer(add_token(&app.store, MEMBER_EMAIL, "read", None).await);
+    let id = app.create("scoped").await["id"].as_i64().unwrap();
+    let bodies: [(&str, Option<&str>, &str); 4] = [
+        ("POST", Some(JSON), "{not json"),
+        ("POST", Some(JSON), r#"{"title": 12}"#),
+        ("POST", Some("text/plain"), "hello"),
+        ("POST", None, ""),
+    ];
+    for (method, content_type, body) in bodies {
+        let r = app
+            .call(
+                &reader,
+                method,
+                "/api/autopilot/issues",
+                content_type,
+                Body::from(body),
+            )
+            .await;
+        refused_for(&r, "write");
+    }
+    let moved = format!("/api/autopilot/issues/{id}/status");
+    let r = app
+        .call(
+            &reader,
+            "POST",
+            &moved,
+            Some(JSON),
+            Body::from(r#"{"status": 99}"#),
+        )
+        .await;
+    refused_for(&r, "move");
+    let commented = format!("/api/autopilot/issues/{id}/comments");
+    let r = app
+        .call(&reader, "POST", &commented, Some(JSON), Body::from("[]"))
+        .await;
+    refused_for(&r, "write");
+}
+
 async fn the_role_still_applies_and_metrics_need_the_admin_scope() {
     let app = TestApp::new().await;
     let member_admin =
@@ -383,6 +426,7 @@ async fn a_person_makes_lists_and_revokes_their_own_tokens() {
 }
 
 on_both_engines!(
+    a_missing_scope_is_refused_before_the_body_is_read,
     a_person_makes_lists_and_revokes_their_own_tokens,
     a_token_without_move_cannot_change_a_status,
     a_read_token_reads_and_writes_nothing,

@@ -2,11 +2,12 @@
 
 use super::client::client_address;
 use super::AppState;
-use app::domain::Caller;
+use app::domain::{Action, Caller};
 use app::error::AppError;
 use app::store::Device;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
+use std::marker::PhantomData;
 
 /// `axum::Json`, rejecting bad bodies with `{"error": …}` (400 syntax, 415 content type,
 /// 413 too large, 422 wrong shape).
@@ -24,17 +25,39 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct Query<T>(pub T);
 
-/// Who is calling: a signed-in person or a bearer token, with the scopes to check
-/// (`caller.require(Action::…)?`). Anything else is a 401.
-pub struct CurrentActor(pub Caller);
+/// Who is calling, allowed to do `A` (role and scopes): `Allowed(caller, _): Allowed<may::Read>`.
+/// Checked with the request's head, before any body extractor reads the body, so a token
+/// without the scope gets its 403 naming the scope whatever it sent. No credential: 401.
+pub struct Allowed<A>(pub Caller, pub PhantomData<A>);
 
-impl FromRequestParts<AppState> for CurrentActor {
+/// What a route needs the caller to be allowed, as a type for [`Allowed`].
+pub trait Needs {
+    const ACTION: Action;
+}
+
+/// The actions routes name in [`Allowed`].
+pub mod may {
+    use super::Needs;
+    use app::domain::Action;
+
+    macro_rules! actions {
+        ($($name:ident),*) => {$(
+            pub struct $name;
+            impl Needs for $name {
+                const ACTION: Action = Action::$name;
+            }
+        )*};
+    }
+    actions!(Read, EditIssue, Comment, Attach, MoveIssue);
+}
+
+impl<A: Needs> FromRequestParts<AppState> for Allowed<A> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        app::auth::authenticate(parts, &state.store, state.auth.policy)
-            .await
-            .map(CurrentActor)
+        let caller = app::auth::authenticate(parts, &state.store, state.auth.policy).await?;
+        caller.require(A::ACTION)?;
+        Ok(Allowed(caller, PhantomData))
     }
 }
 

@@ -2,13 +2,13 @@
 //! in shapes its clients read as well as Autopilot's own; the README's "API" section documents
 //! them.
 
-use super::extract::{CurrentActor, Json, Multipart, Path, Query};
+use super::extract::{may, Allowed, Json, Multipart, Path, Query};
 use super::openapi::{ReadErrors, WriteErrors};
 use super::AppState;
 use app::domain::{
-    check_model, page_cursor, parse_cursor, Action, AllowedModels, Attachment, Comment, Ignored,
-    Issue, IssuePatch, Kind, NewIssue, Status, ASSIGNEE_MAX_CHARS, ATTACHMENT_MAX_BYTES,
-    BODY_MAX_BYTES, SEARCH_MAX_CHARS,
+    check_model, page_cursor, parse_cursor, AllowedModels, Attachment, Comment, Ignored, Issue,
+    IssuePatch, Kind, NewIssue, Status, ASSIGNEE_MAX_CHARS, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
+    SEARCH_MAX_CHARS,
 };
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
@@ -109,11 +109,10 @@ const DEFAULT_PAGE: i64 = 100;
         ReadErrors))]
 async fn list(
     State(state): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    _: Allowed<may::Read>,
     uri: axum::http::Uri,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Response> {
-    actor.require(Action::Read)?;
     let store = &state.store;
     if params
         .q
@@ -197,10 +196,9 @@ async fn whole_list(state: &AppState, filter: &IssueFilter, query: &str) -> ApiR
 async fn create(
     State(store): State<Store>,
     State(models): State<AllowedModels>,
-    CurrentActor(actor): CurrentActor,
+    Allowed(actor, _): Allowed<may::EditIssue>,
     Json(new): Json<NewIssue>,
 ) -> ApiResult<(StatusCode, axum::Json<Issue>)> {
-    actor.require(Action::EditIssue)?;
     check_model(new.model.as_deref(), &models.0).map_err(AppError::from)?;
     let issue = store.create_issue(&actor, new).await?;
     Ok((StatusCode::CREATED, axum::Json(issue)))
@@ -217,8 +215,7 @@ struct Me {
 /// Who the caller is: what the host-app launcher (`sdk.js`) needs to pick out "my" issues.
 #[utoipa::path(get, path = "/api/autopilot/me", operation_id = "me", tag = "issues", security(("bearer" = ["read"]), ("session" = [])),
     responses((status = 200, description = "The caller", body = Me), ReadErrors))]
-async fn me(CurrentActor(actor): CurrentActor) -> ApiResult<axum::Json<Me>> {
-    actor.require(Action::Read)?;
+async fn me(Allowed(actor, _): Allowed<may::Read>) -> ApiResult<axum::Json<Me>> {
     Ok(axum::Json(Me {
         name: actor.actor.name,
         role: actor.actor.role,
@@ -261,10 +258,9 @@ impl<'a> From<&'a Attachment> for AttachmentJson<'a> {
     responses((status = 200, description = "The issue with its thread", body = IssueJson), ReadErrors))]
 async fn show(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    _: Allowed<may::Read>,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    actor.require(Action::Read)?;
     let detail = store.issue_detail(id).await?;
     let body = IssueJson {
         fields: &detail.issue,
@@ -281,11 +277,10 @@ async fn show(
 async fn update(
     State(store): State<Store>,
     State(models): State<AllowedModels>,
-    CurrentActor(actor): CurrentActor,
+    Allowed(actor, _): Allowed<may::EditIssue>,
     Path(id): Path<i64>,
     Json(patch): Json<IssuePatch>,
 ) -> ApiResult<axum::Json<Issue>> {
-    actor.require(Action::EditIssue)?;
     check_model(patch.model.as_deref(), &models.0).map_err(AppError::from)?;
     Ok(axum::Json(store.update_issue(&actor, id, patch).await?))
 }
@@ -302,11 +297,10 @@ struct StatusChange {
     responses((status = 200, description = "The issue as moved", body = Issue), WriteErrors))]
 async fn set_status(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    Allowed(actor, _): Allowed<may::MoveIssue>,
     Path(id): Path<i64>,
     Json(change): Json<StatusChange>,
 ) -> ApiResult<axum::Json<Issue>> {
-    actor.require(Action::MoveIssue)?;
     let issue = store
         .move_issue(&actor, id, change.status, change.version)
         .await?;
@@ -318,10 +312,9 @@ async fn set_status(
     responses((status = 200, description = "Its comments, oldest first", body = Vec<Comment>), ReadErrors))]
 async fn comments(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    _: Allowed<may::Read>,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Vec<Comment>>> {
-    actor.require(Action::Read)?;
     Ok(axum::Json(store.list_comments(id).await?))
 }
 
@@ -357,11 +350,10 @@ struct CommentAdded {
     responses((status = 201, description = "Added", body = CommentAdded), WriteErrors))]
 async fn add_comment(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    Allowed(actor, _): Allowed<may::Comment>,
     Path(id): Path<i64>,
     Json(new): Json<NewComment>,
 ) -> ApiResult<(StatusCode, axum::Json<CommentAdded>)> {
-    actor.require(Action::Comment)?;
     let added = store.add_comment(&actor, id, &new.body).await?;
     let body = CommentAdded {
         comment: added.comment,
@@ -376,10 +368,9 @@ async fn add_comment(
     responses((status = 200, description = "Its attachments (metadata; `url` fetches the bytes)", body = Vec<AttachmentJson>), ReadErrors))]
 async fn attachments(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    _: Allowed<may::Read>,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    actor.require(Action::Read)?;
     store.get_issue(id).await?;
     let attachments = store.list_attachments(id).await?;
     let body: Vec<AttachmentJson> = attachments.iter().map(Into::into).collect();
@@ -402,11 +393,10 @@ struct Upload {
     responses((status = 201, description = "Stored", body = AttachmentJson), WriteErrors))]
 async fn upload(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    Allowed(actor, _): Allowed<may::Attach>,
     Path(id): Path<i64>,
     Multipart(mut multipart): Multipart,
 ) -> ApiResult<Response> {
-    actor.require(Action::Attach)?;
     store.get_issue(id).await?;
     // Exactly one part, the file: another part is a mistake worth saying, not skipping.
     let mut file = None;
@@ -440,10 +430,9 @@ async fn upload(
     responses((status = 200, description = "The file's bytes, as a download, with the content type it was uploaded with", content_type = "*/*", body = Vec<u8>), ReadErrors))]
 async fn download(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    _: Allowed<may::Read>,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    actor.require(Action::Read)?;
     let (attachment, bytes) = store.get_attachment(id).await?;
     let content_type = HeaderValue::from_str(&attachment.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
@@ -473,10 +462,9 @@ async fn download(
     responses((status = 200, description = "Its history", body = Vec<app::domain::Event>), ReadErrors))]
 async fn events(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    _: Allowed<may::Read>,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Vec<app::domain::Event>>> {
-    actor.require(Action::Read)?;
     store.get_issue(id).await?;
     Ok(axum::Json(store.list_events(id).await?))
 }
@@ -492,10 +480,9 @@ async fn events(
 async fn stream(
     State(store): State<Store>,
     State(live): State<std::sync::Arc<super::live::LiveStreams>>,
-    CurrentActor(actor): CurrentActor,
+    Allowed(actor, _): Allowed<may::Read>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>>> {
-    actor.require(Action::Read)?;
     let pass = live.enter(&actor)?;
     let resume_after = headers
         .get("last-event-id")

@@ -2,10 +2,10 @@
 //! is Server-Sent Events for browsers (`log` events with the new text, then `end`) and plain
 //! text for everyone else.
 
-use super::extract::{CurrentActor, Path};
+use super::extract::{may, Allowed, Path};
 use super::openapi::ReadErrors;
 use super::AppState;
-use app::domain::{Action, Run};
+use app::domain::Run;
 use app::error::AppError;
 use app::store::Store;
 use axum::extract::State;
@@ -28,10 +28,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "Its runs", body = Vec<Run>), ReadErrors))]
 async fn runs(
     State(store): State<Store>,
-    CurrentActor(actor): CurrentActor,
+    _: Allowed<may::Read>,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<Vec<Run>>, AppError> {
-    actor.require(Action::Read)?;
     store.get_issue(id).await?;
     Ok(axum::Json(store.runs_for_issue(id).await?))
 }
@@ -46,11 +45,10 @@ async fn runs(
 async fn log(
     State(store): State<Store>,
     State(live): State<std::sync::Arc<super::live::LiveStreams>>,
-    CurrentActor(actor): CurrentActor,
+    Allowed(actor, _): Allowed<may::Read>,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    actor.require(Action::Read)?;
     // One read answers both: the whole log as text, or the first event of the stream.
     let first = store.run_log_since(id, 0).await?;
     if !crate::http::wants_event_stream(&headers) {

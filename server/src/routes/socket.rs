@@ -5,9 +5,9 @@
 //! (`/api/autopilot/stream`); both follow the same changes and count against the same cap of
 //! live streams per person.
 
-use super::extract::CurrentActor;
+use super::extract::{may, Allowed};
 use super::live::{changes, LiveStreams, StreamPass};
-use app::domain::{Action, Event};
+use app::domain::Event;
 use app::error::AppError;
 use app::store::Store;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -40,10 +40,9 @@ pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 pub async fn open(
     State(store): State<Store>,
     State(live): State<Arc<LiveStreams>>,
-    CurrentActor(actor): CurrentActor,
+    Allowed(actor, _): Allowed<may::Read>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
-    actor.require(Action::Read)?;
     // Not a WebSocket handshake: a 400 in the API's JSON shape, not axum's plain text.
     let upgrade = upgrade.map_err(|rejection| {
         AppError::BadRequest(format!(

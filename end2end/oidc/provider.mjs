@@ -10,11 +10,16 @@
 //   GET  /__test/jwks-fetches  how many times the keys were fetched (JSON number)
 //   POST /__test/expire      ID tokens issued from now on are already expired (iat, exp an
 //                            hour in the past); POST /__test/unexpire undoes it
+//   POST /__test/foreign-audience, /__test/foreign-issuer, /__test/tampered
+//                            the token endpoint's ID token is re-signed with the provider's
+//                            own key for another client, or as another issuer; or its claims
+//                            are changed after signing. POST /__test/honest undoes it
 // It prints "ready <issuer>" on stdout once it listens.
 
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
+import { SignJWT, importJWK, decodeJwt, decodeProtectedHeader } from 'jose';
 
 const port = Number(process.env.OIDC_PORT);
 const redirectUris = (process.env.OIDC_REDIRECT_URI ?? '').split(',').filter(Boolean);
@@ -83,6 +88,7 @@ const after = new Provider(issuer, configuration([second, first]));
 for (const provider of [before, after]) provider.proxy = false;
 let current = before;
 let expired = false;
+let forged = null;
 let jwksFetches = 0;
 const realNow = Date.now;
 
@@ -97,6 +103,8 @@ const server = http.createServer((req, res) => {
     if (what === 'rotate') current = after;
     else if (what === 'expire') expired = true;
     else if (what === 'unexpire') expired = false;
+    else if (['foreign-audience', 'foreign-issuer', 'tampered'].includes(what)) forged = what;
+    else if (what === 'honest') forged = null;
     else { res.writeHead(404).end(); return; }
     console.log(`test control: ${what}`);
     res.writeHead(204).end();
@@ -107,7 +115,43 @@ const server = http.createServer((req, res) => {
     Date.now = () => realNow() - 2 * 3600 * 1000;
     res.on('close', () => { Date.now = realNow; });
   }
+  if (forged && req.url.startsWith('/token')) forgeIdToken(res, forged);
   current.callback()(req, res);
 });
+
+// Holds back the token endpoint's answer and changes its ID token as `how` says.
+function forgeIdToken(res, how) {
+  const chunks = [];
+  const end = res.end.bind(res);
+  res.write = (chunk) => { chunks.push(Buffer.from(chunk)); return true; };
+  res.end = (chunk) => {
+    if (chunk && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
+    const answer = JSON.parse(Buffer.concat(chunks).toString() || '{}');
+    forge(answer.id_token, how).then((token) => {
+      if (token) answer.id_token = token;
+      const body = JSON.stringify(answer);
+      if (!res.headersSent) res.setHeader('content-length', Buffer.byteLength(body));
+      end(body);
+    });
+    return res;
+  };
+}
+
+async function forge(idToken, how) {
+  if (!idToken) return null;
+  const claims = decodeJwt(idToken);
+  if (how === 'tampered') {
+    const [header, , signature] = idToken.split('.');
+    const changed = { ...claims, email: 'ada@example.com', groups: ['autopilot-admins'] };
+    return [header, Buffer.from(JSON.stringify(changed)).toString('base64url'), signature].join('.');
+  }
+  const { kid } = decodeProtectedHeader(idToken);
+  const jwk = [first, second].find((k) => k.kid === kid);
+  const key = await importJWK(jwk, 'RS256');
+  const changed = how === 'foreign-audience'
+    ? { ...claims, aud: 'another-app' }
+    : { ...claims, iss: 'http://issuer.elsewhere.test' };
+  return new SignJWT(changed).setProtectedHeader({ alg: 'RS256', kid }).sign(key);
+}
 server.listen(port, '127.0.0.1', () => console.log(`ready ${issuer}`));
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));

@@ -299,11 +299,25 @@ async fn an_allowed_person_signs_in_and_is_found_again_by_issuer_and_subject() {
     let ada = board.store.user_by_email("ada@example.com").await.unwrap();
     assert_eq!(ada.role, UserRole::Admin);
 
-    // Again: the same account, nothing new.
+    // The admin groups are followed at every sign-in: demoted here, Ada is an admin again
+    // at her next sign-in, as the provider still puts her in the group.
+    board
+        .store
+        .set_role(ada.id, UserRole::Member)
+        .await
+        .unwrap();
+    let (reply, _) = board.sign_in("ada").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    let ada = board.store.user_by_email("ada@example.com").await.unwrap();
+    assert_eq!(ada.role, UserRole::Admin);
+
+    // Again: the same account, nothing new, and no group makes Bob an admin.
     let (reply, cookie) = board.sign_in("bob").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert!(board.signed_in(&cookie).await);
     assert_eq!(board.store.count_users().await.unwrap(), before + 2);
+    let bob = board.store.user_by_email("bob@example.com").await.unwrap();
+    assert_eq!(bob.role, UserRole::Member);
 
     // Found by issuer and subject, not by email: a disabled account stays out.
     board.store.set_disabled(bob.id, true).await.unwrap();
@@ -428,6 +442,59 @@ async fn an_expired_id_token_is_refused() {
     assert_eq!(board.store.count_users().await.unwrap(), before);
 }
 
+/// ID tokens signed with the provider's own key, but for another client or as another issuer,
+/// and one whose claims were changed after signing: each refused, nobody made or signed in.
+async fn foreign_and_tampered_id_tokens_are_refused() {
+    let Some(provider) = Provider::start() else {
+        return;
+    };
+    let board = Board::new(&provider.issuer, Default::default()).await;
+    let before = board.store.count_users().await.unwrap();
+    // "did not check out" is the page of an ID token that failed verification (not of a
+    // failed exchange, nor of a missing token).
+    for how in ["foreign-audience", "foreign-issuer", "tampered"] {
+        provider.control(how).await;
+        let (reply, cookie) = board.sign_in("bob").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{how}: {}",
+            reply.text()
+        );
+        let text = reply.text().to_lowercase();
+        assert!(text.contains("did not check out"), "{how}: {text}");
+        assert!(!board.signed_in(&cookie).await, "{how}");
+        assert_eq!(board.store.count_users().await.unwrap(), before, "{how}");
+    }
+    // The honest provider again: the same person signs in.
+    provider.control("honest").await;
+    let (reply, cookie) = board.sign_in("bob").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    assert!(board.signed_in(&cookie).await);
+}
+
+/// Each sign-in started keeps a session until it ends: one client starts at most 20 a minute,
+/// then gets a 429 saying how long to wait.
+async fn starting_sign_ins_is_limited_per_client() {
+    let Some(provider) = Provider::start() else {
+        return;
+    };
+    let board = Board::new(&provider.issuer, Default::default()).await;
+    for n in 0..server::routes::PROVIDER_STARTS_PER_MINUTE {
+        let r = board.get("/auth/oidc/start", None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "start {n}: {}", r.text());
+    }
+    let r = board.get("/auth/oidc/start", None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=4).contains(&wait), "{wait}");
+    assert!(r.text().contains("Too many sign-ins"), "{}", r.text());
+    assert!(
+        r.session_cookie().is_none(),
+        "a refused start keeps no session"
+    );
+}
+
 async fn an_invitation_lets_an_outsider_in_with_its_role_once() {
     let Some(provider) = Provider::start() else {
         return;
@@ -524,6 +591,8 @@ on_both_engines!(
     a_replayed_or_tampered_callback_is_refused,
     a_key_rotation_at_the_provider_is_followed,
     an_expired_id_token_is_refused,
+    foreign_and_tampered_id_tokens_are_refused,
+    starting_sign_ins_is_limited_per_client,
     an_invitation_lets_an_outsider_in_with_its_role_once,
     an_issuer_that_is_down_is_said_and_passwords_still_work,
     password_sign_in_can_be_kept_for_admins_or_turned_off,

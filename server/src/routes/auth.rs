@@ -82,6 +82,8 @@ pub struct LoginLimits {
     by_client: Strikes<ClientKey>,
     by_account_and_client: Strikes<(AccountKey, ClientKey)>,
     by_account: Strikes<AccountKey>,
+    /// Sign-ins started at the provider: each keeps a session row until it ends.
+    provider_starts: Strikes<ClientKey>,
     /// Keyed with a random key per process: nobody can make two emails share a count.
     hasher: RandomState,
 }
@@ -120,10 +122,14 @@ impl Default for LoginLimits {
                 base: Duration::ZERO,
                 cap: Duration::ZERO,
             }),
+            provider_starts: Strikes::new(Policy::per_minute(PROVIDER_STARTS_PER_MINUTE)),
             hasher: RandomState::new(),
         }
     }
 }
+
+/// Sign-ins a client may start at the provider in a minute (a person needs one or two).
+pub const PROVIDER_STARTS_PER_MINUTE: u32 = 20;
 
 impl LoginLimits {
     /// The key of an already validated, normalised email.
@@ -151,9 +157,17 @@ impl LoginLimits {
         })
     }
 
+    /// Admits one sign-in started at the provider by `client`, or says how long it must wait.
+    pub fn admit_provider_start(&self, client: ClientKey) -> Result<(), Duration> {
+        self.provider_starts.take(&client)
+    }
+
     /// Keys held by the limits now (for tests and the hostile-clients example).
     pub fn tracked(&self) -> usize {
-        self.by_client.keys() + self.by_account_and_client.keys() + self.by_account.keys()
+        self.by_client.keys()
+            + self.by_account_and_client.keys()
+            + self.by_account.keys()
+            + self.provider_starts.keys()
     }
 
     /// Drops the state of keys that have been quiet; call now and then to give memory back.
@@ -162,6 +176,7 @@ impl LoginLimits {
         self.by_client.forget_quiet();
         self.by_account_and_client.forget_quiet();
         self.by_account.forget_quiet();
+        self.provider_starts.forget_quiet();
     }
 }
 

@@ -1,6 +1,6 @@
 //! Extractors whose rejections are our JSON errors, and the one that says who is calling.
 
-use super::client::client_address;
+use super::client::{client_address, client_key, ClientKey};
 use super::AppState;
 use app::domain::{Action, Caller};
 use app::error::AppError;
@@ -58,6 +58,20 @@ impl<A: Needs> FromRequestParts<AppState> for Allowed<A> {
         let caller = app::auth::authenticate(parts, &state.store, state.auth.policy).await?;
         caller.require(A::ACTION)?;
         Ok(Allowed(caller, PhantomData))
+    }
+}
+
+/// The key a request's client is counted under by per-client limits.
+pub struct Client(pub ClientKey);
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Client(client_key(parts, &state.auth.trusted_proxies)))
     }
 }
 

@@ -25,7 +25,7 @@ mod socket;
 mod warm;
 
 pub use assets::built_with_hashes;
-pub use auth::{LoginLimits, SetupToken};
+pub use auth::{LoginLimits, SetupToken, PROVIDER_STARTS_PER_MINUTE};
 pub use feedback::{FeedbackLimits, SDK_JS, WIDGET_JS};
 
 use crate::config::AuthSettings;

@@ -3,7 +3,7 @@
 //! two (state, nonce, PKCE verifier) sits in the browser's server-side session and is taken
 //! out by the callback, so each sign-in works once.
 
-use super::extract::SignInFrom;
+use super::extract::{Client, SignInFrom};
 use super::plain::refusal;
 use super::AppState;
 use crate::oidc::{Admission, OidcError, Pending, Person, PENDING_TTL_MS};
@@ -43,15 +43,32 @@ struct StartQuery {
         (status = 303, description = "To the provider", headers(("Location" = String))),
         (status = 410, description = "The invitation no longer works", content_type = "text/html", body = String),
         (status = 404, description = "Single sign-on is not set up on this board", content_type = "text/html", body = String),
+        (status = 429, description = "Too many sign-ins started from this address in a minute", content_type = "text/html", body = String, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "The provider cannot be reached", content_type = "text/html", body = String)))]
 async fn start(
     State(state): State<AppState>,
     session: Session,
+    Client(client): Client,
     Query(query): Query<StartQuery>,
 ) -> Result<Response, AppError> {
     let Some(oidc) = state.sign_in.oidc.clone() else {
         return Ok(not_set_up(&state));
     };
+    // Each start keeps a session (the pending sign-in) until it ends: a client may start only
+    // so many a minute.
+    if let Err(wait) = state.login_limits.admit_provider_start(client) {
+        tracing::warn!(%client, "too many single sign-ons started");
+        let seconds = wait.as_secs() + 1;
+        let mut page = refusal(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins",
+            &format!("Too many sign-ins were started from your address. Wait {seconds} seconds, then try again."),
+        );
+        page.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        return Ok(page);
+    }
     let invite_hash = match query.invite.as_deref() {
         Some(secret) => {
             let hash = token_hash(secret);
@@ -163,6 +180,20 @@ async fn callback(
         subject: &person.subject,
     };
     let user = match state.store.user_by_identity(identity).await? {
+        // The provider's admin groups are followed at every sign-in: a member who joined one
+        // comes in as an admin. Leaving one demotes nobody (an admin may have been promoted
+        // here by hand); take admin away on /admin/users.
+        Some(user)
+            if user.role == UserRole::Member
+                && !user.is_disabled()
+                && oidc.admit(&person) == Admission::Admin =>
+        {
+            tracing::info!(
+                user = user.id,
+                "in an admin group at the provider: made admin"
+            );
+            state.store.set_role(user.id, UserRole::Admin).await?
+        }
         Some(user) => user,
         None => {
             match first_sign_in(&state, &oidc, &person, pending.invite_hash.as_deref()).await? {

@@ -320,7 +320,9 @@ async fn an_allowed_person_signs_in_and_is_found_again_by_issuer_and_subject() {
     assert_eq!(bob.role, UserRole::Member);
 
     // Found by issuer and subject, not by email: a disabled account stays out.
+    // Disabling him ends the session he has through the provider at once.
     board.store.set_disabled(bob.id, true).await.unwrap();
+    assert!(!board.signed_in(&cookie).await);
     let (reply, cookie) = board.sign_in("bob").await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert!(reply.text().contains("disabled"), "{}", reply.text());

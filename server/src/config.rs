@@ -254,6 +254,15 @@ pub struct RunnerArgs {
     /// The Claude Code CLI.
     #[arg(long, env = "AUTOPILOT_CLAUDE_BIN", default_value = "claude")]
     pub claude_bin: String,
+    /// The agent that works an issue that asks for none (see `docs/agents/`).
+    #[arg(long, env = "AUTOPILOT_AGENT", default_value = crate::agents::CLAUDE)]
+    pub agent: String,
+    /// The agents the board offers besides the default, as a comma list (`gemini,codex`).
+    #[arg(long, env = "AUTOPILOT_AGENTS", value_delimiter = ',')]
+    pub agents: Vec<String>,
+    /// A TOML file that adds ACP agents (or replaces built-in ones): see `server/src/agents.rs`.
+    #[arg(long, env = "AUTOPILOT_AGENTS_FILE")]
+    pub agents_file: Option<std::path::PathBuf>,
     /// How often an idle runner looks for ready issues.
     #[arg(long, env = "AUTOPILOT_POLL_SECONDS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(3..))]
@@ -389,6 +398,12 @@ pub const DEFAULT_PROTECTED_PATHS: &[&str] = &[
 ];
 
 impl RunnerArgs {
+    /// The agents the board offers (the default first), from the catalogue.
+    pub fn offered_agents(&self) -> anyhow::Result<Vec<crate::agents::AgentSpec>> {
+        let catalogue = crate::agents::catalogue(&self.claude_bin, self.agents_file.as_deref())?;
+        crate::agents::offered(&catalogue, &self.agent, &self.agents)
+    }
+
     /// The protected paths in force: the built-in ones plus `AUTOPILOT_PROTECTED_PATHS`, or
     /// only `AUTOPILOT_PROTECTED_PATHS_REPLACE` when that is set.
     pub fn protected_paths(&self) -> Vec<String> {

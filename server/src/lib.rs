@@ -1,6 +1,7 @@
 //! The Autopilot server: configuration, the HTTP router, the operator CLI and (behind the
 //! `runner` feature) the agent runner. `main.rs` only parses the command line and calls in here.
 
+pub mod agents;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -7,211 +7,17 @@
 #[path = "../../app/tests/support/engines.rs"]
 mod engines;
 
-use app::domain::{Actor, AuthorKind, Issue, NewIssue, Role, RunOutcome, Status};
+use app::domain::{Actor, AuthorKind, NewIssue, Role, RunOutcome, Status};
 use app::store::{Store, Switch};
-use server::config::RunnerArgs;
 use server::runner::Runner;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use tokio::sync::watch;
 
-const FAKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-claude");
-const FAKE_GH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-gh");
-
-struct Rig {
-    dir: tempfile::TempDir,
-    store: Store,
-    url: String,
-}
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-impl Rig {
-    async fn new() -> Rig {
-        Rig::new_in(&std::env::temp_dir()).await
-    }
-
-    /// A rig under `base`: outside /tmp (which the sandbox hides anyway), a test of what the
-    /// sandbox hides proves something.
-    async fn new_in(base: &Path) -> Rig {
-        std::fs::create_dir_all(base).unwrap();
-        let dir = tempfile::tempdir_in(base).unwrap();
-        let repo = dir.path().join("repo");
-        std::fs::create_dir(&repo).unwrap();
-        git(&repo, &["init", "-q", "-b", "main"]);
-        std::fs::write(repo.join("README.md"), "# A project\n").unwrap();
-        git(&repo, &["add", "."]);
-        git(
-            &repo,
-            &[
-                "-c",
-                "user.name=Dev",
-                "-c",
-                "user.email=dev@x",
-                "commit",
-                "-qm",
-                "start",
-            ],
-        );
-        // The fake agent's notes: the one place besides its worktree the tests let it write.
-        std::fs::create_dir(dir.path().join("notes")).unwrap();
-        let url = engines::fresh_database(dir.path()).await;
-        let store = Store::open(&url).await.unwrap();
-        Rig { dir, store, url }
-    }
-
-    fn repo(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    fn args(&self) -> RunnerArgs {
-        RunnerArgs {
-            enabled: true,
-            workdir: self.repo(),
-            claude_bin: FAKE.into(),
-            poll_seconds: 3,
-            push: false,
-            gh_bin: "gh".into(),
-            agent_id: Some("test-runner".into()),
-            commit_name: "Autopilot Bot".into(),
-            commit_email: "bot@autopilot.test".into(),
-            base_branch: None,
-            timeout_seconds: 20,
-            lease_seconds: 30,
-            max_turns: Some(30),
-            worktrees_dir: None,
-            // The built-in ones (.git/, .github/, .ci/, .claude/, CLAUDE.md) apply anyway.
-            protected_paths: Vec::new(),
-            protected_paths_replace: None,
-            workdir_is_autopilot: false,
-            agent_env: Vec::new(),
-            concurrency: 1,
-            max_run_usd: None,
-            model: None,
-            bwrap_bin: "bwrap".into(),
-            agent_network: true,
-            sandbox_hide: Vec::new(),
-            sandbox_read: Vec::new(),
-            sandbox_writable: vec![self.notes()],
-            max_changed_files: 500,
-            max_change_mib: 20,
-            server_paths: Vec::new(),
-        }
-    }
-
-    /// What the fake agent noted (its prompt, model, environment, what it could read).
-    fn notes(&self) -> PathBuf {
-        self.dir.path().join("notes")
-    }
-
-    /// A runner with settings of its own.
-    async fn runner_with(&self, change: impl FnOnce(&mut RunnerArgs)) -> Runner {
-        let mut args = self.args();
-        change(&mut args);
-        Runner::prepare(self.store.clone(), &args).await.unwrap()
-    }
-
-    async fn runner(&self) -> Runner {
-        Runner::prepare(self.store.clone(), &self.args())
-            .await
-            .unwrap()
-    }
-
-    async fn ready(&self, title: &str) -> Issue {
-        self.store
-            .create_issue(
-                &person(),
-                NewIssue {
-                    title: title.into(),
-                    body: "Please do it.".into(),
-                    status: Some(Status::Ready),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-    }
-
-    /// A runner with push on, pushing to a bare `origin` next to the checkout (returned) and
-    /// opening pull requests with the fake `gh`.
-    async fn pushing_runner(&self) -> (Runner, PathBuf) {
-        let remote = self.dir.path().join("remote.git");
-        git(
-            self.dir.path(),
-            &["init", "-q", "--bare", remote.to_str().unwrap()],
-        );
-        git(
-            &self.repo(),
-            &["remote", "add", "origin", remote.to_str().unwrap()],
-        );
-        let mut args = self.args();
-        args.push = true;
-        args.gh_bin = FAKE_GH.into();
-        (
-            Runner::prepare(self.store.clone(), &args).await.unwrap(),
-            remote,
-        )
-    }
-
-    fn branch_exists(&self, id: i64) -> bool {
-        Command::new("git")
-            .args(["rev-parse", "--verify", "--quiet"])
-            .arg(format!("refs/heads/autopilot/issue-{id}"))
-            .current_dir(self.repo())
-            .status()
-            .unwrap()
-            .success()
-    }
-
-    /// Commits on the issue's branch that are not on main.
-    fn branch_commits(&self, id: i64) -> Vec<String> {
-        let log = git(
-            &self.repo(),
-            &["log", "--format=%s", &format!("main..autopilot/issue-{id}")],
-        );
-        log.lines().map(str::to_string).collect()
-    }
-
-    async fn comments(&self, id: i64) -> Vec<(AuthorKind, String)> {
-        self.store
-            .list_comments(id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| (c.author_kind, c.body))
-            .collect()
-    }
-}
-
-fn person() -> Actor {
-    Actor::new(Role::Member, "Ann")
-}
-
-fn no_shutdown() -> watch::Receiver<bool> {
-    watch::channel(false).1
-}
-
-async fn work_one(rig: &Rig, title: &str) -> (Issue, RunOutcome) {
-    let issue = rig.ready(title).await;
-    let outcome = rig.runner().await.work_next(no_shutdown()).await.unwrap();
-    (
-        rig.store.get_issue(issue.id).await.unwrap(),
-        outcome.expect("an issue was worked"),
-    )
-}
+#[path = "support/rig.rs"]
+mod rig;
+use rig::*;
 
 async fn an_edit_is_committed_on_the_issue_branch_and_goes_to_review() {
     let rig = Rig::new().await;
@@ -974,7 +780,19 @@ async fn wrong_settings_stop_start_up_with_a_clear_message() {
         .err()
         .unwrap();
     assert!(
-        err.to_string().contains("cannot find the agent program"),
+        err.to_string().contains("cannot find the agent program")
+            && err.to_string().contains("claude (/nonexistent/claude)"),
+        "{err}"
+    );
+
+    let mut unknown_agent = rig.args();
+    unknown_agent.agent = "nope".into();
+    let err = Runner::prepare(rig.store.clone(), &unknown_agent)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("unknown agent \"nope\"") && err.to_string().contains("gemini"),
         "{err}"
     );
 

@@ -8,17 +8,21 @@
 //! the agent is stopped and its issue goes back to `ready`; after `kill -9` the lease runs out
 //! and the server puts the issue back (`Store::expire_leases`).
 
+mod acp;
 mod agent;
+mod claude;
 mod git;
 mod outcome;
+mod policy;
 mod prompt;
 mod sandbox;
 
 pub use agent::Stop;
 pub use prompt::clean as clean_prompt_text;
 
+use crate::agents::AgentSpec;
 use crate::config::RunnerArgs;
-use agent::AgentCommand;
+use agent::AgentJob;
 use anyhow::{anyhow, Context};
 use app::domain::{AuthorKind, Issue, Run, RunOutcome, Status};
 use app::error::AppError;
@@ -42,7 +46,10 @@ pub struct Runner {
     store: Store,
     id: String,
     repo: Repo,
-    claude_bin: String,
+    /// The agents this runner has installed (the board's default first, when installed), and
+    /// the name of the board's default.
+    agents: Vec<Installed>,
+    default_agent: String,
     poll: Duration,
     lease: Duration,
     timeout: Duration,
@@ -67,6 +74,60 @@ pub struct Runner {
     slots: u32,
     /// One slot per process reads pull requests; the others only work issues.
     follows_pull_requests: bool,
+}
+
+/// An agent found on this host, with the program and version it was found as.
+#[derive(Clone, Debug)]
+pub struct Installed {
+    pub spec: AgentSpec,
+    pub program: PathBuf,
+    pub version: String,
+}
+
+/// The offered agents whose programs are on this host, with their versions (`--version`).
+/// One that is missing is logged: this runner will not take its issues.
+async fn installed_agents(offered: Vec<AgentSpec>) -> Vec<Installed> {
+    let mut found = Vec::new();
+    for spec in offered {
+        let Some(program) = agent::find_program(spec.program()) else {
+            tracing::warn!(
+                agent = %spec.name,
+                program = %spec.program(),
+                "the agent's program is not installed here: this runner will not take its issues"
+            );
+            continue;
+        };
+        let version = program_version(&program).await;
+        tracing::info!(agent = %spec.name, %version, program = %program.display(), "agent found");
+        found.push(Installed {
+            spec,
+            program,
+            version,
+        });
+    }
+    found
+}
+
+/// The first line a program prints for `--version` (at most 80 characters), or "unknown".
+async fn program_version(program: &std::path::Path) -> String {
+    let run = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(Duration::from_secs(15), run).await {
+        Ok(Ok(out)) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let line: String = line.trim().chars().take(80).collect();
+            if line.is_empty() {
+                "unknown".into()
+            } else {
+                line
+            }
+        }
+        _ => "unknown".into(),
+    }
 }
 
 /// Prepares the runner (see [`Runner::prepare`]) and starts its slots; the handle ends when
@@ -113,18 +174,25 @@ impl Runner {
                 repo.root.display()
             ));
         }
-        let claude_bin = find_program(&args.claude_bin).ok_or_else(|| {
-            anyhow!(
-                "AUTOPILOT_CLAUDE_BIN: cannot find the agent program '{}' (install the Claude \
-                 Code CLI or give its path)",
-                args.claude_bin
-            )
-        })?;
+        let offered = args.offered_agents()?;
+        let default_agent = offered[0].name.clone();
+        let wanted: Vec<String> = offered
+            .iter()
+            .map(|a| format!("{} ({})", a.name, a.program()))
+            .collect();
+        let agents = installed_agents(offered).await;
+        if agents.is_empty() {
+            return Err(anyhow!(
+                "cannot find the agent program of any agent the board offers: {}. Install one \
+                 (docs/agents/), or give its path (AUTOPILOT_CLAUDE_BIN, AUTOPILOT_AGENTS_FILE)",
+                wanted.join(", ")
+            ));
+        }
         let gh_bin = if args.push {
             git::run(&repo.root, "git", &["remote", "get-url", "origin"])
                 .await
                 .context("AUTOPILOT_PUSH=1 needs a remote named origin")?;
-            let gh = find_program(&args.gh_bin).ok_or_else(|| {
+            let gh = agent::find_program(&args.gh_bin).ok_or_else(|| {
                 anyhow!(
                     "AUTOPILOT_PUSH=1 needs the GitHub CLI: cannot find '{}' (AUTOPILOT_GH_BIN)",
                     args.gh_bin
@@ -150,7 +218,7 @@ impl Runner {
             extra_hidden: &args.sandbox_hide,
             readable: &args.sandbox_read,
             writable: &args.sandbox_writable,
-            agent_program: &claude_bin,
+            agent_programs: &agents.iter().map(|a| a.program.clone()).collect::<Vec<_>>(),
             network: args.agent_network,
             probe_dir: &repo.worktrees.join(".sandbox-check"),
         })
@@ -173,7 +241,8 @@ impl Runner {
             store,
             id,
             repo,
-            claude_bin: claude_bin.to_string_lossy().into_owned(),
+            agents,
+            default_agent,
             poll: Duration::from_secs(args.poll_seconds),
             lease: Duration::from_secs(args.lease_seconds),
             timeout: Duration::from_secs(args.timeout_seconds),
@@ -305,6 +374,13 @@ impl Runner {
         Ok(Some(outcome))
     }
 
+    /// The agent that works `issue`: the board's default agent.
+    fn agent_for(&self, _issue: &Issue) -> Option<&Installed> {
+        self.agents
+            .iter()
+            .find(|a| a.spec.name == self.default_agent)
+    }
+
     fn lease_ms(&self) -> i64 {
         self.lease.as_millis() as i64
     }
@@ -397,8 +473,16 @@ impl Runner {
             run.id, run.attempt, self.id
         ));
         let model = issue.model.as_deref().or(self.default_model.as_deref());
-        let command = AgentCommand {
-            bin: &self.claude_bin,
+        let Some(agent) = self.agent_for(issue) else {
+            let text = format!(
+                "This runner does not have the agent {} installed.",
+                self.default_agent
+            );
+            drop(log_tx);
+            let _ = writer.await;
+            return Ok(error_finish(text, None));
+        };
+        let job = AgentJob {
             prompt: &prompt,
             dir,
             timeout: self.timeout,
@@ -410,10 +494,16 @@ impl Runner {
             // One file may not exceed what a whole change may hold (and a little more, so
             // the run is refused with a reason rather than cut short).
             max_file_bytes: self.max_change_bytes + 1,
+            protected: &self.protected,
         };
-        let report = command
-            .run(log_tx.clone(), self.watch_run(issue.id, run.id, shutdown))
-            .await;
+        let report = agent::run(
+            &agent.spec,
+            &agent.program,
+            &job,
+            log_tx.clone(),
+            self.watch_run(issue.id, run.id, shutdown),
+        )
+        .await;
         let report = match report {
             Ok(report) => report,
             Err(err) => {
@@ -615,17 +705,4 @@ fn slot_id(base: &str, n: u32, slots: u32) -> String {
     } else {
         base.to_string()
     }
-}
-
-/// A program by path, or found on PATH.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(name);
-    if name.contains('/') {
-        return path.is_file().then_some(path);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|candidate| candidate.is_file())
-    })
 }

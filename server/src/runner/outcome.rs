@@ -1,7 +1,7 @@
 //! What a finished agent run means for its issue. Pure: the agent's report and what git saw
 //! in, a verdict out, so every outcome is unit-tested without running anything.
 
-use super::agent::{tool_target, AgentReport, ResultLine, Stop};
+use super::agent::{tool_target, AgentReport, AgentResult, Stop};
 use super::git::is_protected;
 use app::domain::{AuthorKind, RunOutcome, Status};
 
@@ -203,7 +203,7 @@ pub fn decide(
 
 /// The tool calls the agent was refused, for the reviewer: a change made without running the
 /// tests the agent wanted to run reads differently. Empty when there were none.
-fn refusals(result: &ResultLine) -> String {
+fn refusals(result: &AgentResult) -> String {
     const SHOWN: usize = 10;
     let denials = &result.permission_denials;
     if denials.is_empty() {
@@ -255,7 +255,7 @@ fn code_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::agent::ResultLine;
+    use crate::runner::agent::AgentResult;
 
     fn protected() -> Vec<String> {
         vec![".github/".into(), "CLAUDE.md".into()]
@@ -303,7 +303,7 @@ mod tests {
     fn finished(result: &str) -> AgentReport {
         AgentReport {
             exit_code: Some(0),
-            result: Some(ResultLine {
+            result: Some(AgentResult {
                 subtype: "success".into(),
                 result: Some(result.into()),
                 ..Default::default()
@@ -419,7 +419,7 @@ mod tests {
         }
         let api_error = AgentReport {
             exit_code: Some(1),
-            result: Some(ResultLine {
+            result: Some(AgentResult {
                 subtype: "success".into(),
                 is_error: true,
                 result: Some("API Error: 500".into()),

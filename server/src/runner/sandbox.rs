@@ -57,9 +57,9 @@ pub struct SandboxSettings<'a> {
     pub extra_hidden: &'a [PathBuf],
     pub readable: &'a [PathBuf],
     pub writable: &'a [PathBuf],
-    /// The agent program: its directory (its whole `node_modules` for an npm package) stays
+    /// The agents' programs: each one's directory (its whole `node_modules` for an npm package) stays
     /// readable even when it is installed under a hidden HOME.
-    pub agent_program: &'a Path,
+    pub agent_programs: &'a [PathBuf],
     pub network: bool,
     /// An empty directory the runner owns, where the sandbox is tried once at start.
     pub probe_dir: &'a Path,
@@ -69,7 +69,7 @@ impl Sandbox {
     /// Lays out the sandbox and checks that it works on this machine (a user namespace may be
     /// refused by the kernel or a container): a runner that cannot sandbox does not start.
     pub async fn prepare(settings: SandboxSettings<'_>) -> anyhow::Result<Sandbox> {
-        let bwrap = super::find_program(settings.bwrap).with_context(|| {
+        let bwrap = super::agent::find_program(settings.bwrap).with_context(|| {
             format!(
                 "the runner starts every agent inside a bubblewrap sandbox, and '{}' was not \
                  found (install Debian's `bubblewrap`, or set AUTOPILOT_BWRAP_BIN)",
@@ -92,7 +92,9 @@ impl Sandbox {
         hidden.sort_by_key(|p| p.components().count());
 
         let mut readable = settings.readable.to_vec();
-        readable.push(program_home(settings.agent_program)?);
+        for program in settings.agent_programs {
+            readable.push(program_home(program)?);
+        }
         // Name resolution, when resolv.conf links into a hidden /run (systemd-resolved).
         readable.push("/etc/resolv.conf".into());
         let readable = existing(readable);

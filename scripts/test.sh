@@ -50,3 +50,6 @@ cargo leptos build --split
 
 echo "== the runner with the real Claude Code CLI (against a local stand-in for the API)"
 scripts/real-cli-check.sh
+
+echo "== the runner with real ACP agents: Gemini CLI, Claude Code's and Codex's adapters (stand-ins)"
+scripts/real-agent-check.sh

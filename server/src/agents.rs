@@ -7,9 +7,15 @@
 //! command = ["goose", "acp"]             # the program (name on PATH, or a path) and its arguments
 //! env = ["GOOSE_*", "OPENAI_API_KEY"]    # its own variables: names, or PREFIX_* families
 //! # protocol = "acp"                     # the default; "claude" is Claude Code's stream-json
+//! # set_env = { GOOSE_MODE = "approve" } # variables the runner sets for it
+//! # home_files = { ".config/goose/config.yaml" = "…" }   # read-only files in its empty HOME
+//! # session_meta = { … }                 # merged into session/new's _meta ("$max_turns",
+//! #                                      # "$max_budget_usd" become the run's limits)
+//! # mode = "default"                     # session/set_mode right after session/new
 //! ```
 //!
-//! A file entry with a built-in's name replaces it (another path, other variables).
+//! A file entry with a built-in's name changes the fields it names and keeps the others (a
+//! command with another path, say, keeps the built-in's variables and settings files).
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -28,67 +34,172 @@ pub enum Protocol {
 
 /// An agent the runner can start: a name the board shows and issues ask for, how to speak to
 /// it, its command, and the variables of its own it inherits.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AgentSpec {
-    #[serde(skip)]
     pub name: String,
-    #[serde(default)]
     pub protocol: Protocol,
     /// The program (a name on PATH or a path) and its arguments.
     pub command: Vec<String>,
     /// Variables it inherits beyond the common allowlist: `NAME`, or `PREFIX_*`.
-    #[serde(default)]
     pub env: Vec<String>,
+    /// Variables the runner sets for it.
+    pub set_env: BTreeMap<String, String>,
+    /// Files put read-only in its HOME (empty, of its own, for each run): path under HOME →
+    /// content. Its settings, where a CLI takes them only from a file.
+    pub home_files: BTreeMap<String, String>,
+    /// Merged into `session/new`'s `_meta` (ACP); the strings `"$max_turns"` and
+    /// `"$max_budget_usd"` become the run's limits, or go when it has none.
+    pub session_meta: Option<serde_json::Value>,
+    /// The session mode to set right after `session/new` (ACP `session/set_mode`).
+    pub mode: Option<String>,
 }
 
 impl AgentSpec {
     pub fn program(&self) -> &str {
         self.command.first().map(String::as_str).unwrap_or_default()
     }
+
+    /// `session_meta` for a run with these limits.
+    pub fn session_meta(
+        &self,
+        max_turns: Option<u32>,
+        max_budget_usd: Option<f64>,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        fn fill(
+            value: &serde_json::Value,
+            turns: Option<u32>,
+            usd: Option<f64>,
+        ) -> Option<serde_json::Value> {
+            use serde_json::Value;
+            match value {
+                Value::String(s) if s == "$max_turns" => turns.map(Value::from),
+                Value::String(s) if s == "$max_budget_usd" => usd.map(Value::from),
+                Value::Object(map) => Some(Value::Object(
+                    map.iter()
+                        .filter_map(|(k, v)| fill(v, turns, usd).map(|v| (k.clone(), v)))
+                        .collect(),
+                )),
+                Value::Array(items) => Some(Value::Array(
+                    items.iter().filter_map(|v| fill(v, turns, usd)).collect(),
+                )),
+                other => Some(other.clone()),
+            }
+        }
+        match fill(self.session_meta.as_ref()?, max_turns, max_budget_usd)? {
+            serde_json::Value::Object(map) => Some(map),
+            _ => None,
+        }
+    }
 }
 
 /// The name of Claude Code, the default agent.
 pub const CLAUDE: &str = "claude";
 
-/// The agents every board knows. `claude_bin` is AUTOPILOT_CLAUDE_BIN.
+/// Gemini CLI's settings (docs/agents/gemini.md): an API key without a sign-in step, no usage
+/// statistics or updates, two attempts at a failing call (ten take minutes), and variables
+/// that look like secrets kept from the commands it runs.
+const GEMINI_SETTINGS: &str = r#"{
+  "security": {
+    "auth": { "selectedType": "gemini-api-key" },
+    "environmentVariableRedaction": { "enabled": true }
+  },
+  "privacy": { "usageStatisticsEnabled": false },
+  "telemetry": { "enabled": false },
+  "general": { "enableAutoUpdate": false, "enableAutoUpdateNotification": false, "maxAttempts": 2 }
+}
+"#;
+
+/// The agents every board knows (their contracts: `docs/agents/<name>.md`). `claude_bin` is
+/// AUTOPILOT_CLAUDE_BIN.
 pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
     let spec = |name: &str, protocol, command: &[&str], env: &[&str]| AgentSpec {
         name: name.into(),
         protocol,
         command: command.iter().map(|s| s.to_string()).collect(),
         env: env.iter().map(|s| s.to_string()).collect(),
+        set_env: BTreeMap::new(),
+        home_files: BTreeMap::new(),
+        session_meta: None,
+        mode: None,
     };
-    vec![
-        spec(
+    let no_telemetry = || {
+        BTreeMap::from([(
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_string(),
+            "1".to_string(),
+        )])
+    };
+    let claude = AgentSpec {
+        set_env: no_telemetry(),
+        ..spec(
             CLAUDE,
             Protocol::Claude,
             &[claude_bin],
             &["ANTHROPIC_*", "CLAUDE_*"],
-        ),
-        spec(
+        )
+    };
+    // Claude Code through Zed's adapter: the worktree's own .claude settings are not read
+    // (they could allow anything), the limits go in as the SDK's options, and the session
+    // asks before every edit and command.
+    let claude_acp = AgentSpec {
+        set_env: no_telemetry(),
+        session_meta: Some(serde_json::json!({"claudeCode": {"options": {
+            "settingSources": ["user"],
+            "maxTurns": "$max_turns",
+            "maxBudgetUsd": "$max_budget_usd",
+        }}})),
+        mode: Some("default".into()),
+        ..spec(
             "claude-acp",
             Protocol::Acp,
             &["claude-agent-acp"],
             &["ANTHROPIC_*", "CLAUDE_*"],
-        ),
-        spec(
+        )
+    };
+    let gemini = AgentSpec {
+        set_env: BTreeMap::from([("GEMINI_CLI_NO_RELAUNCH".to_string(), "true".to_string())]),
+        home_files: BTreeMap::from([(
+            ".gemini/settings.json".to_string(),
+            GEMINI_SETTINGS.to_string(),
+        )]),
+        ..spec(
             "gemini",
             Protocol::Acp,
-            &["gemini", "--experimental-acp"],
-            &["GEMINI_*", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_API_KEY"],
-        ),
+            &["gemini", "--acp"],
+            &["GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_API_KEY"],
+        )
+    };
+    vec![
+        claude,
+        claude_acp,
+        gemini,
         spec(
             "opencode",
             Protocol::Acp,
             &["opencode", "acp"],
             &["OPENCODE_*", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"],
         ),
+        // Codex through Zed's adapter (docs/agents/codex.md): its own sandbox off (the runner's
+        // holds it; its helper cannot start inside), every edit and every command it does not
+        // deem safe asked for, no shell snapshots (they hold the key), and the key taken from
+        // OPENAI_API_KEY by a provider of its own (the built-in one needs a sign-in that
+        // writes the key to disk). A test or a proxy swaps the provider in the agents file.
         spec(
             "codex",
             Protocol::Acp,
-            &["codex-acp"],
-            &["OPENAI_API_KEY", "CODEX_*"],
+            &[
+                "codex-acp",
+                "-c",
+                "approval_policy=\"untrusted\"",
+                "-c",
+                "sandbox_mode=\"danger-full-access\"",
+                "-c",
+                "features.shell_snapshot=false",
+                "-c",
+                "model_provider=\"openai-key\"",
+                "-c",
+                "model_providers.openai-key={name=\"OpenAI\", base_url=\"https://api.openai.com/v1\", wire_api=\"responses\", env_key=\"OPENAI_API_KEY\"}",
+            ],
+            &["OPENAI_API_KEY"],
         ),
     ]
 }
@@ -97,7 +208,35 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
 #[serde(deny_unknown_fields)]
 struct AgentsFile {
     #[serde(default)]
-    agents: BTreeMap<String, AgentSpec>,
+    agents: BTreeMap<String, FileAgent>,
+}
+
+/// An agent as the file gives it: each field given replaces the built-in's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAgent {
+    protocol: Option<Protocol>,
+    command: Option<Vec<String>>,
+    env: Option<Vec<String>>,
+    set_env: Option<BTreeMap<String, String>>,
+    home_files: Option<BTreeMap<String, String>>,
+    session_meta: Option<serde_json::Value>,
+    mode: Option<String>,
+}
+
+impl FileAgent {
+    fn onto(self, base: AgentSpec) -> AgentSpec {
+        AgentSpec {
+            name: base.name,
+            protocol: self.protocol.unwrap_or(base.protocol),
+            command: self.command.unwrap_or(base.command),
+            env: self.env.unwrap_or(base.env),
+            set_env: self.set_env.unwrap_or(base.set_env),
+            home_files: self.home_files.unwrap_or(base.home_files),
+            session_meta: self.session_meta.or(base.session_meta),
+            mode: self.mode.or(base.mode),
+        }
+    }
 }
 
 /// The catalogue: the built-ins, then the file's agents (replacing built-ins of the same name).
@@ -114,13 +253,36 @@ pub fn catalogue(claude_bin: &str, file: Option<&Path>) -> anyhow::Result<Vec<Ag
     })?;
     let parsed: AgentsFile = toml::from_str(&text)
         .map_err(|err| anyhow::anyhow!("AUTOPILOT_AGENTS_FILE ({}): {err}", file.display()))?;
-    for (name, mut spec) in parsed.agents {
+    for (name, given) in parsed.agents {
         check_name(&name)?;
+        let base = match agents.iter().position(|a| a.name == name) {
+            Some(at) => agents.remove(at),
+            None => AgentSpec {
+                name: name.clone(),
+                protocol: Protocol::Acp,
+                command: Vec::new(),
+                env: Vec::new(),
+                set_env: BTreeMap::new(),
+                home_files: BTreeMap::new(),
+                session_meta: None,
+                mode: None,
+            },
+        };
+        let spec = given.onto(base);
         if spec.command.is_empty() || spec.program().trim().is_empty() {
             anyhow::bail!("AUTOPILOT_AGENTS_FILE: agent {name} has an empty command");
         }
-        spec.name = name;
-        agents.retain(|a| a.name != spec.name);
+        for path in spec.home_files.keys() {
+            let plain = std::path::Path::new(path)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain || path.is_empty() {
+                anyhow::bail!(
+                    "AUTOPILOT_AGENTS_FILE: agent {name}: home file {path:?} must be a relative \
+                     path inside HOME"
+                );
+            }
+        }
         agents.push(spec);
     }
     Ok(agents)
@@ -204,7 +366,9 @@ command = ["/opt/gemini/bin/gemini", "--experimental-acp"]
         let gemini: Vec<_> = all.iter().filter(|a| a.name == "gemini").collect();
         assert_eq!(gemini.len(), 1);
         assert_eq!(gemini[0].program(), "/opt/gemini/bin/gemini");
-        assert!(gemini[0].env.is_empty());
+        // What the file does not name stays the built-in's.
+        assert_eq!(gemini[0].env, builtin("claude")[2].env);
+        assert!(gemini[0].home_files.contains_key(".gemini/settings.json"));
 
         let chosen = offered(&all, "goose", &["claude".into(), "goose".into()]).unwrap();
         let names: Vec<_> = chosen.iter().map(|a| a.name.as_str()).collect();
@@ -215,6 +379,31 @@ command = ["/opt/gemini/bin/gemini", "--experimental-acp"]
         assert!(
             err.contains("unknown agent \"nope\"") && err.contains("goose"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn session_meta_takes_the_runs_limits_or_drops_them() {
+        let all = builtin("claude");
+        let acp = all.iter().find(|a| a.name == "claude-acp").unwrap();
+        let meta = acp.session_meta(Some(30), Some(2.5)).unwrap();
+        assert_eq!(
+            serde_json::Value::Object(meta),
+            serde_json::json!({"claudeCode": {"options": {
+                "settingSources": ["user"], "maxTurns": 30, "maxBudgetUsd": 2.5}}})
+        );
+        let meta = acp.session_meta(None, None).unwrap();
+        assert_eq!(
+            serde_json::Value::Object(meta),
+            serde_json::json!({"claudeCode": {"options": {"settingSources": ["user"]}}})
+        );
+        let gemini = all.iter().find(|a| a.name == "gemini").unwrap();
+        assert_eq!(gemini.session_meta(Some(1), None), None);
+        let settings: serde_json::Value =
+            serde_json::from_str(&gemini.home_files[".gemini/settings.json"]).unwrap();
+        assert_eq!(
+            settings["security"]["auth"]["selectedType"],
+            "gemini-api-key"
         );
     }
 
@@ -237,6 +426,10 @@ command = ["/opt/gemini/bin/gemini", "--experimental-acp"]
                 "unknown variant",
             ),
             ("not toml", "AUTOPILOT_AGENTS_FILE"),
+            (
+                "[agents.x]\ncommand = [\"x\"]\nhome_files = { \"../.ssh/x\" = \"\" }\n",
+                "relative path inside HOME",
+            ),
         ] {
             std::fs::write(&file, text).unwrap();
             let err = catalogue("claude", Some(&file)).unwrap_err().to_string();

@@ -13,7 +13,8 @@
 //! skipped, texts are cut, and any protocol failure ends the run with its reason.
 
 use super::agent::{
-    cut, kill_group, stderr_tail, AgentJob, AgentReport, AgentResult, Stop, RESULT_MAX_CHARS,
+    cut, kill_group, stderr_tail, AgentJob, AgentReport, AgentResult, Installed, Stop,
+    RESULT_MAX_CHARS,
 };
 use super::policy::{self, Answer};
 use crate::agents::AgentSpec;
@@ -23,7 +24,7 @@ use agent_client_protocol::v1::schema::{
     PermissionOptionKind, PromptRequest, RequestPermissionOutcome, RequestPermissionRequest,
     RequestPermissionResponse, SelectedPermissionOutcome, SessionConfigKind,
     SessionConfigOptionCategory, SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
-    StopReason, TextContent, ToolCallStatus, ToolKind,
+    SetSessionModeRequest, StopReason, TextContent, ToolCallStatus, ToolKind,
 };
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::{Agent, Client, Lines};
@@ -77,27 +78,29 @@ enum Ended {
 }
 
 pub async fn run(
-    spec: &AgentSpec,
-    program: &Path,
+    agent: &Installed,
     job: &AgentJob<'_>,
     log: UnboundedSender<String>,
     stop: impl std::future::Future<Output = Stop>,
 ) -> anyhow::Result<AgentReport> {
     let started = std::time::Instant::now();
-    let mut child = super::agent::command(spec, program, job)
+    let mut child = super::agent::command(agent, job)
         .spawn()
-        .map_err(|err| anyhow::anyhow!("cannot start the agent `{}`: {err}", spec.name))?;
+        .map_err(|err| anyhow::anyhow!("cannot start the agent `{}`: {err}", agent.spec.name))?;
     let group = child.id();
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         kill_group(group).await;
-        anyhow::bail!("the agent `{}` has no standard input or output", spec.name);
+        anyhow::bail!(
+            "the agent `{}` has no standard input or output",
+            agent.spec.name
+        );
     };
     let stderr = tokio::spawn(stderr_tail(child.stderr.take()));
     let progress = Arc::new(Mutex::new(Progress::default()));
     let limit_crossed = Arc::new(Notify::new());
 
     let ended = session(
-        spec,
+        &agent.spec,
         job,
         transport(stdin, stdout, log.clone()),
         &progress,
@@ -216,6 +219,8 @@ async fn session(
         }
     };
     let name = spec.name.clone();
+    let meta = spec.session_meta(job.max_turns, job.max_budget_usd);
+    let mode = spec.mode.clone();
     let model = job.model.map(str::to_string);
     let prompt = job.prompt.to_string();
     let timeout = job.timeout;
@@ -228,19 +233,30 @@ async fn session(
         .connect_with(transport, async move |cx: ConnectionTo<Agent>| {
             let turn = async {
                 let handshake_time = HANDSHAKE.min(timeout);
-                let session_id =
-                    match tokio::time::timeout(handshake_time, handshake(&cx, &name, job.dir, log))
-                        .await
-                    {
-                        Ok(Ok(id)) => id,
-                        Ok(Err(why)) => return Ended::Failed(why),
-                        Err(_) => {
-                            return Ended::Failed(format!(
+                let session_id = match tokio::time::timeout(
+                    handshake_time,
+                    handshake(&cx, &name, job.dir, meta, log),
+                )
+                .await
+                {
+                    Ok(Ok(id)) => id,
+                    Ok(Err(why)) => return Ended::Failed(why),
+                    Err(_) => {
+                        return Ended::Failed(format!(
                         "the agent did not answer `initialize` and `session/new` within {} seconds",
                         handshake_time.as_secs()
                     ))
-                        }
-                    };
+                    }
+                };
+                if let Some(mode) = &mode {
+                    let set = SetSessionModeRequest::new(session_id.clone(), mode.clone());
+                    if let Err(err) = cx.send_request(set).block_task().await {
+                        return Ended::Failed(protocol_error(
+                            &format!("session/set_mode {mode}"),
+                            &err,
+                        ));
+                    }
+                }
                 if let Some(model) = &model {
                     choose_model(&cx, &session_id, model, log).await;
                 }
@@ -281,6 +297,7 @@ async fn handshake(
     cx: &ConnectionTo<Agent>,
     name: &str,
     dir: &Path,
+    meta: Option<serde_json::Map<String, serde_json::Value>>,
     log: &UnboundedSender<String>,
 ) -> Result<agent_client_protocol::v1::schema::SessionId, String> {
     let init = cx
@@ -312,8 +329,10 @@ async fn handshake(
         "▶ agent {name} started ({about}, ACP v{})\n",
         init.protocol_version
     ));
+    let mut new_session = NewSessionRequest::new(dir.to_path_buf());
+    new_session.meta = meta;
     let session = cx
-        .send_request(NewSessionRequest::new(dir.to_path_buf()))
+        .send_request(new_session)
         .block_task()
         .await
         .map_err(|err| {

@@ -76,27 +76,39 @@ where
         .collect()
 }
 
-/// Runs `spec`'s agent on `job` to its end, the timeout, or `stop`; readable log lines go to
-/// `log`. `program` is the agent's program as found at start.
+/// An agent found on this host: how to start it, the program and version it was found as,
+/// and its home files as written for the sandbox (host file, path under HOME).
+#[derive(Clone, Debug)]
+pub struct Installed {
+    pub spec: AgentSpec,
+    pub program: PathBuf,
+    pub version: String,
+    pub home_files: Vec<(PathBuf, String)>,
+}
+
+/// Runs the agent on `job` to its end, the timeout, or `stop`; readable log lines go to `log`.
 pub async fn run(
-    spec: &AgentSpec,
-    program: &Path,
+    agent: &Installed,
     job: &AgentJob<'_>,
     log: UnboundedSender<String>,
     stop: impl std::future::Future<Output = Stop>,
 ) -> anyhow::Result<AgentReport> {
-    match spec.protocol {
-        Protocol::Claude => super::claude::run(spec, program, job, log, stop).await,
-        Protocol::Acp => super::acp::run(spec, program, job, log, stop).await,
+    match agent.spec.protocol {
+        Protocol::Claude => super::claude::run(agent, job, log, stop).await,
+        Protocol::Acp => super::acp::run(agent, job, log, stop).await,
     }
 }
 
-/// The sandboxed command that starts `spec`'s agent for `job`, before the adapter's own
-/// arguments: in its own process group, with its environment, pipes on all three streams, and
-/// no file bigger than the job allows.
-pub fn command(spec: &AgentSpec, program: &Path, job: &AgentJob<'_>) -> Command {
-    let env = agent_environment(std::env::vars_os(), &spec.env, job.extra_env);
-    let mut cmd = job.sandbox.command(program, job.dir, env);
+/// The sandboxed command that starts the agent for `job`, before the adapter's own arguments:
+/// in its own process group, with its environment and home files, pipes on all three
+/// streams, and no file bigger than the job allows.
+pub fn command(agent: &Installed, job: &AgentJob<'_>) -> Command {
+    let spec = &agent.spec;
+    let mut env = agent_environment(std::env::vars_os(), &spec.env, job.extra_env);
+    env.extend(spec.set_env.iter().map(|(k, v)| (k.into(), v.into())));
+    let mut cmd = job
+        .sandbox
+        .command_with_home(&agent.program, job.dir, env, &agent.home_files);
     cmd.args(spec.command.iter().skip(1))
         .current_dir(job.dir)
         .stdin(Stdio::piped())

@@ -5,11 +5,9 @@
 //! arrives; the last `result` line is the run's [`AgentResult`].
 
 use super::agent::{
-    cut, kill_group, stderr_tail, tool_target, AgentJob, AgentReport, AgentResult, Stop,
+    cut, kill_group, stderr_tail, tool_target, AgentJob, AgentReport, AgentResult, Installed, Stop,
     RESULT_MAX_CHARS,
 };
-use crate::agents::AgentSpec;
-use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -18,14 +16,13 @@ const MAX_LINE: u64 = 256 * 1024;
 
 /// Runs Claude Code on `job` to its end, the timeout, or `stop`.
 pub async fn run(
-    spec: &AgentSpec,
-    program: &Path,
+    agent: &Installed,
     job: &AgentJob<'_>,
     log: UnboundedSender<String>,
     stop: impl std::future::Future<Output = Stop>,
 ) -> anyhow::Result<AgentReport> {
     let started = std::time::Instant::now();
-    let mut command = super::agent::command(spec, program, job);
+    let mut command = super::agent::command(agent, job);
     command
         .arg("-p")
         .args(["--permission-mode", "acceptEdits"])
@@ -43,11 +40,10 @@ pub async fn run(
                 .into_iter()
                 .flatten(),
         )
-        .args(job.model.map(|m| ["--model", m]).into_iter().flatten())
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        .args(job.model.map(|m| ["--model", m]).into_iter().flatten());
     let mut child = command
         .spawn()
-        .map_err(|err| anyhow::anyhow!("cannot start the agent `{}`: {err}", spec.name))?;
+        .map_err(|err| anyhow::anyhow!("cannot start the agent `{}`: {err}", agent.spec.name))?;
     let group = child.id();
     // The prompt goes in on stdin, which is then closed (the CLI reads it to its end).
     let feed = child.stdin.take().map(|mut stdin| {

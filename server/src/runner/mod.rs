@@ -22,7 +22,7 @@ pub use prompt::clean as clean_prompt_text;
 
 use crate::agents::AgentSpec;
 use crate::config::RunnerArgs;
-use agent::AgentJob;
+use agent::{AgentJob, Installed};
 use anyhow::{anyhow, Context};
 use app::domain::{AuthorKind, Issue, Run, RunOutcome, Status};
 use app::error::AppError;
@@ -30,7 +30,6 @@ use app::store::{RunFinish, Store, Switch};
 use git::{Repo, Worktree};
 use outcome::{ChangeSize, Verdict};
 use sandbox::{Sandbox, SandboxSettings};
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -76,17 +75,13 @@ pub struct Runner {
     follows_pull_requests: bool,
 }
 
-/// An agent found on this host, with the program and version it was found as.
-#[derive(Clone, Debug)]
-pub struct Installed {
-    pub spec: AgentSpec,
-    pub program: PathBuf,
-    pub version: String,
-}
-
-/// The offered agents whose programs are on this host, with their versions (`--version`).
-/// One that is missing is logged: this runner will not take its issues.
-async fn installed_agents(offered: Vec<AgentSpec>) -> Vec<Installed> {
+/// The offered agents whose programs are on this host, with their versions (`--version`) and
+/// their home files written under `homes`. One that is missing is logged: this runner will
+/// not take its issues.
+async fn installed_agents(
+    offered: Vec<AgentSpec>,
+    homes: &std::path::Path,
+) -> anyhow::Result<Vec<Installed>> {
     let mut found = Vec::new();
     for spec in offered {
         let Some(program) = agent::find_program(spec.program()) else {
@@ -99,13 +94,25 @@ async fn installed_agents(offered: Vec<AgentSpec>) -> Vec<Installed> {
         };
         let version = program_version(&program).await;
         tracing::info!(agent = %spec.name, %version, program = %program.display(), "agent found");
+        let mut home_files = Vec::new();
+        for (rel, content) in &spec.home_files {
+            let file = homes.join(&spec.name).join(rel);
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot make {}", dir.display()))?;
+            }
+            std::fs::write(&file, content)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            home_files.push((file, rel.clone()));
+        }
         found.push(Installed {
             spec,
             program,
             version,
+            home_files,
         });
     }
-    found
+    Ok(found)
 }
 
 /// The first line a program prints for `--version` (at most 80 characters), or "unknown".
@@ -180,7 +187,7 @@ impl Runner {
             .iter()
             .map(|a| format!("{} ({})", a.name, a.program()))
             .collect();
-        let agents = installed_agents(offered).await;
+        let agents = installed_agents(offered, &repo.worktrees.join(".agent-homes")).await?;
         if agents.is_empty() {
             return Err(anyhow!(
                 "cannot find the agent program of any agent the board offers: {}. Install one \
@@ -468,11 +475,6 @@ impl Runner {
 
         let (log_tx, log_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_log(self.store.clone(), run.id, log_rx));
-        let _ = log_tx.send(format!(
-            "● run {} (attempt {}) by {} on branch {branch}\n",
-            run.id, run.attempt, self.id
-        ));
-        let model = issue.model.as_deref().or(self.default_model.as_deref());
         let Some(agent) = self.agent_for(issue) else {
             let text = format!(
                 "This runner does not have the agent {} installed.",
@@ -482,6 +484,11 @@ impl Runner {
             let _ = writer.await;
             return Ok(error_finish(text, None));
         };
+        let _ = log_tx.send(format!(
+            "● run {} (attempt {}) by {} on branch {branch}, agent {} ({})\n",
+            run.id, run.attempt, self.id, agent.spec.name, agent.version
+        ));
+        let model = issue.model.as_deref().or(self.default_model.as_deref());
         let job = AgentJob {
             prompt: &prompt,
             dir,
@@ -497,8 +504,7 @@ impl Runner {
             protected: &self.protected,
         };
         let report = agent::run(
-            &agent.spec,
-            &agent.program,
+            agent,
             &job,
             log_tx.clone(),
             self.watch_run(issue.id, run.id, shutdown),

@@ -138,8 +138,37 @@ impl Sandbox {
         worktree: &Path,
         env: Vec<(OsString, OsString)>,
     ) -> Command {
+        self.command_with_home(program, worktree, env, &[])
+    }
+
+    /// [`Sandbox::command`], with files shown read-only in the agent's HOME: (host file, path
+    /// under HOME).
+    pub fn command_with_home(
+        &self,
+        program: &Path,
+        worktree: &Path,
+        env: Vec<(OsString, OsString)>,
+        home_files: &[(PathBuf, String)],
+    ) -> Command {
+        let mut args = self.arguments(worktree);
+        // After the scratch /tmp (where HOME is) is mounted: before the worktree and --chdir.
+        let at = args
+            .iter()
+            .position(|a| a == "--chdir")
+            .unwrap_or(args.len());
+        let binds: Vec<OsString> = home_files
+            .iter()
+            .flat_map(|(file, rel)| {
+                [
+                    OsString::from("--ro-bind"),
+                    file.as_os_str().to_os_string(),
+                    Path::new(AGENT_HOME).join(rel).into_os_string(),
+                ]
+            })
+            .collect();
+        args.splice(at..at, binds);
         let mut cmd = Command::new(&self.bwrap);
-        cmd.args(self.arguments(worktree))
+        cmd.args(args)
             .arg("--")
             .arg(program)
             .env_clear()

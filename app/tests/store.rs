@@ -426,6 +426,106 @@ async fn concurrent_moves_of_one_issue_let_exactly_one_win() {
     assert_eq!(store.list_events(issue.id).await.unwrap().len(), 2);
 }
 
+/// A runner claims only issues whose agent it has: the one an issue asks for, or the board's
+/// default for an issue that asks for none; the run and the runner record which.
+async fn a_runner_claims_only_issues_for_the_agents_it_has() {
+    use app::domain::RunOutcome;
+    use app::store::{AgentChoice, RunFinish};
+    let (store, _dir) = store().await;
+    let ready = |title: &str, agent: Option<&str>| NewIssue {
+        status: Some(Status::Ready),
+        agent: agent.map(str::to_string),
+        ..new_issue(title)
+    };
+    let codex = store
+        .create_issue(&member(), ready("For codex", Some("codex")))
+        .await
+        .unwrap();
+    let default = store
+        .create_issue(&member(), ready("For anyone", None))
+        .await
+        .unwrap();
+    let gemini = store
+        .create_issue(&member(), ready("For gemini", Some("gemini")))
+        .await
+        .unwrap();
+    assert_eq!(gemini.agent.as_deref(), Some("gemini"));
+    store.register_runner("r1", "host", 1).await.unwrap();
+    store
+        .report_agents("r1", "claude 2.1.197, gemini 0.61.0")
+        .await
+        .unwrap();
+    let has = AgentChoice {
+        default_agent: "claude".into(),
+        installed: vec!["claude".into(), "gemini".into()],
+    };
+    let mut claimed = Vec::new();
+    while let Some((issue, _)) = store
+        .claim_next_for("r1", 60_000, Some(&has))
+        .await
+        .unwrap()
+    {
+        claimed.push(issue.id);
+    }
+    assert_eq!(claimed, [default.id, gemini.id]);
+    assert_eq!(
+        store.get_issue(codex.id).await.unwrap().status,
+        Status::Ready
+    );
+    // Nothing installed: nothing claimable (and no query error).
+    let none = AgentChoice {
+        default_agent: "claude".into(),
+        installed: Vec::new(),
+    };
+    assert!(store
+        .claim_next_for("r1", 60_000, Some(&none))
+        .await
+        .unwrap()
+        .is_none());
+    // A runner with codex takes it; the run records the agent.
+    let codex_runner = AgentChoice {
+        default_agent: "claude".into(),
+        installed: vec!["codex".into()],
+    };
+    let (issue, run) = store
+        .claim_next_for("r1", 60_000, Some(&codex_runner))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(issue.id, codex.id);
+    let finish = RunFinish {
+        agent: Some("codex".into()),
+        model: Some("gpt-x".into()),
+        ..RunFinish::new(RunOutcome::NoChange, Status::Blocked)
+    };
+    assert!(store
+        .finish_run("r1", run.id, issue.id, finish)
+        .await
+        .unwrap());
+    let runs = store.runs_for_issue(codex.id).await.unwrap();
+    assert_eq!(runs[0].agent.as_deref(), Some("codex"));
+    let runners = store.list_runners(0).await.unwrap();
+    assert_eq!(
+        runners[0].agents.as_deref(),
+        Some("claude 2.1.197, gemini 0.61.0")
+    );
+    // An issue's agent is changed, and cleared, by a patch.
+    let patch = |agent: &str| app::domain::IssuePatch {
+        agent: Some(agent.into()),
+        ..Default::default()
+    };
+    let changed = store
+        .update_issue(&member(), codex.id, patch("gemini"))
+        .await
+        .unwrap();
+    assert_eq!(changed.agent.as_deref(), Some("gemini"));
+    let cleared = store
+        .update_issue(&member(), codex.id, patch(""))
+        .await
+        .unwrap();
+    assert_eq!(cleared.agent, None);
+}
+
 async fn a_lease_that_ran_out_is_not_renewed_or_finished_by_its_old_runner() {
     use app::domain::RunOutcome;
     use app::store::RunFinish;
@@ -797,6 +897,7 @@ async fn a_flood_of_one_failure_is_counted_not_written_each_time() {
 }
 
 on_both_engines!(
+    a_runner_claims_only_issues_for_the_agents_it_has,
     admins_demoting_each_other_at_once_leave_one_admin,
     disabling_someone_deletes_their_tokens_for_good,
     attachments_are_held_to_their_quota_and_a_refusal_stores_nothing,

@@ -443,6 +443,8 @@ pub struct Intake {
     pub self_heal: bool,
     /// Models an issue may name (AUTOPILOT_MODELS).
     pub models: Vec<String>,
+    /// Agents an issue may name, the default first (AUTOPILOT_AGENT, AUTOPILOT_AGENTS).
+    pub agents: Vec<String>,
 }
 
 impl Default for Intake {
@@ -452,6 +454,7 @@ impl Default for Intake {
             feedback_per_day: FEEDBACK_PER_DAY,
             self_heal: false,
             models: Vec::new(),
+            agents: vec![crate::agents::CLAUDE.to_string()],
         }
     }
 }

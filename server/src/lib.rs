@@ -75,6 +75,7 @@ pub fn build_app_with(
         feedback_origins: Arc::new(intake.feedback_origins),
         self_heal: intake.self_heal,
         models: app::domain::AllowedModels(Arc::new(intake.models)),
+        agents: app::domain::AllowedAgents(Arc::new(intake.agents)),
         warm_pages: Arc::default(),
         warm_list: Arc::default(),
         live: Arc::new(routes::live::LiveStreams::new(
@@ -151,6 +152,12 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             .iter()
             .map(|m| m.trim().to_string())
             .filter(|m| !m.is_empty())
+            .collect(),
+        agents: args
+            .runner
+            .offered_agents()?
+            .into_iter()
+            .map(|a| a.name)
             .collect(),
     };
     if intake.self_heal {

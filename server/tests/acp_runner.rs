@@ -249,7 +249,72 @@ async fn the_issues_model_is_chosen_through_the_session() {
     assert!(log.contains("Model fake-large."), "{log}");
 }
 
+/// One runner with two agents works each issue with the agent it asks for (or the board's
+/// default), records which, says which it has; an issue for an agent it lacks waits.
+async fn each_issue_is_worked_by_the_agent_it_asks_for() {
+    let rig = Rig::new().await;
+    let ask = |title: &str, agent: Option<&str>| NewIssue {
+        title: title.into(),
+        status: Some(Status::Ready),
+        agent: agent.map(str::to_string),
+        ..Default::default()
+    };
+    let store = &rig.store;
+    let acp = store
+        .create_issue(&person(), ask("Hello FAKE:edit", Some("fake-acp")))
+        .await
+        .unwrap();
+    let default = store
+        .create_issue(&person(), ask("Hi FAKE:nochange", None))
+        .await
+        .unwrap();
+    let codex = store
+        .create_issue(&person(), ask("For codex FAKE:edit", Some("codex")))
+        .await
+        .unwrap();
+    let runner = rig
+        .acp_runner(|args| {
+            args.agent = "claude".into();
+            args.agents = vec!["fake-acp".into(), "codex".into()];
+        })
+        .await;
+    let runners = store.list_runners(0).await.unwrap();
+    let shown = runners[0].agents.clone().unwrap_or_default();
+    assert!(
+        shown.starts_with("claude ") && shown.contains(", fake-acp "),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("codex"),
+        "codex is not installed here: {shown}"
+    );
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Review)
+    );
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::NoChange)
+    );
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        None,
+        "nobody here has codex"
+    );
+    assert_eq!(
+        store.get_issue(codex.id).await.unwrap().status,
+        Status::Ready
+    );
+    let agent_of = |id| async move { store.runs_for_issue(id).await.unwrap()[0].agent.clone() };
+    assert_eq!(agent_of(acp.id).await.as_deref(), Some("fake-acp"));
+    assert_eq!(agent_of(default.id).await.as_deref(), Some("claude"));
+    let run = &store.runs_for_issue(acp.id).await.unwrap()[0];
+    let (log, _, _) = store.run_log_since(run.id, 0).await.unwrap();
+    assert!(log.contains(", agent fake-acp ("), "{log}");
+}
+
 on_both_engines!(
+    each_issue_is_worked_by_the_agent_it_asks_for,
     an_acp_agents_edit_goes_to_review_with_its_cost_and_log,
     a_question_blocks_the_issue,
     protected_paths_and_git_are_refused_and_the_run_goes_on,

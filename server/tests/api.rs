@@ -125,6 +125,80 @@ async fn an_issue_names_an_allowed_model_or_is_refused() {
     assert_eq!(cleared.json()["model"], serde_json::Value::Null);
 }
 
+/// An issue asks for one of the agents the board offers (here claude, the default, and
+/// gemini), through the JSON API and the board's own calls; any other is refused with the list.
+async fn an_issue_asks_for_an_offered_agent_or_is_refused() {
+    let app = app().await;
+    let issues = "/api/autopilot/issues";
+    let created = app
+        .json(
+            "POST",
+            issues,
+            json!({ "title": "Try gemini", "agent": "gemini" }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(created.json()["agent"], "gemini");
+    let id = created.json()["id"].as_i64().unwrap();
+    assert_eq!(
+        app.store.card(id).await.unwrap().unwrap().agent.as_deref(),
+        Some("gemini")
+    );
+    for (method, path, body) in [
+        (
+            "POST",
+            issues.to_string(),
+            json!({ "title": "Other", "agent": "codex" }),
+        ),
+        (
+            "PATCH",
+            format!("{issues}/{id}"),
+            json!({ "agent": "codex" }),
+        ),
+    ] {
+        let refused = app.json(method, &path, body).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.text()
+        );
+        assert!(
+            refused
+                .text()
+                .contains("'codex' is not one of the agents this board offers: claude, gemini"),
+            "{}",
+            refused.text()
+        );
+    }
+    assert_eq!(
+        app.store.get_issue(id).await.unwrap().agent.as_deref(),
+        Some("gemini")
+    );
+    // The board's form: "default" is the board's default agent.
+    let r = app
+        .call(
+            &app.member(),
+            "POST",
+            "/api/update_issue",
+            Some("application/x-www-form-urlencoded"),
+            axum::body::Body::from(format!(
+                "id={id}&version=1&title=Try+gemini&kind=feature&priority=normal&agent=default"
+            )),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(app.store.get_issue(id).await.unwrap().agent, None);
+    // The contract names the board's agents.
+    let spec = app.get("/api/openapi.json").await.json();
+    let agent = &spec["components"]["schemas"]["NewIssue"]["properties"]["agent"];
+    assert_eq!(
+        agent["enum"],
+        json!(["claude", "gemini", "", null]),
+        "{agent}"
+    );
+}
+
 async fn create_show_patch_and_list() {
     let app = app().await;
     let created = app
@@ -2049,6 +2123,7 @@ async fn a_backup_never_writes_over_a_file_or_leaves_half_a_copy() {
 }
 
 on_both_engines!(
+    an_issue_asks_for_an_offered_agent_or_is_refused,
     junk_to_server_functions_is_a_4xx_and_files_no_bug,
     a_failed_call_answers_with_its_own_status_not_500,
     a_change_request_is_checked_first_and_its_quote_bounded,

@@ -123,6 +123,26 @@ mod ssr {
         use_context::<crate::domain::AllowedModels>().unwrap_or_default()
     }
 
+    /// The agents an issue may ask for, the default first, as the server was started with.
+    pub fn allowed_agents() -> crate::domain::AllowedAgents {
+        use_context::<crate::domain::AllowedAgents>().unwrap_or_default()
+    }
+
+    /// A form's agent choice, checked against the offered ones: `None` leaves it as it is,
+    /// `Some("")` is the board's default.
+    pub fn form_agent(agent: Option<String>) -> AppResult<Option<String>> {
+        let agent = agent.map(|a| {
+            if a == crate::domain::DEFAULT_MODEL_CHOICE {
+                String::new()
+            } else {
+                a
+            }
+        });
+        crate::domain::check_agent(agent.as_deref(), &allowed_agents().0)
+            .map_err(|e| with_status(e.into()))?;
+        Ok(agent)
+    }
+
     /// A form's model choice, checked against the allowed ones: `None` leaves it as it is,
     /// `Some("")` is the runner's default.
     pub fn form_model(model: Option<String>) -> AppResult<Option<String>> {
@@ -276,6 +296,7 @@ pub async fn get_issue_view(
         runs,
         changes,
         models: ssr::allowed_models().0.to_vec(),
+        agents: ssr::allowed_agents().0.to_vec(),
     })
 }
 
@@ -291,11 +312,14 @@ pub async fn create_issue(
     #[server(default)] human_only: Option<String>,
     #[server(default)] depends_on: String,
     #[server(default)] model: Option<String>,
+    #[server(default)] agent: Option<String>,
 ) -> Result<i64, AppError> {
     let actor = ssr::caller(crate::domain::Action::EditIssue).await?;
     let model = ssr::form_model(model)?;
+    let agent = ssr::form_agent(agent)?;
     let new = crate::domain::NewIssue {
         model,
+        agent,
         title,
         body,
         kind,
@@ -343,12 +367,15 @@ pub async fn update_issue(
     #[server(default)] human_only: Option<String>,
     #[server(default)] depends_on: String,
     #[server(default)] model: Option<String>,
+    #[server(default)] agent: Option<String>,
 ) -> Result<Issue, AppError> {
     let actor = ssr::caller(crate::domain::Action::EditIssue).await?;
     let model = ssr::form_model(model)?;
+    let agent = ssr::form_agent(agent)?;
     let patch = crate::domain::IssuePatch {
-        // Left out of the form (no models to choose from): unchanged.
+        // Left out of the form (no models or agents to choose from): unchanged.
         model,
+        agent,
         depends_on: Some(crate::domain::parse_issue_numbers(&depends_on)?),
         title: Some(title),
         body: Some(body),

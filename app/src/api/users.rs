@@ -17,6 +17,8 @@ pub struct Me {
     pub agent_stopped: Option<String>,
     /// The models an issue may ask for (AUTOPILOT_MODELS), for the forms.
     pub models: Vec<String>,
+    /// The agents the board offers, the default first, for the forms.
+    pub agents: Vec<String>,
 }
 
 #[server(endpoint = "whoami", output = crate::api::codec::JsonText)]
@@ -29,6 +31,7 @@ pub async fn whoami() -> Result<Me, AppError> {
         is_admin: actor.actor.role == crate::domain::Role::Admin,
         agent_stopped,
         models: super::ssr::allowed_models().0.to_vec(),
+        agents: super::ssr::allowed_agents().0.to_vec(),
     })
 }
 

@@ -184,6 +184,9 @@ pub struct Issue {
     /// The model it asks the agent to use (one of AUTOPILOT_MODELS); `None`: the default.
     #[serde(default)]
     pub model: Option<String>,
+    /// The agent it asks for (one the board offers); `None`: the board's default.
+    #[serde(default)]
+    pub agent: Option<String>,
     /// The issues it waits for: the runner claims it only once each of them is done.
     #[cfg_attr(feature = "ssr", sqlx(skip))]
     #[serde(default)]
@@ -277,6 +280,8 @@ pub struct Card {
     pub waiting_count: i64,
     /// The model it asks for, when not the default.
     pub model: Option<String>,
+    /// The agent it asks for, when not the default.
+    pub agent: Option<String>,
 }
 
 impl Card {
@@ -424,6 +429,8 @@ pub struct IssueView {
     pub changes: Option<super::ChangesView>,
     /// The models an issue may ask for, for the edit form.
     pub models: Vec<String>,
+    /// The agents the board offers, the default first, for the edit form.
+    pub agents: Vec<String>,
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ pub struct Run {
     pub cancel_requested: Option<String>,
     /// The model the agent was given, when one was named.
     pub model: Option<String>,
+    /// The agent that worked it (`None` for runs from before agents could be chosen).
+    pub agent: Option<String>,
 }
 
 /// A pull request as the runner last read it from the forge (`gh pr view`).
@@ -137,6 +139,8 @@ pub struct RunnerInfo {
     /// When the current run started.
     pub run_started_at: Option<i64>,
     pub last_outcome: Option<String>,
+    /// The agents it has installed, with their versions.
+    pub agents: Option<String>,
 }
 
 /// A run with what `/admin/runner` shows of its issue.
@@ -170,6 +174,7 @@ mod tests {
             num_turns: turns,
             cancel_requested: None,
             model: None,
+            agent: None,
         }
     }
 

@@ -221,6 +221,10 @@ pub struct NewIssue {
     /// The model it asks for; checked against the allowed ones with [`check_model`].
     #[serde(default)]
     pub model: Option<String>,
+    /// The agent it asks for; checked against the offered ones with [`check_agent`].
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 40))]
+    pub agent: Option<String>,
     /// The original's `created_by`: the creator is the caller.
     #[serde(default, skip_serializing)]
     pub created_by: Ignored,
@@ -245,6 +249,10 @@ impl NewIssue {
                 .model
                 .map(|m| m.trim().to_string())
                 .filter(|m| !m.is_empty()),
+            agent: self
+                .agent
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty()),
             created_by: Ignored,
         })
     }
@@ -277,6 +285,9 @@ pub struct IssuePatch {
     pub depends_on: Option<Vec<i64>>,
     /// The model it asks for; an empty string: the runner's default.
     pub model: Option<String>,
+    /// The agent it asks for; an empty string: the board's default.
+    #[cfg_attr(feature = "ssr", schema(max_length = 40))]
+    pub agent: Option<String>,
     pub version: Option<i64>,
 }
 
@@ -292,6 +303,7 @@ impl IssuePatch {
             },
             depends_on: self.depends_on.map(validate_depends_on).transpose()?,
             model: self.model.map(|m| m.trim().to_string()),
+            agent: self.agent.map(|a| a.trim().to_string()),
             ..self
         })
     }
@@ -322,6 +334,34 @@ pub fn check_model(model: Option<&str>, allowed: &[String]) -> Result<(), Invali
                 allowed.join(", ")
             ),
         )),
+    }
+}
+
+/// The agents an issue may ask for (AUTOPILOT_AGENT, then AUTOPILOT_AGENTS), the default
+/// first, as the server was started with.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AllowedAgents(pub std::sync::Arc<Vec<String>>);
+
+/// An issue's agent must be one the board offers; none (or empty) is always fine: the
+/// default.
+pub fn check_agent(agent: Option<&str>, offered: &[String]) -> Result<(), Invalid> {
+    match agent.map(str::trim).filter(|a| !a.is_empty()) {
+        None => Ok(()),
+        Some(a) if offered.iter().any(|o| o == a) => Ok(()),
+        Some(a) => {
+            let shown: String = a.chars().take(40).collect();
+            Err(invalid(
+                "agent",
+                format!(
+                    "'{shown}' is not one of the agents this board offers: {}",
+                    if offered.is_empty() {
+                        "none (the runner's default only)".to_string()
+                    } else {
+                        offered.join(", ")
+                    }
+                ),
+            ))
+        }
     }
 }
 
@@ -432,6 +472,7 @@ impl Feedback {
             status: Some(Status::Backlog),
             depends_on: Vec::new(),
             model: None,
+            agent: None,
             created_by: Ignored,
         })
     }
@@ -515,6 +556,17 @@ mod tests {
         let err = check_model(Some("gpt-9"), &allowed).unwrap_err();
         assert_eq!(err.field, "model");
         assert!(err.message.contains("model-a, model-b"), "{}", err.message);
+        let offered = vec!["claude".to_string(), "gemini".to_string()];
+        assert!(check_agent(None, &offered).is_ok());
+        assert!(check_agent(Some(""), &offered).is_ok());
+        assert!(check_agent(Some("gemini"), &offered).is_ok());
+        let refused = check_agent(Some("codex"), &offered).unwrap_err();
+        assert_eq!(refused.field, "agent");
+        assert!(
+            refused.message.contains("claude, gemini"),
+            "{}",
+            refused.message
+        );
         let err = check_model(Some("model-a"), &[]).unwrap_err();
         assert!(err.message.contains("no models to choose from"));
     }

@@ -118,7 +118,12 @@ fn Overview(
             view! {
                 <tr data-runner=r.id.clone() data-state=state>
                     <td><code>{r.id.clone()}</code></td>
-                    <td>{r.host.clone()} " (pid " {r.pid} ")"</td>
+                    <td>
+                        {r.host.clone()} " (pid " {r.pid} ")"
+                        {r.agents.clone().filter(|a| !a.is_empty()).map(|agents| view! {
+                            <div class="runner-agents" title="The agents it has installed">{agents}</div>
+                        })}
+                    </td>
                     <td>{format_time(r.started_at)}</td>
                     <td>{format!("{} ago", ago(now, r.heartbeat_at))}</td>
                     <td>{state}</td>
@@ -139,7 +144,16 @@ fn Overview(
                 <tr data-run=row.run.id>
                     <td><a href=format!("/?issue={issue_id}")>{format!("#{issue_id}")}</a> " " {row.issue_title.clone()}</td>
                     <td>{row.run.attempt}</td>
-                    <td>{row.run.outcome.clone().unwrap_or_else(|| "running".into()).replace('_', " ")}</td>
+                    <td>
+                        {row.run.outcome.clone().unwrap_or_else(|| "running".into()).replace('_', " ")}
+                        {row.run.agent.clone().map(|agent| {
+                            let by = match &row.run.model {
+                                Some(model) => format!("{agent} · {model}"),
+                                None => agent,
+                            };
+                            view! { <div class="run-agent">{by}</div> }
+                        })}
+                    </td>
                     <td>{row.issue_status.label()}</td>
                     <td>{format_time(row.run.started_at)}</td>
                     <td>

@@ -269,11 +269,14 @@ fn NewIssueForm(
                 <input type="checkbox" name="human_only" value="on" />
                 "Human only"
             </label>
-            // Rendered on the server (the models are known there): works without JavaScript.
+            // Rendered on the server (the models and agents are known there): works without
+            // JavaScript.
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let models = me.await.map(|me| me.models).unwrap_or_default();
-                    (!models.is_empty())
+                    let me = me.await.ok();
+                    let models = me.as_ref().map(|me| me.models.clone()).unwrap_or_default();
+                    let agents = me.map(|me| me.agents).unwrap_or_default();
+                    let model_choice = (!models.is_empty())
                         .then(|| {
                             view! {
                                 <label>
@@ -287,7 +290,8 @@ fn NewIssueForm(
                                     </select>
                                 </label>
                             }
-                        })
+                        });
+                    view! { {model_choice} {agent_choice(&agents, "")} }
                 })}
             </Suspense>
             <label>
@@ -327,6 +331,31 @@ fn new_issue_from(form: &leptos::web_sys::HtmlFormElement) -> Option<CreateIssue
         human_only: field("human_only"),
         depends_on: field("depends_on").unwrap_or_default(),
         model: field("model"),
+        agent: field("agent"),
+    })
+}
+
+/// The agent select of the forms, when the board offers more than one: the default first
+/// (sent as "default"), then the others; `current` is selected (empty: the default).
+pub fn agent_choice(agents: &[String], current: &str) -> Option<impl IntoView + use<>> {
+    let (default, others) = agents.split_first()?;
+    if others.is_empty() {
+        return None;
+    }
+    let others = others
+        .iter()
+        .map(|a| view! { <option value=a.clone() selected=a == current>{a.clone()}</option> })
+        .collect_view();
+    Some(view! {
+        <label class="agent-choice">
+            <span class="visually-hidden">"Agent"</span>
+            <select name="agent" title="The coding agent that works it">
+                <option value=crate::domain::DEFAULT_MODEL_CHOICE selected=current.is_empty()>
+                    {format!("{default} (default agent)")}
+                </option>
+                {others}
+            </select>
+        </label>
     })
 }
 
@@ -655,6 +684,10 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
                     issue.priority.as_str(),
                 )>{issue.priority.as_str()}</span>
                 {issue.human_only.then(|| view! { <span class="human-only">"human only"</span> })}
+                {issue
+                    .agent
+                    .clone()
+                    .map(|a| view! { <span class="agent" title="The agent it asks for">{a}</span> })}
                 {issue
                     .model
                     .clone()

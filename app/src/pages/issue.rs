@@ -178,6 +178,7 @@ fn IssueBody(
                 <dd>{format!("{} by {}", format_time(issue.created_at), issue.created_by)}</dd>
                 {issue.human_only.then(|| view! { <dt>"Human only"</dt><dd>"yes: the agent never takes it"</dd> })}
                 {issue.claimed_by.clone().map(|r| view! { <dt>"Held by"</dt><dd>{r}</dd> })}
+                {issue.agent.clone().map(|a| view! { <dt>"Agent"</dt><dd><code>{a}</code></dd> })}
                 {issue.model.clone().map(|m| view! { <dt>"Model"</dt><dd><code>{m}</code></dd> })}
                 {(!issue.depends_on.is_empty()).then(|| view! {
                     <dt>"Depends on"</dt>
@@ -266,6 +267,7 @@ fn IssueBody(
                             </label>
                         }
                     })}
+                    {super::board::agent_choice(&view.agents, issue.agent.as_deref().unwrap_or_default())}
                     <label>
                         "Depends on (issue numbers; the agent waits until they are done)"
                         <input type="text" name="depends_on" inputmode="numeric" autocomplete="off" placeholder="12, 15" value=depends_on_text.clone() />

@@ -27,6 +27,9 @@ pub fn Runs(runs: Vec<Run>) -> impl IntoView {
             if let Some(code) = run.exit_code {
                 facts.push(format!("exit {code}"));
             }
+            if let Some(agent) = &run.agent {
+                facts.push(agent.clone());
+            }
             if let Some(model) = &run.model {
                 facts.push(model.clone());
             }

@@ -127,6 +127,7 @@ const TABLES: &[Table] = &[
             ("created_at", Int),
             ("updated_at", Int),
             ("model", Text),
+            ("agent", Text),
         ],
     },
     Table {
@@ -216,6 +217,7 @@ const TABLES: &[Table] = &[
             ("current_issue", Int),
             ("current_run", Int),
             ("last_outcome", Text),
+            ("agents", Text),
         ],
     },
     Table {
@@ -240,6 +242,7 @@ const TABLES: &[Table] = &[
             ("num_turns", Int),
             ("cancel_requested", Text),
             ("model", Text),
+            ("agent", Text),
             ("branch_patch", Text),
             ("run_patch", Text),
             ("patch_truncated", Bool),

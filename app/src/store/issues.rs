@@ -12,7 +12,7 @@ use std::collections::HashMap;
 macro_rules! card_columns {
     () => {
         "id, title, status, kind, priority, human_only, assignee, claimed_by, position, version, \
-         updated_at, pr_checks, model, (SELECT COUNT(*) FROM runs r WHERE r.issue_id = issues.id) AS runs, \
+         updated_at, pr_checks, model, agent, (SELECT COUNT(*) FROM runs r WHERE r.issue_id = issues.id) AS runs, \
          (SELECT COALESCE(SUM(r.cost_usd), 0.0) FROM runs r WHERE r.issue_id = issues.id) \
          AS spent_usd, \
          (SELECT MIN(d.depends_on) FROM issue_dependencies d JOIN issues w ON w.id = d.depends_on \
@@ -26,7 +26,7 @@ macro_rules! issue_columns {
     () => {
         "id, title, body, status, kind, priority, human_only, assignee, created_by, claimed_by, \
          claimed_at, lease_expires_at, branch, pr_url, pr_checks, result, position, version, \
-         created_at, updated_at, model"
+         created_at, updated_at, model, agent"
     };
 }
 
@@ -304,6 +304,13 @@ impl Store {
                 changed.push("model");
             }
         }
+        if let Some(agent) = patch.agent {
+            let agent = Some(agent).filter(|a| !a.is_empty());
+            if agent != current.agent {
+                next.agent = agent;
+                changed.push("agent");
+            }
+        }
         if let Some(depends_on) = &patch.depends_on {
             if set_dependencies(&mut tx, actor, id, depends_on, now).await? {
                 changed.push("depends_on");
@@ -317,7 +324,7 @@ impl Store {
         }
         let updated = on_tx!(&mut tx, e => sqlx::query_as::<_, Issue>(concat!(
             "UPDATE issues SET title = $1, body = $2, kind = $3, priority = $4, human_only = $5, \
-             assignee = $6, model = $10, version = version + 1, updated_at = $7 \
+             assignee = $6, model = $10, agent = $11, version = version + 1, updated_at = $7 \
              WHERE id = $8 AND version = $9 RETURNING ",
             issue_columns!()
         ))
@@ -331,6 +338,7 @@ impl Store {
         .bind(id)
         .bind(current.version)
         .bind(&next.model)
+        .bind(&next.agent)
         .fetch_optional(e)
         .await)?
         .ok_or_else(stale)?;
@@ -506,8 +514,8 @@ pub(super) async fn insert_issue(conn: &mut Tx, actor: &Actor, new: NewIssue) ->
     let position = end_of_column(conn, status).await?;
     let issue = on_tx!(conn, e => sqlx::query_as::<_, Issue>(concat!(
         "INSERT INTO issues (title, body, status, kind, priority, human_only, assignee, \
-         created_by, position, version, created_at, updated_at, model) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11) RETURNING ",
+         created_by, position, version, created_at, updated_at, model, agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $12) RETURNING ",
         issue_columns!()
     ))
     .bind(&new.title)
@@ -521,6 +529,7 @@ pub(super) async fn insert_issue(conn: &mut Tx, actor: &Actor, new: NewIssue) ->
     .bind(position)
     .bind(now)
     .bind(&new.model)
+    .bind(&new.agent)
     .fetch_one(e)
     .await)?;
     EventRecord {

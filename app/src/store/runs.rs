@@ -11,7 +11,39 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 
 const RUN_COLUMNS: &str = "id, issue_id, runner_id, attempt, started_at, finished_at, outcome, \
-     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested, model";
+     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested, model, agent";
+
+/// The agents a runner can work with: those it has installed, and the board's default (what
+/// an issue that names none asks for).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentChoice {
+    pub default_agent: String,
+    pub installed: Vec<String>,
+}
+
+impl AgentChoice {
+    /// `AND COALESCE(agent, $first) IN ($first+1, …)`, for binds of the default then each
+    /// installed agent. No agent installed: nothing is claimable.
+    fn clause(&self, first: usize) -> String {
+        if self.installed.is_empty() {
+            return "AND FALSE".into();
+        }
+        let names: Vec<String> = (0..self.installed.len())
+            .map(|i| format!("${}", first + 1 + i))
+            .collect();
+        format!("AND COALESCE(agent, ${first}) IN ({})", names.join(", "))
+    }
+
+    /// The values [`AgentChoice::clause`] names, in order.
+    fn binds(&self) -> Vec<String> {
+        if self.installed.is_empty() {
+            return Vec::new();
+        }
+        std::iter::once(self.default_agent.clone())
+            .chain(self.installed.iter().cloned())
+            .collect()
+    }
+}
 
 /// What a runner learns from its heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +71,8 @@ pub struct RunFinish {
     pub num_turns: Option<i64>,
     /// The model the agent was given (`--model`), if one was named.
     pub model: Option<String>,
+    /// The agent that worked it.
+    pub agent: Option<String>,
     /// What the run committed, for review.
     pub patches: Option<RunPatches>,
 }
@@ -68,6 +102,7 @@ impl RunFinish {
             duration_ms: None,
             num_turns: None,
             model: None,
+            agent: None,
             patches: None,
         }
     }
@@ -100,6 +135,18 @@ impl Store {
         .execute(e)
         .await
         .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Records the agents a runner has installed, with their versions, as it shows them
+    /// (`gemini 0.61.0, codex 0.16.0`).
+    pub async fn report_agents(&self, id: &str, agents: &str) -> AppResult<()> {
+        on_pool!(self, e => sqlx::query("UPDATE runners SET agents = $1 WHERE id = $2")
+            .bind(agents)
+            .bind(id)
+            .execute(e)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -169,21 +216,42 @@ impl Store {
         })
     }
 
-    /// Claims the most urgent, oldest `ready` issue that is not human-only, with one
-    /// conditional UPDATE inside a write transaction, so two runners can never take the same
-    /// issue. Starts its run record in the same transaction.
+    /// Claims the most urgent, oldest `ready` issue that is not human-only, whatever agent it
+    /// asks for ([`Store::claim_next_for`]).
     pub async fn claim_next(
         &self,
         runner_id: &str,
         lease_ms: i64,
     ) -> AppResult<Option<(Issue, Run)>> {
+        self.claim_next_for(runner_id, lease_ms, None).await
+    }
+
+    /// Claims the most urgent, oldest `ready` issue that is not human-only, with one
+    /// conditional UPDATE inside a write transaction, so two runners can never take the same
+    /// issue. Starts its run record in the same transaction. With `agents`, only an issue
+    /// whose agent (or, when it asks for none, the board's default) the runner has.
+    pub async fn claim_next_for(
+        &self,
+        runner_id: &str,
+        lease_ms: i64,
+        agents: Option<&AgentChoice>,
+    ) -> AppResult<Option<(Issue, Run)>> {
         check_move(Role::Runner, false, Status::Ready, Status::InProgress)?;
+        // `AND COALESCE(agent, $5) IN ($6, …)`: the binds follow the query's own four.
+        let agent_clause = agents.map_or(String::new(), |a| a.clause(5));
         // A read first: an idle runner looking often must not queue for the write lock.
-        let waiting: Option<(i64,)> = on_pool!(self, e => sqlx::query_as(
-            concat!("SELECT id FROM issues WHERE ", claimable!(), " LIMIT 1")
-        )
-        .fetch_optional(e)
-        .await)?;
+        let peek = format!(
+            "SELECT id FROM issues WHERE {} {} LIMIT 1",
+            claimable!(),
+            agents.map_or(String::new(), |a| a.clause(1))
+        );
+        let waiting: Option<(i64,)> = on_pool!(self, e => {
+            let mut query = sqlx::query_as(&peek);
+            for value in agents.map(AgentChoice::binds).unwrap_or_default() {
+                query = query.bind(value);
+            }
+            query.fetch_optional(e).await
+        })?;
         if waiting.is_none() {
             return Ok(None);
         }
@@ -198,32 +266,36 @@ impl Store {
         // The write transaction holds the database, so the end of the column cannot move.
         let position = end_of_column(&mut tx, Status::InProgress).await?;
         let sql = match tx {
-            Db::Sqlite(_) => concat!(
+            Db::Sqlite(_) => format!(
                 "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
                      lease_expires_at = $3, version = version + 1, updated_at = $2, position = $4
-                 WHERE id = (SELECT id FROM issues WHERE ",
-                claimable!(),
-                " ORDER BY priority DESC, created_at, id LIMIT 1)
+                 WHERE id = (SELECT id FROM issues WHERE {} {agent_clause}
+                             ORDER BY priority DESC, created_at, id LIMIT 1)
                    AND status = 'ready' AND human_only = FALSE
-                 RETURNING id"
+                 RETURNING id",
+                claimable!()
             ),
-            Db::Postgres(_) => concat!(
+            Db::Postgres(_) => format!(
                 "UPDATE issues SET status = 'in_progress', claimed_by = $1, claimed_at = $2,
                      lease_expires_at = $3, version = version + 1, updated_at = $2, position = $4
-                 WHERE id = (SELECT id FROM issues WHERE ",
-                claimable!(),
-                " ORDER BY priority DESC, created_at, id LIMIT 1
+                 WHERE id = (SELECT id FROM issues WHERE {} {agent_clause}
+                             ORDER BY priority DESC, created_at, id LIMIT 1
                              FOR UPDATE SKIP LOCKED)
-                 RETURNING id"
+                 RETURNING id",
+                claimable!()
             ),
         };
-        let claimed: Option<(i64,)> = on_tx!(&mut tx, e => sqlx::query_as(sql)
-            .bind(runner_id)
-            .bind(now)
-            .bind(now + lease_ms)
-            .bind(position)
-            .fetch_optional(e)
-            .await)?;
+        let claimed: Option<(i64,)> = on_tx!(&mut tx, e => {
+            let mut query = sqlx::query_as(&sql)
+                .bind(runner_id)
+                .bind(now)
+                .bind(now + lease_ms)
+                .bind(position);
+            for value in agents.map(AgentChoice::binds).unwrap_or_default() {
+                query = query.bind(value);
+            }
+            query.fetch_optional(e).await
+        })?;
         let Some((issue_id,)) = claimed else {
             return Ok(None);
         };
@@ -452,8 +524,9 @@ impl Store {
         on_tx!(&mut tx, e => sqlx::query(
             "UPDATE runs SET finished_at = $1, outcome = $2, exit_code = $3, result = $4,
                  branch = $5, cost_usd = $6, duration_ms = $7, branch_patch = $8,
-                 run_patch = $9, patch_truncated = $10, num_turns = $11, model = $12
-             WHERE id = $13",
+                 run_patch = $9, patch_truncated = $10, num_turns = $11, model = $12,
+                 agent = $13
+             WHERE id = $14",
         )
         .bind(now)
         .bind(outcome.as_str())
@@ -467,6 +540,7 @@ impl Store {
         .bind(finish.patches.as_ref().is_some_and(|p| p.truncated))
         .bind(finish.num_turns)
         .bind(&finish.model)
+        .bind(&finish.agent)
         .bind(run_id)
         .execute(e)
         .await
@@ -569,7 +643,7 @@ impl Store {
         Ok(on_pool!(self, e => sqlx::query_as::<_, RunnerInfo>(
             "SELECT r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.stopped_at,
                     r.current_issue, r.current_run, runs.started_at AS run_started_at,
-                    r.last_outcome
+                    r.last_outcome, r.agents
              FROM runners r LEFT JOIN runs ON runs.id = r.current_run
              WHERE r.heartbeat_at >= $1
              ORDER BY r.heartbeat_at DESC",
@@ -584,7 +658,7 @@ impl Store {
         Ok(on_pool!(self, e => sqlx::query_as::<_, RunRow>(
             "SELECT r.id, r.issue_id, r.runner_id, r.attempt, r.started_at, r.finished_at,
                     r.outcome, r.exit_code, r.result, r.branch, r.cost_usd, r.duration_ms,
-                    r.num_turns, r.cancel_requested, r.model, i.title AS issue_title, i.status AS issue_status
+                    r.num_turns, r.cancel_requested, r.model, r.agent, i.title AS issue_title, i.status AS issue_status
              FROM runs r JOIN issues i ON i.id = r.issue_id
              ORDER BY r.id DESC LIMIT $1",
         )

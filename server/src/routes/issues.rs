@@ -6,9 +6,9 @@ use super::extract::{may, Allowed, Json, Multipart, Path, Query};
 use super::openapi::{ReadErrors, WriteErrors};
 use super::AppState;
 use app::domain::{
-    check_model, page_cursor, parse_cursor, AllowedModels, Attachment, Comment, Ignored, Issue,
-    IssuePatch, Kind, NewIssue, Status, ASSIGNEE_MAX_CHARS, ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES,
-    SEARCH_MAX_CHARS,
+    check_agent, check_model, page_cursor, parse_cursor, AllowedAgents, AllowedModels, Attachment,
+    Comment, Ignored, Issue, IssuePatch, Kind, NewIssue, Status, ASSIGNEE_MAX_CHARS,
+    ATTACHMENT_MAX_BYTES, BODY_MAX_BYTES, SEARCH_MAX_CHARS,
 };
 use app::error::AppError;
 use app::store::{IssueFilter, Store};
@@ -196,10 +196,12 @@ async fn whole_list(state: &AppState, filter: &IssueFilter, query: &str) -> ApiR
 async fn create(
     State(store): State<Store>,
     State(models): State<AllowedModels>,
+    State(agents): State<AllowedAgents>,
     Allowed(actor, _): Allowed<may::EditIssue>,
     Json(new): Json<NewIssue>,
 ) -> ApiResult<(StatusCode, axum::Json<Issue>)> {
     check_model(new.model.as_deref(), &models.0).map_err(AppError::from)?;
+    check_agent(new.agent.as_deref(), &agents.0).map_err(AppError::from)?;
     let issue = store.create_issue(&actor, new).await?;
     Ok((StatusCode::CREATED, axum::Json(issue)))
 }
@@ -277,11 +279,13 @@ async fn show(
 async fn update(
     State(store): State<Store>,
     State(models): State<AllowedModels>,
+    State(agents): State<AllowedAgents>,
     Allowed(actor, _): Allowed<may::EditIssue>,
     Path(id): Path<i64>,
     Json(patch): Json<IssuePatch>,
 ) -> ApiResult<axum::Json<Issue>> {
     check_model(patch.model.as_deref(), &models.0).map_err(AppError::from)?;
+    check_agent(patch.agent.as_deref(), &agents.0).map_err(AppError::from)?;
     Ok(axum::Json(store.update_issue(&actor, id, patch).await?))
 }
 

@@ -64,6 +64,8 @@ pub struct AppState {
     /// File a bug when a request fails (AUTOPILOT_SELF_HEAL).
     pub self_heal: bool,
     pub models: app::domain::AllowedModels,
+    /// Agents an issue may ask for (the default first).
+    pub agents: app::domain::AllowedAgents,
     /// Rendered board pages, kept until the next change.
     pub warm_pages: Arc<warm::WarmPages>,
     /// The JSON API's whole-list answer, kept until the next change.
@@ -80,6 +82,7 @@ pub fn router(state: AppState) -> Router {
     let store = state.store.clone();
     let policy = state.auth.policy;
     let models = state.models.clone();
+    let agents = state.agents.clone();
     let sign_in = state.sign_in.options();
     let board = Router::new()
         .leptos_routes_with_context(
@@ -89,6 +92,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(store.clone());
                 provide_context(policy);
                 provide_context(models.clone());
+                provide_context(agents.clone());
                 provide_context(sign_in.clone());
             },
             {
@@ -131,7 +135,7 @@ pub fn router(state: AppState) -> Router {
         .merge(feedback::router(&state.feedback_origins))
         .merge(protected)
         .split_for_parts();
-    let spec = openapi::with_models(openapi::finish(spec), &state.models.0);
+    let spec = openapi::with_choices(openapi::finish(spec), &state.models.0, &state.agents.0);
     let spec = openapi::SpecJson::new(&spec);
     let app = app.merge(openapi::docs()).layer(axum::Extension(spec));
     let app = if state.self_heal {

@@ -136,24 +136,33 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
     api
 }
 
-/// The models an issue may name are this board's (AUTOPILOT_MODELS): the contract lists them,
-/// with `""` and `null` for the runner's default.
-pub fn with_models(mut api: OpenApi, models: &[String]) -> OpenApi {
-    let choices = models
-        .iter()
-        .map(|m| serde_json::Value::from(m.as_str()))
-        .chain([serde_json::Value::from(""), serde_json::Value::Null]);
-    let model: RefOr<Schema> = ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(choices))
-        .description(Some(
-            "One of this board's models, or empty for the runner's default",
-        ))
-        .into();
+/// The models and agents an issue may name are this board's (AUTOPILOT_MODELS, AUTOPILOT_AGENT
+/// and AUTOPILOT_AGENTS): the contract lists them, with `""` and `null` for the default.
+pub fn with_choices(mut api: OpenApi, models: &[String], agents: &[String]) -> OpenApi {
+    let one_of = |names: &[String], description: &str| -> RefOr<Schema> {
+        let choices = names
+            .iter()
+            .map(|m| serde_json::Value::from(m.as_str()))
+            .chain([serde_json::Value::from(""), serde_json::Value::Null]);
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .enum_values(Some(choices))
+            .description(Some(description))
+            .into()
+    };
+    let model = one_of(
+        models,
+        "One of this board's models, or empty for the runner's default",
+    );
+    let agent = one_of(
+        agents,
+        "One of this board's agents, or empty for its default agent",
+    );
     if let Some(components) = api.components.as_mut() {
         for name in ["NewIssue", "IssuePatch"] {
             if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
                 object.properties.insert("model".into(), model.clone());
+                object.properties.insert("agent".into(), agent.clone());
             }
         }
     }

@@ -26,7 +26,7 @@ use agent::{AgentJob, Installed};
 use anyhow::{anyhow, Context};
 use app::domain::{AuthorKind, Issue, Run, RunOutcome, Status};
 use app::error::AppError;
-use app::store::{RunFinish, Store, Switch};
+use app::store::{AgentChoice, RunFinish, Store, Switch};
 use git::{Repo, Worktree};
 use outcome::{ChangeSize, Verdict};
 use sandbox::{Sandbox, SandboxSettings};
@@ -244,7 +244,7 @@ impl Runner {
         store
             .register_runner(&id, &host, i64::from(std::process::id()))
             .await?;
-        Ok(Runner {
+        let runner = Runner {
             store,
             id,
             repo,
@@ -268,7 +268,12 @@ impl Runner {
             host,
             slots,
             follows_pull_requests: true,
-        })
+        };
+        runner
+            .store
+            .report_agents(&runner.id, &runner.agents_shown())
+            .await?;
+        Ok(runner)
     }
 
     /// This runner (slot 1) and slots 2…N of `AUTOPILOT_RUNNER_CONCURRENCY=N`: the same
@@ -282,6 +287,7 @@ impl Runner {
             self.store
                 .register_runner(&id, &self.host, i64::from(std::process::id()))
                 .await?;
+            self.store.report_agents(&id, &self.agents_shown()).await?;
             slots.push(Runner {
                 id,
                 follows_pull_requests: false,
@@ -372,7 +378,15 @@ impl Runner {
         if self.store.switch(Switch::RunnerPaused).await? {
             return Ok(None);
         }
-        let Some((issue, run)) = self.store.claim_next(&self.id, self.lease_ms()).await? else {
+        let choice = AgentChoice {
+            default_agent: self.default_agent.clone(),
+            installed: self.agents.iter().map(|a| a.spec.name.clone()).collect(),
+        };
+        let claimed = self
+            .store
+            .claim_next_for(&self.id, self.lease_ms(), Some(&choice))
+            .await?;
+        let Some((issue, run)) = claimed else {
             return Ok(None);
         };
         tracing::info!(runner = %self.id, issue = issue.id, run = run.id, "claimed");
@@ -381,11 +395,19 @@ impl Runner {
         Ok(Some(outcome))
     }
 
-    /// The agent that works `issue`: the board's default agent.
-    fn agent_for(&self, _issue: &Issue) -> Option<&Installed> {
+    /// The agent that works `issue`: the one it asks for, or the board's default.
+    fn agent_for(&self, issue: &Issue) -> Option<&Installed> {
+        let wanted = issue.agent.as_deref().unwrap_or(&self.default_agent);
+        self.agents.iter().find(|a| a.spec.name == wanted)
+    }
+
+    /// The agents this runner has, as `/admin/runner` shows them.
+    fn agents_shown(&self) -> String {
         self.agents
             .iter()
-            .find(|a| a.spec.name == self.default_agent)
+            .map(|a| format!("{} {}", a.spec.name, a.version))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn lease_ms(&self) -> i64 {
@@ -478,7 +500,7 @@ impl Runner {
         let Some(agent) = self.agent_for(issue) else {
             let text = format!(
                 "This runner does not have the agent {} installed.",
-                self.default_agent
+                issue.agent.as_deref().unwrap_or(&self.default_agent)
             );
             drop(log_tx);
             let _ = writer.await;
@@ -559,6 +581,7 @@ impl Runner {
         finish.cost_usd = report.result.as_ref().and_then(|r| r.total_cost_usd);
         finish.num_turns = report.result.as_ref().and_then(|r| r.num_turns);
         finish.model = model.map(str::to_string);
+        finish.agent = Some(agent.spec.name.clone());
         finish.duration_ms = Some(
             report
                 .result

@@ -239,6 +239,7 @@ impl TestApp {
                 feedback_per_day: FEEDBACK_PER_DAY,
                 self_heal: true,
                 models: vec!["model-a".to_string(), "model-b".to_string()],
+                agents: vec!["claude".to_string(), "gemini".to_string()],
             },
             server::config::Serving {
                 max_streams_per_person: STREAMS_PER_PERSON,

@@ -20,4 +20,6 @@ wait "$first" || true
 export AUTOPILOT_FEEDBACK_ORIGINS="http://127.0.0.1:$((PORT + 1))"
 # Models an issue may ask for (the forms offer them).
 export AUTOPILOT_MODELS="claude-opus-4-1,claude-sonnet-4-5"
+# Agents an issue may ask for besides the default (Claude Code); the runner is off here.
+export AUTOPILOT_AGENTS="gemini,codex"
 exec ./target/debug/autopilot serve --addr "127.0.0.1:$PORT"

@@ -119,6 +119,30 @@ test('an issue can ask for one of the allowed models; the card and the drawer sa
   await expect(card.locator('.model')).toHaveCount(0);
 });
 
+test('an issue can ask for another agent; the card, the drawer and the edit form say which', async ({ page }) => {
+  await openBoard(page);
+  const title = `For Gemini ${Date.now()}`;
+  await page.getByPlaceholder('What needs doing?').fill(title);
+  const choice = page.locator('form select[name="agent"]').first();
+  await expect(choice.locator('option')).toHaveText(['claude (default agent)', 'gemini', 'codex']);
+  await choice.selectOption('gemini');
+  await page.getByRole('button', { name: 'Add issue' }).click();
+  const card = column(page, 'backlog').locator('.card', { hasText: title });
+  await expect(card.locator('.agent')).toHaveText('gemini');
+  await page.screenshot({ path: 'test-results/agent-choice.png' });
+  await card.locator('a.title').click();
+  const drawer = page.locator('.drawer');
+  await expect(drawer.locator('.facts')).toContainText('Agent');
+  await expect(drawer.locator('.facts')).toContainText('gemini');
+  await drawer.locator('summary', { hasText: 'Edit' }).click();
+  const edit = drawer.locator('select[name="agent"]');
+  await expect(edit).toHaveValue('gemini');
+  await edit.selectOption({ label: 'claude (default agent)' });
+  await drawer.getByRole('button', { name: 'Save' }).click();
+  await expect(drawer.locator('.facts')).not.toContainText('gemini');
+  await expect(card.locator('.agent')).toHaveCount(0);
+});
+
 test('drag a card from backlog to ready; it stays there after a reload', async ({ page, request }) => {
   const issue = await createIssue(request, `Drag me ${Date.now()}`);
   await openBoard(page);

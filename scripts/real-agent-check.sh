@@ -4,6 +4,7 @@
 # (scripts/agents/<name>/mock-api.mjs): no credentials and no network beyond npm. For each
 # agent: an edit that lands on the branch, a BLOCKED: answer, an attempt on a protected path
 # (refused, nothing committed), an API error, a run past its turn limit, and a cancel mid-run.
+# About a minute an agent, OpenCode two (it retries an API error for about 70 s).
 #   scripts/real-agent-check.sh                  every agent below
 #   scripts/real-agent-check.sh gemini codex     only these
 # The contracts behind each agent's settings: docs/agents/<name>.md.
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export LEPTOS_OUTPUT_NAME=autopilot
 AGENTS=("$@")
-[ ${#AGENTS[@]} -gt 0 ] || AGENTS=(gemini claude-acp codex)
+[ ${#AGENTS[@]} -gt 0 ] || AGENTS=(gemini claude-acp codex opencode)
 
 echo "== building the server" >&2
 cargo build --quiet -p server --bin autopilot --no-default-features --features runner
@@ -50,6 +51,15 @@ check_agent() {
 command = ["$PROGRAM", "-c", "approval_policy=\"untrusted\"", "-c", "sandbox_mode=\"danger-full-access\"",
   "-c", "features.shell_snapshot=false", "-c", "model_provider=\"mock\"",
   "-c", "model_providers.mock={name=\"mock\", base_url=\"http://127.0.0.1:$API_PORT/v1\", wire_api=\"responses\", env_key=\"OPENAI_API_KEY\", request_max_retries=0, stream_max_retries=0}"]
+EOF
+      ;;
+    opencode)
+      VARS=(OPENAI_API_KEY=mock-key)
+      cat > "$FILE" <<EOF
+[agents.opencode]
+command = ["$PROGRAM", "acp"]
+[agents.opencode.set_env]
+OPENCODE_CONFIG_CONTENT = '{"provider":{"mock":{"npm":"@ai-sdk/openai-compatible","name":"Mock","options":{"baseURL":"http://127.0.0.1:$API_PORT/v1","apiKey":"{env:OPENAI_API_KEY}"},"models":{"mock-model":{"name":"Mock model","limit":{"context":128000,"output":4096},"cost":{"input":1,"output":2}}}}},"model":"mock/mock-model","small_model":"mock/mock-model","autoupdate":false,"share":"disabled","snapshot":false,"permission":{"edit":"ask","bash":"ask","webfetch":"ask","external_directory":"deny"}}'
 EOF
       ;;
     *) echo "no settings for agent $NAME" >&2; return 1 ;;

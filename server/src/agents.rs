@@ -7,7 +7,8 @@
 //! command = ["goose", "acp"]             # the program (name on PATH, or a path) and its arguments
 //! env = ["GOOSE_*", "OPENAI_API_KEY"]    # its own variables: names, or PREFIX_* families
 //! # protocol = "acp"                     # the default; "claude" is Claude Code's stream-json
-//! # set_env = { GOOSE_MODE = "approve" } # variables the runner sets for it
+//! # set_env = { GOOSE_MODE = "approve" } # variables the runner sets for it ("$random": a
+//! #                                      # fresh secret each time the runner starts)
 //! # home_files = { ".config/goose/config.yaml" = "…" }   # read-only files in its empty HOME
 //! # session_meta = { … }                 # merged into session/new's _meta ("$max_turns",
 //! #                                      # "$max_budget_usd" become the run's limits)
@@ -15,7 +16,8 @@
 //! ```
 //!
 //! A file entry with a built-in's name changes the fields it names and keeps the others (a
-//! command with another path, say, keeps the built-in's variables and settings files).
+//! command with another path, say, keeps the built-in's variables and settings files);
+//! `set_env` and `home_files` are merged key by key.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -109,6 +111,12 @@ const GEMINI_SETTINGS: &str = r#"{
 }
 "#;
 
+/// OpenCode's settings: ask for every change, never look outside the worktree.
+const OPENCODE_CONFIG: &str = r#"{"autoupdate":false,"share":"disabled","snapshot":false,"permission":{"edit":"ask","bash":"ask","webfetch":"ask","external_directory":"deny"}}"#;
+
+/// A `set_env` value replaced by a fresh secret each time the runner starts.
+pub const RANDOM: &str = "$random";
+
 /// The agents every board knows (their contracts: `docs/agents/<name>.md`). `claude_bin` is
 /// AUTOPILOT_CLAUDE_BIN.
 pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
@@ -168,16 +176,47 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
             &["GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_API_KEY"],
         )
     };
+    // OpenCode (docs/agents/opencode.md): it asks before every edit, command and fetch, takes
+    // no settings from the worktree, fetches no model list or update, and its local HTTP
+    // server wants a password no other process has. Its plugin install is primed away (a
+    // read-only config directory would hang it). The provider comes from the operator's
+    // OPENCODE_CONFIG_CONTENT (set_env in the agents file) or its usual key variables.
+    let opencode = AgentSpec {
+        set_env: BTreeMap::from(
+            [
+                ("OPENCODE_CONFIG_CONTENT", OPENCODE_CONFIG),
+                ("OPENCODE_DISABLE_PROJECT_CONFIG", "1"),
+                ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
+                ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
+                ("OPENCODE_DISABLE_SHARE", "1"),
+                ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1"),
+                ("OPENCODE_DISABLE_CLAUDE_CODE", "1"),
+                ("OPENCODE_SERVER_PASSWORD", RANDOM),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        ),
+        home_files: BTreeMap::from(
+            [
+                (
+                    ".config/opencode/package-lock.json",
+                    r#"{"packages":{"":{"dependencies":{"@opencode-ai/plugin":"*"}}}}"#,
+                ),
+                (".config/opencode/node_modules/.keep", ""),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        ),
+        ..spec(
+            "opencode",
+            Protocol::Acp,
+            &["opencode", "acp"],
+            &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"],
+        )
+    };
     vec![
         claude,
         claude_acp,
         gemini,
-        spec(
-            "opencode",
-            Protocol::Acp,
-            &["opencode", "acp"],
-            &["OPENCODE_*", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"],
-        ),
+        opencode,
         // Codex through Zed's adapter (docs/agents/codex.md): its own sandbox off (the runner's
         // holds it; its helper cannot start inside), every edit and every command it does not
         // deem safe asked for, no shell snapshots (they hold the key), and the key taken from
@@ -224,6 +263,14 @@ struct FileAgent {
     mode: Option<String>,
 }
 
+fn merged(
+    mut base: BTreeMap<String, String>,
+    given: Option<BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    base.extend(given.unwrap_or_default());
+    base
+}
+
 impl FileAgent {
     fn onto(self, base: AgentSpec) -> AgentSpec {
         AgentSpec {
@@ -231,8 +278,8 @@ impl FileAgent {
             protocol: self.protocol.unwrap_or(base.protocol),
             command: self.command.unwrap_or(base.command),
             env: self.env.unwrap_or(base.env),
-            set_env: self.set_env.unwrap_or(base.set_env),
-            home_files: self.home_files.unwrap_or(base.home_files),
+            set_env: merged(base.set_env, self.set_env),
+            home_files: merged(base.home_files, self.home_files),
             session_meta: self.session_meta.or(base.session_meta),
             mode: self.mode.or(base.mode),
         }

@@ -93,6 +93,12 @@ async fn installed_agents(
             continue;
         };
         let version = program_version(&program).await;
+        let mut spec = spec;
+        for value in spec.set_env.values_mut() {
+            if value == crate::agents::RANDOM {
+                *value = app::auth::new_secret("");
+            }
+        }
         tracing::info!(agent = %spec.name, %version, program = %program.display(), "agent found");
         let mut home_files = Vec::new();
         for (rel, content) in &spec.home_files {

@@ -66,6 +66,11 @@ async fn an_acp_agents_edit_goes_to_review_with_its_cost_and_log() {
     assert_eq!(run.cost_usd, Some(0.0123));
     assert_eq!(run.num_turns, Some(1));
     assert_eq!(run.exit_code, Some(0));
+    assert_eq!(
+        run.session_id.as_deref(),
+        Some("sess-1"),
+        "to resume it from"
+    );
     for line in [
         "▶ agent fake-acp started (fake-acp-agent 1.2.3, ACP v1)",
         "● plan\n  ☐ Write the greeting",

@@ -62,6 +62,8 @@ async fn an_edit_is_committed_on_the_issue_branch_and_goes_to_review() {
     assert_eq!(runs[0].cost_usd, Some(0.0123));
     assert_eq!(runs[0].duration_ms, Some(1234));
     assert_eq!(runs[0].num_turns, Some(2));
+    assert_eq!(runs[0].session_id.as_deref(), Some("fake"));
+    assert_eq!(runs[0].agent.as_deref(), Some("claude"));
     let (log, _, finished) = rig.store.run_log_since(runs[0].id, 0).await.unwrap();
     assert!(finished);
     assert!(log.contains("▶ agent started (model fake-model)"), "{log}");

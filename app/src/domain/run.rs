@@ -68,6 +68,9 @@ pub struct Run {
     pub model: Option<String>,
     /// The agent that worked it (`None` for runs from before agents could be chosen).
     pub agent: Option<String>,
+    /// The agent's session, to resume it from, when the agent named one.
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 /// A pull request as the runner last read it from the forge (`gh pr view`).
@@ -175,6 +178,7 @@ mod tests {
             cancel_requested: None,
             model: None,
             agent: None,
+            session_id: None,
         }
     }
 

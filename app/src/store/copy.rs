@@ -243,6 +243,7 @@ const TABLES: &[Table] = &[
             ("cancel_requested", Text),
             ("model", Text),
             ("agent", Text),
+            ("session_id", Text),
             ("branch_patch", Text),
             ("run_patch", Text),
             ("patch_truncated", Bool),

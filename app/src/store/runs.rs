@@ -11,7 +11,7 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 
 const RUN_COLUMNS: &str = "id, issue_id, runner_id, attempt, started_at, finished_at, outcome, \
-     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested, model, agent";
+     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested, model, agent, session_id";
 
 /// The agents a runner can work with: those it has installed, and the board's default (what
 /// an issue that names none asks for).
@@ -73,6 +73,8 @@ pub struct RunFinish {
     pub model: Option<String>,
     /// The agent that worked it.
     pub agent: Option<String>,
+    /// The agent's session, to resume it from.
+    pub session_id: Option<String>,
     /// What the run committed, for review.
     pub patches: Option<RunPatches>,
 }
@@ -103,6 +105,7 @@ impl RunFinish {
             num_turns: None,
             model: None,
             agent: None,
+            session_id: None,
             patches: None,
         }
     }
@@ -525,8 +528,8 @@ impl Store {
             "UPDATE runs SET finished_at = $1, outcome = $2, exit_code = $3, result = $4,
                  branch = $5, cost_usd = $6, duration_ms = $7, branch_patch = $8,
                  run_patch = $9, patch_truncated = $10, num_turns = $11, model = $12,
-                 agent = $13
-             WHERE id = $14",
+                 agent = $13, session_id = $14
+             WHERE id = $15",
         )
         .bind(now)
         .bind(outcome.as_str())
@@ -541,6 +544,7 @@ impl Store {
         .bind(finish.num_turns)
         .bind(&finish.model)
         .bind(&finish.agent)
+        .bind(&finish.session_id)
         .bind(run_id)
         .execute(e)
         .await
@@ -658,7 +662,7 @@ impl Store {
         Ok(on_pool!(self, e => sqlx::query_as::<_, RunRow>(
             "SELECT r.id, r.issue_id, r.runner_id, r.attempt, r.started_at, r.finished_at,
                     r.outcome, r.exit_code, r.result, r.branch, r.cost_usd, r.duration_ms,
-                    r.num_turns, r.cancel_requested, r.model, r.agent, i.title AS issue_title, i.status AS issue_status
+                    r.num_turns, r.cancel_requested, r.model, r.agent, r.session_id, i.title AS issue_title, i.status AS issue_status
              FROM runs r JOIN issues i ON i.id = r.issue_id
              ORDER BY r.id DESC LIMIT $1",
         )

@@ -56,6 +56,8 @@ struct Progress {
     unlogged: String,
     tool_calls: i64,
     cost_usd: Option<f64>,
+    /// The session the agent opened (to resume it from).
+    session_id: Option<String>,
     /// Set when a limit was crossed: why the turn was cancelled.
     over: Option<Limit>,
     denials: Vec<serde_json::Value>,
@@ -239,7 +241,10 @@ async fn session(
                 )
                 .await
                 {
-                    Ok(Ok(id)) => id,
+                    Ok(Ok(id)) => {
+                        lock(progress).session_id = Some(cut_line(&id.to_string(), 200));
+                        id
+                    }
                     Ok(Err(why)) => return Ended::Failed(why),
                     Err(_) => {
                         return Ended::Failed(format!(
@@ -549,6 +554,7 @@ fn report(
         progress.message
     };
     let mut result = AgentResult {
+        session_id: progress.session_id,
         result: (!answer.trim().is_empty())
             .then(|| cut(answer.trim().to_string(), RESULT_MAX_CHARS)),
         total_cost_usd: progress.cost_usd,

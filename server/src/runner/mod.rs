@@ -588,6 +588,7 @@ impl Runner {
         finish.num_turns = report.result.as_ref().and_then(|r| r.num_turns);
         finish.model = model.map(str::to_string);
         finish.agent = Some(agent.spec.name.clone());
+        finish.session_id = report.result.as_ref().and_then(|r| r.session_id.clone());
         finish.duration_ms = Some(
             report
                 .result

@@ -303,6 +303,7 @@ pub async fn get_issue_view(
 /// Files a new issue from the board's form, answering its number. `human_only` is a
 /// checkbox: present means on. (Board calls answer no more than the board uses: every type
 /// an answer carries is one more decoder in the board's wasm.)
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "create_issue", output = crate::api::codec::JsonText)]
 pub async fn create_issue(
     title: String,

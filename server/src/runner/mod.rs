@@ -423,6 +423,22 @@ impl Runner {
     /// Works one claimed issue to its end. Whatever fails, the run gets an outcome and the
     /// issue a comment; nothing is left half-done.
     async fn work(&self, issue: &Issue, run: &Run, shutdown: watch::Receiver<bool>) -> RunOutcome {
+        let clock = RunClock {
+            claimed: Some(std::time::Instant::now()),
+            ..RunClock::default()
+        };
+        let outcome = self.work_timed(issue, run, shutdown, &clock).await;
+        clock.report(issue.id);
+        outcome
+    }
+
+    async fn work_timed(
+        &self,
+        issue: &Issue,
+        run: &Run,
+        shutdown: watch::Receiver<bool>,
+        clock: &RunClock,
+    ) -> RunOutcome {
         let worktree = match self.repo.worktree_for(issue.id).await {
             Ok(found) => found,
             Err(err) => {
@@ -431,7 +447,7 @@ impl Runner {
             }
         };
         let branch = worktree.branch.clone();
-        let mut finish = match self.attempt(issue, run, &worktree, shutdown).await {
+        let mut finish = match self.attempt(issue, run, &worktree, shutdown, clock).await {
             Ok(finish) => finish,
             Err(err) => error_finish(format!("The runner failed: {err:#}"), Some(branch.clone())),
         };
@@ -493,6 +509,7 @@ impl Runner {
         run: &Run,
         worktree: &Worktree,
         shutdown: watch::Receiver<bool>,
+        clock: &RunClock,
     ) -> anyhow::Result<RunFinish> {
         let (dir, branch) = (worktree.dir.as_path(), worktree.branch.as_str());
         let head_before = worktree.head().await?;
@@ -531,6 +548,7 @@ impl Runner {
             max_file_bytes: self.max_change_bytes + 1,
             protected: &self.protected,
         };
+        clock.agent_starts();
         let report = agent::run(
             agent,
             &job,
@@ -538,6 +556,7 @@ impl Runner {
             self.watch_run(issue.id, run.id, shutdown),
         )
         .await;
+        clock.agent_ended();
         let report = match report {
             Ok(report) => report,
             Err(err) => {
@@ -690,6 +709,46 @@ impl Runner {
                 _ = shutdown.changed() => {}
             }
         }
+    }
+}
+
+/// Where a run's time goes: the runner's own work before the agent starts (worktree, thread,
+/// sandbox set-up) and after it ends (checks, commit, recording), around the agent's time.
+/// Logged at debug level under the `autopilot::run_timing` target (runner_bench reads it).
+#[derive(Default)]
+struct RunClock {
+    claimed: Option<std::time::Instant>,
+    started: std::sync::Mutex<(Option<std::time::Instant>, Option<std::time::Instant>)>,
+}
+
+impl RunClock {
+    fn marks(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (Option<std::time::Instant>, Option<std::time::Instant>)> {
+        self.started.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn agent_starts(&self) {
+        self.marks().0 = Some(std::time::Instant::now());
+    }
+
+    fn agent_ended(&self) {
+        self.marks().1 = Some(std::time::Instant::now());
+    }
+
+    fn report(&self, issue: i64) {
+        let (Some(claimed), (Some(start), Some(end))) = (self.claimed, *self.marks()) else {
+            return;
+        };
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        tracing::debug!(
+            target: "autopilot::run_timing",
+            issue,
+            before_ms = ms(start - claimed),
+            agent_ms = ms(end - start),
+            after_ms = ms(end.elapsed()),
+            "run timing"
+        );
     }
 }
 

@@ -13,6 +13,13 @@ use common::{add_token, Caller, TestApp, ADMIN_EMAIL, MEMBER_EMAIL};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
+/// Whether `who` is signed in: the status of `/me`.
+async fn me_status(app: &TestApp, who: Caller) -> StatusCode {
+    app.call(&who, "GET", "/api/autopilot/me", None, Body::empty())
+        .await
+        .status
+}
+
 async fn an_admin_ends_all_of_someones_sessions() {
     let app = TestApp::new().await;
     let ann = app.store.user_by_email(MEMBER_EMAIL).await.unwrap();
@@ -20,15 +27,7 @@ async fn an_admin_ends_all_of_someones_sessions() {
         Caller::Session(app.sign_in(MEMBER_EMAIL).await),
         Caller::Session(app.sign_in(MEMBER_EMAIL).await),
     );
-    let me = |who: &Caller| {
-        let who = who.clone();
-        let app = &app;
-        async move {
-            app.call(&who, "GET", "/api/autopilot/me", None, Body::empty())
-                .await
-                .status
-        }
-    };
+    let me = |who: &Caller| me_status(&app, who.clone());
     assert_eq!(me(&laptop).await, StatusCode::OK);
     assert_eq!(me(&phone).await, StatusCode::OK);
     let end = |who: Caller| {
@@ -175,15 +174,7 @@ async fn people_see_and_end_their_own_sessions() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let me = |who: &Caller| {
-        let who = who.clone();
-        let app = &app;
-        async move {
-            app.call(&who, "GET", "/api/autopilot/me", None, Body::empty())
-                .await
-                .status
-        }
-    };
+    let me = |who: &Caller| me_status(&app, who.clone());
     assert_eq!(me(&phone).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me(&laptop).await, StatusCode::OK);
     assert_eq!(sessions_of(&app, &laptop).await.len(), 1);

@@ -548,6 +548,7 @@ fn report(
     stderr_tail: String,
     log: &UnboundedSender<String>,
 ) -> AgentReport {
+    let over = progress.over;
     let answer = if progress.message.trim().is_empty() {
         progress.last_message
     } else {
@@ -572,13 +573,16 @@ fn report(
         result
     };
     match ended {
+        // The turn ended as the budget was passed (an agent that keeps its own budget ends it
+        // as if out of turns): over budget, whichever came first.
+        Ended::Turn(_) if over == Some(Limit::Budget) => {
+            report.exit_code = exit;
+            report.result = Some(finished("error_max_budget_usd", true, result));
+        }
         Ended::Turn(reason) => {
-            // The turn ended; the runner then closed the agent, which is its normal end.
-            report.exit_code = Some(exit.unwrap_or(0));
-            if exit.is_some_and(|code| code != 0) {
-                // It ended its turn, then failed on the way out: the answer stands.
-                report.exit_code = Some(0);
-            }
+            // The turn ended; the runner then closed the agent, its normal end (whatever it
+            // said on the way out: the answer stands).
+            report.exit_code = Some(0);
             result = match reason {
                 StopReason::EndTurn => finished("success", false, result),
                 StopReason::MaxTurnRequests => finished("error_max_turns", false, result),

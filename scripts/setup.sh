@@ -106,3 +106,11 @@ if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json
   step "installing the Playwright packages (the browser is Debian's Chromium)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
+
+# The agent CLIs the runner is checked against (scripts/real-agent-check.sh), each pinned by
+# its install script under $TOOLS_DIR; each does nothing when its version is there already.
+if [ "${1:-}" = "--tests" ]; then
+  for install in scripts/agents/*/install.sh; do
+    "$install" > /dev/null || { echo "installing an agent failed: $install" >&2; exit 1; }
+  done
+fi

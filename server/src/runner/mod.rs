@@ -121,8 +121,13 @@ async fn installed_agents(
     Ok(found)
 }
 
-/// The first line a program prints for `--version` (at most 80 characters), or "unknown".
+/// An agent's version: its npm package's (the `package.json` next to the program's real
+/// file, for the agents installed from npm; some have no `--version`), else the first line
+/// it prints for `--version` (at most 80 characters), else "unknown".
 async fn program_version(program: &std::path::Path) -> String {
+    if let Some(version) = npm_package_version(program) {
+        return version;
+    }
     let run = tokio::process::Command::new(program)
         .arg("--version")
         .stdin(std::process::Stdio::null())
@@ -141,6 +146,23 @@ async fn program_version(program: &std::path::Path) -> String {
         }
         _ => "unknown".into(),
     }
+}
+
+/// The version in the `package.json` of the npm package holding `program`, if it is in one.
+fn npm_package_version(program: &std::path::Path) -> Option<String> {
+    let real = std::fs::canonicalize(program).ok()?;
+    for dir in real.ancestors().skip(1) {
+        if dir.file_name().is_some_and(|n| n == "node_modules") {
+            return None;
+        }
+        let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+            continue;
+        };
+        let package: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let version: String = package["version"].as_str()?.chars().take(40).collect();
+        return Some(version);
+    }
+    None
 }
 
 /// Prepares the runner (see [`Runner::prepare`]) and starts its slots; the handle ends when

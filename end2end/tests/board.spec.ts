@@ -186,10 +186,12 @@ test('while dragging, illegal columns are marked; an illegal drop changes nothin
 });
 
 test('a move on a stale board is refused: the card goes back and the reason shows', async ({ page, request }) => {
-  const issue = await createIssue(request, `Contested ${Date.now()}`);
-  // This board hears nothing live, so it keeps the old version.
+  const tag = `Contested${Date.now()}`;
+  const issue = await createIssue(request, tag);
+  // This board hears nothing live, so it keeps the old version. It shows only this card: the
+  // cards earlier tests left (moved, reordered) play no part in the drag.
   await page.route('**/api/autopilot/stream', (route) => route.abort());
-  await page.goto('/');
+  await page.goto(`/?q=${tag}`);
   await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
   // Someone else moves it first.
   const other = await request.post(`/api/autopilot/issues/${issue.id}/status`, { data: { status: 'ready' } });

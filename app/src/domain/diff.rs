@@ -82,10 +82,7 @@ pub fn cap_patch(mut patch: String) -> (String, bool) {
     if patch.len() <= PATCH_CAP {
         return (patch, false);
     }
-    let mut end = PATCH_CAP;
-    while !patch.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = patch.floor_char_boundary(PATCH_CAP);
     let end = patch[..end].rfind('\n').map_or(end, |i| i + 1);
     patch.truncate(end);
     (patch, true)

@@ -51,13 +51,7 @@ impl Store {
     /// The person's oldest sessions past [`SESSIONS_PER_PERSON`] end.
     pub async fn record_session(&self, user: &User, device: &Device, now: i64) -> AppResult<i64> {
         let mut user_agent = device.user_agent.clone();
-        if user_agent.len() > USER_AGENT_MAX_BYTES {
-            let mut cut = USER_AGENT_MAX_BYTES;
-            while !user_agent.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            user_agent.truncate(cut);
-        }
+        user_agent.truncate(user_agent.floor_char_boundary(USER_AGENT_MAX_BYTES));
         let (id,): (i64,) = on_pool!(self, e => sqlx::query_as(
             "INSERT INTO session_devices
                  (user_id, auth_epoch, user_agent, address, signed_in_at, last_seen_at)

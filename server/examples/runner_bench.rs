@@ -92,6 +92,7 @@ async fn wall_time(issues: usize, slots: u32, acp: bool, word: &str) -> anyhow::
         sandbox_writable: Vec::new(),
         max_changed_files: 500,
         max_change_mib: 20,
+        ci_fix_attempts: 2,
         server_paths: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

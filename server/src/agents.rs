@@ -13,6 +13,9 @@
 //! # session_meta = { … }                 # merged into session/new's _meta ("$max_turns",
 //! #                                      # "$max_budget_usd" become the run's limits)
 //! # mode = "default"                     # session/set_mode right after session/new
+//! # plan_mode = "plan"                   # the mode of a plan run (read-only), if it has one
+//! # session_dirs = [".local/share/goose"] # where under HOME it keeps sessions: kept for the
+//! #                                      # issue's next run, so it can resume one
 //! ```
 //!
 //! A file entry with a built-in's name changes the fields it names and keeps the others (a
@@ -54,6 +57,12 @@ pub struct AgentSpec {
     pub session_meta: Option<serde_json::Value>,
     /// The session mode to set right after `session/new` (ACP `session/set_mode`).
     pub mode: Option<String>,
+    /// The mode a plan run sets instead (read-only), when the agent has one; the runner's
+    /// rules hold a plan run read-only either way.
+    pub plan_mode: Option<String>,
+    /// Where under HOME the agent keeps its sessions. Each issue gets its own copy, kept
+    /// between its runs, so a later run can resume the session an earlier one left.
+    pub session_dirs: Vec<String>,
 }
 
 impl AgentSpec {
@@ -129,6 +138,8 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
         home_files: BTreeMap::new(),
         session_meta: None,
         mode: None,
+        plan_mode: None,
+        session_dirs: Vec::new(),
     };
     let no_telemetry = || {
         BTreeMap::from([(
@@ -136,8 +147,10 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
             "1".to_string(),
         )])
     };
+    let claude_sessions = || vec![".claude/projects".to_string()];
     let claude = AgentSpec {
         set_env: no_telemetry(),
+        session_dirs: claude_sessions(),
         ..spec(
             CLAUDE,
             Protocol::Claude,
@@ -156,6 +169,8 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
             "maxBudgetUsd": "$max_budget_usd",
         }}})),
         mode: Some("default".into()),
+        plan_mode: Some("plan".into()),
+        session_dirs: claude_sessions(),
         ..spec(
             "claude-acp",
             Protocol::Acp,
@@ -169,6 +184,7 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
             ".gemini/settings.json".to_string(),
             GEMINI_SETTINGS.to_string(),
         )]),
+        session_dirs: vec![".gemini/tmp".into()],
         ..spec(
             "gemini",
             Protocol::Acp,
@@ -205,6 +221,7 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
             ]
             .map(|(k, v)| (k.to_string(), v.to_string())),
         ),
+        session_dirs: vec![".local/share/opencode".into()],
         ..spec(
             "opencode",
             Protocol::Acp,
@@ -222,7 +239,9 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
         // deem safe asked for, no shell snapshots (they hold the key), and the key taken from
         // OPENAI_API_KEY by a provider of its own (the built-in one needs a sign-in that
         // writes the key to disk). A test or a proxy swaps the provider in the agents file.
-        spec(
+        AgentSpec {
+            session_dirs: vec![".codex/sessions".into()],
+            ..spec(
             "codex",
             Protocol::Acp,
             &[
@@ -239,7 +258,8 @@ pub fn builtin(claude_bin: &str) -> Vec<AgentSpec> {
                 "model_providers.openai-key={name=\"OpenAI\", base_url=\"https://api.openai.com/v1\", wire_api=\"responses\", env_key=\"OPENAI_API_KEY\"}",
             ],
             &["OPENAI_API_KEY"],
-        ),
+        )
+        },
     ]
 }
 
@@ -261,6 +281,8 @@ struct FileAgent {
     home_files: Option<BTreeMap<String, String>>,
     session_meta: Option<serde_json::Value>,
     mode: Option<String>,
+    plan_mode: Option<String>,
+    session_dirs: Option<Vec<String>>,
 }
 
 fn merged(
@@ -282,6 +304,8 @@ impl FileAgent {
             home_files: merged(base.home_files, self.home_files),
             session_meta: self.session_meta.or(base.session_meta),
             mode: self.mode.or(base.mode),
+            plan_mode: self.plan_mode.or(base.plan_mode),
+            session_dirs: self.session_dirs.unwrap_or(base.session_dirs),
         }
     }
 }
@@ -313,13 +337,15 @@ pub fn catalogue(claude_bin: &str, file: Option<&Path>) -> anyhow::Result<Vec<Ag
                 home_files: BTreeMap::new(),
                 session_meta: None,
                 mode: None,
+                plan_mode: None,
+                session_dirs: Vec::new(),
             },
         };
         let spec = given.onto(base);
         if spec.command.is_empty() || spec.program().trim().is_empty() {
             anyhow::bail!("AUTOPILOT_AGENTS_FILE: agent {name} has an empty command");
         }
-        for path in spec.home_files.keys() {
+        for path in spec.home_files.keys().chain(&spec.session_dirs) {
             let plain = std::path::Path::new(path)
                 .components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)));

@@ -349,6 +349,11 @@ pub struct RunnerArgs {
     #[arg(long, env = "AUTOPILOT_MAX_CHANGE_MIB", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_change_mib: u32,
+    /// With push on: how many times a pull request's failing checks are sent back to the agent
+    /// (each a run that fixes them); after that the issue is blocked for a person. 0: never.
+    #[arg(long, env = "AUTOPILOT_CI_FIX_ATTEMPTS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub ci_fix_attempts: u32,
     /// The server's own places the agent must not see (its data directory and database file),
     /// filled in by the server before the runner starts.
     #[arg(skip)]

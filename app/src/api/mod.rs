@@ -369,6 +369,7 @@ pub async fn update_issue(
     #[server(default)] depends_on: String,
     #[server(default)] model: Option<String>,
     #[server(default)] agent: Option<String>,
+    #[server(default)] plan_first: Option<String>,
 ) -> Result<Issue, AppError> {
     let actor = ssr::caller(crate::domain::Action::EditIssue).await?;
     let model = ssr::form_model(model)?;
@@ -383,6 +384,7 @@ pub async fn update_issue(
         kind: Some(kind),
         priority: Some(priority),
         human_only: Some(human_only.is_some()),
+        plan_first: Some(plan_first.is_some()),
         assignee: Some(assignee),
         version: Some(version),
     };
@@ -400,6 +402,28 @@ pub async fn add_comment(id: i64, body: String) -> Result<Comment, AppError> {
         .await
         .map_err(ssr::with_status)?;
     Ok(added.comment)
+}
+
+/// "Answer and continue" in the drawer: the answer to the agent's question, and the issue
+/// back to ready for a run that carries on from it.
+#[server(endpoint = "answer_question", output = crate::api::codec::JsonText)]
+pub async fn answer_question(id: i64, body: String) -> Result<Comment, AppError> {
+    let actor = ssr::caller(crate::domain::Action::Comment).await?;
+    let added = ssr::store()?
+        .answer_question(&actor, id, &body)
+        .await
+        .map_err(ssr::with_status)?;
+    Ok(added.comment)
+}
+
+/// "Approve plan" in the drawer: the agent's next run carries the plan out.
+#[server(endpoint = "approve_plan", output = crate::api::codec::JsonText)]
+pub async fn approve_plan(id: i64, version: i64) -> Result<Issue, AppError> {
+    let actor = ssr::caller(crate::domain::Action::MoveIssue).await?;
+    ssr::store()?
+        .approve_plan(&actor, id, Some(version))
+        .await
+        .map_err(ssr::with_status)
 }
 
 /// "Request changes" in the drawer: the reviewer's words, after the lines they picked in the

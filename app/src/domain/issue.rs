@@ -187,6 +187,21 @@ pub struct Issue {
     /// The agent it asks for (one the board offers); `None`: the board's default.
     #[serde(default)]
     pub agent: Option<String>,
+    /// The agent's open question, while it waits blocked for an answer.
+    #[serde(default)]
+    pub question: Option<String>,
+    /// The agent plans first (read-only) and works only from a plan a person approved.
+    #[serde(default)]
+    pub plan_first: bool,
+    /// Where its plan stands, for a plan-first issue.
+    #[serde(default)]
+    pub plan_state: Option<super::PlanState>,
+    /// What its next run continues with; `None`: a fresh run.
+    #[serde(default)]
+    pub next_run: Option<super::RunKind>,
+    /// Rounds of failing checks sent back to the agent (at most AUTOPILOT_CI_FIX_ATTEMPTS).
+    #[serde(default)]
+    pub ci_fix_attempts: i64,
     /// The issues it waits for: the runner claims it only once each of them is done.
     #[cfg_attr(feature = "ssr", sqlx(skip))]
     #[serde(default)]
@@ -282,9 +297,38 @@ pub struct Card {
     pub model: Option<String>,
     /// The agent it asks for, when not the default.
     pub agent: Option<String>,
+    /// The agent's open question (its start), while blocked on it.
+    #[serde(default)]
+    pub question: Option<String>,
+    #[serde(default)]
+    pub plan_state: Option<super::PlanState>,
+    #[serde(default)]
+    pub next_run: Option<super::RunKind>,
 }
 
 impl Card {
+    /// The marks the agent's loop puts on a card: "asks: …" while it waits for an answer,
+    /// "plan" while its plan waits for approval, "fixing checks" while the agent is sent
+    /// back to the pull request's failing checks.
+    /// Each mark: (its kind, for styling; its text).
+    pub fn loop_mark(&self) -> Option<(&'static str, String)> {
+        match self.status {
+            Status::Blocked => self
+                .question
+                .as_ref()
+                .map(|q| ("asks", format!("asks: {}", super::cut(q, 100)))),
+            Status::InReview if self.plan_state == Some(super::PlanState::Proposed) => {
+                Some(("plan", "plan".into()))
+            }
+            Status::Ready | Status::InProgress
+                if self.next_run == Some(super::RunKind::ChecksFix) =>
+            {
+                Some(("fixing-checks", "fixing checks".into()))
+            }
+            _ => None,
+        }
+    }
+
     /// "waiting on #12", "waiting on #12 and 2 more"; `None` when nothing holds it back.
     pub fn waiting_label(&self) -> Option<String> {
         let first = self.waiting_on?;
@@ -465,6 +509,28 @@ mod tests {
             card.waiting_label().as_deref(),
             Some("waiting on #12 and 2 more")
         );
+    }
+
+    #[test]
+    fn a_card_shows_where_the_agent_waits() {
+        use crate::domain::{PlanState, RunKind};
+        let mut card = card(1, Status::Blocked, 1.0);
+        assert_eq!(card.loop_mark(), None, "blocked by an error: no question");
+        card.question = Some("Formal or casual?".into());
+        assert_eq!(
+            card.loop_mark(),
+            Some(("asks", "asks: Formal or casual?".into()))
+        );
+        card.status = Status::InReview;
+        assert_eq!(card.loop_mark(), None);
+        card.plan_state = Some(PlanState::Proposed);
+        assert_eq!(card.loop_mark(), Some(("plan", "plan".into())));
+        card.status = Status::Ready;
+        card.next_run = Some(RunKind::ChecksFix);
+        assert_eq!(card.loop_mark().unwrap().1, "fixing checks");
+        card.status = Status::InReview;
+        card.plan_state = None;
+        assert_eq!(card.loop_mark(), None, "back in review: fixed");
     }
 
     fn card(id: i64, status: Status, position: f64) -> Card {

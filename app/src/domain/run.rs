@@ -26,6 +26,8 @@ pub enum RunOutcome {
     Interrupted,
     /// The claim was lost (lease expired, or someone moved the issue) before the run ended.
     Lost,
+    /// A plan run wrote its plan; the issue waits in review for a person to approve it.
+    Planned,
 }
 
 impl RunOutcome {
@@ -41,8 +43,95 @@ impl RunOutcome {
             RunOutcome::Cancelled => "cancelled",
             RunOutcome::Interrupted => "interrupted",
             RunOutcome::Lost => "lost",
+            RunOutcome::Planned => "planned",
         }
     }
+}
+
+/// What a run is for. Every kind counts against the same caps and budget, and each shows in
+/// the runs list and the history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Work on the issue (the first run, or one after an approved plan).
+    Work,
+    /// A read-only run that writes a plan for a person to approve.
+    Plan,
+    /// Carries on after a person answered the agent's question.
+    Answer,
+    /// Fixes the pull request's failing checks.
+    ChecksFix,
+    /// Answers review comments (on the board or on the forge).
+    ReviewFix,
+}
+
+impl RunKind {
+    pub const ALL: [RunKind; 5] = [
+        RunKind::Work,
+        RunKind::Plan,
+        RunKind::Answer,
+        RunKind::ChecksFix,
+        RunKind::ReviewFix,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Work => "work",
+            RunKind::Plan => "plan",
+            RunKind::Answer => "answer",
+            RunKind::ChecksFix => "checks_fix",
+            RunKind::ReviewFix => "review_fix",
+        }
+    }
+
+    /// How the runs list and the history name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunKind::Work => "work",
+            RunKind::Plan => "plan",
+            RunKind::Answer => "answer",
+            RunKind::ChecksFix => "checks fix",
+            RunKind::ReviewFix => "review fix",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunKind> {
+        RunKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// Where a plan-first issue's plan stands.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum PlanState {
+    /// The agent wrote a plan; it waits in review for a person.
+    Proposed,
+    /// A person approved it: the agent works from it.
+    Approved,
+}
+
+/// What the next run of an issue is, and whether it continues the agent's earlier session
+/// (an answer, an approved plan, a change request, failing checks) rather than starting
+/// afresh. A plan-first issue plans, read-only, until a person approves a plan; whatever
+/// else happens meanwhile (a question answered, changes asked for) is still planning.
+pub fn next_run(
+    plan_first: bool,
+    plan: Option<PlanState>,
+    next: Option<RunKind>,
+) -> (RunKind, bool) {
+    let planning = plan_first && plan != Some(PlanState::Approved);
+    let kind = match next {
+        _ if planning => RunKind::Plan,
+        Some(kind) => kind,
+        None => RunKind::Work,
+    };
+    (kind, next.is_some())
 }
 
 /// One run of the agent on an issue.
@@ -71,6 +160,16 @@ pub struct Run {
     /// The agent's session, to resume it from, when the agent named one.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// What the run was for.
+    #[serde(default = "work")]
+    pub kind: RunKind,
+    /// Whether it resumed the agent's earlier session (`None`: it did not try).
+    #[serde(default)]
+    pub resumed: Option<bool>,
+}
+
+fn work() -> RunKind {
+    RunKind::Work
 }
 
 /// A pull request as the runner last read it from the forge (`gh pr view`).
@@ -160,6 +259,29 @@ pub struct RunRow {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_next_run_plans_until_a_plan_is_approved_and_continues_when_told_to() {
+        use PlanState::*;
+        use RunKind::*;
+        assert_eq!(next_run(false, None, None), (Work, false));
+        assert_eq!(next_run(false, None, Some(Answer)), (Answer, true));
+        assert_eq!(next_run(false, None, Some(ChecksFix)), (ChecksFix, true));
+        // Plan first: planning (fresh, or carrying on after an answer or a change request).
+        assert_eq!(next_run(true, None, None), (Plan, false));
+        assert_eq!(next_run(true, None, Some(Answer)), (Plan, true));
+        assert_eq!(next_run(true, Some(Proposed), Some(Plan)), (Plan, true));
+        // Approved: work from the plan, in the same session.
+        assert_eq!(next_run(true, Some(Approved), Some(Work)), (Work, true));
+        assert_eq!(next_run(true, Some(Approved), None), (Work, false));
+        assert_eq!(
+            next_run(true, Some(Approved), Some(ReviewFix)),
+            (ReviewFix, true)
+        );
+        for kind in RunKind::ALL {
+            assert_eq!(RunKind::parse(kind.as_str()), Some(kind));
+        }
+    }
+
     fn run(ms: Option<i64>, turns: Option<i64>, usd: Option<f64>) -> Run {
         Run {
             id: 1,
@@ -175,6 +297,8 @@ mod tests {
             cost_usd: usd,
             duration_ms: ms,
             num_turns: turns,
+            kind: RunKind::Work,
+            resumed: None,
             cancel_requested: None,
             model: None,
             agent: None,

@@ -179,11 +179,13 @@ pub fn check_move(
                 denied("a person (or the merge of its pull request)")
             }
         }
+        // Asking for changes sends it back to the agent; so do the forge's failing checks
+        // and a review asking for changes there (recorded by the system).
         (InReview, Ready) => {
-            if member {
+            if member || role == System {
                 Ok(())
             } else {
-                denied("a person")
+                denied("a person (or the pull request's checks or reviews)")
             }
         }
         (InReview, Blocked) => {
@@ -234,7 +236,7 @@ mod tests {
             (Blocked, Ready, _) => &[Member, Admin, System],
             (Blocked, InProgress, true) => PEOPLE,
             (InReview, Done, _) => &[Member, Admin, System],
-            (InReview, Ready, _) => PEOPLE,
+            (InReview, Ready, _) => &[Member, Admin, System],
             (InReview, Blocked, _) => &[System],
             _ => &[],
         }

@@ -225,6 +225,10 @@ pub struct NewIssue {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(max_length = 40))]
     pub agent: Option<String>,
+    /// The agent plans first and works only from a plan a person approved; left out: the
+    /// board's default (Plan first on /admin/runner).
+    #[serde(default)]
+    pub plan_first: Option<bool>,
     /// The original's `created_by`: the creator is the caller.
     #[serde(default, skip_serializing)]
     pub created_by: Ignored,
@@ -253,6 +257,7 @@ impl NewIssue {
                 .agent
                 .map(|a| a.trim().to_string())
                 .filter(|a| !a.is_empty()),
+            plan_first: self.plan_first,
             created_by: Ignored,
         })
     }
@@ -288,6 +293,8 @@ pub struct IssuePatch {
     /// The agent it asks for; an empty string: the board's default.
     #[cfg_attr(feature = "ssr", schema(max_length = 40))]
     pub agent: Option<String>,
+    /// Plan first (see `NewIssue::plan_first`).
+    pub plan_first: Option<bool>,
     pub version: Option<i64>,
 }
 
@@ -473,6 +480,7 @@ impl Feedback {
             depends_on: Vec::new(),
             model: None,
             agent: None,
+            plan_first: None,
             created_by: Ignored,
         })
     }

@@ -716,6 +716,11 @@ fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
             <a class="title" href=format!("/?issue={}", issue.id)>
                 {issue.title.clone()}
             </a>
+            {issue
+                .loop_mark()
+                .map(|(kind, text)| {
+                    view! { <p class=format!("loop-mark loop-{kind}")>{text}</p> }
+                })}
             {issue.assignee.clone().map(|a| view! { <p class="assignee">{a}</p> })}
             {issue
                 .waiting_label()

@@ -7,9 +7,12 @@ use super::runs::Runs;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{
-    get_issue_view, upload_attachment, AddComment, MoveIssue, RequestChanges, UpdateIssue,
+    get_issue_view, upload_attachment, AddComment, AnswerQuestion, ApprovePlan, MoveIssue,
+    RequestChanges, UpdateIssue,
 };
-use crate::domain::{format_time, Attachment, Event, IssueView, Kind, Priority};
+use crate::domain::{
+    format_time, Attachment, AuthorKind, Event, IssueView, Kind, PlanState, Priority, Status,
+};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -70,6 +73,8 @@ fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
     let review = Review {
         request: ServerAction::<RequestChanges>::new(),
         approve: ServerAction::<MoveIssue>::new(),
+        answer: ServerAction::<AnswerQuestion>::new(),
+        approve_plan: ServerAction::<ApprovePlan>::new(),
     };
     let uploads = RwSignal::new(0u64);
     // `?changes=run-5`: that run's own commit instead of the whole branch.
@@ -90,6 +95,8 @@ fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
                 comment.version().get(),
                 review.request.version().get(),
                 review.approve.version().get(),
+                review.answer.version().get(),
+                review.approve_plan.version().get(),
                 uploads.get(),
             )
         },
@@ -111,11 +118,65 @@ fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
     }
 }
 
-/// The reviewer's two answers to an issue in review.
+/// A person's answers to the agent: to a change in review (request changes, approve), to its
+/// question, and to its plan.
 #[derive(Clone, Copy)]
 struct Review {
     request: ServerAction<RequestChanges>,
     approve: ServerAction<MoveIssue>,
+    answer: ServerAction<AnswerQuestion>,
+    approve_plan: ServerAction<ApprovePlan>,
+}
+
+/// The agent's question at the top of a blocked issue, with the answer form: the answer is a
+/// comment, and the next run carries on from it.
+#[component]
+fn Question(id: i64, question: String, answer: ServerAction<AnswerQuestion>) -> impl IntoView {
+    view! {
+        <section class="agent-asks" aria-labelledby="agent-asks-title">
+            <h3 id="agent-asks-title">"The agent asks"</h3>
+            <p class="question-text">{question}</p>
+            <ActionForm action=answer attr:class="answer-form">
+                <input type="hidden" name="id" value=id />
+                <label>
+                    "Your answer"
+                    <textarea name="body" rows="3" required maxlength="16384"></textarea>
+                </label>
+                <button type="submit" class="primary">"Answer and continue"</button>
+            </ActionForm>
+            {action_error(answer.value())}
+        </section>
+    }
+}
+
+/// A plan waiting for approval: the plan, "Approve plan", and "Request changes" with what to
+/// change (the agent plans again).
+#[component]
+fn PlanReview(id: i64, version: i64, plan: Option<String>, review: Review) -> impl IntoView {
+    view! {
+        <section class="plan-review" aria-labelledby="plan-review-title">
+            <h3 id="plan-review-title">"The agent's plan waits for approval"</h3>
+            {plan.map(|p| view! { <p class="comment-body plan-text">{p}</p> })}
+            <div class="plan-actions">
+                <ActionForm action=review.approve_plan attr:class="approve-plan-form">
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="version" value=version />
+                    <button type="submit" class="primary">"Approve plan"</button>
+                </ActionForm>
+                <ActionForm action=review.request attr:class="plan-changes-form">
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="version" value=version />
+                    <label>
+                        "What should change in the plan"
+                        <textarea name="body" rows="2" required maxlength="16384"></textarea>
+                    </label>
+                    <button type="submit">"Request changes"</button>
+                </ActionForm>
+            </div>
+            {action_error(review.approve_plan.value())}
+            {action_error(review.request.value())}
+        </section>
+    }
 }
 
 #[component]
@@ -167,6 +228,21 @@ fn IssueBody(
                 </p>
                 <h2 id="issue-title">{issue.title.clone()}</h2>
             </header>
+            {(issue.status == Status::Blocked)
+                .then(|| issue.question.clone())
+                .flatten()
+                .map(|question| view! { <Question id question answer=review.answer /> })}
+            {(issue.status == Status::InReview && issue.plan_state == Some(PlanState::Proposed))
+                .then(|| {
+                    let plan = view
+                        .detail
+                        .comments
+                        .iter()
+                        .rev()
+                        .find(|c| c.author_kind == AuthorKind::Agent)
+                        .map(|c| c.body.clone());
+                    view! { <PlanReview id version=issue.version plan review /> }
+                })}
             <dl class="facts">
                 <dt>"Kind"</dt>
                 <dd>{issue.kind.as_str()}</dd>
@@ -180,6 +256,16 @@ fn IssueBody(
                 {issue.claimed_by.clone().map(|r| view! { <dt>"Held by"</dt><dd>{r}</dd> })}
                 {issue.agent.clone().map(|a| view! { <dt>"Agent"</dt><dd><code>{a}</code></dd> })}
                 {issue.model.clone().map(|m| view! { <dt>"Model"</dt><dd><code>{m}</code></dd> })}
+                {issue.plan_first.then(|| {
+                    let state = match issue.plan_state {
+                        Some(PlanState::Approved) => "plan approved",
+                        Some(PlanState::Proposed) => "plan waiting for approval",
+                        None => "the agent plans first",
+                    };
+                    view! { <dt>"Plan first"</dt><dd class="plan-state">{state}</dd> }
+                })}
+                {issue.next_run.map(|next| view! { <dt>"Next run"</dt><dd class="next-run">{next.label()}</dd> })}
+                {(issue.ci_fix_attempts > 0).then(|| view! { <dt>"Checks fixed"</dt><dd>{format!("{} round(s)", issue.ci_fix_attempts)}</dd> })}
                 {(!issue.depends_on.is_empty()).then(|| view! {
                     <dt>"Depends on"</dt>
                     <dd class="depends-on">
@@ -249,6 +335,10 @@ fn IssueBody(
                         <label class="check">
                             <input type="checkbox" name="human_only" value="on" checked=issue.human_only />
                             "Human only"
+                        </label>
+                        <label class="check" title="The agent's first run only plans; it works once a person approves the plan">
+                            <input type="checkbox" name="plan_first" value="on" checked=issue.plan_first />
+                            "Plan first"
                         </label>
                     </div>
                     {(!view.models.is_empty()).then(|| {

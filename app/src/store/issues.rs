@@ -12,7 +12,8 @@ use std::collections::HashMap;
 macro_rules! card_columns {
     () => {
         "id, title, status, kind, priority, human_only, assignee, claimed_by, position, version, \
-         updated_at, pr_checks, model, agent, (SELECT COUNT(*) FROM runs r WHERE r.issue_id = issues.id) AS runs, \
+         updated_at, pr_checks, model, agent, substr(question, 1, 140) AS question, plan_state, \
+         next_run, (SELECT COUNT(*) FROM runs r WHERE r.issue_id = issues.id) AS runs, \
          (SELECT COALESCE(SUM(r.cost_usd), 0.0) FROM runs r WHERE r.issue_id = issues.id) \
          AS spent_usd, \
          (SELECT MIN(d.depends_on) FROM issue_dependencies d JOIN issues w ON w.id = d.depends_on \
@@ -26,7 +27,8 @@ macro_rules! issue_columns {
     () => {
         "id, title, body, status, kind, priority, human_only, assignee, created_by, claimed_by, \
          claimed_at, lease_expires_at, branch, pr_url, pr_checks, result, position, version, \
-         created_at, updated_at, model, agent"
+         created_at, updated_at, model, agent, question, plan_first, plan_state, next_run, \
+         ci_fix_attempts"
     };
 }
 
@@ -311,6 +313,10 @@ impl Store {
                 changed.push("agent");
             }
         }
+        if let Some(plan_first) = patch.plan_first.filter(|p| *p != current.plan_first) {
+            next.plan_first = plan_first;
+            changed.push("plan_first");
+        }
         if let Some(depends_on) = &patch.depends_on {
             if set_dependencies(&mut tx, actor, id, depends_on, now).await? {
                 changed.push("depends_on");
@@ -324,7 +330,8 @@ impl Store {
         }
         let updated = on_tx!(&mut tx, e => sqlx::query_as::<_, Issue>(concat!(
             "UPDATE issues SET title = $1, body = $2, kind = $3, priority = $4, human_only = $5, \
-             assignee = $6, model = $10, agent = $11, version = version + 1, updated_at = $7 \
+             assignee = $6, model = $10, agent = $11, plan_first = $12, version = version + 1, \
+             updated_at = $7 \
              WHERE id = $8 AND version = $9 RETURNING ",
             issue_columns!()
         ))
@@ -339,6 +346,7 @@ impl Store {
         .bind(current.version)
         .bind(&next.model)
         .bind(&next.agent)
+        .bind(next.plan_first)
         .fetch_optional(e)
         .await)?
         .ok_or_else(stale)?;
@@ -512,10 +520,23 @@ pub(super) async fn insert_issue(conn: &mut Tx, actor: &Actor, new: NewIssue) ->
     let status = new.status.unwrap_or(Status::Backlog);
     let now = now_ms();
     let position = end_of_column(conn, status).await?;
+    let plan_first = match new.plan_first {
+        Some(chosen) => chosen,
+        None => {
+            let key = super::settings::Switch::PlanFirst.key();
+            let value: Option<String> = on_tx!(conn, e => sqlx::query_scalar(
+                "SELECT value FROM settings WHERE key = $1"
+            )
+            .bind(key)
+            .fetch_optional(e)
+            .await)?;
+            value.as_deref() == Some("true")
+        }
+    };
     let issue = on_tx!(conn, e => sqlx::query_as::<_, Issue>(concat!(
         "INSERT INTO issues (title, body, status, kind, priority, human_only, assignee, \
-         created_by, position, version, created_at, updated_at, model, agent) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $12) RETURNING ",
+         created_by, position, version, created_at, updated_at, model, agent, plan_first) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $12, $13) RETURNING ",
         issue_columns!()
     ))
     .bind(&new.title)
@@ -530,6 +551,7 @@ pub(super) async fn insert_issue(conn: &mut Tx, actor: &Actor, new: NewIssue) ->
     .bind(now)
     .bind(&new.model)
     .bind(&new.agent)
+    .bind(plan_first)
     .fetch_one(e)
     .await)?;
     EventRecord {
@@ -580,7 +602,8 @@ pub(super) async fn move_in(
          claimed_by = CASE WHEN $1 = 'in_progress' THEN claimed_by END, \
          claimed_at = CASE WHEN $1 = 'in_progress' THEN claimed_at END, \
          lease_expires_at = CASE WHEN $1 = 'in_progress' THEN lease_expires_at END, \
-         human_only = $6, assignee = $7 \
+         human_only = $6, assignee = $7, \
+         question = CASE WHEN $1 = 'blocked' THEN question END \
          WHERE id = $4 AND version = $5 RETURNING ",
         issue_columns!()
     ))

@@ -11,6 +11,7 @@
 //! That keeps event ids in commit order, so a live stream reading "events after id N" never
 //! skips a change that committed late.
 
+mod agent_loop;
 mod backup;
 mod copy;
 mod figures;
@@ -24,6 +25,7 @@ mod settings;
 mod threads;
 mod users;
 
+pub use agent_loop::{ChecksVerdict, ForgeItem, LastSession};
 pub use backup::{check_backup, BackupReport};
 pub use copy::{copy_board, CopyReport};
 pub use figures::{Figures, PoolFigures};

@@ -5,13 +5,13 @@ use super::issues::{end_of_column, fetch_issue, move_in};
 use super::threads::insert_comment;
 use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store};
 use crate::domain::{
-    check_move, Actor, AuthorKind, Issue, PullRequest, Role, Run, RunOutcome, RunRow, RunnerInfo,
-    Status,
+    check_move, next_run, Actor, AuthorKind, Issue, PlanState, PullRequest, Role, Run, RunOutcome,
+    RunRow, RunnerInfo, Status,
 };
 use crate::error::{AppError, AppResult};
 
 const RUN_COLUMNS: &str = "id, issue_id, runner_id, attempt, started_at, finished_at, outcome, \
-     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested, model, agent, session_id";
+     exit_code, result, branch, cost_usd, duration_ms, num_turns, cancel_requested, model, agent, session_id, kind, resumed";
 
 /// The agents a runner can work with: those it has installed, and the board's default (what
 /// an issue that names none asks for).
@@ -75,6 +75,8 @@ pub struct RunFinish {
     pub agent: Option<String>,
     /// The agent's session, to resume it from.
     pub session_id: Option<String>,
+    /// Whether the run resumed the agent's earlier session (`None`: it did not try).
+    pub resumed: Option<bool>,
     /// What the run committed, for review.
     pub patches: Option<RunPatches>,
 }
@@ -106,6 +108,7 @@ impl RunFinish {
             model: None,
             agent: None,
             session_id: None,
+            resumed: None,
             patches: None,
         }
     }
@@ -312,15 +315,19 @@ impl Store {
         }
         .write(&mut tx, now)
         .await?;
+        // The run's kind is decided here, from the issue as claimed, so it shows at once.
+        let claimed = fetch_issue(&mut tx, issue_id).await?;
+        let (kind, _) = next_run(claimed.plan_first, claimed.plan_state, claimed.next_run);
         let insert_run = format!(
-            "INSERT INTO runs (issue_id, runner_id, attempt, started_at)
-             VALUES ($1, $2, (SELECT COUNT(*) + 1 FROM runs WHERE issue_id = $1), $3)
+            "INSERT INTO runs (issue_id, runner_id, attempt, started_at, kind)
+             VALUES ($1, $2, (SELECT COUNT(*) + 1 FROM runs WHERE issue_id = $1), $3, $4)
              RETURNING {RUN_COLUMNS}"
         );
         let run = on_tx!(&mut tx, e => sqlx::query_as::<_, Run>(&insert_run)
             .bind(issue_id)
             .bind(runner_id)
             .bind(now)
+            .bind(kind)
             .fetch_one(e)
             .await)?;
         on_tx!(&mut tx, e => sqlx::query(
@@ -369,10 +376,10 @@ impl Store {
     }
 
     /// Issues in review with a pull request: the ones a runner with push on follows.
-    pub async fn open_pull_requests(&self) -> AppResult<Vec<(i64, String)>> {
+    pub async fn open_pull_requests(&self) -> AppResult<Vec<(i64, String, i64)>> {
         Ok(on_pool!(self, e => sqlx::query_as(
-            "SELECT id, pr_url FROM issues WHERE status = 'in_review' AND pr_url IS NOT NULL
-             ORDER BY id",
+            "SELECT id, pr_url, ci_fix_attempts FROM issues
+             WHERE status = 'in_review' AND pr_url IS NOT NULL ORDER BY id",
         )
         .fetch_all(e)
         .await)?)
@@ -516,6 +523,28 @@ impl Store {
             .execute(e)
             .await
             .map(|_| ()))?;
+            // The agent's loop: its question waits on the card; a plan waits for approval;
+            // what this run continued with is done (unless it goes straight back to ready);
+            // a new commit's checks are not known yet.
+            let question = match (&finish.comment, finish.outcome) {
+                (Some((AuthorKind::Agent, text)), RunOutcome::Blocked) => Some(text.clone()),
+                _ => None,
+            };
+            let plan = (finish.outcome == RunOutcome::Planned).then_some(PlanState::Proposed);
+            on_tx!(&mut tx, e => sqlx::query(
+                "UPDATE issues SET question = $1, plan_state = COALESCE($2, plan_state),
+                     next_run = CASE WHEN $3 THEN next_run END,
+                     pr_checks = CASE WHEN $4 THEN NULL ELSE pr_checks END
+                 WHERE id = $5",
+            )
+            .bind(&question)
+            .bind(plan)
+            .bind(finish.to == Status::Ready)
+            .bind(finish.outcome == RunOutcome::Review)
+            .bind(issue_id)
+            .execute(e)
+            .await
+            .map(|_| ()))?;
             if let Some((kind, body)) = &finish.comment {
                 let author = match kind {
                     AuthorKind::System => Actor::system(),
@@ -528,7 +557,7 @@ impl Store {
             "UPDATE runs SET finished_at = $1, outcome = $2, exit_code = $3, result = $4,
                  branch = $5, cost_usd = $6, duration_ms = $7, branch_patch = $8,
                  run_patch = $9, patch_truncated = $10, num_turns = $11, model = $12,
-                 agent = $13, session_id = $14
+                 agent = $13, session_id = $14, resumed = $16
              WHERE id = $15",
         )
         .bind(now)
@@ -546,6 +575,7 @@ impl Store {
         .bind(&finish.agent)
         .bind(&finish.session_id)
         .bind(run_id)
+        .bind(finish.resumed)
         .execute(e)
         .await
         .map(|_| ()))?;
@@ -662,7 +692,8 @@ impl Store {
         Ok(on_pool!(self, e => sqlx::query_as::<_, RunRow>(
             "SELECT r.id, r.issue_id, r.runner_id, r.attempt, r.started_at, r.finished_at,
                     r.outcome, r.exit_code, r.result, r.branch, r.cost_usd, r.duration_ms,
-                    r.num_turns, r.cancel_requested, r.model, r.agent, r.session_id, i.title AS issue_title, i.status AS issue_status
+                    r.num_turns, r.cancel_requested, r.model, r.agent, r.session_id, r.kind,
+                    r.resumed, i.title AS issue_title, i.status AS issue_status
              FROM runs r JOIN issues i ON i.id = r.issue_id
              ORDER BY r.id DESC LIMIT $1",
         )

@@ -13,13 +13,16 @@ pub enum Switch {
     FeedbackOpen,
     /// Runners claim nothing new while this is on.
     RunnerPaused,
+    /// New issues plan first unless they say otherwise.
+    PlanFirst,
 }
 
 impl Switch {
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Switch::FeedbackOpen => "feedback_open",
             Switch::RunnerPaused => "runner_paused",
+            Switch::PlanFirst => "plan_first",
         }
     }
 
@@ -27,6 +30,7 @@ impl Switch {
         match self {
             Switch::FeedbackOpen => true,
             Switch::RunnerPaused => false,
+            Switch::PlanFirst => false,
         }
     }
 }

@@ -64,7 +64,7 @@ impl Store {
         let issue = if unblocked {
             let reason =
                 serde_json::json!({ "reason": "a person answered", "comment_id": comment.id });
-            move_in(
+            let moved = move_in(
                 &mut tx,
                 &Actor::system(),
                 issue_id,
@@ -73,7 +73,14 @@ impl Store {
                 None,
                 reason,
             )
-            .await?
+            .await?;
+            // The agent asked: its next run carries on from the answer.
+            if issue.question.is_some() {
+                super::agent_loop::after_answer(&mut tx, issue_id).await?;
+                fetch_issue(&mut tx, issue_id).await?
+            } else {
+                moved
+            }
         } else {
             issue
         };
@@ -112,7 +119,7 @@ impl Store {
         let comment =
             insert_comment(&mut tx, actor, AuthorKind::Human, issue_id, &body, now).await?;
         let reason = serde_json::json!({ "reason": "changes requested", "comment_id": comment.id });
-        let issue = move_in(
+        move_in(
             &mut tx,
             actor,
             issue_id,
@@ -122,6 +129,8 @@ impl Store {
             reason,
         )
         .await?;
+        super::agent_loop::after_change_request(&mut tx, &issue).await?;
+        let issue = fetch_issue(&mut tx, issue_id).await?;
         self.commit(tx).await?;
         Ok((comment, issue))
     }

@@ -38,6 +38,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show, update))
         .routes(routes!(set_status))
         .routes(routes!(comments, add_comment))
+        .routes(routes!(answer))
+        .routes(routes!(approve_plan))
+        .routes(routes!(request_changes))
         .routes(routes!(events))
         .routes(routes!(download))
         .routes(routes!(stream))
@@ -365,6 +368,84 @@ async fn add_comment(
         unblocked: added.unblocked,
     };
     Ok((StatusCode::CREATED, axum::Json(body)))
+}
+
+/// Answers the agent's question: the caller's comment, and the issue back to ready for a run
+/// that continues from the answer (resuming the agent's session where it can). Only while the
+/// issue is blocked: otherwise 409, and nothing is written.
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/answer", operation_id = "answer_question", tag = "issues", security(("bearer" = ["write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = NewComment,
+    responses((status = 201, description = "Answered", body = CommentAdded), WriteErrors))]
+async fn answer(
+    State(store): State<Store>,
+    Allowed(actor, _): Allowed<may::Comment>,
+    Path(id): Path<i64>,
+    Json(new): Json<NewComment>,
+) -> ApiResult<(StatusCode, axum::Json<CommentAdded>)> {
+    let added = store.answer_question(&actor, id, &new.body).await?;
+    let body = CommentAdded {
+        comment: added.comment,
+        issue: added.issue,
+        unblocked: added.unblocked,
+    };
+    Ok((StatusCode::CREATED, axum::Json(body)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PlanApproval {
+    /// The issue's version as the caller saw it; a stale one is a 409.
+    version: Option<i64>,
+}
+
+/// Approves the agent's plan: the issue goes from review back to ready, and the next run
+/// carries the plan out. 409 when no plan waits for approval.
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/plan/approve", operation_id = "approve_plan", tag = "issues", security(("bearer" = ["move"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = PlanApproval,
+    responses((status = 200, description = "Approved: the issue as it now is", body = Issue), WriteErrors))]
+async fn approve_plan(
+    State(store): State<Store>,
+    Allowed(actor, _): Allowed<may::MoveIssue>,
+    Path(id): Path<i64>,
+    Json(approval): Json<PlanApproval>,
+) -> ApiResult<axum::Json<Issue>> {
+    Ok(axum::Json(
+        store.approve_plan(&actor, id, approval.version).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ChangeRequest {
+    /// What to change (Markdown, at most 16 KiB).
+    #[schema(
+        min_length = 1,
+        max_length = 16384,
+        pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]"
+    )]
+    body: String,
+    /// The issue's version as the caller saw it; a stale one is a 409.
+    version: Option<i64>,
+}
+
+/// Asks for changes to what is in review (a change, or the agent's plan): the caller's
+/// comment, and the issue back to ready for a run that continues from it. 409 when the issue
+/// is not in review.
+#[utoipa::path(post, path = "/api/autopilot/issues/{id}/request-changes", operation_id = "request_changes", tag = "issues", security(("bearer" = ["move", "write"]), ("session" = [])), params(("id" = i64, Path, description = "The issue's id")), request_body = ChangeRequest,
+    responses((status = 200, description = "Sent back: the comment and the issue as it now is", body = CommentAdded), WriteErrors))]
+async fn request_changes(
+    State(store): State<Store>,
+    Allowed(actor, _): Allowed<may::MoveIssue>,
+    Path(id): Path<i64>,
+    Json(change): Json<ChangeRequest>,
+) -> ApiResult<axum::Json<CommentAdded>> {
+    actor.require(app::domain::Action::Comment)?;
+    let (comment, issue) = store
+        .request_changes(&actor, id, change.version, &change.body)
+        .await?;
+    Ok(axum::Json(CommentAdded {
+        comment,
+        issue,
+        unblocked: false,
+    }))
 }
 
 /// Its attachments.

@@ -13,18 +13,19 @@
 //! skipped, texts are cut, and any protocol failure ends the run with its reason.
 
 use super::agent::{
-    cut, kill_group, stderr_tail, AgentJob, AgentReport, AgentResult, Installed, Stop,
+    cut, kill_group, stderr_tail, AgentJob, AgentReport, AgentResult, Installed, Resume, Stop,
     RESULT_MAX_CHARS,
 };
 use super::policy::{self, Answer};
 use crate::agents::AgentSpec;
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    CancelNotification, ClientCapabilities, ContentBlock, InitializeRequest, NewSessionRequest,
-    PermissionOptionKind, PromptRequest, RequestPermissionOutcome, RequestPermissionRequest,
-    RequestPermissionResponse, SelectedPermissionOutcome, SessionConfigKind,
-    SessionConfigOptionCategory, SessionNotification, SessionUpdate, SetSessionConfigOptionRequest,
-    SetSessionModeRequest, StopReason, TextContent, ToolCallStatus, ToolKind,
+    CancelNotification, ClientCapabilities, ContentBlock, InitializeRequest, LoadSessionRequest,
+    NewSessionRequest, PermissionOptionKind, PromptRequest, RequestPermissionOutcome,
+    RequestPermissionRequest, RequestPermissionResponse, ResumeSessionRequest,
+    SelectedPermissionOutcome, SessionConfigKind, SessionConfigOptionCategory, SessionNotification,
+    SessionUpdate, SetSessionConfigOptionRequest, SetSessionModeRequest, StopReason, TextContent,
+    ToolCallStatus, ToolKind,
 };
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::{Agent, Client, Lines};
@@ -61,6 +62,12 @@ struct Progress {
     /// Set when a limit was crossed: why the turn was cancelled.
     over: Option<Limit>,
     denials: Vec<serde_json::Value>,
+    /// While `session/load` replays the earlier turns: their updates are not this run's.
+    replaying: bool,
+    /// The plan a plan run handed over (Claude's `ExitPlanMode`, asked for as a permission).
+    plan: Option<String>,
+    /// Whether the session asked for was resumed.
+    resume: Resume,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,6 +84,13 @@ enum Ended {
     Limit(Limit),
     /// The agent broke the protocol, answered with an error, or went away.
     Failed(String),
+}
+
+/// Why the session could not start.
+enum NoSession {
+    Failed(String),
+    /// The session to resume is not to be had: the runner starts afresh.
+    CannotResume(String),
 }
 
 pub async fn run(
@@ -211,18 +225,28 @@ async fn session(
             Ok(())
         }
     };
+    let read_only = job.read_only;
     let permissions = {
         let (progress, log) = (progress.clone(), log.clone());
         async move |request: RequestPermissionRequest,
                     responder: agent_client_protocol::v1::Responder<RequestPermissionResponse>,
                     _cx: ConnectionTo<Agent>| {
-            let response = permission(&request, &worktree, &protected, &progress, &log);
+            let rules = Rules {
+                worktree: &worktree,
+                protected: &protected,
+                read_only,
+            };
+            let response = permission(&request, &rules, &progress, &log);
             responder.respond(response)
         }
     };
     let name = spec.name.clone();
     let meta = spec.session_meta(job.max_turns, job.max_budget_usd);
-    let mode = spec.mode.clone();
+    let mode = match (job.read_only, &spec.plan_mode) {
+        (true, Some(plan)) => Some(plan.clone()),
+        _ => spec.mode.clone(),
+    };
+    let resume = job.resume.map(str::to_string);
     let model = job.model.map(str::to_string);
     let prompt = job.prompt.to_string();
     let timeout = job.timeout;
@@ -235,9 +259,15 @@ async fn session(
         .connect_with(transport, async move |cx: ConnectionTo<Agent>| {
             let turn = async {
                 let handshake_time = HANDSHAKE.min(timeout);
+                let opened = Opening {
+                    name: &name,
+                    dir: job.dir,
+                    meta,
+                    resume: resume.as_deref(),
+                };
                 let session_id = match tokio::time::timeout(
                     handshake_time,
-                    handshake(&cx, &name, job.dir, meta, log),
+                    handshake(&cx, opened, progress, log),
                 )
                 .await
                 {
@@ -245,7 +275,11 @@ async fn session(
                         lock(progress).session_id = Some(cut_line(&id.to_string(), 200));
                         id
                     }
-                    Ok(Err(why)) => return Ended::Failed(why),
+                    Ok(Err(NoSession::Failed(why))) => return Ended::Failed(why),
+                    Ok(Err(NoSession::CannotResume(why))) => {
+                        lock(progress).resume = Resume::Failed(why);
+                        return Ended::Turn(StopReason::Cancelled);
+                    }
                     Err(_) => {
                         return Ended::Failed(format!(
                         "the agent did not answer `initialize` and `session/new` within {} seconds",
@@ -297,14 +331,29 @@ async fn session(
     }
 }
 
-/// `initialize` and `session/new`; the session's id, or why there is none.
+/// How the session is opened: a new one in `dir`, or the one to resume.
+struct Opening<'a> {
+    name: &'a str,
+    dir: &'a Path,
+    meta: Option<serde_json::Map<String, serde_json::Value>>,
+    resume: Option<&'a str>,
+}
+
+/// `initialize`, then `session/new`, or (to resume) `session/resume` or `session/load`,
+/// whichever the agent offers; the session's id, or why there is none.
 async fn handshake(
     cx: &ConnectionTo<Agent>,
-    name: &str,
-    dir: &Path,
-    meta: Option<serde_json::Map<String, serde_json::Value>>,
+    opening: Opening<'_>,
+    progress: &Mutex<Progress>,
     log: &UnboundedSender<String>,
-) -> Result<agent_client_protocol::v1::schema::SessionId, String> {
+) -> Result<agent_client_protocol::v1::schema::SessionId, NoSession> {
+    let Opening {
+        name,
+        dir,
+        meta,
+        resume,
+    } = opening;
+    let failed = NoSession::Failed;
     let init = cx
         .send_request(
             InitializeRequest::new(ProtocolVersion::V1)
@@ -312,12 +361,12 @@ async fn handshake(
         )
         .block_task()
         .await
-        .map_err(|err| protocol_error("initialize", &err))?;
+        .map_err(|err| failed(protocol_error("initialize", &err)))?;
     if init.protocol_version < ProtocolVersion::V1 {
-        return Err(format!(
+        return Err(failed(format!(
             "the agent speaks ACP version {}; the runner needs version 1 (upgrade the agent)",
             init.protocol_version
-        ));
+        )));
     }
     let about = init
         .agent_info
@@ -334,6 +383,39 @@ async fn handshake(
         "▶ agent {name} started ({about}, ACP v{})\n",
         init.protocol_version
     ));
+    if let Some(id) = resume {
+        let capabilities = &init.agent_capabilities;
+        let session_id = agent_client_protocol::v1::schema::SessionId::new(id.to_string());
+        let resumed = if capabilities.session_capabilities.resume.is_some() {
+            let mut request = ResumeSessionRequest::new(session_id.clone(), dir.to_path_buf());
+            request.meta = meta;
+            cx.send_request(request)
+                .block_task()
+                .await
+                .map(|_| ())
+                .map_err(|err| protocol_error("session/resume", &err))
+        } else if capabilities.load_session {
+            // The agent replays the session's turns as updates first: not this run's work.
+            lock(progress).replaying = true;
+            let mut request = LoadSessionRequest::new(session_id.clone(), dir.to_path_buf());
+            request.meta = meta;
+            let loaded = cx.send_request(request).block_task().await;
+            lock(progress).replaying = false;
+            loaded
+                .map(|_| ())
+                .map_err(|err| protocol_error("session/load", &err))
+        } else {
+            Err("the agent offers neither session/resume nor session/load".into())
+        };
+        return match resumed {
+            Ok(()) => {
+                lock(progress).resume = Resume::Resumed;
+                let _ = log.send(format!("● resumed session {}\n", cut_line(id, 200)));
+                Ok(session_id)
+            }
+            Err(why) => Err(NoSession::CannotResume(why)),
+        };
+    }
     let mut new_session = NewSessionRequest::new(dir.to_path_buf());
     new_session.meta = meta;
     let session = cx
@@ -348,7 +430,7 @@ async fn handshake(
                      environment, see docs/agents/)",
                 );
             }
-            why
+            failed(why)
         })?;
     Ok(session.session_id)
 }
@@ -407,6 +489,9 @@ fn on_update(
     crossed: &Notify,
 ) {
     let mut p = lock(progress);
+    if p.replaying {
+        return;
+    }
     match update {
         SessionUpdate::AgentMessageChunk(chunk) => {
             if let ContentBlock::Text(text) = chunk.content {
@@ -486,10 +571,17 @@ fn flush_text(log: &UnboundedSender<String>, text: &str) {
 }
 
 /// The runner's answer to a permission request (`policy.rs`), logged when refused.
+/// What the runner's rules need to answer a permission request.
+struct Rules<'a> {
+    worktree: &'a Path,
+    protected: &'a [String],
+    /// A plan run: every change is refused.
+    read_only: bool,
+}
+
 fn permission(
     request: &RequestPermissionRequest,
-    worktree: &Path,
-    protected: &[String],
+    rules: &Rules<'_>,
     progress: &Mutex<Progress>,
     log: &UnboundedSender<String>,
 ) -> RequestPermissionResponse {
@@ -515,7 +607,22 @@ fn permission(
                 .map(|option| option.option_id.clone())
         })
     };
-    let chosen = match policy::answer(&ask, worktree, protected) {
+    // A plan run hands its plan over by asking to leave plan mode (Claude's ExitPlanMode):
+    // the plan is kept, and the run stays read-only.
+    let handed_plan = fields
+        .raw_input
+        .as_ref()
+        .and_then(|input| input.get("plan"))
+        .and_then(|plan| plan.as_str());
+    if let (true, Some(plan)) = (rules.read_only, handed_plan) {
+        let _ = log.send("● the agent handed over its plan\n".into());
+        lock(progress).plan = Some(cut(plan.to_string(), RESULT_MAX_CHARS));
+    }
+    let verdict = match handed_plan {
+        Some(_) if rules.read_only => Answer::Refuse("a plan run stays read-only".into()),
+        _ => policy::answer(&ask, rules.worktree, rules.protected, rules.read_only),
+    };
+    let chosen = match verdict {
         Answer::Allow => pick(&[
             PermissionOptionKind::AllowOnce,
             PermissionOptionKind::AllowAlways,
@@ -549,10 +656,25 @@ fn report(
     log: &UnboundedSender<String>,
 ) -> AgentReport {
     let over = progress.over;
-    let answer = if progress.message.trim().is_empty() {
+    let resume = progress.resume.clone();
+    if let Resume::Failed(why) = &resume {
+        let _ = log.send(format!("● could not resume the session: {why}\n"));
+        return AgentReport {
+            exit_code: exit,
+            stderr_tail,
+            resume,
+            ..AgentReport::default()
+        };
+    }
+    let said = if progress.message.trim().is_empty() {
         progress.last_message
     } else {
         progress.message
+    };
+    // A plan handed over is a plan run's answer, unless it asked a question instead.
+    let answer = match progress.plan {
+        Some(plan) if !said.trim_start().starts_with("BLOCKED:") => plan,
+        _ => said,
     };
     let mut result = AgentResult {
         session_id: progress.session_id,
@@ -565,6 +687,7 @@ fn report(
     };
     let mut report = AgentReport {
         stderr_tail,
+        resume,
         ..AgentReport::default()
     };
     let finished = |subtype: &str, is_error: bool, mut result: AgentResult| {

@@ -106,9 +106,13 @@ pub fn command(agent: &Installed, job: &AgentJob<'_>) -> Command {
     let spec = &agent.spec;
     let mut env = agent_environment(std::env::vars_os(), &spec.env, job.extra_env);
     env.extend(spec.set_env.iter().map(|(k, v)| (k.into(), v.into())));
-    let mut cmd = job
-        .sandbox
-        .command_with_home(&agent.program, job.dir, env, &agent.home_files);
+    let mut cmd = job.sandbox.command_with_home(
+        &agent.program,
+        job.dir,
+        env,
+        &agent.home_files,
+        job.session_dirs,
+    );
     cmd.args(spec.command.iter().skip(1))
         .current_dir(job.dir)
         .stdin(Stdio::piped())
@@ -146,6 +150,13 @@ pub struct AgentJob<'a> {
     pub max_file_bytes: u64,
     /// Paths the agent may not change (the runner refuses its requests to).
     pub protected: &'a [String],
+    /// A plan run: the agent may read but change nothing (its plan mode where it has one; the
+    /// runner refuses every change it asks for, and keeps nothing it made).
+    pub read_only: bool,
+    /// The session to resume (the agent's own id for it), if the run continues one.
+    pub resume: Option<&'a str>,
+    /// The session directories, writable in the agent's HOME: (host dir, under HOME).
+    pub session_dirs: &'a [(PathBuf, String)],
 }
 
 /// Why a run was stopped from outside.
@@ -205,6 +216,21 @@ pub struct AgentReport {
     /// The end of what it wrote on stderr, for error messages.
     pub stderr_tail: String,
     pub elapsed_ms: i64,
+    /// Whether it resumed the session it was asked to.
+    pub resume: Resume,
+}
+
+/// What came of resuming a session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Resume {
+    /// None was asked for.
+    #[default]
+    NotAsked,
+    /// The agent carried on in its earlier session.
+    Resumed,
+    /// It could not (the agent cannot resume, or no longer has the session): the run did no
+    /// work, and the runner starts afresh with the whole thread.
+    Failed(String),
 }
 
 /// Keeps the last few KiB of what the agent writes on stderr.

@@ -5,8 +5,8 @@
 //! arrives; the last `result` line is the run's [`AgentResult`].
 
 use super::agent::{
-    cut, kill_group, stderr_tail, tool_target, AgentJob, AgentReport, AgentResult, Installed, Stop,
-    RESULT_MAX_CHARS,
+    cut, kill_group, stderr_tail, tool_target, AgentJob, AgentReport, AgentResult, Installed,
+    Resume, Stop, RESULT_MAX_CHARS,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc::UnboundedSender;
@@ -23,11 +23,19 @@ pub async fn run(
 ) -> anyhow::Result<AgentReport> {
     let started = std::time::Instant::now();
     let mut command = super::agent::command(agent, job);
+    // A plan run: Claude Code's own plan mode, and no tool that writes.
+    let (mode, no_writes): (&str, &[&str]) = if job.read_only {
+        ("plan", &["Edit", "Write", "MultiEdit", "NotebookEdit"])
+    } else {
+        ("acceptEdits", &[])
+    };
     command
         .arg("-p")
-        .args(["--permission-mode", "acceptEdits"])
+        .args(["--permission-mode", mode])
         .args(["--output-format", "stream-json", "--verbose"])
         .args(["--disallowedTools", "Bash(git:*)", "WebFetch", "WebSearch"])
+        .args(no_writes)
+        .args(job.resume.map(|id| ["--resume", id]).into_iter().flatten())
         .args(
             job.max_turns
                 .map(|n| ["--max-turns".to_string(), n.to_string()])
@@ -58,8 +66,9 @@ pub async fn run(
 
     let read_stdout = async {
         let mut last_result = None;
+        let mut plan = None;
         let Some(stdout) = stdout else {
-            return last_result;
+            return (last_result, plan);
         };
         let mut reader = BufReader::new(stdout);
         let mut line = Vec::new();
@@ -83,16 +92,19 @@ pub async fn run(
             if let Some(result) = result {
                 last_result = Some(result);
             }
+            if let Some(written) = plan_written(text.trim_end()) {
+                plan = Some(written);
+            }
             if let Some(readable) = readable {
                 let _ = log.send(readable + "\n");
             }
         }
-        last_result
+        (last_result, plan)
     };
     let finished = async {
-        let (result, stderr_tail) = tokio::join!(read_stdout, stderr_tail(stderr));
+        let ((result, plan), stderr_tail) = tokio::join!(read_stdout, stderr_tail(stderr));
         let status = child.wait().await;
-        (result, stderr_tail, status)
+        (with_plan(result, plan), stderr_tail, status)
     };
 
     let mut report = AgentReport::default();
@@ -115,7 +127,57 @@ pub async fn run(
         feed.abort();
     }
     report.elapsed_ms = started.elapsed().as_millis() as i64;
+    if let Some(id) = job.resume {
+        report.resume = resumed(id, &report);
+    }
     Ok(report)
+}
+
+/// Whether `claude --resume <id>` carried on, or failed for want of the session (it says "No
+/// conversation found with session ID: …" and does nothing).
+fn resumed(id: &str, report: &AgentReport) -> Resume {
+    let failed = report.result.as_ref().is_none_or(|r| r.is_error);
+    let said = |text: &str| text.contains("No conversation found");
+    let gone = said(&report.stderr_tail)
+        || report.result.as_ref().is_some_and(|r| {
+            r.result.as_deref().is_some_and(said)
+                || r.errors.iter().any(|e| e.as_str().is_some_and(said))
+        });
+    if failed && gone && report.stopped.is_none() && !report.timed_out {
+        Resume::Failed(format!("Claude Code no longer has session {id}"))
+    } else {
+        Resume::Resumed
+    }
+}
+
+/// The plan a plan run handed over with Claude Code's `ExitPlanMode` tool (its input `plan`).
+fn plan_written(line: &str) -> Option<String> {
+    if !line.contains("ExitPlanMode") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    value["message"]["content"]
+        .as_array()?
+        .iter()
+        .filter(|block| block["type"] == "tool_use" && block["name"] == "ExitPlanMode")
+        .find_map(|block| block["input"]["plan"].as_str())
+        .map(|plan| cut(plan.to_string(), RESULT_MAX_CHARS))
+}
+
+/// A plan handed over through `ExitPlanMode` is the run's answer (the CLI, with no one to
+/// approve it, counts the call as refused and ends with a line about that).
+fn with_plan(result: Option<AgentResult>, plan: Option<String>) -> Option<AgentResult> {
+    let mut result = result?;
+    if let Some(plan) = plan {
+        result
+            .permission_denials
+            .retain(|d| d["tool_name"] != "ExitPlanMode");
+        let asked = result.result.as_deref().unwrap_or("").trim_start();
+        if !asked.starts_with("BLOCKED:") {
+            result.result = Some(plan);
+        }
+    }
+    Some(result)
 }
 
 /// One line of stream-json output as a readable log line (or nothing, for noise), and the

@@ -11,6 +11,7 @@
 mod acp;
 mod agent;
 mod claude;
+mod forge;
 mod git;
 mod outcome;
 mod policy;
@@ -22,11 +23,11 @@ pub use prompt::clean as clean_prompt_text;
 
 use crate::agents::AgentSpec;
 use crate::config::RunnerArgs;
-use agent::{AgentJob, Installed};
+use agent::{AgentJob, AgentReport, Installed, Resume};
 use anyhow::{anyhow, Context};
-use app::domain::{AuthorKind, Issue, Run, RunOutcome, Status};
+use app::domain::{next_run, AuthorKind, Issue, PullRequest, Run, RunKind, RunOutcome, Status};
 use app::error::AppError;
-use app::store::{AgentChoice, RunFinish, Store, Switch};
+use app::store::{AgentChoice, ForgeItem, RunFinish, Store, Switch};
 use git::{Repo, Worktree};
 use outcome::{ChangeSize, Verdict};
 use sandbox::{Sandbox, SandboxSettings};
@@ -35,6 +36,9 @@ use tokio::sync::{mpsc, watch};
 
 /// How often a runner with push on reads the pull requests of issues in review.
 const PR_FOLLOW_EVERY: Duration = Duration::from_secs(60);
+
+/// Cap on an issue's kept agent sessions (per agent session directory).
+const SESSIONS_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Cap on one run's stored log; the rest is dropped with a note.
 const LOG_MAX_BYTES: usize = 2 * 1024 * 1024;
@@ -67,6 +71,8 @@ pub struct Runner {
     sandbox: Sandbox,
     max_changed_files: usize,
     max_change_bytes: u64,
+    /// Rounds of failing checks sent back to the agent (AUTOPILOT_CI_FIX_ATTEMPTS).
+    ci_fix_attempts: u32,
     /// The name slots are numbered after, and how many this process runs.
     base_id: String,
     host: String,
@@ -292,6 +298,7 @@ impl Runner {
             sandbox,
             max_changed_files: args.max_changed_files as usize,
             max_change_bytes: u64::from(args.max_change_mib) * 1024 * 1024,
+            ci_fix_attempts: args.ci_fix_attempts,
             base_id,
             host,
             slots,
@@ -351,6 +358,9 @@ impl Runner {
                 if let Err(err) = self.follow_pull_requests().await {
                     tracing::warn!(runner = %self.id, "following pull requests: {err:#}");
                 }
+                if let Err(err) = self.forget_finished_sessions().await {
+                    tracing::warn!(runner = %self.id, "dropping finished sessions: {err:#}");
+                }
             }
             changes.mark_unchanged();
             let worked = match self.work_next(shutdown.clone()).await {
@@ -379,17 +389,96 @@ impl Runner {
 
     /// Follows the pull requests of issues in review (with push on): a merge makes the issue
     /// done, a close without merging blocks it, and the state of its checks shows on the card.
-    /// Every runner may do it; recording is idempotent.
+    /// People's comments there come into the thread (a review asking for changes sends the
+    /// issue back to the agent), and failing checks go back to the agent with their logs, at
+    /// most AUTOPILOT_CI_FIX_ATTEMPTS times. Every runner may do it; each step is recorded
+    /// once, whichever server gets there first.
     pub async fn follow_pull_requests(&self) -> anyhow::Result<()> {
         let Some(gh) = &self.gh_bin else {
             return Ok(());
         };
-        for (id, url) in self.store.open_pull_requests().await? {
-            match git::pull_request(&self.repo.root, gh, &url).await {
-                Ok(pr) => self.store.record_pull_request(id, &pr).await?,
-                Err(err) => tracing::warn!(issue = id, "could not read {url}: {err:#}"),
+        let dir = &self.repo.root;
+        let mut login: Option<Option<String>> = None;
+        for (id, url, attempts) in self.store.open_pull_requests().await? {
+            let pr = match git::pull_request(dir, gh, &url).await {
+                Ok(pr) => pr,
+                Err(err) => {
+                    tracing::warn!(issue = id, "could not read {url}: {err:#}");
+                    continue;
+                }
+            };
+            if matches!(pr, PullRequest::Open { .. }) {
+                if login.is_none() {
+                    login = Some(forge::runner_login(dir, gh).await);
+                }
+                let me = login.as_ref().and_then(|l| l.as_deref());
+                match forge::review_comments(dir, gh, &url, me).await {
+                    Ok(review) => {
+                        let items: Vec<ForgeItem> = review
+                            .comments
+                            .iter()
+                            .map(|c| ForgeItem {
+                                key: c.key.clone(),
+                                author: format!("{} on GitHub", c.author),
+                                body: forge::comment_text(c),
+                                requests_changes: c.requests_changes,
+                            })
+                            .collect();
+                        let added = self.store.import_forge_comments(id, &items).await?;
+                        if !added.is_empty() {
+                            tracing::info!(
+                                issue = id,
+                                comments = added.len(),
+                                "review comments brought in"
+                            );
+                            continue;
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(issue = id, "could not read the comments on {url}: {err:#}")
+                    }
+                }
+            }
+            let failing = matches!(&pr, PullRequest::Open { checks: Some(c) } if c == "failing");
+            if failing && self.ci_fix_attempts > 0 {
+                self.checks_failed(id, &url, attempts).await?;
+            } else {
+                self.store.record_pull_request(id, &pr).await?;
             }
         }
+        Ok(())
+    }
+
+    /// A pull request's checks failed: the last lines of each failing check's log go on the
+    /// issue, and it goes back to the agent (or, its attempts used up, to a person).
+    async fn checks_failed(&self, id: i64, url: &str, attempts: i64) -> anyhow::Result<()> {
+        let Some(gh) = &self.gh_bin else {
+            return Ok(());
+        };
+        let max = i64::from(self.ci_fix_attempts);
+        let logs = match forge::failing_check_logs(&self.repo.root, gh, url).await {
+            Ok(logs) => logs,
+            Err(err) => {
+                tracing::warn!(
+                    issue = id,
+                    "could not read the failing checks of {url}: {err:#}"
+                );
+                Vec::new()
+            }
+        };
+        let round = u32::try_from(attempts + 1).unwrap_or(u32::MAX);
+        let text = if attempts < max {
+            forge::quote_check_logs(&logs, round, self.ci_fix_attempts)
+        } else {
+            let quoted = forge::quote_check_logs(&logs, round, self.ci_fix_attempts);
+            let logs = quoted.split_once('\n').map_or("", |(_, rest)| rest);
+            format!(
+                "The pull request's checks still fail after {attempts} round(s) of fixes by the \
+                 agent (AUTOPILOT_CI_FIX_ATTEMPTS={max}): a person must look.\n{logs}"
+            )
+        };
+        let verdict = self.store.checks_failed(id, attempts, max, &text).await?;
+        tracing::info!(issue = id, ?verdict, "failing checks");
         Ok(())
     }
 
@@ -538,7 +627,7 @@ impl Runner {
         let comments = self
             .while_db_away(|| self.store.list_comments(issue.id))
             .await?;
-        let prompt = prompt::build(issue, &comments);
+        let (kind, continues) = next_run(issue.plan_first, issue.plan_state, issue.next_run);
 
         let (log_tx, log_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_log(self.store.clone(), run.id, log_rx));
@@ -552,12 +641,43 @@ impl Runner {
             return Ok(error_finish(text, None));
         };
         let _ = log_tx.send(format!(
-            "● run {} (attempt {}) by {} on branch {branch}, agent {} ({})\n",
-            run.id, run.attempt, self.id, agent.spec.name, agent.version
+            "● run {} (attempt {}, {}) by {} on branch {branch}, agent {} ({})\n",
+            run.id,
+            run.attempt,
+            kind.label(),
+            self.id,
+            agent.spec.name,
+            agent.version
         ));
+        // A run that continues something resumes the agent's earlier session when there is
+        // one to resume; otherwise it starts afresh with the whole thread.
+        let session = if continues {
+            self.while_db_away(|| self.store.last_session(issue.id))
+                .await?
+                .filter(|last| last.agent.as_deref() == Some(agent.spec.name.as_str()))
+        } else {
+            None
+        };
+        if continues && session.is_none() {
+            let _ = log_tx.send(
+                "● no earlier session of this agent to resume: starting afresh with the whole \
+                 thread\n"
+                    .into(),
+            );
+        }
+        let session_dirs = self.session_dirs(issue.id, agent)?;
+        let fresh_prompt = prompt::build_for(issue, &comments, kind);
+        let resume_prompt = session.as_ref().map(|last| {
+            let since: Vec<_> = comments
+                .iter()
+                .filter(|c| c.created_at >= last.finished_at && c.author_kind != AuthorKind::Agent)
+                .cloned()
+                .collect();
+            prompt::continuation(kind, &since)
+        });
         let model = issue.model.as_deref().or(self.default_model.as_deref());
-        let job = AgentJob {
-            prompt: &prompt,
+        let job = |prompt, resume| AgentJob {
+            prompt,
             dir,
             timeout: self.timeout,
             max_turns: self.max_turns,
@@ -569,16 +689,45 @@ impl Runner {
             // the run is refused with a reason rather than cut short).
             max_file_bytes: self.max_change_bytes + 1,
             protected: &self.protected,
+            read_only: kind == RunKind::Plan,
+            resume,
+            session_dirs: &session_dirs,
         };
+        let stop = self.watch_run(issue.id, run.id, shutdown);
+        tokio::pin!(stop);
         clock.agent_starts();
-        let report = agent::run(
-            agent,
-            &job,
-            log_tx.clone(),
-            self.watch_run(issue.id, run.id, shutdown),
-        )
-        .await;
+        let mut report = match (&session, &resume_prompt) {
+            (Some(last), Some(message)) => {
+                let _ = log_tx.send(format!(
+                    "● resuming session {} of run {}\n",
+                    last.session_id, last.run_id
+                ));
+                let job = job(message.as_str(), Some(last.session_id.as_str()));
+                agent::run(agent, &job, log_tx.clone(), &mut stop).await
+            }
+            _ => {
+                let job = job(fresh_prompt.as_str(), None);
+                agent::run(agent, &job, log_tx.clone(), &mut stop).await
+            }
+        };
+        if let Ok(AgentReport {
+            resume: Resume::Failed(why),
+            ..
+        }) = &report
+        {
+            let _ = log_tx.send(format!(
+                "● could not resume the session ({why}): starting afresh with the whole thread\n"
+            ));
+            let job = job(fresh_prompt.as_str(), None);
+            report = agent::run(agent, &job, log_tx.clone(), &mut stop)
+                .await
+                .map(|fresh| AgentReport {
+                    resume: Resume::Failed(why.clone()),
+                    ..fresh
+                });
+        }
         clock.agent_ended();
+        self.bound_sessions(&session_dirs).await;
         let report = match report {
             Ok(report) => report,
             Err(err) => {
@@ -600,14 +749,18 @@ impl Runner {
             max_files: self.max_changed_files,
             max_bytes: self.max_change_bytes,
         };
-        let verdict = outcome::decide(
-            &report,
-            self.timeout.as_secs(),
-            &changed,
-            head_moved,
-            &self.protected,
-            &size,
-        );
+        let verdict = if kind == RunKind::Plan {
+            outcome::decide_plan(&report, self.timeout.as_secs(), &changed, head_moved)
+        } else {
+            outcome::decide(
+                &report,
+                self.timeout.as_secs(),
+                &changed,
+                head_moved,
+                &self.protected,
+                &size,
+            )
+        };
         let result = report.result.as_ref().and_then(|r| r.result.clone());
         let mut finish = match verdict {
             Verdict::Stop {
@@ -617,6 +770,13 @@ impl Runner {
             } => RunFinish {
                 comment: Some(comment),
                 ..RunFinish::new(outcome, to)
+            },
+            Verdict::Plan { plan } => RunFinish {
+                comment: Some((
+                    AuthorKind::Agent,
+                    format!("**Plan**, waiting for approval:\n\n{plan}"),
+                )),
+                ..RunFinish::new(RunOutcome::Planned, Status::InReview)
             },
             Verdict::Commit { summary } => {
                 let _ = log_tx.send(format!("● committing {} changed path(s)\n", changed.len()));
@@ -630,6 +790,12 @@ impl Runner {
         finish.model = model.map(str::to_string);
         finish.agent = Some(agent.spec.name.clone());
         finish.session_id = report.result.as_ref().and_then(|r| r.session_id.clone());
+        finish.resumed = match report.resume {
+            Resume::NotAsked if continues => Some(false),
+            Resume::NotAsked => None,
+            Resume::Resumed => Some(true),
+            Resume::Failed(_) => Some(false),
+        };
         finish.duration_ms = Some(
             report
                 .result
@@ -642,6 +808,69 @@ impl Runner {
         drop(log_tx);
         let _ = writer.await;
         Ok(finish)
+    }
+
+    /// Where the agent keeps its sessions for this issue (made if missing), as the sandbox
+    /// shows them in its HOME: kept between the issue's runs, so one can resume another.
+    fn session_dirs(
+        &self,
+        issue_id: i64,
+        agent: &Installed,
+    ) -> anyhow::Result<Vec<(std::path::PathBuf, String)>> {
+        let mut dirs = Vec::new();
+        for (n, rel) in agent.spec.session_dirs.iter().enumerate() {
+            let host = self
+                .sessions_root()
+                .join(format!("issue-{issue_id}"))
+                .join(&agent.spec.name)
+                .join(n.to_string());
+            std::fs::create_dir_all(&host)
+                .with_context(|| format!("cannot make {}", host.display()))?;
+            dirs.push((host, rel.clone()));
+        }
+        Ok(dirs)
+    }
+
+    fn sessions_root(&self) -> std::path::PathBuf {
+        self.repo.worktrees.join(".agent-sessions")
+    }
+
+    /// An issue's sessions past the size cap are dropped (its next run starts afresh): what
+    /// the agent writes there must not fill the disk.
+    async fn bound_sessions(&self, dirs: &[(std::path::PathBuf, String)]) {
+        for (host, _) in dirs {
+            let size = tree_bytes(host);
+            if size > SESSIONS_MAX_BYTES {
+                tracing::warn!(dir = %host.display(), size, "the agent's sessions are too big: dropped");
+                let _ = tokio::fs::remove_dir_all(host).await;
+            }
+        }
+    }
+
+    /// Drops the kept sessions of issues that are done, shelved or gone.
+    pub async fn forget_finished_sessions(&self) -> anyhow::Result<()> {
+        let Ok(entries) = std::fs::read_dir(self.sessions_root()) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("issue-"))
+                .and_then(|n| n.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            let finished = match self.store.get_issue(id).await {
+                Ok(issue) => matches!(issue.status, Status::Done | Status::Backlog),
+                Err(AppError::NotFound(_)) => true,
+                Err(err) => return Err(err.into()),
+            };
+            if finished {
+                let _ = tokio::fs::remove_dir_all(entry.path()).await;
+            }
+        }
+        Ok(())
     }
 
     /// Commits the agent's work, pushes and opens a PR when asked to, and says so on the issue.
@@ -772,6 +1001,24 @@ impl RunClock {
             "run timing"
         );
     }
+}
+
+/// What the files under `dir` hold, in bytes, links not followed.
+fn tree_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0u64;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
+                _ => {
+                    let size = entry.metadata().map_or(0, |m| m.len());
+                    total = total.saturating_add(size);
+                }
+            }
+        }
+    }
+    total
 }
 
 /// What the changed files hold now, in bytes (deleted ones count nothing; a link counts its

@@ -10,6 +10,8 @@ use app::domain::{AuthorKind, RunOutcome, Status};
 pub enum Verdict {
     /// Commit the changes and send the issue to review, with the agent's summary.
     Commit { summary: String },
+    /// A plan run's plan: posted, and the issue waits in review for a person to approve it.
+    Plan { plan: String },
     /// Commit nothing; the issue goes to `to` with this comment.
     Stop {
         outcome: RunOutcome,
@@ -36,27 +38,23 @@ pub struct ChangeSize {
     pub max_bytes: u64,
 }
 
-/// Decides a run. `changed` is every path the agent touched; `head_moved` is true when the
-/// worktree's commit changed under the agent (it ran git despite the rules).
-pub fn decide(
+/// How the agent's run ended, up to its answer: the verdict when it was stopped, timed out,
+/// failed, ran over budget or asked a question (`BLOCKED:`); otherwise its answer, trimmed.
+fn finished_answer(
     report: &AgentReport,
     timeout_secs: u64,
-    changed: &[String],
-    head_moved: bool,
-    protected: &[String],
-    size: &ChangeSize,
-) -> Verdict {
+) -> Result<(String, &AgentResult), Verdict> {
     use AuthorKind::{Agent, System};
     match &report.stopped {
         Some(Stop::Cancelled(by)) => {
-            return blocked(
+            return Err(blocked(
                 RunOutcome::Cancelled,
                 System,
                 format!("The run was cancelled by {by}. Nothing was committed."),
-            )
+            ))
         }
         Some(Stop::Shutdown) => {
-            return Verdict::Stop {
+            return Err(Verdict::Stop {
                 outcome: RunOutcome::Interrupted,
                 to: Status::Ready,
                 comment: (
@@ -65,22 +63,26 @@ pub fn decide(
                      committed; the issue is back in ready for the next run."
                         .into(),
                 ),
-            }
+            })
         }
         Some(Stop::LostClaim) => {
-            return blocked(RunOutcome::Lost, System, "The claim was lost.".into())
+            return Err(blocked(
+                RunOutcome::Lost,
+                System,
+                "The claim was lost.".into(),
+            ))
         }
         None => {}
     }
     if report.timed_out {
-        return blocked(
+        return Err(blocked(
             RunOutcome::Timeout,
             System,
             format!(
                 "The agent did not finish within {timeout_secs} seconds and was stopped. \
                  Nothing was committed."
             ),
-        );
+        ));
     }
     let failure = |what: String| {
         let mut text = format!("The agent failed: {what}. Nothing was committed.");
@@ -97,7 +99,7 @@ pub fn decide(
             format!("exit code {c}")
         });
     let Some(result) = &report.result else {
-        return failure(format!("it ended ({exit}) without a result line"));
+        return Err(failure(format!("it ended ({exit}) without a result line")));
     };
     if result.subtype == "error_max_budget_usd" {
         let spent = result.total_cost_usd.map_or_else(
@@ -109,14 +111,14 @@ pub fn decide(
             .first()
             .map(|e| format!(" ({e})"))
             .unwrap_or_default();
-        return blocked(
+        return Err(blocked(
             RunOutcome::OverBudget,
             System,
             format!(
                 "The agent reached the spending limit of one run (AUTOPILOT_MAX_RUN_USD){said} \
                  after spending {spent}, and was stopped. Nothing was committed."
             ),
-        );
+        ));
     }
     if result.is_error || report.exit_code != Some(0) || result.subtype != "success" {
         let said = result
@@ -124,17 +126,79 @@ pub fn decide(
             .clone()
             .or_else(|| result.errors.first().map(|e| e.to_string()))
             .unwrap_or_default();
-        return failure(
+        return Err(failure(
             format!("{exit}, {} {said}", result.subtype)
                 .trim()
                 .to_string(),
-        );
+        ));
     }
     let answer = result.result.clone().unwrap_or_default();
     let answer = answer.trim();
     if let Some(question) = answer.strip_prefix("BLOCKED:") {
-        return blocked(RunOutcome::Blocked, Agent, question.trim().to_string());
+        return Err(blocked(
+            RunOutcome::Blocked,
+            Agent,
+            question.trim().to_string(),
+        ));
     }
+    Ok((answer.to_string(), result))
+}
+
+/// A plan run's verdict: its plan, when it changed nothing. Anything it changed (or a commit
+/// it made) refuses the run, and nothing is kept.
+pub fn decide_plan(
+    report: &AgentReport,
+    timeout_secs: u64,
+    changed: &[String],
+    head_moved: bool,
+) -> Verdict {
+    let (plan, result) = match finished_answer(report, timeout_secs) {
+        Ok(finished) => finished,
+        Err(verdict) => return verdict,
+    };
+    if head_moved || !changed.is_empty() {
+        let mut list = path_list(changed.iter());
+        if head_moved {
+            list.push_str("\n- (it ran git: the branch moved)");
+        }
+        return blocked(
+            RunOutcome::Protected,
+            AuthorKind::System,
+            format!(
+                "This was a plan run, which may change nothing, but the agent changed:\n{}\n\n\
+                 Nothing was kept. Move the issue to ready to plan again.",
+                list.trim_start()
+            ),
+        );
+    }
+    if plan.is_empty() {
+        return blocked(
+            RunOutcome::NoChange,
+            AuthorKind::System,
+            "The plan run finished without a plan.".into(),
+        );
+    }
+    Verdict::Plan {
+        plan: format!("{plan}{}", refusals(result)),
+    }
+}
+
+/// Decides a run. `changed` is every path the agent touched; `head_moved` is true when the
+/// worktree's commit changed under the agent (it ran git despite the rules).
+pub fn decide(
+    report: &AgentReport,
+    timeout_secs: u64,
+    changed: &[String],
+    head_moved: bool,
+    protected: &[String],
+    size: &ChangeSize,
+) -> Verdict {
+    use AuthorKind::System;
+    let (answer, result) = match finished_answer(report, timeout_secs) {
+        Ok(finished) => finished,
+        Err(verdict) => return verdict,
+    };
+    let answer = answer.as_str();
     if head_moved {
         return blocked(
             RunOutcome::Protected,
@@ -315,8 +379,45 @@ mod tests {
     fn outcome(v: &Verdict) -> Option<(RunOutcome, Status)> {
         match v {
             Verdict::Stop { outcome, to, .. } => Some((*outcome, *to)),
-            Verdict::Commit { .. } => None,
+            Verdict::Commit { .. } | Verdict::Plan { .. } => None,
         }
+    }
+
+    #[test]
+    fn a_plan_run_keeps_its_plan_only_when_it_changed_nothing() {
+        let none: Vec<String> = vec![];
+        let files = vec!["src/lib.rs".to_string()];
+        assert_eq!(
+            decide_plan(&finished("1. Add x\n2. Test it"), 60, &none, false),
+            Verdict::Plan {
+                plan: "1. Add x\n2. Test it".into()
+            }
+        );
+        let Verdict::Stop {
+            outcome, comment, ..
+        } = decide_plan(&finished("My plan"), 60, &files, false)
+        else {
+            panic!("a plan run that changed a file is refused");
+        };
+        assert_eq!(outcome, RunOutcome::Protected);
+        assert!(comment.1.contains("plan run") && comment.1.contains("src/lib.rs"));
+        assert_eq!(
+            outcome_of(decide_plan(&finished("My plan"), 60, &none, true)),
+            Some((RunOutcome::Protected, Status::Blocked))
+        );
+        // A question is a question, in a plan run too; no plan at all is no plan.
+        assert_eq!(
+            outcome_of(decide_plan(&finished("BLOCKED: which?"), 60, &none, false)),
+            Some((RunOutcome::Blocked, Status::Blocked))
+        );
+        assert_eq!(
+            outcome_of(decide_plan(&finished("  "), 60, &none, false)),
+            Some((RunOutcome::NoChange, Status::Blocked))
+        );
+    }
+
+    fn outcome_of(v: Verdict) -> Option<(RunOutcome, Status)> {
+        outcome(&v)
     }
 
     #[test]

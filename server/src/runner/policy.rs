@@ -9,7 +9,8 @@
 //!    the runner's (it undoes any commit the agent makes in any case).
 //! 4. Changes (`edit`, `delete`, `move`, and anything else that names a path) to a protected
 //!    path are refused: the same list that keeps such changes out of a commit.
-//! 5. Anything else is allowed, once: reading, searching, thinking, other commands. They run
+//! 5. In a plan run, changes (`edit`, `delete`, `move`) are refused.
+//! 6. Anything else is allowed, once: reading, searching, thinking, other commands. They run
 //!    inside the sandbox, which holds nothing but the worktree to harm.
 //!
 //! A refusal never stalls the run: the agent gets "rejected" and goes on (or ends its turn).
@@ -37,7 +38,7 @@ pub enum Answer {
 /// Programs whose use the rules refuse in a command.
 const RUNNER_ONLY_PROGRAMS: &[&str] = &["git", "gh"];
 
-pub fn answer(ask: &Ask, worktree: &Path, protected: &[String]) -> Answer {
+pub fn answer(ask: &Ask, worktree: &Path, protected: &[String], read_only: bool) -> Answer {
     let mut inside = Vec::with_capacity(ask.paths.len());
     for path in &ask.paths {
         match relative_to(worktree, path) {
@@ -54,6 +55,11 @@ pub fn answer(ask: &Ask, worktree: &Path, protected: &[String]) -> Answer {
         ));
     }
     let reads_only = matches!(ask.kind.as_str(), "read" | "search" | "think");
+    // A plan run reads and thinks; a command may still look (the runner checks afterwards
+    // that nothing changed).
+    if read_only && matches!(ask.kind.as_str(), "edit" | "delete" | "move") {
+        return Answer::Refuse("this is a plan run: it changes nothing".into());
+    }
     if !reads_only {
         if let Some(rel) = inside.iter().find(|rel| is_protected(rel, protected)) {
             return Answer::Refuse(format!("{rel} is a protected path"));
@@ -162,7 +168,28 @@ mod tests {
             paths: paths.iter().map(PathBuf::from).collect(),
             command: command.map(str::to_string),
         };
-        answer(&ask, Path::new("/work/tree"), &protected())
+        answer(&ask, Path::new("/work/tree"), &protected(), false)
+    }
+
+    #[test]
+    fn a_plan_run_may_read_and_look_but_not_change() {
+        let plan = |kind: &str, paths: &[&str], command: Option<&str>| {
+            let ask = Ask {
+                kind: kind.into(),
+                paths: paths.iter().map(PathBuf::from).collect(),
+                command: command.map(str::to_string),
+            };
+            answer(&ask, Path::new("/work/tree"), &protected(), true)
+        };
+        for kind in ["edit", "delete", "move"] {
+            refused(plan(kind, &["src/main.rs"], None), "plan run");
+        }
+        assert_eq!(plan("read", &["src/main.rs"], None), Answer::Allow);
+        assert_eq!(plan("search", &[], None), Answer::Allow);
+        assert_eq!(plan("execute", &[], Some("ls src")), Answer::Allow);
+        // The other rules still hold.
+        refused(plan("read", &["/etc/passwd"], None), "outside the worktree");
+        refused(plan("execute", &[], Some("git log")), "runner");
     }
 
     fn refused(answer: Answer, why: &str) {

@@ -138,17 +138,19 @@ impl Sandbox {
         worktree: &Path,
         env: Vec<(OsString, OsString)>,
     ) -> Command {
-        self.command_with_home(program, worktree, env, &[])
+        self.command_with_home(program, worktree, env, &[], &[])
     }
 
-    /// [`Sandbox::command`], with files shown read-only in the agent's HOME: (host file, path
-    /// under HOME).
+    /// [`Sandbox::command`], with files shown read-only in the agent's HOME and directories
+    /// it may write there (its sessions, kept for the next run): each (host path,
+    /// path under HOME).
     pub fn command_with_home(
         &self,
         program: &Path,
         worktree: &Path,
         env: Vec<(OsString, OsString)>,
         home_files: &[(PathBuf, String)],
+        home_dirs: &[(PathBuf, String)],
     ) -> Command {
         let mut args = self.arguments(worktree);
         // After the scratch /tmp (where HOME is) is mounted: before the worktree and --chdir.
@@ -156,15 +158,17 @@ impl Sandbox {
             .iter()
             .position(|a| a == "--chdir")
             .unwrap_or(args.len());
+        let bind = |how: &str, (host, rel): &(PathBuf, String)| {
+            [
+                OsString::from(how),
+                host.as_os_str().to_os_string(),
+                Path::new(AGENT_HOME).join(rel).into_os_string(),
+            ]
+        };
         let binds: Vec<OsString> = home_files
             .iter()
-            .flat_map(|(file, rel)| {
-                [
-                    OsString::from("--ro-bind"),
-                    file.as_os_str().to_os_string(),
-                    Path::new(AGENT_HOME).join(rel).into_os_string(),
-                ]
-            })
+            .flat_map(|file| bind("--ro-bind", file))
+            .chain(home_dirs.iter().flat_map(|dir| bind("--bind", dir)))
             .collect();
         args.splice(at..at, binds);
         let mut cmd = Command::new(&self.bwrap);

@@ -108,6 +108,7 @@ impl Rig {
             sandbox_writable: vec![self.notes()],
             max_changed_files: 500,
             max_change_mib: 20,
+            ci_fix_attempts: 2,
             server_paths: Vec::new(),
         }
     }
@@ -174,6 +175,14 @@ impl Rig {
     /// A runner with push on, pushing to a bare `origin` next to the checkout (returned) and
     /// opening pull requests with the fake `gh`.
     pub async fn pushing_runner(&self) -> (Runner, PathBuf) {
+        self.pushing_runner_with(|_| {}).await
+    }
+
+    /// [`Rig::pushing_runner`] with settings of its own.
+    pub async fn pushing_runner_with(
+        &self,
+        change: impl FnOnce(&mut RunnerArgs),
+    ) -> (Runner, PathBuf) {
         let remote = self.dir.path().join("remote.git");
         git(
             self.dir.path(),
@@ -186,6 +195,7 @@ impl Rig {
         let mut args = self.args();
         args.push = true;
         args.gh_bin = FAKE_GH.into();
+        change(&mut args);
         (
             Runner::prepare(self.store.clone(), &args).await.unwrap(),
             remote,

@@ -6,11 +6,26 @@
 // An issue that says INJECTION-CHECK plays a prompt-injected model instead: it reads every
 // `TRY-READ <path>` the issue names (and asks the shell for every process's environment), then
 // writes all it got back into leak.txt, so the check can look for the canaries there.
-// Usage: node scripts/mock-anthropic.mjs PORT
+// Other words in the issue pick other scenarios (each "turn" below counts the model's answers
+// since the runner's newest prompt, the one with `<<<ISSUE` or `<<<NEW COMMENTS` in it):
+//   QUESTION-CHECK    answers `BLOCKED: Which colour should the greeting be?`; once a prompt
+//                     holds the answer (a comment with "Navy"), writes GREETING.md saying what
+//                     it remembers of the earlier turns, then summarizes ("I remember: …")
+//   PLAN-CHECK        in a plan run, calls ExitPlanMode with a plan (a text plan if the CLI
+//                     offers no ExitPlanMode); once told "plan was approved", writes PLANNED.md
+//   PLAN-WRITE-CHECK  calls Write (SNEAKY.md) whatever the mode, then answers with a plan
+//   PLAN-BASH-CHECK   runs Bash `echo x > BASHED.txt`, then answers with a plan
+// Every model request (side requests aside) is recorded as one JSON line in RECORD_FILE, when
+// given: the scenario, the turn, the tools offered, the roles of the messages, and whether the
+// request holds the earlier turns of the session (the issue prompt and the model's earlier
+// answer before the newest prompt).
+// Usage: node scripts/mock-anthropic.mjs PORT [RECORD_FILE]
 import http from 'node:http';
+import { appendFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 
 const port = Number(process.argv[2] ?? 8765);
+const recordFile = process.argv[3];
 const id = (prefix) => `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
 
 // The text of the tool results in the newest message.
@@ -38,14 +53,84 @@ function injected(text, cwd, req) {
   return [{ type: 'text', text: 'Wrote leak.txt.' }];
 }
 
+const flat = (message) => (typeof message?.content === 'string' ? message.content : JSON.stringify(message?.content ?? ''));
+const toolUse = (name, input) => ({ type: 'tool_use', id: id('toolu'), name, input });
+
+// Where the session stands: the index of the runner's newest prompt, the model's answers since
+// it, and whether the messages before it hold the earlier turns (an issue prompt, and an answer
+// of the model's that `earlier` matches).
+function session(req, earlier) {
+  const messages = req.messages ?? [];
+  let ask = -1;
+  messages.forEach((m, i) => {
+    if (m.role === 'user' && /<<<(ISSUE|NEW COMMENTS)/.test(flat(m))) ask = i;
+  });
+  const before = messages.slice(0, Math.max(ask, 0));
+  const turn = messages.slice(ask + 1).filter((m) => m.role === 'assistant').length;
+  const issuePrompt = before.some((m) => m.role === 'user' && flat(m).includes('<<<ISSUE'));
+  const answer = before.filter((m) => m.role === 'assistant').map(flat).find((t) => earlier.test(t));
+  return { ask: flat(messages[ask]), turn, earlierTurns: issuePrompt && Boolean(answer), answer };
+}
+
+function record(entry) {
+  if (recordFile) appendFileSync(recordFile, `${JSON.stringify(entry)}\n`);
+}
+
+function question(req, cwd, base) {
+  const s = session(req, /BLOCKED: Which colour/);
+  const answered = s.ask.includes('Navy');
+  record({ ...base, turn: s.turn, answered, earlierTurns: s.earlierTurns, resumedPrompt: s.ask.includes('<<<NEW COMMENTS') });
+  if (!answered) return [{ type: 'text', text: 'BLOCKED: Which colour should the greeting be?' }];
+  const memory = s.earlierTurns ? 'I remember: you asked me "Which colour should the greeting be?"' : 'I remember nothing of an earlier turn';
+  if (s.turn === 0) {
+    return [toolUse('Write', { file_path: `${cwd}/GREETING.md`, content: `Hello, in navy.\n${memory}\n` })];
+  }
+  return [{ type: 'text', text: `Wrote GREETING.md in navy. ${memory}.` }];
+}
+
+const PLAN = '1. Add PLANNED.md with one line.\n2. Nothing else changes.';
+
+function plan(req, cwd, base, tools) {
+  const s = session(req, /ExitPlanMode|Add PLANNED\.md/);
+  const approved = s.ask.includes('plan was approved');
+  record({ ...base, turn: s.turn, approved, earlierTurns: s.earlierTurns, resumedPrompt: s.ask.includes('<<<NEW COMMENTS') });
+  if (approved) {
+    if (s.turn === 0) return [toolUse('Write', { file_path: `${cwd}/PLANNED.md`, content: 'Done as planned.\n' })];
+    return [{ type: 'text', text: `Carried out the plan: added PLANNED.md.${s.earlierTurns ? ' I remember the plan I wrote.' : ''}` }];
+  }
+  if (s.turn === 0 && tools.has('ExitPlanMode')) return [toolUse('ExitPlanMode', { plan: PLAN })];
+  if (s.turn === 0) return [{ type: 'text', text: PLAN }];
+  return [{ type: 'text', text: 'The plan is above; it waits for approval.' }];
+}
+
+// A plan run that tries to change `file` anyway (`call`: the tool call), then answers a plan.
+function sneaky(req, base, call, file) {
+  const s = session(req, /never/);
+  record({ ...base, turn: s.turn, results: s.turn > 0 ? toolResults(req).slice(0, 300) : undefined });
+  if (s.turn === 0) return [{ type: 'text', text: `Trying ${file} first.` }, call];
+  return [{ type: 'text', text: `1. Add ${file}.\n2. Nothing else.` }];
+}
+
 function reply(req) {
   const text = JSON.stringify(req);
   const cwd = /Primary working directory: (\/[^\\\s"]+)/.exec(text)?.[1] ?? '/nonexistent';
   const last = req.messages?.at(-1)?.content;
   const answered = Array.isArray(last) && last.some((b) => b?.type === 'tool_result');
   const tools = new Set((req.tools ?? []).map((t) => t?.name));
-  if (!tools.has('Write')) return [{ type: 'text', text: 'Greeting file' }];
+  // A side request (a title, a summary): no tools to work with. (A plan run offers no Write.)
+  if (!tools.has('Write') && !tools.has('Read')) return [{ type: 'text', text: 'Greeting file' }];
+  const base = { tools: [...tools].sort(), roles: (req.messages ?? []).map((m) => m.role[0]).join('') };
   if (text.includes('INJECTION-CHECK')) return injected(text, cwd, req);
+  if (text.includes('QUESTION-CHECK')) return question(req, cwd, { scenario: 'question', ...base });
+  if (text.includes('PLAN-WRITE-CHECK')) {
+    const write = toolUse('Write', { file_path: `${cwd}/SNEAKY.md`, content: 'written in a plan run\n' });
+    return sneaky(req, { scenario: 'plan-write', ...base }, write, 'SNEAKY.md');
+  }
+  if (text.includes('PLAN-BASH-CHECK')) {
+    const bash = toolUse('Bash', { command: 'echo x > BASHED.txt', description: 'Write a file' });
+    return sneaky(req, { scenario: 'plan-bash', ...base }, bash, 'BASHED.txt');
+  }
+  if (text.includes('PLAN-CHECK')) return plan(req, cwd, { scenario: 'plan', ...base }, tools);
   if (answered) return [{ type: 'text', text: 'Added HELLO.md with a greeting. I could not run the tests.' }];
   return [
     { type: 'text', text: 'I will add the greeting file, then run the tests.' },

@@ -93,6 +93,7 @@ async fn wall_time(issues: usize, slots: u32, acp: bool, word: &str) -> anyhow::
         max_changed_files: 500,
         max_change_mib: 20,
         ci_fix_attempts: 2,
+        pr_poll_seconds: 60,
         server_paths: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

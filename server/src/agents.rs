@@ -345,13 +345,20 @@ pub fn catalogue(claude_bin: &str, file: Option<&Path>) -> anyhow::Result<Vec<Ag
         if spec.command.is_empty() || spec.program().trim().is_empty() {
             anyhow::bail!("AUTOPILOT_AGENTS_FILE: agent {name} has an empty command");
         }
+        if spec.plan_mode.is_some() && spec.mode.is_none() {
+            // A resumed work run must leave the plan mode its session was saved in.
+            anyhow::bail!(
+                "AUTOPILOT_AGENTS_FILE: agent {name} has a plan_mode but no mode (the mode a \
+                 work run sets)"
+            );
+        }
         for path in spec.home_files.keys().chain(&spec.session_dirs) {
             let plain = std::path::Path::new(path)
                 .components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)));
             if !plain || path.is_empty() {
                 anyhow::bail!(
-                    "AUTOPILOT_AGENTS_FILE: agent {name}: home file {path:?} must be a relative \
+                    "AUTOPILOT_AGENTS_FILE: agent {name}: {path:?} (a home file or session directory) must be a relative \
                      path inside HOME"
                 );
             }
@@ -502,6 +509,14 @@ command = ["/opt/gemini/bin/gemini", "--experimental-acp"]
             (
                 "[agents.x]\ncommand = [\"x\"]\nhome_files = { \"../.ssh/x\" = \"\" }\n",
                 "relative path inside HOME",
+            ),
+            (
+                "[agents.x]\ncommand = [\"x\"]\nsession_dirs = [\"/etc\"]\n",
+                "relative path inside HOME",
+            ),
+            (
+                "[agents.x]\ncommand = [\"x\"]\nplan_mode = \"plan\"\n",
+                "plan_mode but no mode",
             ),
         ] {
             std::fs::write(&file, text).unwrap();

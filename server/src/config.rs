@@ -354,6 +354,11 @@ pub struct RunnerArgs {
     #[arg(long, env = "AUTOPILOT_CI_FIX_ATTEMPTS", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(0..=20))]
     pub ci_fix_attempts: u32,
+    /// With push on: how often (seconds) the pull requests of issues in review are read (a
+    /// few calls to GitHub each).
+    #[arg(long, env = "AUTOPILOT_PR_POLL_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub pr_poll_seconds: u64,
     /// The server's own places the agent must not see (its data directory and database file),
     /// filled in by the server before the runner starts.
     #[arg(skip)]

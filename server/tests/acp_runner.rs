@@ -1,8 +1,9 @@
 //! The runner driving an Agent Client Protocol agent (`fixtures/fake-acp-agent`) on both
 //! engines: the same outcomes as Claude Code's adapter (an edit to review, a question, each
 //! failure with its reason), the runner's answers to permission requests, the budget and turn
-//! limits taken from what the agent reports, cancel, the model, and every way a bad agent
-//! breaks the protocol.
+//! limits taken from what the agent reports, cancel, the model, every way a bad agent breaks
+//! the protocol, resuming a session (`session/resume`, `session/load`, or afresh), and plan
+//! runs.
 #![cfg(feature = "runner")]
 
 #[macro_use]
@@ -12,7 +13,7 @@ mod engines;
 #[path = "support/rig.rs"]
 mod rig;
 
-use app::domain::{Actor, AuthorKind, NewIssue, Role, RunOutcome, Status};
+use app::domain::{Actor, AuthorKind, NewIssue, PlanState, Role, RunKind, RunOutcome, Status};
 use rig::*;
 use std::time::Duration;
 
@@ -318,6 +319,354 @@ async fn each_issue_is_worked_by_the_agent_it_asks_for() {
     assert!(log.contains(", agent fake-acp ("), "{log}");
 }
 
+/// Agents that keep their sessions in the issue's session directory (`$HOME/.fake-acp`):
+/// `acp-resume` offers `session/resume`, `acp-load` `session/load`, `acp-plain` neither;
+/// each has a plan mode.
+fn session_agents(rig: &Rig) -> std::path::PathBuf {
+    let file = rig.dir.path().join("session-agents.toml");
+    let mut text = String::new();
+    for (name, flag) in [
+        ("acp-resume", Some("--resume-cap")),
+        ("acp-load", Some("--load")),
+        ("acp-plain", None),
+    ] {
+        let flag = flag.map(|f| format!(", \"{f}\"")).unwrap_or_default();
+        text.push_str(&format!(
+            "[agents.{name}]\ncommand = [\"{FAKE_ACP}\"{flag}]\nsession_dirs = [\".fake-acp\"]\n\
+             mode = \"default\"\nplan_mode = \"plan\"\n"
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// A runner whose default agent is `agent`, one of [`session_agents`].
+async fn sessions_runner(rig: &Rig, agent: &str) -> server::runner::Runner {
+    let file = session_agents(rig);
+    rig.acp_runner(|args| {
+        args.agent = agent.into();
+        args.agents_file = Some(file);
+    })
+    .await
+}
+
+/// The agent asks (`FAKE:ask`), a person answers: the run that continues, on `agent`.
+/// Returns the log of the second run.
+async fn ask_then_answer(rig: &Rig, agent: &str, before_answer: impl FnOnce()) -> String {
+    rig.ready("Greet people FAKE:ask").await;
+    let runner = sessions_runner(rig, agent).await;
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Blocked)
+    );
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.question.as_deref(), Some("Formal or casual?"));
+    let first = rig.store.runs_for_issue(1).await.unwrap().remove(0);
+    assert_eq!(first.session_id.as_deref(), Some("sess-1"));
+    assert_eq!(first.num_turns, Some(1), "it read README.md");
+    before_answer();
+    rig.store
+        .answer_question(&person(), 1, "Casual, please.")
+        .await
+        .unwrap();
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Review)
+    );
+    let runs = rig.store.runs_for_issue(1).await.unwrap();
+    assert_eq!(runs[0].kind, RunKind::Answer);
+    let (log, _, _) = rig.store.run_log_since(runs[0].id, 0).await.unwrap();
+    assert!(log.contains("● resuming session sess-1 of run"), "{log}");
+    assert_eq!(rig.branch_commits(1).len(), 1, "{log}");
+    log
+}
+
+/// The prompts the agent got, one per run (the notes hold them all, in order).
+fn prompts(rig: &Rig) -> Vec<String> {
+    note(rig, "prompt")
+        .split("You are working on issue")
+        .flat_map(|part| part.split("The issue has new comments since your last turn."))
+        .filter(|p| !p.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// An answer resumes the agent's session with `session/resume`: the next message is only the
+/// new comments, and the agent carries on in the same conversation.
+async fn an_answer_resumes_the_acp_session_with_session_resume() {
+    let rig = Rig::new().await;
+    let log = ask_then_answer(&rig, "acp-resume", || {}).await;
+    assert_eq!(note(&rig, "opened"), "new sess-1\nresume sess-1\n");
+    assert!(log.contains("● resumed session sess-1"), "{log}");
+    let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+    assert_eq!(run.resumed, Some(true));
+    assert_eq!(run.session_id.as_deref(), Some("sess-1"));
+    assert_eq!(run.num_turns, Some(1), "{log}");
+    let seen = note(&rig, "conversation");
+    assert!(
+        seen.contains("FAKE:ask")
+            && seen.contains("BLOCKED: Formal or casual?")
+            && seen.contains("Casual, please."),
+        "one conversation: {seen}"
+    );
+    let prompts = note(&rig, "prompt");
+    assert_eq!(prompts.matches("<<<ISSUE #1").count(), 1, "{prompts}");
+    let last = &prompts[prompts.find("<<<NEW COMMENTS").expect("a continuation")..];
+    assert!(
+        last.contains("--- comment by person Ann ---\nCasual, please.")
+            && last.contains("Carry on with the work"),
+        "{last}"
+    );
+    assert_eq!(note(&rig, "permissions"), "Write HELLO.md: allowed\n");
+}
+
+/// An agent that offers only `session/load` replays the earlier turns first: none of that
+/// is this run's (no log line, no tool call counted, not its answer).
+async fn an_answer_loads_the_acp_session_and_the_replay_is_not_this_runs() {
+    let rig = Rig::new().await;
+    let log = ask_then_answer(&rig, "acp-load", || {}).await;
+    assert_eq!(note(&rig, "opened"), "new sess-1\nload sess-1\n");
+    assert!(log.contains("● resumed session sess-1"), "{log}");
+    assert!(
+        !log.contains("Read README.md"),
+        "the replayed tool call is not logged: {log}"
+    );
+    assert!(
+        !log.contains("Formal or casual?"),
+        "the replayed message is not logged: {log}"
+    );
+    assert!(log.contains("→ Write HELLO.md"), "{log}");
+    assert!(
+        log.contains("■ finished: success, $0.0123, 1 tool calls"),
+        "{log}"
+    );
+    let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+    assert_eq!(run.resumed, Some(true));
+    assert_eq!(run.num_turns, Some(1), "only this run's tool call counts");
+    assert_eq!(
+        run.result.as_deref(),
+        Some("Added HELLO.md with a greeting.")
+    );
+    let seen = note(&rig, "conversation");
+    assert!(
+        seen.contains("FAKE:ask") && seen.contains("Casual, please."),
+        "{seen}"
+    );
+    assert_eq!(prompts(&rig).len(), 2);
+}
+
+/// An agent that can neither resume nor load a session: the run starts afresh with the whole
+/// thread, and the log says why.
+async fn an_agent_that_cannot_resume_starts_afresh_with_the_whole_thread() {
+    let rig = Rig::new().await;
+    let log = ask_then_answer(&rig, "acp-plain", || {}).await;
+    assert_eq!(note(&rig, "opened"), "new sess-1\nnew sess-2\n");
+    assert!(
+        log.contains(
+            "● could not resume the session (the agent offers neither session/resume nor \
+             session/load): starting afresh with the whole thread"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("● resumed session"), "{log}");
+    let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+    assert_eq!(run.resumed, Some(false));
+    assert_eq!(run.session_id.as_deref(), Some("sess-2"), "the new session");
+    assert_eq!(run.num_turns, Some(1), "{log}");
+    let prompts = prompts(&rig);
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    let last = &prompts[1];
+    assert!(
+        last.contains("<<<ISSUE #1")
+            && last.contains("Formal or casual?")
+            && last.contains("Casual, please."),
+        "the whole thread: {last}"
+    );
+    let seen = note(&rig, "conversation");
+    assert!(
+        !seen.contains("BLOCKED: Formal"),
+        "a new conversation: {seen}"
+    );
+}
+
+/// The session is gone from the issue's session directory: the agent refuses to resume or
+/// load it, and the run starts afresh with the whole thread.
+async fn a_session_the_agent_no_longer_has_starts_afresh() {
+    for (agent, method) in [("acp-resume", "resume"), ("acp-load", "load")] {
+        let rig = Rig::new().await;
+        let sessions = rig
+            .dir
+            .path()
+            .join("repo.autopilot-worktrees/.agent-sessions");
+        let log = ask_then_answer(&rig, agent, || {
+            assert!(
+                sessions
+                    .join(format!("issue-1/{agent}/0/sessions/sess-1.json"))
+                    .is_file(),
+                "the session is kept on the host"
+            );
+            std::fs::remove_dir_all(&sessions).unwrap();
+        })
+        .await;
+        assert_eq!(
+            note(&rig, "opened"),
+            format!("new sess-1\n{method} sess-1: not found\nnew sess-1\n"),
+            "{agent}"
+        );
+        assert!(
+            log.contains(&format!(
+                "● could not resume the session (session/{method} failed: Resource not found"
+            )),
+            "{agent}: {log}"
+        );
+        assert!(
+            log.contains("starting afresh with the whole thread"),
+            "{log}"
+        );
+        let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+        assert_eq!(run.resumed, Some(false), "{agent}");
+        let prompts = prompts(&rig);
+        assert!(
+            prompts[1].contains("<<<ISSUE #1") && prompts[1].contains("Casual, please."),
+            "{agent}: {prompts:?}"
+        );
+    }
+}
+
+async fn plan_first(rig: &Rig, title: &str) {
+    rig.store
+        .create_issue(
+            &person(),
+            NewIssue {
+                title: title.into(),
+                status: Some(Status::Ready),
+                plan_first: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// Plan first: the plan run sets the agent's plan mode, the plan it hands over (asking to
+/// leave plan mode, as Claude's ExitPlanMode) is refused and kept, and the issue waits in
+/// review; approved, the work run resumes the session and does the work.
+async fn a_plan_run_keeps_the_plan_the_agent_hands_over_and_the_work_resumes() {
+    let rig = Rig::new().await;
+    plan_first(&rig, "Greet people FAKE:plan").await;
+    let runner = sessions_runner(&rig, "acp-resume").await;
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Planned)
+    );
+    assert_eq!(note(&rig, "mode"), "plan\n");
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.status, Status::InReview);
+    assert_eq!(issue.plan_state, Some(PlanState::Proposed));
+    assert!(!rig.branch_exists(1), "a plan run keeps nothing");
+    let (kind, text) = rig.comments(1).await.pop().unwrap();
+    assert_eq!(kind, AuthorKind::Agent);
+    assert!(
+        text.starts_with("Plan, waiting for approval:\n\n1. Add a line to HELLO.md\n2. Say so"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("refused"),
+        "handing the plan over is no refusal: {text}"
+    );
+    let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+    assert_eq!(run.kind, RunKind::Plan);
+    assert_eq!(
+        run.result.as_deref(),
+        Some("1. Add a line to HELLO.md\n2. Say so")
+    );
+    let (log, _, _) = rig.store.run_log_since(run.id, 0).await.unwrap();
+    assert!(log.contains("● the agent handed over its plan"), "{log}");
+    assert_eq!(note(&rig, "permissions"), "Ready to code?: refused\n");
+
+    // Changes asked for: another plan run, in the same session, in plan mode again.
+    rig.store
+        .request_changes(&person(), 1, None, "Also say goodbye.")
+        .await
+        .unwrap();
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Planned)
+    );
+    let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+    assert_eq!((run.kind, run.resumed), (RunKind::Plan, Some(true)));
+    assert_eq!(note(&rig, "mode"), "plan\nplan\n");
+    assert!(note(&rig, "conversation").contains("Also say goodbye."));
+
+    let approved = rig.store.approve_plan(&person(), 1, None).await.unwrap();
+    assert_eq!(approved.status, Status::Ready);
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Review)
+    );
+    let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+    let (log, _, _) = rig.store.run_log_since(run.id, 0).await.unwrap();
+    assert_eq!(
+        (run.kind, run.resumed),
+        (RunKind::Work, Some(true)),
+        "{log}"
+    );
+    assert!(log.contains("● resumed session sess-1"), "{log}");
+    assert_eq!(
+        note(&rig, "opened"),
+        "new sess-1\nresume sess-1\nresume sess-1\n"
+    );
+    assert_eq!(
+        note(&rig, "mode"),
+        "plan\nplan\ndefault\n",
+        "out of plan mode"
+    );
+    let prompts = note(&rig, "prompt");
+    assert!(prompts.contains("Your plan was approved"), "{prompts}");
+    assert_eq!(
+        note(&rig, "permissions"),
+        "Ready to code?: refused\nReady to code?: refused\nWrite HELLO.md: allowed\n"
+    );
+    assert_eq!(rig.branch_commits(1).len(), 1);
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.status, Status::InReview);
+}
+
+/// A plan run whose agent edits anyway (refused, it writes the file itself): the runner
+/// finds the change, keeps nothing, and blocks the issue.
+async fn a_plan_run_whose_agent_edits_anyway_keeps_nothing() {
+    let rig = Rig::new().await;
+    plan_first(&rig, "Greet people FAKE:planedit").await;
+    let runner = sessions_runner(&rig, "acp-resume").await;
+    assert_eq!(
+        runner.work_next(no_shutdown()).await.unwrap(),
+        Some(RunOutcome::Protected)
+    );
+    assert_eq!(note(&rig, "mode"), "plan\n");
+    assert_eq!(
+        note(&rig, "permissions"),
+        "Write HELLO.md: refused\nReady to code?: refused\n"
+    );
+    let issue = rig.store.get_issue(1).await.unwrap();
+    assert_eq!(issue.status, Status::Blocked);
+    assert_eq!(issue.plan_state, None);
+    assert_eq!(issue.question, None, "a refusal is no question");
+    assert!(!rig.branch_exists(1));
+    let (kind, text) = rig.comments(1).await.pop().unwrap();
+    assert_eq!(kind, AuthorKind::System);
+    assert!(
+        text.contains("plan run") && text.contains("HELLO.md"),
+        "{text}"
+    );
+    let run = &rig.store.runs_for_issue(1).await.unwrap()[0];
+    let (log, _, _) = rig.store.run_log_since(run.id, 0).await.unwrap();
+    assert!(
+        log.contains("✗ refused: Write HELLO.md: this is a plan run"),
+        "{log}"
+    );
+    assert!(log.contains("● outcome: protected"), "{log}");
+}
+
 on_both_engines!(
     each_issue_is_worked_by_the_agent_it_asks_for,
     an_acp_agents_edit_goes_to_review_with_its_cost_and_log,
@@ -328,4 +677,10 @@ on_both_engines!(
     the_budget_and_the_turn_limit_stop_an_agent_by_what_it_reports,
     a_hanging_agent_times_out_and_a_cancel_reaches_it,
     the_issues_model_is_chosen_through_the_session,
+    an_answer_resumes_the_acp_session_with_session_resume,
+    an_answer_loads_the_acp_session_and_the_replay_is_not_this_runs,
+    an_agent_that_cannot_resume_starts_afresh_with_the_whole_thread,
+    a_session_the_agent_no_longer_has_starts_afresh,
+    a_plan_run_keeps_the_plan_the_agent_hands_over_and_the_work_resumes,
+    a_plan_run_whose_agent_edits_anyway_keeps_nothing,
 );

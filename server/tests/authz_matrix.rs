@@ -85,6 +85,12 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
         Admin,
         Some((FORM, "paused=false")),
     ),
+    (
+        "POST",
+        "/api/set_plan_first",
+        Admin,
+        Some((FORM, "on=false")),
+    ),
     ("POST", "/api/cancel_run", Admin, Some((FORM, "issue_id=1"))),
     (
         "POST",

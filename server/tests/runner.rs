@@ -327,7 +327,8 @@ async fn a_plan_first_issue_works_only_from_an_approved_plan() {
     let (kind, text) = rig.comments(1).await.pop().unwrap();
     assert_eq!(kind, AuthorKind::Agent);
     assert!(
-        text.starts_with("**Plan**") && text.contains("1. Add a line to HELLO.md"),
+        text.starts_with("Plan, waiting for approval:")
+            && text.contains("1. Add a line to HELLO.md"),
         "{text}"
     );
     assert!(

@@ -40,6 +40,8 @@ pub async fn set_feedback_open(open: bool) -> Result<(), AppError> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunnerState {
     pub paused: bool,
+    /// New issues plan first unless they say otherwise.
+    pub plan_first: bool,
     pub runners: Vec<crate::domain::RunnerInfo>,
     pub runs: Vec<crate::domain::RunRow>,
     pub spend: crate::domain::Spend,
@@ -57,6 +59,7 @@ pub async fn runner_overview() -> Result<RunnerState, AppError> {
     let now = crate::store::now_ms();
     Ok(RunnerState {
         paused: store.switch(Switch::RunnerPaused).await?,
+        plan_first: store.switch(Switch::PlanFirst).await?,
         runners: store.list_runners(now - RUNNERS_SHOWN_FOR_MS).await?,
         runs: store.recent_runs(30).await?,
         spend: store.spend().await?,
@@ -97,6 +100,17 @@ pub async fn set_runner_paused(
         store.request_cancel_all(&admin).await?;
     }
     Ok(())
+}
+
+/// The board's default for new issues: the agent plans first (read-only) and works once a
+/// person approves the plan.
+#[server(endpoint = "set_plan_first", output = crate::api::codec::JsonText)]
+pub async fn set_plan_first(on: bool) -> Result<(), AppError> {
+    let admin = current_admin().await?;
+    store()?
+        .set_switch(&admin, Switch::PlanFirst, on)
+        .await
+        .map_err(with_status)
 }
 
 /// Stops the agent working on an issue; the issue goes to `blocked` saying who cancelled.

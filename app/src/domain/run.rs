@@ -103,6 +103,9 @@ impl RunKind {
     }
 }
 
+/// How the comment holding a plan run's plan starts.
+pub const PLAN_HEADING: &str = "Plan, waiting for approval:";
+
 /// Where a plan-first issue's plan stands.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,8 @@ use super::live::use_live_refresh;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{
-    runner_overview, CancelRun, RetryIssue, RunnerState, SetRunnerPaused, SetSpendCaps,
+    runner_overview, CancelRun, RetryIssue, RunnerState, SetPlanFirst, SetRunnerPaused,
+    SetSpendCaps,
 };
 use crate::domain::{dollars, format_time, Spend, Status};
 use leptos::form::ActionForm;
@@ -21,6 +22,7 @@ pub fn AdminRunnerPage() -> impl IntoView {
     let cancel = ServerAction::<CancelRun>::new();
     let retry = ServerAction::<RetryIssue>::new();
     let caps = ServerAction::<SetSpendCaps>::new();
+    let plan = ServerAction::<SetPlanFirst>::new();
     let refresh = RwSignal::new(0u64);
     use_live_refresh(refresh);
     #[cfg(feature = "hydrate")]
@@ -38,6 +40,7 @@ pub fn AdminRunnerPage() -> impl IntoView {
                 cancel.version().get(),
                 retry.version().get(),
                 caps.version().get(),
+                plan.version().get(),
             )
         },
         |_| runner_overview(),
@@ -57,10 +60,11 @@ pub fn AdminRunnerPage() -> impl IntoView {
                 {action_error(cancel.value())}
                 {action_error(retry.value())}
                 {action_error(caps.value())}
+                {action_error(plan.value())}
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match overview.await {
-                            Ok(o) => view! { <Overview o pause cancel retry caps /> }.into_any(),
+                            Ok(o) => view! { <Overview o pause cancel retry caps plan /> }.into_any(),
                             Err(err) => error_note(&err),
                         }
                     })}
@@ -86,8 +90,10 @@ fn Overview(
     cancel: ServerAction<CancelRun>,
     retry: ServerAction<RetryIssue>,
     caps: ServerAction<SetSpendCaps>,
+    plan: ServerAction<SetPlanFirst>,
 ) -> impl IntoView {
     let now = o.now;
+    let plan_first = o.plan_first;
     let spend = o.spend.clone();
     let no_runners = o.runners.is_empty();
     let runners = o
@@ -146,6 +152,7 @@ fn Overview(
                     <td>{row.run.attempt}</td>
                     <td>
                         {row.run.outcome.clone().unwrap_or_else(|| "running".into()).replace('_', " ")}
+                        <span class="run-kind">{format!(" ({})", row.run.kind.label())}</span>
                         {row.run.agent.clone().map(|agent| {
                             let by = match &row.run.model {
                                 Some(model) => format!("{agent} · {model}"),
@@ -187,6 +194,21 @@ fn Overview(
                     <button type="submit" class="secondary">"Pause and cancel current runs"</button>
                 </ActionForm>
             })}
+        </section>
+        <section class="plan-first-default">
+            <p class="plan-first-state" data-plan-first=plan_first.to_string()>
+                {if plan_first {
+                    "New issues plan first: the agent's first run only plans, and it works once a person approves the plan."
+                } else {
+                    "New issues go straight to work (an issue can still ask to plan first)."
+                }}
+            </p>
+            <ActionForm action=plan attr:class="inline">
+                <input type="hidden" name="on" value=(!plan_first).to_string() />
+                <button type="submit" class="secondary">
+                    {if plan_first { "Let new issues go straight to work" } else { "Make new issues plan first" }}
+                </button>
+            </ActionForm>
         </section>
         <Spending spend caps />
         <h2>"Runners"</h2>

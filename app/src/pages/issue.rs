@@ -240,7 +240,10 @@ fn IssueBody(
                         .iter()
                         .rev()
                         .find(|c| c.author_kind == AuthorKind::Agent)
-                        .map(|c| c.body.clone());
+                        .map(|c| {
+                            let body = c.body.strip_prefix(crate::domain::PLAN_HEADING);
+                            body.unwrap_or(&c.body).trim().to_string()
+                        });
                     view! { <PlanReview id version=issue.version plan review /> }
                 })}
             <dl class="facts">
@@ -388,6 +391,23 @@ fn IssueBody(
     }
 }
 
+/// Why a move happened, from its event's data: " (plan approved)", " (a checks fix run)".
+fn move_why(data: &str) -> String {
+    let Ok(data) = serde_json::from_str::<serde_json::Value>(data) else {
+        return String::new();
+    };
+    if let Some(kind) = data["run_kind"]
+        .as_str()
+        .and_then(crate::domain::RunKind::parse)
+    {
+        return format!(" (a {} run)", kind.label());
+    }
+    data["reason"]
+        .as_str()
+        .map(|reason| format!(" ({reason})"))
+        .unwrap_or_default()
+}
+
 /// `human` / `agent` / `system`, for CSS classes.
 fn serde_plain<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value)
@@ -498,7 +518,9 @@ fn History(events: Vec<Event>) -> impl IntoView {
         .rev()
         .map(|e| {
             let what = match (e.kind.as_str(), e.from_status, e.to_status) {
-                ("moved", Some(from), Some(to)) => format!("moved it from {} to {}", from.label(), to.label()),
+                ("moved", Some(from), Some(to)) => {
+                    format!("moved it from {} to {}{}", from.label(), to.label(), move_why(&e.data))
+                }
                 ("created", _, Some(to)) => format!("filed it in {}", to.label()),
                 ("reordered", ..) => "reordered it".to_string(),
                 ("commented", ..) => "commented".to_string(),

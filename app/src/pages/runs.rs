@@ -15,6 +15,11 @@ pub fn Runs(runs: Vec<Run>) -> impl IntoView {
         .map(|run| {
             let outcome = run.outcome.clone().unwrap_or_else(|| "running".into());
             let mut facts = vec![format!("started {}", format_time(run.started_at))];
+            match run.resumed {
+                Some(true) => facts.push("resumed its session".into()),
+                Some(false) => facts.push("started afresh".into()),
+                None => {}
+            }
             if let Some(ms) = run.duration_ms {
                 facts.push(format!("{:.0} s", ms as f64 / 1000.0));
             }
@@ -36,6 +41,8 @@ pub fn Runs(runs: Vec<Run>) -> impl IntoView {
             view! {
                 <li class=format!("run run-{outcome}") data-run=run.id>
                     <strong>{format!("Run {}", run.attempt)}</strong>
+                    " · "
+                    <span class=format!("run-kind run-kind-{}", run.kind.as_str())>{run.kind.label()}</span>
                     " · "
                     <span class="run-outcome">{outcome.replace('_', " ")}</span>
                     " · "

@@ -305,19 +305,19 @@ impl Store {
         let Some((issue_id,)) = claimed else {
             return Ok(None);
         };
+        // The run's kind is decided here, from the issue as claimed, so it shows at once.
+        let claimed = fetch_issue(&mut tx, issue_id).await?;
+        let (kind, _) = next_run(claimed.plan_first, claimed.plan_state, claimed.next_run);
         super::EventRecord {
             issue_id,
             actor: &actor,
             kind: "moved",
             from: Some(Status::Ready),
             to: Some(Status::InProgress),
-            data: serde_json::json!({ "claimed_by": runner_id }),
+            data: serde_json::json!({ "claimed_by": runner_id, "run_kind": kind.as_str() }),
         }
         .write(&mut tx, now)
         .await?;
-        // The run's kind is decided here, from the issue as claimed, so it shows at once.
-        let claimed = fetch_issue(&mut tx, issue_id).await?;
-        let (kind, _) = next_run(claimed.plan_first, claimed.plan_state, claimed.next_run);
         let insert_run = format!(
             "INSERT INTO runs (issue_id, runner_id, attempt, started_at, kind)
              VALUES ($1, $2, (SELECT COUNT(*) + 1 FROM runs WHERE issue_id = $1), $3, $4)

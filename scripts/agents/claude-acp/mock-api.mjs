@@ -13,14 +13,27 @@
 // and, to see more permission requests: MOCK:readout (Read /etc/hostname, outside the working
 // directory), MOCK:fetch (WebFetch https://example.com) and MOCK:edit (Read README.md, then Edit
 // it: the CLI refuses to edit a file it has not read), each then summarized.
+// Two scenarios span two runs of one issue (each "turn" counts the model's answers since the
+// runner's newest prompt, the one with `<<<ISSUE` or `<<<NEW COMMENTS` in it):
+//   MOCK:question   answer "BLOCKED: Which colour should the greeting be?"; once the newest
+//                   prompt holds the answer (a comment with "Navy"), Write GREETING.md saying
+//                   what it remembers of the earlier turns, then summarize ("I remember: …")
+//   MOCK:plan       call ExitPlanMode with a plan (a text plan if it is not offered); once told
+//                   "plan was approved", Write PLANNED.md, then summarize
+// With a RECORD_FILE, each of their requests is recorded there as one JSON line: the scenario,
+// the turn, the tools offered, the roles of the messages, and whether the request holds the
+// earlier turns of the session (an issue prompt and the model's earlier answer).
 // Every answer carries Anthropic-style usage (input/output/cache tokens), so the CLI can count
 // tokens and cost. Side requests (titles, token counts, model lists, anything else) get small
 // valid answers. MOCK_LOG=1 logs each request on stderr.
-// Usage: node mock-api.mjs PORT   (0: a free port; prints `listening on 127.0.0.1:PORT` first)
+// Usage: node mock-api.mjs PORT [RECORD_FILE]   (PORT 0: a free port; prints
+// `listening on 127.0.0.1:PORT` first)
 import http from 'node:http';
+import { appendFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 
 const port = Number(process.argv[2] ?? 8766);
+const recordFile = process.argv[3];
 const log = process.env.MOCK_LOG ? (...a) => console.error('[mock]', ...a) : () => {};
 const id = (prefix) => `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
 const USAGE_IN = { input_tokens: 1200, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 };
@@ -42,17 +55,62 @@ function cwdOf(req) {
 }
 
 const toolUse = (name, input) => ({ type: 'tool_use', id: id('toolu'), name, input });
+const flat = (message) => (typeof message?.content === 'string' ? message.content : JSON.stringify(message?.content ?? ''));
+
+// Where the session stands: the runner's newest prompt, the model's answers since it, and
+// whether the messages before it hold the earlier turns (an issue prompt, and an answer of the
+// model's that `earlier` matches).
+function session(req, earlier) {
+  const messages = req.messages ?? [];
+  let ask = -1;
+  messages.forEach((m, i) => {
+    if (m.role === 'user' && /<<<(ISSUE|NEW COMMENTS)/.test(flat(m))) ask = i;
+  });
+  const before = messages.slice(0, Math.max(ask, 0));
+  const turn = messages.slice(ask + 1).filter((m) => m.role === 'assistant').length;
+  const issuePrompt = before.some((m) => m.role === 'user' && flat(m).includes('<<<ISSUE'));
+  const earlierTurns = issuePrompt && before.some((m) => m.role === 'assistant' && earlier.test(flat(m)));
+  return { ask: flat(messages[ask]), turn, earlierTurns };
+}
+
+function record(entry) {
+  if (recordFile) appendFileSync(recordFile, `${JSON.stringify(entry)}\n`);
+}
+
+const PLAN = '1. Add PLANNED.md with one line.\n2. Nothing else changes.';
 
 // The content blocks of the answer, or a {status, body} for an error.
 function reply(req) {
   const tools = new Set((req.tools ?? []).map((t) => t?.name));
-  if (!tools.has('Write')) return { blocks: [{ type: 'text', text: 'Greeting file' }] }; // a side request (title, summary)
+  if (!tools.has('Write') && !tools.has('Read')) return { blocks: [{ type: 'text', text: 'Greeting file' }] }; // a side request (title, summary)
   const text = userText(req);
   const scenario = /MOCK:(\w+)/.exec(text)?.[1] ?? 'default';
   const last = req.messages?.at(-1)?.content;
   const answered = Array.isArray(last) && last.some((b) => b?.type === 'tool_result');
   const cwd = cwdOf(req);
+  const base = { scenario, tools: [...tools].sort(), roles: (req.messages ?? []).map((m) => m.role[0]).join('') };
   switch (scenario) {
+    case 'question': {
+      const s = session(req, /BLOCKED: Which colour/);
+      const answered = s.ask.includes('Navy');
+      record({ ...base, turn: s.turn, answered, earlierTurns: s.earlierTurns, resumedPrompt: s.ask.includes('<<<NEW COMMENTS') });
+      if (!answered) return { blocks: [{ type: 'text', text: 'BLOCKED: Which colour should the greeting be?' }] };
+      const memory = s.earlierTurns ? 'I remember: you asked me "Which colour should the greeting be?"' : 'I remember nothing of an earlier turn';
+      if (s.turn === 0) return { blocks: [toolUse('Write', { file_path: `${cwd}/GREETING.md`, content: `Hello, in navy.\n${memory}\n` })] };
+      return { blocks: [{ type: 'text', text: `Wrote GREETING.md in navy. ${memory}.` }] };
+    }
+    case 'plan': {
+      const s = session(req, /ExitPlanMode|Add PLANNED\.md/);
+      const approved = s.ask.includes('plan was approved');
+      record({ ...base, turn: s.turn, approved, earlierTurns: s.earlierTurns, resumedPrompt: s.ask.includes('<<<NEW COMMENTS'), results: answered ? JSON.stringify(last).slice(0, 300) : undefined });
+      if (approved) {
+        if (s.turn === 0) return { blocks: [toolUse('Write', { file_path: `${cwd}/PLANNED.md`, content: 'Done as planned.\n' })] };
+        return { blocks: [{ type: 'text', text: `Carried out the plan: added PLANNED.md.${s.earlierTurns ? ' I remember the plan I wrote.' : ''}` }] };
+      }
+      if (s.turn === 0 && tools.has('ExitPlanMode')) return { blocks: [toolUse('ExitPlanMode', { plan: PLAN })] };
+      if (s.turn === 0) return { blocks: [{ type: 'text', text: PLAN }] };
+      return { blocks: [{ type: 'text', text: 'The plan is above; it waits for approval.' }] };
+    }
     case 'blocked':
       return { blocks: [{ type: 'text', text: 'BLOCKED: Which file should the greeting go in?' }] };
     case 'apierror':

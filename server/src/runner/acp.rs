@@ -614,15 +614,39 @@ fn permission(
         .as_ref()
         .and_then(|input| input.get("plan"))
         .and_then(|plan| plan.as_str());
-    if let (true, Some(plan)) = (rules.read_only, handed_plan) {
-        let _ = log.send("● the agent handed over its plan\n".into());
-        lock(progress).plan = Some(cut(plan.to_string(), RESULT_MAX_CHARS));
-    }
-    let verdict = match handed_plan {
-        Some(_) if rules.read_only => Answer::Refuse("a plan run stays read-only".into()),
-        _ => policy::answer(&ask, rules.worktree, rules.protected, rules.read_only),
+    // Declining it is no refusal to tell the reviewer about: the plan is what was asked for.
+    let chosen = match handed_plan {
+        Some(plan) if rules.read_only => {
+            let _ = log.send("● the agent handed over its plan\n".into());
+            lock(progress).plan = Some(cut(plan.to_string(), RESULT_MAX_CHARS));
+            pick(&[
+                PermissionOptionKind::RejectOnce,
+                PermissionOptionKind::RejectAlways,
+            ])
+        }
+        _ => decide(&ask, rules, &title, &kind_name, progress, log, pick),
     };
-    let chosen = match verdict {
+    let outcome = match chosen {
+        Some(id) => RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(id)),
+        // No option to say it with: the request is cancelled, which refuses it too.
+        None => RequestPermissionOutcome::Cancelled,
+    };
+    RequestPermissionResponse::new(outcome)
+}
+
+/// The runner's rules on one request: the option to pick, the refusal logged and kept.
+fn decide(
+    ask: &policy::Ask,
+    rules: &Rules<'_>,
+    title: &str,
+    kind_name: &str,
+    progress: &Mutex<Progress>,
+    log: &UnboundedSender<String>,
+    pick: impl Fn(
+        &[PermissionOptionKind],
+    ) -> Option<agent_client_protocol::v1::schema::PermissionOptionId>,
+) -> Option<agent_client_protocol::v1::schema::PermissionOptionId> {
+    match policy::answer(ask, rules.worktree, rules.protected, rules.read_only) {
         Answer::Allow => pick(&[
             PermissionOptionKind::AllowOnce,
             PermissionOptionKind::AllowAlways,
@@ -638,13 +662,7 @@ fn permission(
                 PermissionOptionKind::RejectAlways,
             ])
         }
-    };
-    let outcome = match chosen {
-        Some(id) => RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(id)),
-        // No option to say it with: the request is cancelled, which refuses it too.
-        None => RequestPermissionOutcome::Cancelled,
-    };
-    RequestPermissionResponse::new(outcome)
+    }
 }
 
 /// The session's end as a report in the common terms (`AgentResult`).

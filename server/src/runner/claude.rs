@@ -25,7 +25,7 @@ pub async fn run(
     let mut command = super::agent::command(agent, job);
     // A plan run: Claude Code's own plan mode, and no tool that writes.
     let (mode, no_writes): (&str, &[&str]) = if job.read_only {
-        ("plan", &["Edit", "Write", "MultiEdit", "NotebookEdit"])
+        ("plan", &["Edit", "Write", "NotebookEdit"])
     } else {
         ("acceptEdits", &[])
     };
@@ -151,6 +151,8 @@ fn resumed(id: &str, report: &AgentReport) -> Resume {
 }
 
 /// The plan a plan run handed over with Claude Code's `ExitPlanMode` tool (its input `plan`).
+/// Claude Code 2.1.197 offers no such tool with `-p` (the plan is then its final text); kept
+/// for the versions and settings that do.
 fn plan_written(line: &str) -> Option<String> {
     if !line.contains("ExitPlanMode") {
         return None;

@@ -25,7 +25,9 @@ use crate::agents::AgentSpec;
 use crate::config::RunnerArgs;
 use agent::{AgentJob, AgentReport, Installed, Resume};
 use anyhow::{anyhow, Context};
-use app::domain::{next_run, AuthorKind, Issue, PullRequest, Run, RunKind, RunOutcome, Status};
+use app::domain::{
+    next_run, AuthorKind, Issue, PullRequest, Run, RunKind, RunOutcome, Status, PLAN_HEADING,
+};
 use app::error::AppError;
 use app::store::{AgentChoice, ForgeItem, RunFinish, Store, Switch};
 use git::{Repo, Worktree};
@@ -33,9 +35,6 @@ use outcome::{ChangeSize, Verdict};
 use sandbox::{Sandbox, SandboxSettings};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-
-/// How often a runner with push on reads the pull requests of issues in review.
-const PR_FOLLOW_EVERY: Duration = Duration::from_secs(60);
 
 /// Cap on an issue's kept agent sessions (per agent session directory).
 const SESSIONS_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -73,6 +72,8 @@ pub struct Runner {
     max_change_bytes: u64,
     /// Rounds of failing checks sent back to the agent (AUTOPILOT_CI_FIX_ATTEMPTS).
     ci_fix_attempts: u32,
+    /// How often pull requests are read (AUTOPILOT_PR_POLL_SECONDS).
+    pr_follow_every: Duration,
     /// The name slots are numbered after, and how many this process runs.
     base_id: String,
     host: String,
@@ -299,6 +300,7 @@ impl Runner {
             max_changed_files: args.max_changed_files as usize,
             max_change_bytes: u64::from(args.max_change_mib) * 1024 * 1024,
             ci_fix_attempts: args.ci_fix_attempts,
+            pr_follow_every: Duration::from_secs(args.pr_poll_seconds),
             base_id,
             host,
             slots,
@@ -348,11 +350,12 @@ impl Runner {
         // Any change to the board (made by this process or, on PostgreSQL, by another one)
         // wakes an idle runner at once; the poll is the safety net.
         let mut changes = self.store.subscribe();
-        // Pull requests are read once a minute (a call to GitHub each), not every poll.
+        // Pull requests are read every AUTOPILOT_PR_POLL_SECONDS (calls to GitHub each), not
+        // every poll.
         let mut followed_at: Option<std::time::Instant> = None;
         while !*shutdown.borrow() {
             if self.follows_pull_requests
-                && followed_at.is_none_or(|at| at.elapsed() >= PR_FOLLOW_EVERY)
+                && followed_at.is_none_or(|at| at.elapsed() >= self.pr_follow_every)
             {
                 followed_at = Some(std::time::Instant::now());
                 if let Err(err) = self.follow_pull_requests().await {
@@ -772,10 +775,7 @@ impl Runner {
                 ..RunFinish::new(outcome, to)
             },
             Verdict::Plan { plan } => RunFinish {
-                comment: Some((
-                    AuthorKind::Agent,
-                    format!("**Plan**, waiting for approval:\n\n{plan}"),
-                )),
+                comment: Some((AuthorKind::Agent, format!("{PLAN_HEADING}\n\n{plan}"))),
                 ..RunFinish::new(RunOutcome::Planned, Status::InReview)
             },
             Verdict::Commit { summary } => {

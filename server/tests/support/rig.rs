@@ -109,6 +109,7 @@ impl Rig {
             max_changed_files: 500,
             max_change_mib: 20,
             ci_fix_attempts: 2,
+            pr_poll_seconds: 60,
             server_paths: Vec::new(),
         }
     }

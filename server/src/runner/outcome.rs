@@ -135,11 +135,19 @@ fn finished_answer(
     let answer = result.result.clone().unwrap_or_default();
     let answer = answer.trim();
     if let Some(question) = answer.strip_prefix("BLOCKED:") {
-        return Err(blocked(
-            RunOutcome::Blocked,
-            Agent,
-            question.trim().to_string(),
-        ));
+        let question = question.trim();
+        if question.is_empty() {
+            // No question to show or answer: say so; a person's comment sends it back.
+            return Err(blocked(
+                RunOutcome::Blocked,
+                System,
+                "The agent stopped to ask something but wrote no question (it answered only \
+                 `BLOCKED:`). Say in a comment what it should do; that sends the issue back to \
+                 ready."
+                    .into(),
+            ));
+        }
+        return Err(blocked(RunOutcome::Blocked, Agent, question.to_string()));
     }
     Ok((answer.to_string(), result))
 }
@@ -380,6 +388,22 @@ mod tests {
         match v {
             Verdict::Stop { outcome, to, .. } => Some((*outcome, *to)),
             Verdict::Commit { .. } | Verdict::Plan { .. } => None,
+        }
+    }
+
+    #[test]
+    fn a_question_with_no_text_is_said_so_not_asked() {
+        let none: Vec<String> = vec![];
+        for answer in ["BLOCKED:", "BLOCKED:   \n  "] {
+            let Verdict::Stop {
+                outcome, comment, ..
+            } = decide(&finished(answer), 60, &none, false, &protected(), &small())
+            else {
+                panic!("blocked");
+            };
+            assert_eq!(outcome, RunOutcome::Blocked);
+            assert_eq!(comment.0, AuthorKind::System, "no empty question on the card");
+            assert!(comment.1.contains("wrote no question"));
         }
     }
 

@@ -701,21 +701,17 @@ struct ReviewJson {
 }
 
 #[derive(Deserialize)]
-struct LineCommentJson {
+/// A comment on a line of the change, or in the conversation (which has no path or line).
+struct CommentJson {
     id: u64,
     user: Option<UserJson>,
     body: Option<String>,
+    #[serde(default)]
     path: Option<String>,
+    #[serde(default)]
     line: Option<i64>,
+    #[serde(default)]
     original_line: Option<i64>,
-    created_at: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct IssueCommentJson {
-    id: u64,
-    user: Option<UserJson>,
-    body: Option<String>,
     created_at: Option<String>,
 }
 
@@ -781,8 +777,25 @@ fn parse_line_comments(
     json: &str,
     runner_login: Option<&str>,
 ) -> anyhow::Result<Vec<ForgeComment>> {
-    let comments: Vec<LineCommentJson> =
-        serde_json::from_str(json).context("gh api did not print a list of line comments")?;
+    parse_comments(json, runner_login, "line")
+}
+
+/// `gh api repos/<o>/<r>/issues/<N>/comments` → the pull request's conversation.
+fn parse_conversation_comments(
+    json: &str,
+    runner_login: Option<&str>,
+) -> anyhow::Result<Vec<ForgeComment>> {
+    parse_comments(json, runner_login, "comment")
+}
+
+/// Comments of one kind (`line`, `comment`: their keys' middle part), people's only.
+fn parse_comments(
+    json: &str,
+    runner_login: Option<&str>,
+    kind: &str,
+) -> anyhow::Result<Vec<ForgeComment>> {
+    let comments: Vec<CommentJson> = serde_json::from_str(json)
+        .with_context(|| format!("gh api did not print a list of {kind} comments"))?;
     Ok(comments
         .into_iter()
         .filter_map(|c| {
@@ -797,38 +810,10 @@ fn parse_line_comments(
                 .map(|p| one_line(p, PATH_CHARS))
                 .filter(|p| !p.is_empty());
             Some(ForgeComment {
-                key: format!("github:line:{}", c.id),
+                key: format!("github:{kind}:{}", c.id),
                 author,
                 path,
                 line: c.line.or(c.original_line),
-                body,
-                requests_changes: false,
-                created_at: one_line(c.created_at.as_deref().unwrap_or_default(), 40),
-            })
-        })
-        .collect())
-}
-
-/// `gh api repos/<o>/<r>/issues/<N>/comments` → the pull request's conversation.
-fn parse_conversation_comments(
-    json: &str,
-    runner_login: Option<&str>,
-) -> anyhow::Result<Vec<ForgeComment>> {
-    let comments: Vec<IssueCommentJson> =
-        serde_json::from_str(json).context("gh api did not print a list of comments")?;
-    Ok(comments
-        .into_iter()
-        .filter_map(|c| {
-            let author = person(c.user.as_ref(), runner_login)?;
-            let body = comment_body(c.body.as_deref());
-            if body.is_empty() {
-                return None;
-            }
-            Some(ForgeComment {
-                key: format!("github:comment:{}", c.id),
-                author,
-                path: None,
-                line: None,
                 body,
                 requests_changes: false,
                 created_at: one_line(c.created_at.as_deref().unwrap_or_default(), 40),

@@ -402,7 +402,11 @@ mod tests {
                 panic!("blocked");
             };
             assert_eq!(outcome, RunOutcome::Blocked);
-            assert_eq!(comment.0, AuthorKind::System, "no empty question on the card");
+            assert_eq!(
+                comment.0,
+                AuthorKind::System,
+                "no empty question on the card"
+            );
             assert!(comment.1.contains("wrote no question"));
         }
     }

@@ -44,6 +44,9 @@ echo "== the API contract (Schemathesis, both engines)"
 cargo build -p server --features app/ssr --bin autopilot --example api_contract
 timeout 20m target/debug/examples/api_contract both target/debug/autopilot
 
+echo "== the MCP server with the official Python SDK's client"
+scripts/mcp-check.sh
+
 echo "== end-to-end tests (Chromium)"
 cargo leptos build --split
 (cd end2end && npx playwright test)

@@ -719,8 +719,16 @@ pub fn origin_of(url: &str) -> Option<String> {
 /// line for log shippers.
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    // The MCP SDK logs a warning for every error it answers: any token holder could fill the
+    // log with them. Only errors, unless RUST_LOG says otherwise for it.
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    if !asked.contains("rmcp") {
+        if let Ok(quiet) = "rmcp=error".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -39,6 +39,8 @@ enum Access {
     AdminPage,
     /// A page anyone can open (login, first-run set-up).
     PublicPage,
+    /// A bearer token only (the MCP server): a session cookie gets 401.
+    TokenOnly,
 }
 
 use Access::*;
@@ -55,6 +57,8 @@ type Payload = Option<(&'static str, &'static str)>;
 /// (method, path as registered, access, payload)
 const MATRIX: &[(&str, &str, Access, Payload)] = &[
     ("GET", "/healthz", Public, None),
+    ("POST", "/mcp", TokenOnly, Some((JSON, "{}"))),
+    ("GET", "/api/openapi.json", Public, None),
     // With the default AUTOPILOT_METRICS=admin.
     ("GET", "/metrics", Admin, None),
     ("GET", "/autopilot", Public, None),
@@ -302,9 +306,11 @@ fn routes_in_source() -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     for entry in std::fs::read_dir(dir).expect("routes dir") {
         let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for (i, _) in source.match_indices(".route(") {
-            let rest = source[i + ".route(".len()..].trim_start();
-            if let Some(literal) = rest.strip_prefix('"') {
+        // Every route is registered from its `#[utoipa::path(…, path = "…", …)]`.
+        for (i, _) in source.match_indices("#[utoipa::path(") {
+            let attribute = &source[i..];
+            if let Some(at) = attribute.find("path = \"") {
+                let literal = &attribute[at + "path = \"".len()..];
                 paths.insert(literal[..literal.find('"').unwrap()].to_string());
             }
         }
@@ -405,6 +411,8 @@ async fn every_caller_gets_what_the_matrix_says() {
             let is_admin = who.starts_with("admin") || who == &"foreign site";
             let safe = method == "GET";
             let expected_ok = match (access, caller) {
+                (TokenOnly, Caller::Bearer(_)) => ok(&reply),
+                (TokenOnly, _) => reply.status == StatusCode::UNAUTHORIZED,
                 (Public | PublicPage, _) => ok(&reply),
                 (_, Caller::ForeignSession(_)) if !safe => reply.status == StatusCode::FORBIDDEN,
                 (SameSite | Embeddable, _) => ok(&reply),
@@ -492,6 +500,7 @@ fn token_needs(method: &str, path: &str, access: Access) -> Option<&'static [&'s
         .map(|row| row.2);
     match access {
         Admin => Some(&["admin"]),
+        TokenOnly => Some(&["mcp"]),
         // No scope is enough: a token never manages tokens or sessions.
         Account => Some(&["a session"]),
         Member if method == "GET" => Some(listed.unwrap_or(&["read"])),

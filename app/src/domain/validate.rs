@@ -486,6 +486,24 @@ impl Feedback {
     }
 }
 
+/// Reads an optional version number, taking a whole number written as a float (`78.0`): JSON
+/// Schema's `integer` counts it as one, so a client may send it. A fraction is refused.
+pub fn whole_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let value: Option<serde_json::Number> = Deserialize::deserialize(d)?;
+    let Some(number) = value else {
+        return Ok(None);
+    };
+    if let Some(n) = number.as_i64() {
+        return Ok(Some(n));
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "version: {number} is not a whole number"
+        ))),
+    }
+}
+
 /// The first `max` characters of `text`, ending in "…" when something was cut.
 pub fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -554,6 +572,22 @@ mod schemas {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_may_be_a_whole_float_but_not_a_fraction() {
+        #[derive(Deserialize)]
+        struct V {
+            #[serde(default, deserialize_with = "super::whole_version")]
+            version: Option<i64>,
+        }
+        let read = |json: &str| serde_json::from_str::<V>(json).map(|v| v.version);
+        assert_eq!(read(r#"{"version": 7}"#).unwrap(), Some(7));
+        assert_eq!(read(r#"{"version": 78.0}"#).unwrap(), Some(78));
+        assert_eq!(read(r#"{"version": null}"#).unwrap(), None);
+        assert_eq!(read("{}").unwrap(), None);
+        assert!(read(r#"{"version": 7.5}"#).is_err());
+        assert!(read(r#"{"version": "7"}"#).is_err());
+    }
 
     #[test]
     fn a_model_must_be_an_allowed_one() {

@@ -296,6 +296,7 @@ async fn update(
 #[serde(deny_unknown_fields)]
 struct StatusChange {
     status: Status,
+    #[serde(default, deserialize_with = "app::domain::whole_version")]
     version: Option<i64>,
 }
 
@@ -394,6 +395,7 @@ async fn answer(
 #[serde(deny_unknown_fields)]
 struct PlanApproval {
     /// The version as the caller saw it; a stale one is a 409.
+    #[serde(default, deserialize_with = "app::domain::whole_version")]
     version: Option<i64>,
 }
 
@@ -423,6 +425,7 @@ struct ChangeRequest {
     )]
     body: String,
     /// The version as the caller saw it; a stale one is a 409.
+    #[serde(default, deserialize_with = "app::domain::whole_version")]
     version: Option<i64>,
 }
 

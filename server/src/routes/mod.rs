@@ -15,6 +15,7 @@ mod headers;
 mod invite;
 mod issues;
 pub mod live;
+mod mcp;
 pub mod metrics;
 mod oidc;
 pub mod openapi;
@@ -133,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(old_board_address))
         .routes(routes!(openapi::spec))
         .merge(feedback::router(&state.feedback_origins))
+        .merge(mcp::router(&state))
         .merge(protected)
         .split_for_parts();
     let spec = openapi::with_choices(openapi::finish(spec), &state.models.0, &state.agents.0);

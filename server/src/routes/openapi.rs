@@ -44,6 +44,7 @@ const DOCS_PATH: &str = "/api/docs";
         (name = "feedback", description = "The public widget's route and scripts"),
         (name = "sign-in", description = "The board's sign-in and first-run forms"),
         (name = "service", description = "Health, metrics and this contract"),
+        (name = "mcp", description = "The board as a Model Context Protocol server, for coding agents"),
     )
 )]
 struct ApiDoc;

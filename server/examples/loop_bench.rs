@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 #[path = "../../app/tests/support/engines.rs"]
 #[allow(unused_macros)]
 mod engines;
+mod support;
 
 const REPEAT: usize = 50;
 
@@ -51,28 +52,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 async fn bench(store: &Store, n: usize) -> anyhow::Result<()> {
     let person = Actor::new(Role::Admin, "Bench");
     let seeding = Instant::now();
-    for i in 0..n {
-        let walk: &[Status] = match i % 10 {
-            0 => &[],
-            1 => &[Status::Ready],
-            _ => &[
-                Status::Ready,
-                Status::InProgress,
-                Status::InReview,
-                Status::Done,
-            ],
-        };
-        let new = NewIssue {
-            title: format!("Issue number {i} with a realistic title of some length"),
-            body: "Some body text. ".repeat(20),
-            human_only: true,
-            ..Default::default()
-        };
-        let issue = store.create_issue(&person, new).await?;
-        for &to in walk {
-            store.move_issue(&person, issue.id, to, None).await?;
-        }
-    }
+    support::seed(store, 0, n).await?;
     println!("seeded in {:.1} s", seeding.elapsed().as_secs_f64());
 
     // The agent's issues: REPEAT of them, each taken once around the loop.

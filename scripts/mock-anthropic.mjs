@@ -15,6 +15,11 @@
 //                     offers no ExitPlanMode); once told "plan was approved", writes PLANNED.md
 //   PLAN-WRITE-CHECK  calls Write (SNEAKY.md) whatever the mode, then answers with a plan
 //   PLAN-BASH-CHECK   runs Bash `echo x > BASHED.txt`, then answers with a plan
+//   MCP-FILE-CHECK    (a plain `claude -p` prompt, no runner) calls the board's MCP tool
+//                     mcp__autopilot__create_issue {title: "Filed by Claude through MCP", kind:
+//                     bug}; after the tool result, answers `Filed issue #N through MCP.` with the
+//                     id the result holds (or says what came back instead); records the MCP
+//                     tools offered (`mcpTools`) and the result text (used by mcp-claude-check.sh)
 // Every model request (side requests aside) is recorded as one JSON line in RECORD_FILE, when
 // given: the scenario, the turn, the tools offered, the roles of the messages, and whether the
 // request holds the earlier turns of the session (the issue prompt and the model's earlier
@@ -111,6 +116,22 @@ function sneaky(req, base, call, file) {
   return [{ type: 'text', text: `1. Add ${file}.\n2. Nothing else.` }];
 }
 
+// The board's MCP server, through the CLI: file a bug, then quote the id the tool gave back.
+function mcpFile(req, base, answered, tools) {
+  const mcpTools = [...tools].filter((name) => name?.startsWith('mcp__')).sort();
+  const results = answered ? toolResults(req) : '';
+  record({ ...base, scenario: 'mcp-file', mcpTools, answered, results: results.slice(0, 4000) });
+  if (!answered) {
+    return [
+      { type: 'text', text: 'Filing the bug on the board.' },
+      toolUse('mcp__autopilot__create_issue', { title: 'Filed by Claude through MCP', kind: 'bug' }),
+    ];
+  }
+  const issue = /\\?"id\\?"\s*:\s*(\d+)/.exec(results)?.[1];
+  if (issue) return [{ type: 'text', text: `Filed issue #${issue} through MCP.` }];
+  return [{ type: 'text', text: `No issue id came back: ${results.slice(0, 500)}` }];
+}
+
 function reply(req) {
   const text = JSON.stringify(req);
   const cwd = /Primary working directory: (\/[^\\\s"]+)/.exec(text)?.[1] ?? '/nonexistent';
@@ -120,6 +141,7 @@ function reply(req) {
   // A side request (a title, a summary): no tools to work with. (A plan run offers no Write.)
   if (!tools.has('Write') && !tools.has('Read')) return [{ type: 'text', text: 'Greeting file' }];
   const base = { tools: [...tools].sort(), roles: (req.messages ?? []).map((m) => m.role[0]).join('') };
+  if (text.includes('MCP-FILE-CHECK')) return mcpFile(req, { ...base }, answered, tools);
   if (text.includes('INJECTION-CHECK')) return injected(text, cwd, req);
   if (text.includes('QUESTION-CHECK')) return question(req, cwd, { scenario: 'question', ...base });
   if (text.includes('PLAN-WRITE-CHECK')) {

@@ -54,5 +54,8 @@ cargo leptos build --split
 echo "== the runner with the real Claude Code CLI (against a local stand-in for the API)"
 scripts/real-cli-check.sh
 
+echo "== the MCP server through the real Claude Code CLI (against the same stand-in)"
+scripts/mcp-claude-check.sh
+
 echo "== the runner with real ACP agents: Gemini CLI, Claude Code's and Codex's adapters (stand-ins)"
 scripts/real-agent-check.sh

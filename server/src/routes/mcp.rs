@@ -47,6 +47,9 @@ const MAX_REQUEST_BYTES: usize = 256 * 1024;
 /// Most issues one list call returns.
 const MAX_PAGE: i64 = 100;
 
+// The tools' arguments: an optional one is left out, never `null`, so its schema is one type
+// (some clients, Gemini's function declarations among them, take no `[T, "null"]`).
+
 /// The person behind the request, put there by [`require_mcp_token`].
 #[derive(Clone)]
 struct McpCaller(Caller);
@@ -263,16 +266,28 @@ fn summary(issue: &Issue) -> Value {
 #[derive(Deserialize, schemars::JsonSchema)]
 struct ListArgs {
     /// Only issues in this column: backlog, ready, in_progress, blocked, in_review or done.
+    #[serde(default)]
+    #[schemars(with = "String")]
     status: Option<String>,
     /// Only issues of this kind: task, bug, feature or feedback.
+    #[serde(default)]
+    #[schemars(with = "String")]
     kind: Option<String>,
     /// Words to find in titles and bodies (`#12` finds issue 12).
+    #[serde(default)]
+    #[schemars(with = "String")]
     q: Option<String>,
     /// Only issues assigned to this person (their display name).
+    #[serde(default)]
+    #[schemars(with = "String")]
     assignee: Option<String>,
     /// How many (1 to 100; 20 when left out).
+    #[serde(default)]
+    #[schemars(with = "i64")]
     limit: Option<i64>,
     /// Where the previous page ended: its `next_cursor`.
+    #[serde(default)]
+    #[schemars(with = "i64")]
     cursor: Option<i64>,
 }
 
@@ -287,18 +302,32 @@ struct CreateArgs {
     /// One line, at most 200 characters.
     title: String,
     /// Markdown, at most 64 KiB.
+    #[serde(default)]
+    #[schemars(with = "String")]
     body: Option<String>,
     /// task (the default), bug, feature or feedback.
+    #[serde(default)]
+    #[schemars(with = "String")]
     kind: Option<String>,
     /// low, normal (the default), high or urgent.
+    #[serde(default)]
+    #[schemars(with = "String")]
     priority: Option<String>,
     /// backlog (the default) or ready (the agent may take it).
+    #[serde(default)]
+    #[schemars(with = "String")]
     status: Option<String>,
     /// Kept from the agent: only people work on it.
+    #[serde(default)]
+    #[schemars(with = "bool")]
     human_only: Option<bool>,
     /// The agent plans first, and works once a person approves the plan.
+    #[serde(default)]
+    #[schemars(with = "bool")]
     plan_first: Option<bool>,
     /// Issue numbers it waits for.
+    #[serde(default)]
+    #[schemars(with = "Vec<i64>")]
     depends_on: Option<Vec<i64>>,
 }
 
@@ -319,6 +348,8 @@ struct MoveArgs {
     /// The board's transition rules decide; a refusal says who may make the move.
     to: String,
     /// The version last read (from get_issue); a stale one is refused, nothing changes.
+    #[serde(default)]
+    #[schemars(with = "i64")]
     version: Option<i64>,
 }
 
@@ -326,20 +357,38 @@ struct MoveArgs {
 struct FieldsArgs {
     /// The issue's number.
     id: i64,
+    #[serde(default)]
+    #[schemars(with = "String")]
     title: Option<String>,
     /// Markdown, at most 64 KiB.
+    #[serde(default)]
+    #[schemars(with = "String")]
     body: Option<String>,
     /// task, bug, feature or feedback.
+    #[serde(default)]
+    #[schemars(with = "String")]
     kind: Option<String>,
     /// low, normal, high or urgent.
+    #[serde(default)]
+    #[schemars(with = "String")]
     priority: Option<String>,
     /// A person's display name; an empty string clears it.
+    #[serde(default)]
+    #[schemars(with = "String")]
     assignee: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "bool")]
     human_only: Option<bool>,
+    #[serde(default)]
+    #[schemars(with = "bool")]
     plan_first: Option<bool>,
     /// The whole list of issue numbers it waits for (`[]` clears it).
+    #[serde(default)]
+    #[schemars(with = "Vec<i64>")]
     depends_on: Option<Vec<i64>>,
     /// The version last read (from get_issue); a stale one is refused, nothing changes.
+    #[serde(default)]
+    #[schemars(with = "i64")]
     version: Option<i64>,
 }
 

@@ -236,7 +236,8 @@ async fn bare_list(State(pool): State<SqlitePool>) -> axum::response::Response {
         let mut issues: Vec<app::domain::Issue> = sqlx::query_as(
             "SELECT id, title, body, status, kind, priority, human_only, assignee, created_by, \
              claimed_by, claimed_at, lease_expires_at, branch, pr_url, pr_checks, result, \
-             position, version, created_at, updated_at, model, agent FROM issues ORDER BY position, id",
+             position, version, created_at, updated_at, model, agent, question, plan_first, \
+             plan_state, next_run, ci_fix_attempts FROM issues ORDER BY position, id",
         )
         .fetch_all(&pool)
         .await?;

@@ -10,8 +10,8 @@ use crate::domain::{
 };
 use crate::error::{AppError, AppResult};
 
-/// The forge, as the actor of what it brings in.
-fn forge() -> Actor {
+/// The forge, as the actor of what it brings in (and of what its pull requests become).
+pub(super) fn forge() -> Actor {
     Actor::new(Role::System, "github")
 }
 

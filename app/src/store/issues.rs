@@ -523,14 +523,15 @@ pub(super) async fn insert_issue(conn: &mut Tx, actor: &Actor, new: NewIssue) ->
     let plan_first = match new.plan_first {
         Some(chosen) => chosen,
         None => {
-            let key = super::settings::Switch::PlanFirst.key();
+            // The board's default, read in this transaction.
+            let switch = super::settings::Switch::PlanFirst;
             let value: Option<String> = on_tx!(conn, e => sqlx::query_scalar(
                 "SELECT value FROM settings WHERE key = $1"
             )
-            .bind(key)
+            .bind(switch.key())
             .fetch_optional(e)
             .await)?;
-            value.as_deref() == Some("true")
+            switch.read(value.as_deref())
         }
     };
     let issue = on_tx!(conn, e => sqlx::query_as::<_, Issue>(concat!(

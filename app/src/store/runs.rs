@@ -390,7 +390,7 @@ impl Store {
     /// the state of its checks (an event only when it changes, so boards update). An issue
     /// no longer in review is left alone: following stops there.
     pub async fn record_pull_request(&self, issue_id: i64, pr: &PullRequest) -> AppResult<()> {
-        let github = Actor::new(Role::System, "github");
+        let github = super::agent_loop::forge();
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let issue = fetch_issue(&mut tx, issue_id).await?;

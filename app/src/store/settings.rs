@@ -26,6 +26,11 @@ impl Switch {
         }
     }
 
+    /// The switch as stored (`None`: never set, so its default).
+    pub(super) fn read(self, stored: Option<&str>) -> bool {
+        stored.map_or(self.default_value(), |v| v == "true")
+    }
+
     fn default_value(self) -> bool {
         match self {
             Switch::FeedbackOpen => true,
@@ -131,7 +136,7 @@ impl Store {
         .bind(switch.key())
         .fetch_optional(e)
         .await)?;
-        Ok(value.map_or(switch.default_value(), |(v,)| v == "true"))
+        Ok(switch.read(value.as_ref().map(|(v,)| v.as_str())))
     }
 
     pub async fn set_switch(&self, actor: &Actor, switch: Switch, on: bool) -> AppResult<()> {

@@ -236,12 +236,13 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, AppError> {
 }
 
 fn parse<T: std::str::FromStr>(field: &str, text: Option<&str>) -> Result<Option<T>, AppError> {
-    text.map(|t| {
-        t.trim()
-            .parse::<T>()
-            .map_err(|_| AppError::BadRequest(format!("{field}: unknown value {t:?}")))
-    })
-    .transpose()
+    text.map(|t| parse_one(field, t)).transpose()
+}
+
+fn parse_one<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, AppError> {
+    text.trim()
+        .parse::<T>()
+        .map_err(|_| AppError::BadRequest(format!("{field}: unknown value {text:?}")))
 }
 
 /// An issue as lists show it: no body, no result.
@@ -487,7 +488,7 @@ impl Board {
         let who = caller(&ctx)?;
         let moved = async {
             who.require(Action::MoveIssue)?;
-            let to: Status = parse("to", Some(&args.to))?.ok_or(AppError::Internal)?;
+            let to: Status = parse_one("to", &args.to)?;
             let issue = self
                 .store
                 .move_issue(&who, args.id, to, args.version)

@@ -534,10 +534,16 @@ fn timestamp_len(s: &str) -> Option<usize> {
 /// The body of the system comment that hands failing checks' logs to the next round: each
 /// log in a code fence it cannot close, the whole at most [`CHECKS_COMMENT_CHARS`].
 pub fn quote_check_logs(logs: &[CheckLog], attempt: u32, max: u32) -> String {
-    let mut out = format!(
+    let heading = format!(
         "The pull request's checks failed (round {attempt} of {max}). \
          The last lines of each failing check's log:"
     );
+    quote_logs_under(heading, logs)
+}
+
+/// `heading`, then each failing check's log (see [`quote_check_logs`]).
+pub fn quote_logs_under(heading: String, logs: &[CheckLog]) -> String {
+    let mut out = heading;
     if logs.is_empty() {
         out.push_str("\n\n(no failing check was listed)");
         return out;

@@ -469,16 +469,15 @@ impl Runner {
                 Vec::new()
             }
         };
-        let round = u32::try_from(attempts + 1).unwrap_or(u32::MAX);
         let text = if attempts < max {
+            let round = u32::try_from(attempts + 1).unwrap_or(u32::MAX);
             forge::quote_check_logs(&logs, round, self.ci_fix_attempts)
         } else {
-            let quoted = forge::quote_check_logs(&logs, round, self.ci_fix_attempts);
-            let logs = quoted.split_once('\n').map_or("", |(_, rest)| rest);
-            format!(
+            let heading = format!(
                 "The pull request's checks still fail after {attempts} round(s) of fixes by the \
-                 agent (AUTOPILOT_CI_FIX_ATTEMPTS={max}): a person must look.\n{logs}"
-            )
+                 agent (AUTOPILOT_CI_FIX_ATTEMPTS={max}): a person must look."
+            );
+            forge::quote_logs_under(heading, &logs)
         };
         let verdict = self.store.checks_failed(id, attempts, max, &text).await?;
         tracing::info!(issue = id, ?verdict, "failing checks");

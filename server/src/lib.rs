@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod routes;
 #[cfg(feature = "runner")]
 pub mod runner;
+pub mod webhooks;
 
 use anyhow::Context;
 use app::store::Store;
@@ -174,6 +175,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         args.serving(),
         sign_in,
     );
+    let webhook_store = state.store.clone();
     spawn_housekeeping(state);
 
     let listener = TcpListener::bind(args.addr)
@@ -182,6 +184,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     // The address bound (with port 0 the system picks the port).
     let bound = listener.local_addr().unwrap_or(args.addr);
     tracing::info!("Autopilot is listening on http://{bound}");
+    webhooks::spawn(webhook_store, board_url(args.public_url.as_deref(), bound))?;
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -277,6 +280,7 @@ fn spawn_housekeeping(state: AppState) {
                 let over = state.auth.policy.cutoffs(app::store::now_ms());
                 let _ = state.store.forget_ended_sessions(over).await;
                 let _ = state.store.forget_ended_rate_windows().await;
+                let _ = state.store.prune_webhook_deliveries().await;
             }
             minutes += 1;
         }

@@ -12,6 +12,7 @@ mod time;
 mod transition;
 mod user;
 mod validate;
+mod webhook;
 
 pub use self::time::format_time;
 pub use diff::*;
@@ -24,3 +25,4 @@ pub use spend::*;
 pub use transition::*;
 pub use user::*;
 pub use validate::*;
+pub use webhook::*;

@@ -24,6 +24,7 @@ mod sessions;
 mod settings;
 mod threads;
 mod users;
+mod webhooks;
 
 pub use agent_loop::{ChecksVerdict, ForgeItem, LastSession};
 pub use backup::{check_backup, BackupReport};
@@ -36,6 +37,7 @@ pub use sessions::{Device, SessionBackend, SessionCutoffs, SessionRow, SESSIONS_
 pub use settings::{Switch, SELF_HEAL_WINDOW_MS};
 pub use threads::CommentAdded;
 pub use users::ApiToken;
+pub use webhooks::{Attempt, DeliveryToSend, EndpointToSend};
 
 use crate::domain::{Actor, Status};
 use crate::error::{AppError, AppResult};
@@ -475,7 +477,7 @@ impl EventRecord<'_> {
         .execute(e)
         .await
         .map(|_| ()))?;
-        Ok(())
+        webhooks::on_event(tx, &self, now).await
     }
 }
 

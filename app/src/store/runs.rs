@@ -6,7 +6,7 @@ use super::threads::insert_comment;
 use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store};
 use crate::domain::{
     check_move, next_run, Actor, AuthorKind, Issue, PlanState, PullRequest, Role, Run, RunOutcome,
-    RunRow, RunnerInfo, Status,
+    RunRow, RunnerInfo, Status, WebhookEvent,
 };
 use crate::error::{AppError, AppResult};
 
@@ -339,6 +339,19 @@ impl Store {
         .execute(e)
         .await
         .map(|_| ()))?;
+        let started = serde_json::json!({
+            "run": { "id": run.id, "kind": kind.as_str(), "attempt": run.attempt },
+        });
+        let label = actor.label();
+        super::webhooks::enqueue(
+            &mut tx,
+            WebhookEvent::RunStarted,
+            Some(issue_id),
+            &label,
+            started,
+            now,
+        )
+        .await?;
         let issue = fetch_issue(&mut tx, issue_id).await?;
         self.commit(tx).await?;
         Ok(Some((issue, run)))
@@ -579,6 +592,24 @@ impl Store {
         .execute(e)
         .await
         .map(|_| ()))?;
+        let finished = serde_json::json!({
+            "run": {
+                "id": run_id, "outcome": outcome.as_str(), "cost_usd": finish.cost_usd,
+                "duration_ms": finish.duration_ms, "num_turns": finish.num_turns,
+                "branch": finish.branch, "pr_url": finish.pr_url, "agent": finish.agent,
+                "model": finish.model,
+            },
+        });
+        let label = actor.label();
+        super::webhooks::enqueue(
+            &mut tx,
+            WebhookEvent::RunFinished,
+            Some(issue_id),
+            &label,
+            finished,
+            now,
+        )
+        .await?;
         on_tx!(&mut tx, e => sqlx::query(
             "UPDATE runners SET current_issue = NULL, current_run = NULL, last_outcome = $1
              WHERE id = $2",

@@ -48,7 +48,7 @@ pub mod may {
             }
         )*};
     }
-    actions!(Read, EditIssue, Comment, Attach, MoveIssue);
+    actions!(Read, EditIssue, Comment, Attach, MoveIssue, Administer);
 }
 
 impl<A: Needs> FromRequestParts<AppState> for Allowed<A> {

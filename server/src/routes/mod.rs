@@ -24,6 +24,7 @@ mod runs;
 pub mod self_heal;
 mod socket;
 mod warm;
+mod webhooks;
 
 pub use assets::built_with_hashes;
 pub use auth::{LoginLimits, SetupToken, PROVIDER_STARTS_PER_MINUTE};
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(socket::open))
         .merge(issues::router())
         .merge(runs::router())
+        .merge(webhooks::router())
         .merge(auth::router())
         .merge(invite::router())
         .merge(oidc::router())

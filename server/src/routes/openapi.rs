@@ -45,7 +45,15 @@ const DOCS_PATH: &str = "/api/docs";
         (name = "sign-in", description = "The board's sign-in and first-run forms"),
         (name = "service", description = "Health, metrics and this contract"),
         (name = "mcp", description = "The board as a Model Context Protocol server, for coding agents"),
-    )
+        (name = "webhooks", description = "Endpoints told of the board's events (admins), and the requests they get (see `webhooks`)"),
+    ),
+    components(schemas(
+        super::webhooks::WebhookPayload,
+        super::webhooks::WebhookData,
+        super::webhooks::WebhookIssue,
+        super::webhooks::WebhookComment,
+        super::webhooks::WebhookRun,
+    ))
 )]
 struct ApiDoc;
 
@@ -241,6 +249,7 @@ impl SpecJson {
     pub fn new(api: &OpenApi) -> Self {
         let json = serde_json::to_value(api)
             .map(with_event_schemas)
+            .map(with_webhooks)
             .and_then(|spec| serde_json::to_string_pretty(&spec));
         match json {
             Ok(json) => SpecJson(json.into()),
@@ -250,6 +259,43 @@ impl SpecJson {
             }
         }
     }
+}
+
+/// The requests an endpoint receives, one per event, in the document's `webhooks` section
+/// (which utoipa does not write).
+fn with_webhooks(mut spec: serde_json::Value) -> serde_json::Value {
+    let mut hooks = serde_json::Map::new();
+    for event in app::domain::WebhookEvent::ALL {
+        hooks.insert(
+            event.as_str().to_string(),
+            serde_json::json!({ "post": {
+                "summary": format!("{} ({})", event.describe(), event.as_str()),
+                "description": "Sent to each endpoint that chose this event (`ping`: every endpoint, from \"Send test event\"). \
+                    Signed per Standard Webhooks: `webhook-signature` holds `v1,<base64 HMAC-SHA256>` of \
+                    `<webhook-id>.<webhook-timestamp>.<body>` keyed with the endpoint's secret (the base64 \
+                    after `whsec_`), one per secret while a rotated-out one still signs. Any 2xx answer \
+                    delivers it; anything else is retried with backoff for about a day, in order, with \
+                    the same `webhook-id`.",
+                "tags": ["webhooks"],
+                "parameters": [
+                    { "name": "webhook-id", "in": "header", "required": true, "schema": { "type": "string" },
+                      "description": "The event's id: the same on every retry and redelivery (drop repeats by it)" },
+                    { "name": "webhook-timestamp", "in": "header", "required": true, "schema": { "type": "string" },
+                      "description": "Unix seconds when this attempt was signed" },
+                    { "name": "webhook-signature", "in": "header", "required": true, "schema": { "type": "string" },
+                      "description": "Space-separated `v1,<signature>` values" },
+                ],
+                "requestBody": { "required": true, "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/WebhookPayload" } } } },
+                "responses": {
+                    "2XX": { "description": "Delivered" },
+                    "default": { "description": "Not delivered: retried later" },
+                },
+            }}),
+        );
+    }
+    spec["webhooks"] = serde_json::Value::Object(hooks);
+    spec
 }
 
 /// The events each live stream sends, by path.

@@ -15,11 +15,13 @@ pub mod codec;
 mod invites;
 mod sign_in;
 mod users;
+mod webhooks;
 pub use account::*;
 pub use admin::*;
 pub use invites::*;
 pub use sign_in::*;
 pub use users::*;
+pub use webhooks::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {

@@ -21,6 +21,8 @@ pub fn AdminPage() -> impl IntoView {
                     <a href="/admin/users">"People"</a>
                     " · "
                     <a href="/admin/runner">"Runner"</a>
+                    " · "
+                    <a href="/admin/webhooks">"Webhooks"</a>
                 </p>
                 <h2>"Public feedback"</h2>
                 <p class="hint">

@@ -5,6 +5,7 @@ mod admin;
 mod admin_invites;
 mod admin_runner;
 mod admin_users;
+mod admin_webhooks;
 mod auth;
 mod board;
 mod changes;
@@ -22,6 +23,7 @@ use leptos_router::{lazy_route, Lazy, LazyRoute, ParamSegment, SsrMode, StaticSe
 pub use admin::AdminPage;
 pub use admin_runner::AdminRunnerPage;
 pub use admin_users::AdminUsersPage;
+pub use admin_webhooks::AdminWebhooksPage;
 pub use auth::{LoginPage, SetupPage};
 pub use board::BoardPage;
 pub use issue::IssuePage;
@@ -86,6 +88,11 @@ pub fn App() -> impl IntoView {
                 <Route
                     path=(StaticSegment("admin"), StaticSegment("users"))
                     view={Lazy::<AdminUsersRoute>::new()}
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("webhooks"))
+                    view={Lazy::<AdminWebhooksRoute>::new()}
                     ssr=SsrMode::Async
                 />
                 <Route
@@ -157,6 +164,17 @@ impl LazyRoute for AdminUsersRoute {
     }
     fn view(_this: Self) -> AnyView {
         view! { <AdminUsersPage /> }.into_any()
+    }
+}
+
+struct AdminWebhooksRoute;
+#[lazy_route]
+impl LazyRoute for AdminWebhooksRoute {
+    fn data() -> Self {
+        AdminWebhooksRoute
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminWebhooksPage /> }.into_any()
     }
 }
 

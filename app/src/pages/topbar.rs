@@ -23,7 +23,7 @@ pub fn TopBar() -> impl IntoView {
                                             "Agent stopped: spending cap reached"
                                         </span>
                                     })}
-                                    {me.is_admin.then(|| view! { <a href="/admin">"Admin"</a> <a href="/admin/users">"People"</a> <a href="/admin/runner">"Runner"</a> })}
+                                    {me.is_admin.then(|| view! { <a href="/admin">"Admin"</a> <a href="/admin/users">"People"</a> <a href="/admin/runner">"Runner"</a> <a href="/admin/webhooks">"Webhooks"</a> })}
                                     <span class="me">{me.name}</span>
                                     <a href="/account/tokens">"Tokens"</a>
                                     <a href="/account/sessions">"Sessions"</a>

@@ -47,6 +47,9 @@ timeout 20m target/debug/examples/api_contract both target/debug/autopilot
 echo "== the MCP server with the official Python SDK's client"
 scripts/mcp-check.sh
 
+echo "== webhook delivery, verified by the Standard Webhooks reference library"
+scripts/webhook-check.sh
+
 echo "== end-to-end tests (Chromium)"
 cargo leptos build --split
 (cd end2end && npx playwright test)

@@ -184,7 +184,11 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     // The address bound (with port 0 the system picks the port).
     let bound = listener.local_addr().unwrap_or(args.addr);
     tracing::info!("Autopilot is listening on http://{bound}");
-    webhooks::spawn(webhook_store, board_url(args.public_url.as_deref(), bound))?;
+    let webhooks = webhooks::spawn(
+        webhook_store,
+        board_url(args.public_url.as_deref(), bound),
+        stop_rx.clone(),
+    )?;
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -202,6 +206,14 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         {
             tracing::error!("the runner did not stop within 30 s");
         }
+    }
+    // Requests to webhook endpoints in flight finish (each has its timeout), and the sender
+    // lets go of its endpoints, so another server takes them at once.
+    if tokio::time::timeout(Duration::from_secs(15), webhooks)
+        .await
+        .is_err()
+    {
+        tracing::error!("the webhook sender did not stop within 15 s");
     }
     tracing::info!("Autopilot stopped");
     Ok(())

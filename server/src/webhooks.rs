@@ -389,10 +389,18 @@ fn describe(err: &reqwest::Error) -> String {
     text
 }
 
-/// Sends an endpoint's due deliveries, oldest first, while this server holds its lease. A
-/// failure stops the endpoint until its retry comes due: nothing behind it goes first.
-async fn drain(store: &Store, clients: &Clients, me: &str, endpoint: i64, board_url: &str) {
-    loop {
+/// Sends an endpoint's due deliveries, oldest first, while this server holds its lease and is
+/// not stopping. A failure stops the endpoint until its retry comes due: nothing behind it
+/// goes first.
+async fn drain(
+    store: &Store,
+    clients: &Clients,
+    me: &str,
+    endpoint: i64,
+    board_url: &str,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
         let leased = match store.lease_webhook(endpoint, me, LEASE_MS).await {
             Ok(Some(leased)) => leased,
             Ok(None) => return,
@@ -426,13 +434,21 @@ async fn drain(store: &Store, clients: &Clients, me: &str, endpoint: i64, board_
             }
         }
     }
+    // Another server may take the endpoint at once (on a stop too, so a restart or a deploy
+    // does not hold its events for the lease's length).
     let _ = store.release_webhook(endpoint, me).await;
 }
 
-/// Starts this server's sender. `board_url` prefixes the issue links in payloads.
-pub fn spawn(store: Store, board_url: String) -> anyhow::Result<()> {
+/// Starts this server's sender. `board_url` prefixes the issue links in payloads. When `stop`
+/// turns true it takes no new delivery, lets the requests in flight finish, and releases its
+/// leases; the handle ends then.
+pub fn spawn(
+    store: Store,
+    board_url: String,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let clients = Clients::new()?;
-    // Unique per process: a restarted server waits out its old lease like any other.
+    // Unique per process: a restarted server waits out a killed one's lease like any other.
     let me = format!(
         "webhooks:{}:{:08x}",
         std::process::id(),
@@ -440,9 +456,11 @@ pub fn spawn(store: Store, board_url: String) -> anyhow::Result<()> {
     );
     let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let slots = Arc::new(tokio::sync::Semaphore::new(ENDPOINTS_AT_ONCE));
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         let mut changes = store.subscribe();
-        loop {
+        let mut stopping = stop.clone();
+        let mut drains = tokio::task::JoinSet::new();
+        while !*stop.borrow() {
             match store.webhooks_due(&me).await {
                 Ok(due) => {
                     for endpoint in due {
@@ -450,18 +468,19 @@ pub fn spawn(store: Store, board_url: String) -> anyhow::Result<()> {
                         if !fresh {
                             continue;
                         }
-                        let (store, clients, me, board_url, busy) = (
+                        let Ok(slot) = slots.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let (store, clients, me, board_url, busy, stop) = (
                             store.clone(),
                             clients.clone(),
                             me.clone(),
                             board_url.clone(),
                             busy.clone(),
+                            stop.clone(),
                         );
-                        let Ok(slot) = slots.clone().acquire_owned().await else {
-                            return;
-                        };
-                        tokio::spawn(async move {
-                            drain(&store, &clients, &me, endpoint, &board_url).await;
+                        drains.spawn(async move {
+                            drain(&store, &clients, &me, endpoint, &board_url, &stop).await;
                             if let Ok(mut busy) = busy.lock() {
                                 busy.remove(&endpoint);
                             }
@@ -471,11 +490,15 @@ pub fn spawn(store: Store, board_url: String) -> anyhow::Result<()> {
                 }
                 Err(err) => tracing::warn!(%err, "webhooks: reading the queue"),
             }
+            while drains.try_join_next().is_some() {}
             // A change may have queued deliveries; retries come due with time.
-            let _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()) => {}
+                _ = stopping.wait_for(|stop| *stop) => {}
+            }
         }
-    });
-    Ok(())
+        while drains.join_next().await.is_some() {}
+    }))
 }
 
 #[cfg(test)]

@@ -73,6 +73,14 @@ async fn receiver(status: Arc<Mutex<u16>>) -> (String, Received) {
     (format!("http://{addr}"), got)
 }
 
+/// This board's sender, running until the test ends.
+fn spawn_sender(app: &TestApp, board_url: &str) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Never stopped: the test's runtime ends it.
+    std::mem::forget(stop);
+    server::webhooks::spawn(app.store.clone(), board_url.into(), stopped).unwrap();
+}
+
 async fn add_endpoint(app: &TestApp, body: Value) -> (i64, String) {
     let r = app
         .call(
@@ -307,7 +315,7 @@ async fn changes_are_delivered_signed_in_order_with_the_issue_and_who() {
         json!({"url": format!("{base}/hook"), "events": events, "allow_private": true, "enabled": false}),
     )
     .await;
-    server::webhooks::spawn(app.store.clone(), "https://board.example".into()).unwrap();
+    spawn_sender(&app, "https://board.example");
 
     let issue = app.create("Webhooks fire").await;
     let n = issue["id"].as_i64().unwrap();
@@ -420,7 +428,7 @@ async fn a_failing_receiver_is_retried_in_order_and_a_day_of_failures_turns_it_o
         json!({"url": format!("{base}/hook"), "events": ["issue.created"], "allow_private": true}),
     )
     .await;
-    server::webhooks::spawn(app.store.clone(), "http://b".into()).unwrap();
+    spawn_sender(&app, "http://b");
     let first = app.create("one").await["id"].clone();
     let failed = wait_attempts(&app, id, 1).await;
     assert_eq!(failed["state"], "pending");
@@ -555,7 +563,7 @@ async fn private_addresses_redirects_elsewhere_and_big_answers_are_held_back() {
     let status = Arc::new(Mutex::new(200));
     let (base, got) = receiver(status).await;
     let port = base.rsplit(':').next().unwrap().to_string();
-    server::webhooks::spawn(app.store.clone(), "http://b".into()).unwrap();
+    spawn_sender(&app, "http://b");
     // By address and by a name that resolves to loopback: refused without the switch.
     let (literal, _) = add_endpoint(
         &app,
@@ -594,6 +602,129 @@ async fn private_addresses_redirects_elsewhere_and_big_answers_are_held_back() {
     );
     assert!(got.all().is_empty(), "nothing reached the receiver");
 }
+
+async fn two_senders_on_one_database_send_each_event_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = engines::fresh_database(dir.path()).await;
+    let app = TestApp::on_database(&url, dir).await;
+    let status = Arc::new(Mutex::new(200));
+    let (base, got) = receiver(status).await;
+    add_endpoint(
+        &app,
+        json!({"url": format!("{base}/hook"), "events": ["issue.created"], "allow_private": true}),
+    )
+    .await;
+    // Two servers' senders: this board's, and one on a pool of its own (another process's,
+    // as far as the database can tell).
+    spawn_sender(&app, "http://one");
+    let other = app::store::Store::open(&url).await.unwrap();
+    let (keep, stopped) = tokio::sync::watch::channel(false);
+    server::webhooks::spawn(other, "http://one".into(), stopped).unwrap();
+    let mut titles = Vec::new();
+    for n in 0..30 {
+        let title = format!("event {n}");
+        app.create(&title).await;
+        titles.push(title);
+    }
+    let all = got.wait_for(30).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all_now = got.all();
+    assert_eq!(all_now.len(), 30, "each once: {}", all_now.len());
+    let seen: Vec<String> = all
+        .iter()
+        .map(|(_, v)| v["data"]["issue"]["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, titles, "in order");
+    drop(keep);
+}
+
+async fn feedback_is_heard_and_a_stopped_sender_lets_go_of_its_endpoints() {
+    let app = TestApp::new().await;
+    let (base, got) = receiver(Arc::new(Mutex::new(200))).await;
+    let (id, _) = add_endpoint(
+        &app,
+        json!({"url": format!("{base}/hook"), "events": ["issue.created", "feedback.received"], "allow_private": true}),
+    )
+    .await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sender = server::webhooks::spawn(app.store.clone(), "http://b".into(), stopped).unwrap();
+    // Feedback from the widget: an issue created, and feedback received.
+    let req = axum::http::Request::post("/api/autopilot/feedback")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"message": "The checkout button is grey"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::CREATED);
+    let all = got.wait_for(2).await;
+    let kinds: Vec<_> = all.iter().map(|(_, v)| v["type"].clone()).collect();
+    assert_eq!(kinds, ["issue.created", "feedback.received"]);
+    assert_eq!(all[1].1["data"]["actor"], "public");
+    assert_eq!(all[1].1["data"]["issue"]["kind"], "feedback");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(15), sender)
+        .await
+        .expect("the sender stops")
+        .unwrap();
+    // Its lease is gone: another server may take the endpoint at once.
+    assert!(app
+        .store
+        .lease_webhook(id, "next-server", 30_000)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn chat_endpoints_get_a_readable_line() {
+    let app = TestApp::new().await;
+    let (base, got) = receiver(Arc::new(Mutex::new(200))).await;
+    for format in ["slack", "discord"] {
+        add_endpoint(
+            &app,
+            json!({"url": format!("{base}/hook"), "events": ["issue.moved"], "format": format, "allow_private": true}),
+        )
+        .await;
+    }
+    spawn_sender(&app, "https://board.example");
+    let n = app.create("Ship <it> @everyone").await["id"]
+        .as_i64()
+        .unwrap();
+    app.json(
+        "POST",
+        &format!("/api/autopilot/issues/{n}/status"),
+        json!({"status": "ready"}),
+    )
+    .await;
+    let all = got.wait_for(2).await;
+    let slack = all
+        .iter()
+        .find_map(|(_, v)| v["text"].as_str())
+        .expect("slack");
+    assert_eq!(
+        slack,
+        format!("Ann moved <https://board.example/?issue={n}|#{n} Ship &lt;it&gt; @everyone> from Backlog to Ready")
+    );
+    let discord = all
+        .iter()
+        .find(|(_, v)| v["content"].is_string())
+        .expect("discord");
+    assert!(
+        discord.0.get("webhook-signature").is_none(),
+        "chat requests are not signed"
+    );
+    let content = discord.1["content"].as_str().unwrap();
+    assert!(
+        content.contains(&format!("(<https://board.example/?issue={n}>)")),
+        "{content}"
+    );
+    assert_eq!(discord.1["allowed_mentions"]["parse"], json!([]));
+}
+
+on_both_engines!(
+    two_senders_on_one_database_send_each_event_once_in_order,
+    feedback_is_heard_and_a_stopped_sender_lets_go_of_its_endpoints,
+    chat_endpoints_get_a_readable_line,
+);
 
 on_both_engines!(
     only_admins_manage_endpoints_and_bad_input_changes_nothing,

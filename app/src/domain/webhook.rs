@@ -36,7 +36,6 @@ macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant,)*
         }
@@ -50,6 +49,21 @@ macro_rules! named_enum {
                 }
             }
         }
+
+        /// In the contract: a string, one of the names (written here: utoipa's derive does
+        /// not see a `rename` made by a macro).
+        #[cfg(feature = "ssr")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($name::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl utoipa::ToSchema for $name {}
 
         impl std::str::FromStr for $name {
             type Err = Invalid;
@@ -241,12 +255,18 @@ pub struct WebhookDelivery {
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
     /// `https://…` (or `http://`) where to send.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(max_length = 2000, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]")
+    )]
     pub url: String,
     #[serde(default = "standard")]
     pub format: WebhookFormat,
-    /// At least one.
+    /// At least one (`ping` alone does not count: every endpoint hears it).
+    #[cfg_attr(feature = "ssr", schema(min_items = 1))]
     pub events: Vec<WebhookEvent>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
     pub description: String,
     #[serde(default = "yes")]
     pub enabled: bool,

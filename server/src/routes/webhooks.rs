@@ -65,7 +65,14 @@ async fn list(
 #[utoipa::path(post, path = "/api/autopilot/webhooks", operation_id = "create_webhook", tag = "webhooks",
     security(("bearer" = ["admin"]), ("session" = [])),
     request_body = WebhookInput,
-    responses((status = 201, description = "Added", body = Created), WriteErrors))]
+    responses((status = 201, description = "Added", body = Created, links(
+            ("ReadWebhook" = (operation_id = "get_webhook", parameters(("id" = "$response.body#/endpoint/id")))),
+            ("ChangeWebhook" = (operation_id = "update_webhook", parameters(("id" = "$response.body#/endpoint/id")))),
+            ("RotateSecret" = (operation_id = "rotate_webhook_secret", parameters(("id" = "$response.body#/endpoint/id")))),
+            ("TestWebhook" = (operation_id = "test_webhook", parameters(("id" = "$response.body#/endpoint/id")))),
+            ("RetryWebhook" = (operation_id = "retry_webhook", parameters(("id" = "$response.body#/endpoint/id")))),
+            ("ReadDeliveries" = (operation_id = "webhook_deliveries", parameters(("id" = "$response.body#/endpoint/id")))),
+            ("RemoveWebhook" = (operation_id = "delete_webhook", parameters(("id" = "$response.body#/endpoint/id")))))), WriteErrors))]
 async fn create(
     State(store): State<Store>,
     Allowed(caller, _): Allowed<may::Administer>,

@@ -25,6 +25,7 @@ run "Server memory after 1,000 board loads" target/release/examples/memory_bench
 run "Live streams" target/release/examples/stream_bench "$streams"
 run "Reviewing a 5,000-line change (server side)" target/release/examples/diff_bench 5000
 run "The agent's loop at size, each step against a bare read of one issue (SQLite, PostgreSQL)" target/release/examples/loop_bench "$big" both
+run "Webhooks at size: a change with 0, 1 and 4 endpoints, and the delivery lag at 100 events/s (SQLite, PostgreSQL)" target/release/examples/webhook_bench "$big" both
 run "Runner slots (a fake agent of about 1 s per issue), and the runner's own time per run with each adapter" target/release/examples/runner_bench 20
 run "The audit's open doors, tried (memory, /healthz, the owner's sign-in)" \
   target/release/examples/hostile_clients 5 target/release/autopilot

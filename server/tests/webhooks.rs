@@ -720,6 +720,49 @@ async fn chat_endpoints_get_a_readable_line() {
     assert_eq!(discord.1["allowed_mentions"]["parse"], json!([]));
 }
 
+#[tokio::test]
+async fn the_contract_describes_each_request_an_endpoint_gets() {
+    let app = TestApp::new().await;
+    let spec = app
+        .call(
+            &Caller::Anonymous,
+            "GET",
+            "/api/openapi.json",
+            None,
+            Body::empty(),
+        )
+        .await
+        .json();
+    for event in app::domain::WebhookEvent::ALL {
+        let post = &spec["webhooks"][event.as_str()]["post"];
+        assert_eq!(
+            post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/WebhookPayload",
+            "{event:?}"
+        );
+        let headers: Vec<_> = post["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].clone())
+            .collect();
+        assert_eq!(
+            headers,
+            ["webhook-id", "webhook-timestamp", "webhook-signature"]
+        );
+    }
+    let schemas = &spec["components"]["schemas"];
+    assert!(schemas["WebhookPayload"]["properties"]["schema_version"].is_object());
+    assert_eq!(
+        schemas["WebhookFormat"]["enum"],
+        json!(["standard", "slack", "discord"])
+    );
+    assert!(schemas["WebhookEvent"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("run.finished")));
+}
+
 on_both_engines!(
     two_senders_on_one_database_send_each_event_once_in_order,
     feedback_is_heard_and_a_stopped_sender_lets_go_of_its_endpoints,

@@ -192,10 +192,11 @@ async fn bench(store: &Store, n: usize) -> anyhow::Result<()> {
                 }
             }
         }
+        let slow = lags.iter().filter(|l| l.as_millis() > 100).count();
         lags.sort();
         change_times.sort();
         println!(
-            "lag at {RATE}/s, {count} endpoint{}: p50 {:.1} ms, p99 {:.1} ms ({} of {expected} arrived); the change itself: p50 {:.2} ms, p99 {:.2} ms",
+            "lag at {RATE}/s, {count} endpoint{}: p50 {:.1} ms, p99 {:.1} ms, {slow} over 100 ms ({} of {expected} arrived); the change itself: p50 {:.2} ms, p99 {:.2} ms",
             if count == 1 { "" } else { "s" },
             lags.first().map(|_| ms(percentile(&lags, 0.5))).unwrap_or(f64::NAN),
             lags.first().map(|_| ms(percentile(&lags, 0.99))).unwrap_or(f64::NAN),

@@ -456,6 +456,9 @@ pub fn spawn(
     );
     let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let slots = Arc::new(tokio::sync::Semaphore::new(ENDPOINTS_AT_ONCE));
+    // A drain that ends looks again at once: a change that came while it was busy (and was
+    // skipped, the endpoint being taken) is not left for the next tick.
+    let rescan = Arc::new(tokio::sync::Notify::new());
     Ok(tokio::spawn(async move {
         let mut changes = store.subscribe();
         let mut stopping = stop.clone();
@@ -471,13 +474,14 @@ pub fn spawn(
                         let Ok(slot) = slots.clone().acquire_owned().await else {
                             return;
                         };
-                        let (store, clients, me, board_url, busy, stop) = (
+                        let (store, clients, me, board_url, busy, stop, rescan) = (
                             store.clone(),
                             clients.clone(),
                             me.clone(),
                             board_url.clone(),
                             busy.clone(),
                             stop.clone(),
+                            rescan.clone(),
                         );
                         drains.spawn(async move {
                             drain(&store, &clients, &me, endpoint, &board_url, &stop).await;
@@ -485,6 +489,7 @@ pub fn spawn(
                                 busy.remove(&endpoint);
                             }
                             drop(slot);
+                            rescan.notify_one();
                         });
                     }
                 }
@@ -494,6 +499,7 @@ pub fn spawn(
             // A change may have queued deliveries; retries come due with time.
             tokio::select! {
                 _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()) => {}
+                _ = rescan.notified() => {}
                 _ = stopping.wait_for(|stop| *stop) => {}
             }
         }

@@ -230,6 +230,9 @@ async fn only_admins_manage_endpoints_and_bad_input_changes_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let huge = json!({"url": "https://x.example", "events": vec!["issue.moved"; 5000]});
+    let r = admin_call(&app, "POST", "/api/autopilot/webhooks", Some(huge)).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
     assert!(app.store.list_webhooks().await.unwrap().is_empty());
 
     // Add, read, change, rotate, remove.
@@ -505,6 +508,11 @@ async fn a_failing_receiver_is_retried_in_order_and_a_day_of_failures_turns_it_o
     let failing = store.webhook(other).await.unwrap();
     assert_eq!(failing.state, app::domain::EndpointState::Failing);
     assert!(failing.failing_since.is_some());
+    assert_eq!(
+        failing.next_retry_at,
+        Some(0),
+        "the retry the last attempt asked for"
+    );
     // Another sender's answer is not recorded.
     assert!(!store
         .record_webhook_attempt(other, head.id, "someone-else", fail(0))

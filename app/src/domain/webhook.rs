@@ -182,6 +182,8 @@ pub struct WebhookEndpoint {
     pub off_reason: Option<String>,
     /// Deliveries not yet delivered.
     pub pending: i64,
+    /// When a delivery that failed is tried again (Unix ms), if one waits.
+    pub next_retry_at: Option<i64>,
     /// When a rotated-out secret stops signing (Unix ms).
     pub old_secret_until: Option<i64>,
     pub created_by: String,

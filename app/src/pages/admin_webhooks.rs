@@ -239,11 +239,15 @@ fn state_text(endpoint: &WebhookEndpoint) -> String {
         ),
         EndpointState::Active => "active".into(),
         EndpointState::Failing => format!(
-            "failing: paused after {} failed attempts in a row{}",
+            "failing: paused after {} failed attempts in a row{}{}",
             endpoint.failures,
             endpoint
                 .failing_since
                 .map(|t| format!(" since {}", format_time(t)))
+                .unwrap_or_default(),
+            endpoint
+                .next_retry_at
+                .map(|t| format!("; next try {}", format_time(t)))
                 .unwrap_or_default()
         ),
         EndpointState::Off => match &endpoint.off_reason {

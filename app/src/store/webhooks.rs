@@ -16,7 +16,9 @@ const ENDPOINT_SELECT: &str = "SELECT e.id, e.url, e.format, e.events, e.descrip
     e.allow_private, e.failures, e.failing_since, e.last_error, e.off_reason,
     e.old_secret_until, e.created_by, e.created_at, e.updated_at,
     (SELECT COUNT(*) FROM webhook_deliveries d
-      WHERE d.endpoint_id = e.id AND d.state = 'pending') AS pending
+      WHERE d.endpoint_id = e.id AND d.state = 'pending') AS pending,
+    (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d
+      WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.attempts > 0) AS next_retry_at
     FROM webhook_endpoints e";
 
 const DELIVERY_COLUMNS: &str = "id, endpoint_id, message_id, event_type, issue_id, state,
@@ -46,6 +48,7 @@ struct EndpointRow {
     created_at: i64,
     updated_at: i64,
     pending: i64,
+    next_retry_at: Option<i64>,
 }
 
 impl From<EndpointRow> for WebhookEndpoint {
@@ -64,6 +67,7 @@ impl From<EndpointRow> for WebhookEndpoint {
             last_error: row.last_error,
             off_reason: row.off_reason,
             pending: row.pending,
+            next_retry_at: row.next_retry_at,
             old_secret_until: row.old_secret_until,
             created_by: row.created_by,
             created_at: row.created_at,

@@ -22,7 +22,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_now))
         .routes(routes!(deliveries))
         .routes(routes!(redeliver))
+        // An endpoint is a URL, a few events and a line of text.
+        .layer(axum::extract::DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
 }
+
+/// The most an endpoint's JSON may take.
+const WEBHOOK_BODY_LIMIT: usize = 16 * 1024;
 
 /// An endpoint just made, with its secret: shown this once.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -47,6 +47,9 @@ timeout 20m target/debug/examples/api_contract both target/debug/autopilot
 echo "== the MCP server with the official Python SDK's client"
 scripts/mcp-check.sh
 
+echo "== the MCP server with the official MCP Inspector's CLI"
+scripts/mcp-inspector-check.sh
+
 echo "== webhook delivery, verified by the Standard Webhooks reference library"
 scripts/webhook-check.sh
 
@@ -59,6 +62,9 @@ scripts/real-cli-check.sh
 
 echo "== the MCP server through the real Claude Code CLI (against the same stand-in)"
 scripts/mcp-claude-check.sh
+
+echo "== the README's Gemini CLI settings for the MCP server, with the real Gemini CLI"
+scripts/mcp-gemini-check.sh
 
 echo "== the runner with real ACP agents: Gemini CLI, Claude Code's and Codex's adapters (stand-ins)"
 scripts/real-agent-check.sh

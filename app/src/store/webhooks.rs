@@ -189,6 +189,19 @@ pub(super) async fn enqueue(
     now: i64,
 ) -> AppResult<()> {
     let endpoints = listeners(tx, event).await?;
+    enqueue_for(tx, &endpoints, event, issue_id, actor, data, now).await
+}
+
+/// Queues `event` for these endpoints, inside the caller's transaction.
+async fn enqueue_for(
+    tx: &mut Tx,
+    endpoints: &[i64],
+    event: WebhookEvent,
+    issue_id: Option<i64>,
+    actor: &str,
+    data: Value,
+    now: i64,
+) -> AppResult<()> {
     if endpoints.is_empty() {
         return Ok(());
     }
@@ -481,27 +494,9 @@ impl Store {
     /// Queues a `ping` for one endpoint ("Send test event").
     pub async fn ping_webhook(&self, endpoint: i64, admin: &str) -> AppResult<()> {
         self.webhook(endpoint).await?;
-        let now = now_ms();
-        let payload = json!({
-            "type": WebhookEvent::Ping.as_str(),
-            "timestamp": rfc3339(now),
-            "schema_version": WEBHOOK_SCHEMA_VERSION,
-            "data": { "actor": admin },
-        })
-        .to_string();
         let mut tx = self.begin_write().await?;
-        on_tx!(&mut tx, e => sqlx::query(
-            "INSERT INTO webhook_deliveries
-                 (endpoint_id, message_id, event_type, payload, next_attempt_at, created_at)
-             VALUES ($1, $2, 'ping', $3, $4, $4)",
-        )
-        .bind(endpoint)
-        .bind(new_message_id())
-        .bind(&payload)
-        .bind(now)
-        .execute(e)
-        .await
-        .map(|_| ()))?;
+        let ping = WebhookEvent::Ping;
+        enqueue_for(&mut tx, &[endpoint], ping, None, admin, json!({}), now_ms()).await?;
         self.commit(tx).await
     }
 

@@ -4,6 +4,7 @@
 use super::validate::invalid;
 use super::Invalid;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 /// What a payload's `schema_version` says: bumped when a payload's shape changes.
 pub const WEBHOOK_SCHEMA_VERSION: u32 = 1;
@@ -30,6 +31,44 @@ const RETRY_DELAYS_MS: [i64; 10] = [
 pub fn webhook_retry_delay_ms(attempts: i64) -> i64 {
     let index = (attempts.max(1) - 1) as usize;
     RETRY_DELAYS_MS[index.min(RETRY_DELAYS_MS.len() - 1)]
+}
+
+/// Whether a request may go to `ip` when private addresses are not allowed: no loopback,
+/// private, link-local, shared (CGNAT), unspecified, multicast, broadcast or documentation
+/// address, nor an IPv6 address that wraps one of them.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || first == 0x2001 && v6.segments()[1] == 0x0db8 // documentation
+                || first == 0x0064 && v6.segments()[1] == 0xff9b // NAT64 of any IPv4
+                || first == 0x2002) // 6to4 of any IPv4
+        }
+    }
 }
 
 macro_rules! named_enum {
@@ -311,6 +350,20 @@ impl WebhookInput {
             if parsed.host_str().is_none_or(str::is_empty) {
                 return Err(invalid("url", "has no host"));
             }
+            let literal = match parsed.host() {
+                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(ip) = literal.filter(|ip| !self.allow_private && !is_public(*ip)) {
+                return Err(invalid(
+                    "url",
+                    format!(
+                        "{ip} is a private address: allow private network addresses for this \
+                         endpoint to send there"
+                    ),
+                ));
+            }
             if !parsed.username().is_empty() || parsed.password().is_some() {
                 return Err(invalid(
                     "url",
@@ -365,6 +418,39 @@ mod tests {
             description: String::new(),
             enabled: true,
             allow_private: false,
+        }
+    }
+
+    #[test]
+    fn private_and_special_addresses_are_not_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs what building and testing Autopilot needs, skipping whatever is already there:
-# the wasm target, cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, Debian's Chromium,
-# git, curl and PostgreSQL, wasm-opt (npm's binaryen, for release builds) and the Playwright
-# packages. `--tests` adds what only the tests need (PostgreSQL, nginx, systemd-analyze,
-# Schemathesis).
+# Installs what building and serving Autopilot needs, skipping whatever is already there:
+# the wasm target, cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, git, curl,
+# bubblewrap, zopfli and wasm-opt (npm's binaryen, for release builds). `--tests` adds what
+# only the tests need (Debian's Chromium and the Playwright packages, PostgreSQL, nginx,
+# systemd-analyze, Schemathesis, the agent CLIs).
 # What it does not install (the README's prerequisites) it checks first, and says what to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,11 +49,10 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-# Chromium for Playwright; git for the runner (its tests make real repositories); PostgreSQL
+# Git for the runner (its tests make real repositories); PostgreSQL
 # for the tests that prove the second engine (each test run starts its own throwaway cluster;
 # the package's own cluster is never used); curl for the scripts and multi-process tests.
 missing=""
-command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 # bubblewrap: the runner starts every agent inside its sandbox (server/src/runner/sandbox.rs).
@@ -61,6 +60,8 @@ command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 # The smallest gzip copies of the wasm, JS and CSS (scripts/build-release.sh).
 command -v zopfli >/dev/null 2>&1 || missing="$missing zopfli"
 if [ "${1:-}" = "--tests" ]; then
+  # Chromium for Playwright (serving the board never needs it).
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
   # nginx for the reverse-proxy test, systemd-analyze to check the unit file in deploy/.
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
   [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
@@ -102,7 +103,8 @@ if [ "${1:-}" = "--tests" ] &&
   "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+if [ "${1:-}" = "--tests" ] && { [ ! -d end2end/node_modules/@playwright/test ] ||
+  [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; }; then
   step "installing the Playwright packages (the browser is Debian's Chromium)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

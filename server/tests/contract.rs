@@ -183,6 +183,26 @@ async fn what_schemathesis_found_stays_fixed() {
         app.get(&long_assignee).await.status,
         StatusCode::BAD_REQUEST
     );
+    // A NUL in the search words or the assignee (PostgreSQL refuses one in any text): an
+    // answer, not a 500. The words match as if the NUL were a space; the assignee, nobody.
+    let r = app.get("/api/autopilot/issues?q=A%00real&limit=5").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["issues"][0]["id"], id);
+    let r = app
+        .get("/api/autopilot/issues?assignee=ann%00&limit=5")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["issues"], serde_json::json!([]));
+    let r = app
+        .call(
+            &app.member(),
+            "GET",
+            "/?q=%F2%97%AD%A4%00x",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     // A title over 200 characters as sent is too long, even if tidying would shorten it.
     let spaced = format!("a{}b", " ".repeat(199));
     let r = app

@@ -382,11 +382,8 @@ impl WebhookInput {
             return Err(invalid("events", "choose at least one event"));
         }
         self.events = events;
-        self.description = self
-            .description
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        // One line, no control characters (PostgreSQL refuses a NUL in text).
+        self.description = super::one_line(&self.description);
         if self.description.chars().count() > WEBHOOK_DESCRIPTION_MAX_CHARS {
             return Err(invalid(
                 "description",
@@ -505,6 +502,16 @@ mod tests {
         assert!(input(&long, vec![WebhookEvent::IssueMoved])
             .validate()
             .is_err());
+    }
+
+    #[test]
+    fn a_description_is_one_line_without_control_characters() {
+        let mut with_nul = input("https://example.com", vec![WebhookEvent::IssueMoved]);
+        with_nul.description = " Team\u{0}board\n  alerts ".into();
+        assert_eq!(
+            with_nul.validate().unwrap().description,
+            "Team board alerts"
+        );
     }
 
     #[test]

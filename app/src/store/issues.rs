@@ -57,10 +57,20 @@ impl IssueFilter {
         if let Some(kind) = self.kind {
             sql.push(" AND kind = ").push_bind(kind);
         }
-        if let Some(assignee) = self.assignee.clone() {
-            sql.push(" AND assignee = ").push_bind(assignee);
+        // Stored names and texts hold no control characters (see `domain::validate`), and
+        // PostgreSQL refuses a NUL in any text it is sent: a filter with one matches nothing,
+        // and search words have theirs taken out, as the texts searched had.
+        match self.assignee.clone() {
+            Some(assignee) if assignee.chars().any(char::is_control) => {
+                sql.push(" AND 1 = 0");
+            }
+            Some(assignee) => {
+                sql.push(" AND assignee = ").push_bind(assignee);
+            }
+            None => {}
         }
-        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let q = self.q.as_deref().map(crate::domain::one_line);
+        if let Some(q) = q.as_deref().filter(|q| !q.is_empty()) {
             let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
             sql.push(" AND (LOWER(title) LIKE ")
                 .push_bind(pattern.clone())

@@ -5,13 +5,13 @@
 //! resolves to, which is the one connected to), time out, read at most a little of the
 //! answer, and follow no redirect to another host.
 
-use app::domain::{is_public, webhook_retry_delay_ms, Status, WebhookFormat};
+use app::domain::{is_public, private_literal, webhook_retry_delay_ms, Status, WebhookFormat};
 use app::store::{Attempt, DeliveryToSend, EndpointToSend, Store};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -267,19 +267,12 @@ async fn send(
         Err(err) => return failed(format!("bad URL: {err}"), None, None),
     };
     // A literal address is connected to without asking the resolver: check it here.
-    if !endpoint.allow_private {
-        let literal = match url.host() {
-            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            _ => None,
-        };
-        if let Some(ip) = literal.filter(|ip| !is_public(*ip)) {
-            return failed(
-                format!("{ip} is a private address: not allowed for this endpoint"),
-                None,
-                None,
-            );
-        }
+    if let Some(ip) = private_literal(&url).filter(|_| !endpoint.allow_private) {
+        return failed(
+            format!("{ip} is a private address: not allowed for this endpoint"),
+            None,
+            None,
+        );
     }
     let body = render(endpoint.format, &delivery.payload, board_url);
     let client = if endpoint.allow_private {

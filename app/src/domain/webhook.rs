@@ -71,6 +71,18 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// The private address a URL names by number, if it does (a name is checked when it is
+/// resolved, by the sender).
+#[cfg(feature = "ssr")]
+pub fn private_literal(url: &url::Url) -> Option<IpAddr> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(ip) => IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => IpAddr::V6(ip),
+        url::Host::Domain(_) => return None,
+    };
+    (!is_public(ip)).then_some(ip)
+}
+
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
         $(#[$meta])*
@@ -350,12 +362,7 @@ impl WebhookInput {
             if parsed.host_str().is_none_or(str::is_empty) {
                 return Err(invalid("url", "has no host"));
             }
-            let literal = match parsed.host() {
-                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-                _ => None,
-            };
-            if let Some(ip) = literal.filter(|ip| !self.allow_private && !is_public(*ip)) {
+            if let Some(ip) = private_literal(&parsed).filter(|_| !self.allow_private) {
                 return Err(invalid(
                     "url",
                     format!(

@@ -126,10 +126,7 @@ fn new_webhook_secret() -> String {
 
 /// A new `webhook-id`: the same for every endpoint that hears the event and on every attempt.
 fn new_message_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("msg_{}", crate::auth::hex(&bytes))
+    crate::auth::new_secret("msg_")
 }
 
 fn excerpt(text: &str) -> String {
@@ -161,9 +158,10 @@ fn issue_json(issue: &Issue) -> Value {
     })
 }
 
-/// The endpoints that hear `event` now: turned on, or turned off by the sender after a day of
-/// failures (their events wait for the admin); one an admin turned off hears nothing.
-async fn listeners(tx: &mut Tx, event: WebhookEvent) -> AppResult<Vec<i64>> {
+/// Every endpoint that queues events now, with the events it hears: turned on, or turned off
+/// by the sender after a day of failures (their events wait for the admin); one an admin
+/// turned off hears nothing. Read once per change.
+async fn listeners(tx: &mut Tx) -> AppResult<Vec<(i64, Vec<WebhookEvent>)>> {
     let rows: Vec<(i64, String)> = on_tx!(tx, e => sqlx::query_as(
         "SELECT id, events FROM webhook_endpoints WHERE enabled OR off_reason IS NOT NULL",
     )
@@ -171,11 +169,17 @@ async fn listeners(tx: &mut Tx, event: WebhookEvent) -> AppResult<Vec<i64>> {
     .await)?;
     Ok(rows
         .into_iter()
-        .filter(|(_, events)| {
-            event == WebhookEvent::Ping || parse_webhook_events(events).contains(&event)
-        })
-        .map(|(id, _)| id)
+        .map(|(id, events)| (id, parse_webhook_events(&events)))
         .collect())
+}
+
+/// Those of `listeners` that hear `event`.
+fn hearing(listeners: &[(i64, Vec<WebhookEvent>)], event: WebhookEvent) -> Vec<i64> {
+    listeners
+        .iter()
+        .filter(|(_, events)| events.contains(&event))
+        .map(|(id, _)| *id)
+        .collect()
 }
 
 /// Queues `event` for every endpoint that hears it, inside the change's transaction.
@@ -188,7 +192,7 @@ pub(super) async fn enqueue(
     data: Value,
     now: i64,
 ) -> AppResult<()> {
-    let endpoints = listeners(tx, event).await?;
+    let endpoints = hearing(&listeners(tx).await?, event);
     enqueue_for(tx, &endpoints, event, issue_id, actor, data, now).await
 }
 
@@ -239,6 +243,20 @@ async fn enqueue_for(
         .await
         .map(|_| ()))?;
     }
+    Ok(())
+}
+
+/// Makes an endpoint's waiting deliveries due at `now` (their order is kept).
+async fn send_waiting_now(tx: &mut Tx, endpoint: i64, now: i64) -> AppResult<()> {
+    on_tx!(tx, e => sqlx::query(
+        "UPDATE webhook_deliveries SET next_attempt_at = $1
+         WHERE endpoint_id = $2 AND state = 'pending'",
+    )
+    .bind(now)
+    .bind(endpoint)
+    .execute(e)
+    .await
+    .map(|_| ()))?;
     Ok(())
 }
 
@@ -293,10 +311,25 @@ async fn events_of(tx: &mut Tx, record: &EventRecord<'_>) -> AppResult<Vec<(Webh
 }
 
 /// Queues what one line of the audit log means for webhooks (called by [`EventRecord::write`]).
+/// With no endpoint, it costs one read, and the event's own data is not looked up.
 pub(super) async fn on_event(tx: &mut Tx, record: &EventRecord<'_>, now: i64) -> AppResult<()> {
+    let listeners = listeners(tx).await?;
+    if listeners.is_empty() {
+        return Ok(());
+    }
     let label = record.actor.label();
     for (event, data) in events_of(tx, record).await? {
-        enqueue(tx, event, Some(record.issue_id), &label, data, now).await?;
+        let endpoints = hearing(&listeners, event);
+        enqueue_for(
+            tx,
+            &endpoints,
+            event,
+            Some(record.issue_id),
+            &label,
+            data,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -372,10 +405,10 @@ impl Store {
         .execute(e)
         .await
         .map(|_| ()))?;
-        self.commit(tx).await?;
         if turned_on {
-            return self.retry_webhook_now(id).await;
+            send_waiting_now(&mut tx, id, now).await?;
         }
+        self.commit(tx).await?;
         self.webhook(id).await
     }
 
@@ -478,15 +511,7 @@ impl Store {
     pub async fn retry_webhook_now(&self, endpoint: i64) -> AppResult<WebhookEndpoint> {
         self.webhook(endpoint).await?;
         let mut tx = self.begin_write().await?;
-        on_tx!(&mut tx, e => sqlx::query(
-            "UPDATE webhook_deliveries SET next_attempt_at = $1
-             WHERE endpoint_id = $2 AND state = 'pending'",
-        )
-        .bind(now_ms())
-        .bind(endpoint)
-        .execute(e)
-        .await
-        .map(|_| ()))?;
+        send_waiting_now(&mut tx, endpoint, now_ms()).await?;
         self.commit(tx).await?;
         self.webhook(endpoint).await
     }

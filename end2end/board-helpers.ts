@@ -18,3 +18,7 @@ export async function createIssue(request: APIRequestContext, title: string, ext
 export const column = (page: Page, status: string) => page.locator(`.column[data-status="${status}"]`);
 export const cardIn = (page: Page, status: string, id: number) =>
   column(page, status).locator(`.card[data-id="${id}"]`);
+
+/** Resolves once the board's next move has been answered: a drop shows the card in its new
+ * place at once, before the server has it, so wait for this before reloading. */
+export const moveAnswered = (page: Page) => page.waitForResponse((r) => r.url().includes('move_issue'));

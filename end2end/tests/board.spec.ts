@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { openBoard, createIssue, column, cardIn } from '../board-helpers';
+import { openBoard, createIssue, column, cardIn, moveAnswered } from '../board-helpers';
 
 test.use({ storageState: '.auth/member.json' });
 
@@ -146,7 +146,9 @@ test('an issue can ask for another agent; the card, the drawer and the edit form
 test('drag a card from backlog to ready; it stays there after a reload', async ({ page, request }) => {
   const issue = await createIssue(request, `Drag me ${Date.now()}`);
   await openBoard(page);
+  const answered = moveAnswered(page);
   await cardIn(page, 'backlog', issue.id).dragTo(column(page, 'ready'));
+  await answered;
   await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
   await page.reload();
   await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
@@ -156,7 +158,9 @@ test('with the runner off the board is a plain tracker: dragging a ready card to
   const issue = await createIssue(request, `Mine now ${Date.now()}`, { status: 'ready' });
   expect(issue.human_only).toBe(false);
   await openBoard(page);
+  const answered = moveAnswered(page);
   await cardIn(page, 'ready', issue.id).dragTo(column(page, 'in_progress'));
+  await answered;
   const card = cardIn(page, 'in_progress', issue.id);
   await expect(card).toBeVisible();
   await expect(card.locator('.human-only')).toBeVisible();
@@ -207,13 +211,23 @@ test('move a card with the keyboard only', async ({ page, request }) => {
   const issue = await createIssue(request, `Keyboard ${Date.now()}`);
   await openBoard(page);
   await markPage(page);
-  const menu = cardIn(page, 'backlog', issue.id).locator('summary');
-  await menu.focus();
+  // The card's "Move to…" link opens the board's move menu, its first choice focused.
+  const link = cardIn(page, 'backlog', issue.id).getByRole('link', { name: 'Move to…' });
+  await link.focus();
   await page.keyboard.press('Enter');
-  await page.keyboard.press('Tab');
+  const menu = page.getByRole('dialog', { name: `Move #${issue.id} to` });
+  await expect(menu).toBeVisible();
+  await expect(page.locator(':focus')).toHaveText('Ready');
+  await page.screenshot({ path: 'test-results/move-menu.png' });
+  // Escape closes it and gives the focus back to the link; Enter opens it again.
+  await page.keyboard.press('Escape');
+  await expect(menu).toHaveCount(0);
+  await expect(link).toBeFocused();
+  await page.keyboard.press('Enter');
   await expect(page.locator(':focus')).toHaveText('Ready');
   await page.keyboard.press('Enter');
   await expect(cardIn(page, 'ready', issue.id)).toBeVisible();
+  await expect(menu).toHaveCount(0);
   expect(await pageKept(page), 'moved in place, not by posting the form').toBe(true);
 });
 
@@ -340,8 +354,10 @@ test('without JavaScript the board still shows, files and moves', async ({ brows
   await page.waitForLoadState();
   const card = column(page, 'backlog').locator('.card', { hasText: title });
   await expect(card).toBeVisible();
-  await card.locator('summary').click();
-  await card.getByRole('button', { name: 'Ready' }).click();
+  // The card's "Move to…" link opens its drawer at the move form.
+  await card.getByRole('link', { name: 'Move to…' }).click();
+  await page.waitForLoadState();
+  await page.locator('#move').getByRole('button', { name: 'Ready' }).click();
   await page.waitForLoadState();
   await expect(column(page, 'ready').locator('.card', { hasText: title })).toBeVisible();
   // The filter form is a plain GET form.
@@ -366,7 +382,9 @@ test('dragging a card onto another in the same column puts it above; the order p
     column(page, 'backlog').locator('.card').evaluateAll((cards) => cards.map((c) => Number(c.getAttribute('data-id'))));
   const before = await order();
   expect(before.indexOf(first.id)).toBeLessThan(before.indexOf(second.id));
+  const answered = moveAnswered(page);
   await cardIn(page, 'backlog', second.id).dragTo(cardIn(page, 'backlog', first.id));
+  await answered;
   await expect.poll(async () => {
     const now = await order();
     return now.indexOf(second.id) < now.indexOf(first.id);

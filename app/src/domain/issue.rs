@@ -380,6 +380,10 @@ pub struct BoardIssues {
     pub issues: Vec<Card>,
     /// Issues per column under the filters (exact, whatever is shown).
     pub counts: Vec<(Status, i64)>,
+    /// The cards hold only their places (id, column, position, version): a board read back
+    /// from the page it was rendered into, whose text is in the page's markup.
+    #[serde(skip)]
+    pub only_places: bool,
 }
 
 impl BoardIssues {
@@ -405,12 +409,12 @@ impl BoardIssues {
     /// the most recently finished first). A column that shows only its first cards takes the
     /// card only if it falls among them: below the last one shown it stays out of sight
     /// (counted, and "Show more" reaches it), so what shows is always a column's true top.
-    /// An update older than the card shown (a lower version) is ignored.
-    pub fn patch(&mut self, id: i64, update: CardUpdate) {
+    /// An update older than the card shown (a lower version) is ignored: then `false`.
+    pub fn patch(&mut self, id: i64, update: CardUpdate) -> bool {
         let shown = self.issues.iter().find(|i| i.id == id).map(|i| i.version);
         let fresh = update.issue.as_ref().map_or(i64::MAX, |i| i.version);
         if shown.is_some_and(|v| v > fresh) {
-            return;
+            return false;
         }
         self.issues.retain(|i| i.id != id);
         self.counts = update.counts;
@@ -425,6 +429,16 @@ impl BoardIssues {
             }
         }
         self.issues.sort_by(board_order);
+        true
+    }
+
+    /// Where card `id` shows: its column and the card shown below it (`None`: it is last),
+    /// or `None` when it is not shown.
+    pub fn place_of(&self, id: i64) -> Option<(Status, Option<i64>)> {
+        let at = self.issues.iter().position(|i| i.id == id)?;
+        let status = self.issues[at].status;
+        let below = self.issues.get(at + 1).filter(|c| c.status == status);
+        Some((status, below.map(|c| c.id)))
     }
 }
 
@@ -561,6 +575,7 @@ mod tests {
                 card(13, Status::Ready, 3.0),
             ],
             counts: vec![(Status::Backlog, 2), (Status::Ready, 10)],
+            only_places: false,
         }
     }
 
@@ -597,9 +612,14 @@ mod tests {
     fn a_card_moved_among_what_a_column_shows_takes_its_place() {
         let mut board = partly_loaded();
         let counts = [(Status::Backlog, 1), (Status::Ready, 11)];
-        board.patch(1, moved(1, Status::Ready, 1.5, &counts));
+        assert!(board.patch(1, moved(1, Status::Ready, 1.5, &counts)));
         assert_eq!(ids(&board, Status::Ready), vec![11, 1, 12, 13]);
         assert_eq!(ids(&board, Status::Backlog), vec![2]);
+        // Where the board puts its markup: above card 12; the last card has none below.
+        assert_eq!(board.place_of(1), Some((Status::Ready, Some(12))));
+        assert_eq!(board.place_of(13), Some((Status::Ready, None)));
+        assert_eq!(board.place_of(2), Some((Status::Backlog, None)));
+        assert_eq!(board.place_of(99), None);
     }
 
     #[test]
@@ -620,7 +640,7 @@ mod tests {
         if let Some(c) = stale.issue.as_mut() {
             c.version = 0;
         }
-        board.patch(11, stale);
+        assert!(!board.patch(11, stale));
         assert_eq!(board, before);
         let counts = [(Status::Backlog, 2), (Status::Ready, 9)];
         board.patch(

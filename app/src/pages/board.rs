@@ -1,18 +1,21 @@
-//! The board: six columns with drag and drop, a "Move to…" menu on every card for keyboards
-//! and for browsers without JavaScript, filters, and the issue drawer (`/?issue=ID`).
+//! The board: six columns with drag and drop, a "Move to…" link on every card (a menu with
+//! JavaScript, the drawer's move form without), filters, and the issue drawer (`/?issue=ID`).
 
+use super::card::cards_html;
 use super::issue::LazyIssuePanel;
 use super::live::use_live_events;
 use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    dollars, legal_targets, position_between, runs_label, BoardIssues, BoardQuery, Card,
-    CardUpdate, Kind, Priority, Role, Status, COLUMN_SHOWN,
+    legal_targets, position_between, BoardIssues, BoardQuery, Card, CardUpdate, Kind, Priority,
+    Role, Status, COLUMN_SHOWN,
 };
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
 
 /// What every part of the board shares.
 #[derive(Clone, Copy)]
@@ -23,10 +26,23 @@ struct BoardContext {
     notice: RwSignal<Option<String>>,
     /// The card being dragged.
     dragging: RwSignal<Option<Card>>,
-    /// A move sent but not yet answered: shown in place at once.
-    pending: RwSignal<Option<(i64, Status, Option<f64>)>>,
+    /// The board as shown: the cards are plain markup, so the board's handlers look a card
+    /// up here by the `data-id` of the element an event came from.
+    shown: StoredValue<BoardIssues>,
+    /// Issues per column, as live changes leave them.
+    counts: RwSignal<Vec<(Status, i64)>>,
+    /// The card whose "Move to…" menu is open, and where to draw the menu.
+    menu: RwSignal<Option<MoveMenu>>,
     role: Signal<Role>,
     move_action: ServerAction<MoveIssue>,
+}
+
+/// An open "Move to…" menu: the card's id, and the page coordinates below its link.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct MoveMenu {
+    id: i64,
+    top: f64,
+    left: f64,
 }
 
 #[component]
@@ -44,9 +60,12 @@ pub fn BoardPage() -> impl IntoView {
     });
 
     let refresh = RwSignal::new(0u64);
+    let shown = StoredValue::new(BoardIssues::default());
+    let counts = RwSignal::new(Vec::new());
     // Cards changed since the board was loaded, fetched one at a time as live events name
-    // them: a change costs each open board one card, not a whole board.
-    let patches = RwSignal::new(Vec::<(i64, CardUpdate)>::new());
+    // them: a change costs each open board one card, not a whole board. Each is put into
+    // the page as it comes (`show_patch`), and kept here for a board being loaded meanwhile.
+    let patches = StoredValue::new(Vec::<(i64, CardUpdate)>::new());
     // The open drawer reloads when its own issue changes.
     let drawer_refresh = RwSignal::new(0u64);
     use_live_events(move |event| {
@@ -58,7 +77,8 @@ pub fn BoardPage() -> impl IntoView {
             Some(id) if unfiltered => leptos::task::spawn_local(async move {
                 match get_card(id).await {
                     Ok(update) => {
-                        patches.try_update(|p| p.push((id, update)));
+                        patches.update_value(|p| p.push((id, update.clone())));
+                        show_patch(shown, counts, id, update);
                     }
                     Err(_) => {
                         refresh.try_update(|n| *n += 1);
@@ -81,7 +101,9 @@ pub fn BoardPage() -> impl IntoView {
         refresh,
         notice: RwSignal::new(None),
         dragging: RwSignal::new(None),
-        pending: RwSignal::new(None),
+        shown,
+        counts,
+        menu: RwSignal::new(None),
         role,
         move_action,
     };
@@ -92,7 +114,9 @@ pub fn BoardPage() -> impl IntoView {
         }
     });
 
-    let board = Resource::new(
+    // The page carries only the cards' places for this (`CardPlaces`); answers to later
+    // loads carry whole cards.
+    let board = Resource::<_, CardPlaces>::new_with_options(
         move || {
             (
                 filters.get(),
@@ -104,9 +128,10 @@ pub fn BoardPage() -> impl IntoView {
         move |(f, ..)| {
             // What was patched so far is in the board being loaded; later patches apply on
             // top of it (an older one is ignored by version).
-            patches.set(Vec::new());
+            patches.set_value(Vec::new());
             list_board(f.q, f.kind, f.assignee, f.mine, f.shown)
         },
+        false,
     );
 
     let marker = hydration_marker();
@@ -141,18 +166,18 @@ pub fn BoardPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Ok(mut board) => {
-                                for (id, update) in patches.get() {
+                                for (id, update) in patches.get_value() {
                                     board.patch(id, update);
                                 }
-                                let more_href = move |status: Status, n: i64| {
-                                    more_href(&query.read(), status, n)
-                                };
-                                view! { <Board board ctx more_href /> }.into_any()
+                                ctx.counts.update_untracked(|c| *c = board.counts.clone());
+                                ctx.shown.set_value(board.clone());
+                                view! { <Board board ctx query /> }.into_any()
                             }
                             Err(err) => error_note(&err),
                         })
                 }}
             </Transition>
+            {move || ctx.menu.get().map(|menu| view! { <MovePopover menu ctx /> })}
             {move || {
                 open_issue
                     .get()
@@ -164,11 +189,69 @@ pub fn BoardPage() -> impl IntoView {
                                     "×"
                                 </a>
                                 <LazyIssuePanel id refresh=drawer_refresh />
+                                <MoveSection id refresh=drawer_refresh role />
                             </aside>
                         }
                     })
             }}
         </div>
+    }
+}
+
+/// How a board page carries its board for hydrating: each card's place only (id, column,
+/// version, human only, position, finished at), and the counts. The cards' text is in the
+/// page's markup already, and Leptos leaves a column's markup alone when it hydrates.
+struct CardPlaces;
+
+type Places = (Vec<(i64, Status, i64, bool, f64, i64)>, Vec<(Status, i64)>);
+
+impl leptos::server::codee::Encoder<Result<BoardIssues, AppError>> for CardPlaces {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(board: &Result<BoardIssues, AppError>) -> Result<String, Self::Error> {
+        let places = board.as_ref().map(|board| {
+            let cards = board.issues.iter();
+            let places = cards.map(|c| {
+                (
+                    c.id,
+                    c.status,
+                    c.version,
+                    c.human_only,
+                    c.position,
+                    c.updated_at,
+                )
+            });
+            (places.collect::<Vec<_>>(), board.counts.clone())
+        });
+        serde_json::to_string(&places)
+    }
+}
+
+impl leptos::server::codee::Decoder<Result<BoardIssues, AppError>> for CardPlaces {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(text: &str) -> Result<Result<BoardIssues, AppError>, Self::Error> {
+        let places: Result<Places, AppError> = serde_json::from_str(text)?;
+        Ok(places.map(|(cards, counts)| BoardIssues {
+            issues: cards
+                .into_iter()
+                .map(
+                    |(id, status, version, human_only, position, updated_at)| Card {
+                        id,
+                        status,
+                        version,
+                        human_only,
+                        position,
+                        updated_at,
+                        ..Card::default()
+                    },
+                )
+                .collect(),
+            counts,
+            only_places: true,
+        }))
     }
 }
 
@@ -448,62 +531,273 @@ fn filtered_href(field: impl Fn(&str) -> Option<String>) -> String {
     )
 }
 
-/// The board with a pending move applied, so a drop shows at once.
-fn with_pending(mut issues: Vec<Card>, pending: Option<(i64, Status, Option<f64>)>) -> Vec<Card> {
-    if let Some((id, to, position)) = pending {
-        if let Some(issue) = issues.iter_mut().find(|i| i.id == id) {
-            issue.status = to;
-            issue.position = position.unwrap_or(f64::MAX);
-        }
-        issues.sort_by(|a, b| a.position.total_cmp(&b.position));
-    }
-    issues
-}
-
 #[component]
-fn Board(
-    board: BoardIssues,
-    ctx: BoardContext,
-    more_href: impl Fn(Status, i64) -> String + 'static,
-) -> impl IntoView {
-    let counts = board.clone();
-    let issues = with_pending(board.issues, ctx.pending.get());
+fn Board(board: BoardIssues, ctx: BoardContext, query: Memo<ParamsMap>) -> impl IntoView {
     let columns = Status::ALL
         .into_iter()
         .map(|status| {
-            let cards: Vec<Card> = issues
-                .iter()
-                .filter(|i| i.status == status)
-                .cloned()
-                .collect();
-            let shown = cards.len() as i64;
-            let count = counts.count(status);
-            let more = (count > shown).then(|| {
-                // From what is shown, not from the address: while the next cards load, the
-                // address already asks for them and the board still shows the last ones.
-                let next = shown + COLUMN_SHOWN;
-                let link = NodeRef::<leptos::html::A>::new();
-                load_more_when_reached(link);
-                view! {
-                    <a class="show-more" href=more_href(status, next) node_ref=link>
-                        {format!("Show {COLUMN_SHOWN} more ({shown} of {count})")}
-                    </a>
-                }
-            });
-            view! { <Column status cards count ctx more /> }.into_any()
+            // Read back from the page, the cards hold only their places: their markup is
+            // in the page, and hydrating leaves it as it is.
+            let cards_html = if board.only_places {
+                String::new()
+            } else {
+                cards_html(board.issues.iter().filter(|i| i.status == status))
+            };
+            view! { <Column status cards_html ctx query /> }.into_any()
         })
         .collect_view();
-    view! { <main class="board">{columns}</main> }
+    // One handler of each kind for the whole board, not three per card: the cards are plain
+    // markup, and these find the card an event came from.
+    view! {
+        <main
+            class="board"
+            on:dragstart=move |ev: leptos::ev::DragEvent| {
+                let Some((element, card)) = card_of(&ev, ctx) else {
+                    return;
+                };
+                if let Some(dt) = ev.data_transfer() {
+                    let _ = dt.set_data("text/plain", &card.id.to_string());
+                    dt.set_effect_allowed("move");
+                }
+                let _ = element.class_list().add_1("dragging");
+                ctx.dragging.set(Some(card));
+            }
+            on:dragend=move |ev: leptos::ev::DragEvent| {
+                if let Some((element, _)) = card_of(&ev, ctx) {
+                    let _ = element.class_list().remove_1("dragging");
+                }
+                ctx.dragging.set(None);
+            }
+            on:click=move |ev: leptos::ev::MouseEvent| open_move_menu(&ev, ctx)
+        >
+            {columns}
+        </main>
+    }
+}
+
+/// The card element an event came from, and the card it shows.
+fn card_of(ev: &leptos::ev::Event, ctx: BoardContext) -> Option<(leptos::web_sys::Element, Card)> {
+    use leptos::wasm_bindgen::JsCast;
+    let target = ev.target()?.dyn_into::<leptos::web_sys::Element>().ok()?;
+    let element = target.closest(".card").ok()??;
+    let id: i64 = element.get_attribute("data-id")?.parse().ok()?;
+    let card = ctx
+        .shown
+        .try_with_value(|b| b.issues.iter().find(|c| c.id == id).cloned())??;
+    Some((element, card))
+}
+
+/// A click on a card's "Move to…" link opens the board's move menu below it (the link itself
+/// leads to the drawer's move form, for browsers without JavaScript).
+fn open_move_menu(ev: &leptos::ev::MouseEvent, ctx: BoardContext) {
+    use leptos::wasm_bindgen::JsCast;
+    let link = ev
+        .target()
+        .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+        .and_then(|t| t.closest("a.move").ok().flatten());
+    let (Some(link), Some((_, card))) = (link, card_of(ev, ctx)) else {
+        return;
+    };
+    ev.prevent_default();
+    let rect = link.get_bounding_client_rect();
+    ctx.menu.set(Some(MoveMenu {
+        id: card.id,
+        top: rect.bottom(),
+        left: rect.left(),
+    }));
+}
+
+/// The move menu: a button for each column the card may go to. Opens with the first one
+/// focused; Escape or "Cancel" closes it and gives the focus back to the card's link.
+#[component]
+fn MovePopover(menu: MoveMenu, ctx: BoardContext) -> impl IntoView {
+    let card = ctx
+        .shown
+        .try_with_value(|b| b.issues.iter().find(|c| c.id == menu.id).cloned())
+        .flatten();
+    let targets = card
+        .as_ref()
+        .map(|c| legal_targets(ctx.role.get_untracked(), c.human_only, c.status))
+        .unwrap_or_default();
+    let close = move || {
+        ctx.menu.set(None);
+        focus(&format!(r#".card[data-id="{}"] a.move"#, menu.id));
+    };
+    let popover = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(popover) = popover.get() {
+            if let Ok(Some(first)) = popover.query_selector("button") {
+                use leptos::wasm_bindgen::JsCast;
+                if let Ok(first) = first.dyn_into::<leptos::web_sys::HtmlElement>() {
+                    let _ = first.focus();
+                }
+            }
+        }
+    });
+    let buttons = card.map(|card| {
+        if targets.is_empty() {
+            return view! { <p class="hint">"No move is open to you here."</p> }.into_any();
+        }
+        targets
+            .into_iter()
+            .map(|to| {
+                let card = card.clone();
+                view! {
+                    <button
+                        type="button"
+                        class="secondary"
+                        on:click=move |_| {
+                            ctx.menu.set(None);
+                            ctx.move_action.dispatch(MoveIssue {
+                                id: card.id,
+                                to,
+                                version: card.version,
+                                before: None,
+                            });
+                        }
+                    >
+                        {to.label()}
+                    </button>
+                }
+            })
+            .collect_view()
+            .into_any()
+    });
+    view! {
+        <div
+            class="move-popover"
+            role="dialog"
+            aria-label=format!("Move #{} to", menu.id)
+            node_ref=popover
+            // Set through the CSSOM (`style:`), which the page's policy allows; a `style`
+            // attribute it refuses.
+            style:top=format!("{}px", menu.top)
+            style:left=format!("{}px", menu.left)
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                if ev.key() == "Escape" {
+                    close();
+                }
+            }
+        >
+            <p class="move-popover-title">{format!("Move #{} to", menu.id)}</p>
+            <div class="move-targets">
+                {buttons}
+                <button type="button" class="link" on:click=move |_| close()>
+                    "Cancel"
+                </button>
+            </div>
+        </div>
+    }
+}
+
+/// Focuses the first element matching `selector`, if any.
+fn focus(selector: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    let element = document()
+        .query_selector(selector)
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+    if let Some(element) = element {
+        let _ = element.focus();
+    }
+}
+
+/// The drawer's "Move to" form: the columns the issue may go to, as buttons of a plain form
+/// (it posts to the server function without JavaScript; a card's "Move to…" link leads here).
+#[component]
+fn MoveSection(id: i64, refresh: RwSignal<u64>, role: Signal<Role>) -> impl IntoView {
+    let card = Resource::new(move || (id, refresh.get()), |(id, _)| get_card(id));
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let card = card.await.ok()?.issue?;
+                let targets = legal_targets(role.get(), card.human_only, card.status);
+                let buttons = if targets.is_empty() {
+                    view! { <p class="hint">"No move is open to you here."</p> }.into_any()
+                } else {
+                    targets
+                        .into_iter()
+                        .map(|to| {
+                            view! {
+                                <button type="submit" class="secondary" name="to" value=to.as_str()>
+                                    {to.label()}
+                                </button>
+                            }
+                        })
+                        .collect_view()
+                        .into_any()
+                };
+                Some(view! {
+                    <section id="move" class="move-section" aria-label="Move to">
+                        <h3>"Move to"</h3>
+                        <form method="post" action=MoveIssue::url() class="move-targets">
+                            <input type="hidden" name="id" value=card.id />
+                            <input type="hidden" name="version" value=card.version />
+                            {buttons}
+                        </form>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
+}
+
+/// How many cards column `status` shows, and how many it holds.
+fn shown_of(ctx: BoardContext, status: Status) -> (i64, i64) {
+    let shown = ctx
+        .shown
+        .try_with_value(|b| b.issues.iter().filter(|c| c.status == status).count())
+        .unwrap_or(0) as i64;
+    let count = ctx.counts.with(|counts| {
+        counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    });
+    (shown, count)
 }
 
 #[component]
 fn Column(
     status: Status,
-    cards: Vec<Card>,
-    count: i64,
+    cards_html: String,
     ctx: BoardContext,
-    more: Option<impl IntoView + 'static>,
+    query: Memo<ParamsMap>,
 ) -> impl IntoView {
+    // In the browser the cards are written here rather than by `inner_html`, which writes
+    // only when its value changes: live changes and drops move cards in the page itself, so
+    // the same markup may have to be written again.
+    let list = NodeRef::<leptos::html::Ol>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let cards_html = cards_html.clone();
+        Effect::new(move |_| {
+            if let (Some(list), false) = (list.get(), cards_html.is_empty()) {
+                list.set_inner_html(&cards_html);
+            }
+        });
+    }
+    let server_html = if cfg!(feature = "ssr") {
+        cards_html
+    } else {
+        String::new()
+    };
+    let more = move || {
+        let (shown, count) = shown_of(ctx, status);
+        (count > shown).then(|| {
+            // From what is shown, not from the address: while the next cards load, the
+            // address already asks for them and the board still shows the last ones.
+            let next = shown + COLUMN_SHOWN;
+            let link = NodeRef::<leptos::html::A>::new();
+            load_more_when_reached(link);
+            view! {
+                <a class="show-more" href=more_href(&query.read(), status, next) node_ref=link>
+                    {format!("Show {COLUMN_SHOWN} more ({shown} of {count})")}
+                </a>
+            }
+        })
+    };
     let allowed = move || {
         ctx.dragging.with(|d| {
             d.as_ref().map(|d| {
@@ -512,10 +806,6 @@ fn Column(
             })
         })
     };
-    let column_cards = cards.clone();
-    // Dropped below the last card shown, a card goes to the end of the column, out of sight
-    // when the column shows only its first cards; say where it went.
-    let partly_shown = count > cards.len() as i64;
     let on_drop = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
         let Some(dragged) = ctx.dragging.get_untracked() else {
@@ -523,6 +813,13 @@ fn Column(
         };
         ctx.dragging.set(None);
         let before = drop_target_id(&ev);
+        let column_cards: Vec<Card> = ctx
+            .shown
+            .try_with_value(|b| {
+                let cards = b.issues.iter().filter(|c| c.status == status);
+                cards.cloned().collect()
+            })
+            .unwrap_or_default();
         let position = position_before(&column_cards, before, dragged.id);
         if dragged.status == status && position.is_none() {
             return;
@@ -533,7 +830,10 @@ fn Column(
         {
             return;
         }
-        let note = (partly_shown && position.is_none()).then(|| {
+        // Dropped below the last card shown, a card goes to the end of the column, out of
+        // sight when the column shows only its first cards; say where it went.
+        let (shown, count) = shown_of(ctx, status);
+        let note = (count > shown && position.is_none()).then(|| {
             format!(
                 "#{} is now last in {}, below the cards shown.",
                 dragged.id,
@@ -541,7 +841,7 @@ fn Column(
             )
         });
         let before = before.filter(|_| position.is_some());
-        send_move(ctx, dragged, status, (position, before), note);
+        send_move(ctx, dragged, status, before, note);
     };
     view! {
         <section
@@ -557,13 +857,8 @@ fn Column(
             }
             on:drop=on_drop
         >
-            <h2>{status.label()} <span class="count">{count}</span></h2>
-            <ol class="cards">
-                {cards
-                    .into_iter()
-                    .map(|issue| view! { <IssueCard issue ctx /> }.into_any())
-                    .collect_view()}
-            </ol>
+            <h2>{status.label()} <span class="count">{move || shown_of(ctx, status).1}</span></h2>
+            <ol class="cards" node_ref=list inner_html=server_html></ol>
             {more}
         </section>
     }
@@ -613,9 +908,7 @@ fn drop_target_id(ev: &leptos::ev::DragEvent) -> Option<i64> {
     card.get_attribute("data-id")?.parse().ok()
 }
 
-/// A position between the card dropped on and the one above it, where the board shows the
-/// card until the server answers (which places it from the card dropped on); `None` means
-/// the end.
+/// A position between the card dropped on and the one above it; `None` means the end.
 fn position_before(cards: &[Card], before: Option<i64>, dragged: i64) -> Option<f64> {
     let before = before.filter(|id| *id != dragged)?;
     let index = cards.iter().position(|c| c.id == before)?;
@@ -626,192 +919,90 @@ fn position_before(cards: &[Card], before: Option<i64>, dragged: i64) -> Option<
     ))
 }
 
-/// Sends a move; the card shows in its new place at once and goes back if it is refused.
-/// `(position, before)`: where the board shows it meanwhile, and the card it was dropped on
-/// (the server places it from that). `note`: what to say once it is made.
+/// Sends a move; the card shows in its new place at once (moved in the page) and goes back if
+/// the move is refused. `before`: the card it was dropped on (the server places it from that).
+/// `note`: what to say once it is made.
 fn send_move(
     ctx: BoardContext,
     issue: Card,
     to: Status,
-    (position, before): (Option<f64>, Option<i64>),
+    before: Option<i64>,
     note: Option<String>,
 ) {
-    ctx.pending.set(Some((issue.id, to, position)));
+    let undo = show_moved(issue.id, to, before);
     ctx.notice.set(None);
     leptos::task::spawn_local(async move {
         let result = crate::api::move_issue(issue.id, to, issue.version, before).await;
         match result {
-            Err(err) => ctx
-                .notice
-                .set(Some(format!("#{} was not moved: {err}", issue.id))),
+            Err(err) => {
+                undo();
+                ctx.notice
+                    .set(Some(format!("#{} was not moved: {err}", issue.id)));
+            }
             Ok(_) => ctx.notice.set(note),
         }
-        ctx.pending.set(None);
         ctx.refresh.update(|n| *n += 1);
     });
 }
 
-#[component]
-fn IssueCard(issue: Card, ctx: BoardContext) -> impl IntoView {
-    let dragged = issue.clone();
-    let id = issue.id;
-    let targets = move || legal_targets(ctx.role.get(), issue.human_only, issue.status);
-    let version = issue.version;
-    view! {
-        <li
-            class="card"
-            data-id=issue.id
-            data-kind=issue.kind.as_str()
-            draggable="true"
-            on:dragstart=move |ev: leptos::ev::DragEvent| {
-                if let Some(dt) = ev.data_transfer() {
-                    let _ = dt.set_data("text/plain", &id.to_string());
-                    dt.set_effect_allowed("move");
-                }
-                fade(&ev, true);
-                ctx.dragging.set(Some(dragged.clone()));
-            }
-            on:dragend=move |ev: leptos::ev::DragEvent| {
-                fade(&ev, false);
-                ctx.dragging.set(None);
-            }
-        >
-            <div class="card-meta">
-                <span class="number">"#"{issue.id}</span>
-                <span class=format!("kind kind-{}", issue.kind.as_str())>{issue.kind.as_str()}</span>
-                <span class=format!(
-                    "priority priority-{}",
-                    issue.priority.as_str(),
-                )>{issue.priority.as_str()}</span>
-                {issue.human_only.then(|| view! { <span class="human-only">"human only"</span> })}
-                {issue
-                    .agent
-                    .clone()
-                    .map(|a| view! { <span class="agent" title="The agent it asks for">{a}</span> })}
-                {issue
-                    .model
-                    .clone()
-                    .map(|m| view! { <span class="model" title="The model it asks the agent to use">{m}</span> })}
-                {issue
-                    .pr_checks
-                    .clone()
-                    .map(|checks| {
-                        view! {
-                            <span class=format!("checks checks-{checks}") title="The pull request's checks">
-                                {format!("checks {checks}")}
-                            </span>
-                        }
-                    })}
-                {issue
-                    .claimed_by
-                    .clone()
-                    .map(|runner| {
-                        view! {
-                            <span class="claimed" title=format!("held by {runner}")>
-                                "agent working"
-                            </span>
-                        }
-                    })}
-            </div>
-            <a class="title" href=format!("/?issue={}", issue.id)>
-                {issue.title.clone()}
-            </a>
-            {issue
-                .loop_mark()
-                .map(|(kind, text)| {
-                    view! { <p class=format!("loop-mark loop-{kind}")>{text}</p> }
-                })}
-            {issue.assignee.clone().map(|a| view! { <p class="assignee">{a}</p> })}
-            {issue
-                .waiting_label()
-                .map(|waiting| {
-                    view! {
-                        <p class="waiting" title="The agent takes it once these issues are done">
-                            {waiting}
-                        </p>
-                    }
-                })}
-            {(issue.runs > 0)
-                .then(|| {
-                    view! {
-                        <p class="effort" title="The agent's runs on it and what they cost">
-                            {format!("{} · {}", runs_label(issue.runs), dollars(issue.spent_usd))}
-                        </p>
-                    }
-                })}
-            <details class="move-menu">
-                <summary>"Move to…"</summary>
-                <div class="move-targets">
-                    {move || {
-                        let targets = targets();
-                        if targets.is_empty() {
-                            view! { <p class="hint">"No move is open to you here."</p> }.into_any()
-                        } else {
-                            // One form and one handler; the button pressed says where to (a
-                            // big board carries this for every card). Without JavaScript the
-                            // form posts to the server function.
-                            view! {
-                                <form
-                                    method="post"
-                                    action=MoveIssue::url()
-                                    on:submit=move |ev: leptos::ev::SubmitEvent| {
-                                        ev.prevent_default();
-                                        let to = ev
-                                            .submitter()
-                                            .and_then(|button| button.get_attribute("value"))
-                                            .and_then(|to| to.parse().ok());
-                                        if let Some(to) = to {
-                                            ctx.move_action.dispatch(MoveIssue {
-                                                id,
-                                                to,
-                                                version,
-                                                before: None,
-                                            });
-                                        }
-                                    }
-                                >
-                                    <input type="hidden" name="id" value=id />
-                                    <input type="hidden" name="version" value=version />
-                                    {targets
-                                        .into_iter()
-                                        .map(|to| {
-                                            view! {
-                                                <button
-                                                    type="submit"
-                                                    class="secondary"
-                                                    name="to"
-                                                    value=to.as_str()
-                                                >
-                                                    {to.label()}
-                                                </button>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </form>
-                            }
-                                .into_any()
-                        }
-                    }}
-                </div>
-            </details>
-        </li>
+/// Puts a live change into the page: the card's markup out of its old place and into its
+/// new one (when its column shows it there), and the counts.
+fn show_patch(
+    shown: StoredValue<BoardIssues>,
+    counts: RwSignal<Vec<(Status, i64)>>,
+    id: i64,
+    update: CardUpdate,
+) {
+    let card = update.issue.clone();
+    let Some(Some(place)) = shown.try_update_value(|b| b.patch(id, update).then(|| b.place_of(id)))
+    else {
+        return;
+    };
+    let find = |selector: String| document().query_selector(&selector).ok().flatten();
+    if let Some(old) = find(format!(r#".card[data-id="{id}"]"#)) {
+        old.remove();
+    }
+    let column = place.and_then(|(status, below)| {
+        let list = find(format!(
+            r#".column[data-status="{}"] ol.cards"#,
+            status.as_str()
+        ))?;
+        Some((list, below))
+    });
+    if let (Some((list, below)), Some(card)) = (column, card) {
+        let html = cards_html([&card]);
+        let below = below.and_then(|b| find(format!(r#".card[data-id="{b}"]"#)));
+        let _ = match below {
+            Some(below) => below.insert_adjacent_html("beforebegin", &html),
+            None => list.insert_adjacent_html("beforeend", &html),
+        };
+    }
+    if let Some(now) = shown.try_with_value(|b| b.counts.clone()) {
+        counts.set(now);
     }
 }
 
-/// Fades the card being dragged (`.dragging`), or brings it back. Set on the card itself: a
-/// reactive class on every card would re-run on each card of a big board at every drag.
-fn fade(ev: &leptos::ev::DragEvent, on: bool) {
-    use leptos::wasm_bindgen::JsCast;
-    let card = ev
-        .current_target()
-        .and_then(|card| card.dyn_into::<leptos::web_sys::Element>().ok());
-    if let Some(card) = card {
-        let classes = card.class_list();
-        let _ = if on {
-            classes.add_1("dragging")
-        } else {
-            classes.remove_1("dragging")
-        };
+/// Moves a card's element into column `to`, above the card `before` (or last); returns what
+/// puts it back where it was.
+fn show_moved(id: i64, to: Status, before: Option<i64>) -> impl FnOnce() {
+    let find = |selector: String| document().query_selector(&selector).ok().flatten();
+    let card = find(format!(r#".card[data-id="{id}"]"#));
+    let was = card
+        .as_ref()
+        .and_then(|card| Some((card.parent_node()?, card.next_sibling())));
+    let column = find(format!(
+        r#".column[data-status="{}"] ol.cards"#,
+        to.as_str()
+    ));
+    if let (Some(card), Some(column)) = (&card, &column) {
+        let above = before.and_then(|b| find(format!(r#".card[data-id="{b}"]"#)));
+        let above = above.filter(|a| a.parent_node().as_ref() == Some(column.as_ref()));
+        let _ = column.insert_before(card, above.as_ref().map(|a| a.as_ref()));
+    }
+    move || {
+        if let (Some(card), Some((parent, next))) = (card, was) {
+            let _ = parent.insert_before(&card, next.as_ref());
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod admin_users;
 mod admin_webhooks;
 mod auth;
 mod board;
+mod card;
 mod changes;
 mod issue;
 mod live;

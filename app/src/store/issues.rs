@@ -205,7 +205,11 @@ impl Store {
             issues.extend(cards);
         }
         let counts = self.column_counts(filter).await?;
-        Ok(BoardIssues { issues, counts })
+        Ok(BoardIssues {
+            issues,
+            counts,
+            only_places: false,
+        })
     }
 
     /// How many issues each column holds under `filter`, in `Status::ALL` order.

@@ -23,6 +23,7 @@ run "The board page with every column full: its weight and what it is made of" t
 run "Throughput, 32 clients, against a bare axum + sqlx handler" target/release/examples/throughput_bench "$mid" 5
 run "One move, $boards boards listening" target/release/examples/live_bench "$boards" "$mid"
 run "Server memory after 1,000 board loads" target/release/examples/memory_bench "$big" 1000
+run "100,000 issues on SQLite and PostgreSQL: seeding, migrations, board, JSON page, search, query plans" target/release/examples/engines_bench --scale 100000
 run "Live streams" target/release/examples/stream_bench "$streams"
 run "Reviewing a 5,000-line change (server side)" target/release/examples/diff_bench 5000
 run "The agent's loop at size, each step against a bare read of one issue (SQLite, PostgreSQL)" target/release/examples/loop_bench "$big" both

@@ -1089,3 +1089,232 @@ on_both_engines!(
     forge_comments_come_in_once_and_a_change_request_sends_the_issue_back,
     the_board_default_makes_new_issues_plan_first,
 );
+
+/// Search finds words in titles and bodies whatever their case, words of 1 or 2 characters
+/// too, and takes `%`, `_`, `"`, `*`, `OR` and `NEAR(` as plain text. The board's cards and
+/// counts agree with the list.
+async fn search_finds_any_text_in_titles_and_bodies() {
+    let (store, _dir) = store().await;
+    let file = |title: &str, body: &str| NewIssue {
+        body: body.into(),
+        ..new_issue(title)
+    };
+    for (title, body) in [
+        ("Fix Login bug", "crashes on submit"),
+        ("Slow page", "The LOGIN form takes 5 s"),
+        ("Quote \"odd\" title", "50% off_sale * OR NEAR(x, y)"),
+        ("Crème brûlée", "日本語のテキスト"),
+    ] {
+        store
+            .create_issue(&member(), file(title, body))
+            .await
+            .unwrap();
+    }
+    // Enough others that a rare word is read from the index and a common one walked.
+    for i in 0..40 {
+        let filler = file(&format!("Filler {i}"), "filler text");
+        store.create_issue(&member(), filler).await.unwrap();
+    }
+    let find = |q: &str| {
+        let (store, q) = (store.clone(), q.to_string());
+        async move {
+            let filter = IssueFilter {
+                q: Some(q.clone()),
+                ..Default::default()
+            };
+            let titles: Vec<String> = store
+                .list_issues(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| i.title)
+                .collect();
+            let board = store.board_issues(&filter, |_| 50).await.unwrap();
+            let cards: Vec<&str> = board.issues.iter().map(|c| c.title.as_str()).collect();
+            assert_eq!(
+                cards, titles,
+                "the board finds what the list does for {q:?}"
+            );
+            let counts = store.column_counts(&filter).await.unwrap();
+            let counted: i64 = counts.iter().map(|(_, n)| n).sum();
+            assert_eq!(counted as usize, titles.len(), "the counts for {q:?}");
+            titles
+        }
+    };
+    assert_eq!(find("login").await, ["Fix Login bug", "Slow page"]);
+    assert_eq!(find("FILLER T").await.len(), 40);
+    assert_eq!(find("ler").await.len(), 40);
+    assert_eq!(find("LOGIN BU").await, ["Fix Login bug"]);
+    assert_eq!(find("SUBMIT").await, ["Fix Login bug"]);
+    // 1 and 2 characters.
+    assert_eq!(find("in").await, ["Fix Login bug", "Slow page"]);
+    assert_eq!(find("G").await, ["Fix Login bug", "Slow page"]);
+    // Wildcards and query syntax are text.
+    assert_eq!(find("%").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("50%").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("_").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("f_sal").await, ["Quote \"odd\" title"]);
+    assert!(find("f_x").await.is_empty(), "`_` is not a wildcard");
+    assert_eq!(find("\"").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("\"odd\"").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("\"od").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("* OR NEAR(").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("NEAR(x").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("*").await, ["Quote \"odd\" title"]);
+    assert!(find("login OR slow").await.is_empty(), "OR is a word");
+    assert!(find("log*").await.is_empty(), "* is a character");
+    // Beyond ASCII, long and short.
+    assert_eq!(find("BRÛLÉE").await, ["Crème brûlée"]);
+    assert_eq!(find("日本語").await, ["Crème brûlée"]);
+    assert_eq!(find("本語").await, ["Crème brûlée"]);
+    assert_eq!(find("è").await, ["Crème brûlée"]);
+    // Matches many but beyond the first rows a walk reads (32 a card shown, after the 44
+    // above): the board still shows the first ones.
+    for i in 0..10 {
+        let tail = file(&format!("Tail {i}"), "tailword");
+        store.create_issue(&member(), tail).await.unwrap();
+    }
+    let tail = IssueFilter {
+        q: Some("tailword".into()),
+        ..Default::default()
+    };
+    for shown in [1, 3, 50] {
+        let board = store.board_issues(&tail, |_| shown).await.unwrap();
+        let cards: Vec<&str> = board.issues.iter().map(|c| c.title.as_str()).collect();
+        let want: Vec<String> = (0..shown.min(10)).map(|i| format!("Tail {i}")).collect();
+        assert_eq!(cards, want, "{shown} shown");
+    }
+    // An edit is found by its new words only.
+    let slow = store.list_issues(&Default::default()).await.unwrap()[1].id;
+    let patch = IssuePatch {
+        title: Some("Sluggish screen".into()),
+        body: Some("nothing about signing in".into()),
+        ..Default::default()
+    };
+    store.update_issue(&member(), slow, patch).await.unwrap();
+    assert_eq!(find("login").await, ["Fix Login bug"]);
+    assert_eq!(find("sluggish").await, ["Sluggish screen"]);
+    assert_eq!(find("signing").await, ["Sluggish screen"]);
+}
+
+/// The counts of each column, counted from the issues themselves.
+async fn counted(store: &Store) -> Vec<(Status, i64)> {
+    let issues = store.list_issues(&Default::default()).await.unwrap();
+    Status::ALL
+        .into_iter()
+        .map(|s| (s, issues.iter().filter(|i| i.status == s).count() as i64))
+        .collect()
+}
+
+/// The board's column counts (kept by the database as issues come and move) stay equal to
+/// the issues' own, through creates, moves, reorders, edits, many writers at once, and a
+/// copy into another database (and, on SQLite, a backup).
+async fn column_counts_follow_every_change_copy_and_backup() {
+    let (store, dir) = store().await;
+    let admin = Actor::new(Role::Admin, "ann");
+    assert_eq!(
+        store.column_counts(&Default::default()).await.unwrap(),
+        counted(&store).await
+    );
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let new = NewIssue {
+            human_only: true,
+            status: Some(Status::Ready).filter(|_| i % 2 == 0),
+            ..new_issue(&format!("Issue {i}"))
+        };
+        ids.push(store.create_issue(&admin, new).await.unwrap().id);
+    }
+    let check = |store: Store| async move {
+        let kept = store.column_counts(&Default::default()).await.unwrap();
+        assert_eq!(kept, counted(&store).await);
+        let only_ready = IssueFilter {
+            status: Some(Status::Ready),
+            ..Default::default()
+        };
+        let ready = store.column_counts(&only_ready).await.unwrap();
+        for (status, n) in ready {
+            let want = if status == Status::Ready {
+                kept.iter().find(|(s, _)| *s == status).unwrap().1
+            } else {
+                0
+            };
+            assert_eq!(n, want, "{status:?} under a status filter");
+        }
+    };
+    check(store.clone()).await;
+    for to in [Status::InProgress, Status::InReview, Status::Done] {
+        store.move_issue(&admin, ids[0], to, None).await.unwrap();
+    }
+    store
+        .move_issue(&admin, ids[1], Status::Ready, None)
+        .await
+        .unwrap();
+    store
+        .place_issue(&admin, ids[2], Status::Ready, None, Some(ids[1]))
+        .await
+        .unwrap();
+    let patch = IssuePatch {
+        title: Some("Renamed".into()),
+        ..Default::default()
+    };
+    store.update_issue(&admin, ids[3], patch).await.unwrap();
+    // A refused move counts nothing.
+    assert!(store
+        .move_issue(&member(), ids[5], Status::Done, None)
+        .await
+        .is_err());
+    check(store.clone()).await;
+    // Many writers at once.
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (store, admin) = (store.clone(), admin.clone());
+        let id = ids[i % ids.len()];
+        tasks.push(tokio::spawn(async move {
+            let new = NewIssue {
+                status: Some(Status::Ready),
+                ..new_issue(&format!("Burst {i}"))
+            };
+            store.create_issue(&admin, new).await.unwrap();
+            let to = [Status::Backlog, Status::Ready, Status::Blocked][i % 3];
+            // Some lose to a concurrent move of the same issue, or are not allowed.
+            let _ = store.move_issue(&admin, id, to, None).await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    check(store.clone()).await;
+
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = Store::open(&engines::fresh_database(copy_dir.path()).await)
+        .await
+        .unwrap();
+    app::store::copy_board(&store, &copy).await.unwrap();
+    assert_eq!(
+        copy.column_counts(&Default::default()).await.unwrap(),
+        store.column_counts(&Default::default()).await.unwrap()
+    );
+    check(copy.clone()).await;
+    // The copy searches too.
+    let q = IssueFilter {
+        q: Some("burst".into()),
+        ..Default::default()
+    };
+    assert_eq!(copy.list_issues(&q).await.unwrap().len(), 12);
+
+    if engines::engine() == engines::Engine::Sqlite {
+        let file = dir.path().join("backup.db");
+        store.backup_to(&file).await.unwrap();
+        let restored = Store::open(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        check(restored.clone()).await;
+        assert_eq!(restored.list_issues(&q).await.unwrap().len(), 12);
+    }
+}
+
+on_both_engines!(
+    search_finds_any_text_in_titles_and_bodies,
+    column_counts_follow_every_change_copy_and_backup,
+);

@@ -5,6 +5,11 @@
 //!
 //!     cargo run --release -p server --example engines_bench
 //!
+//! With `--scale N` (say 100000) it measures a big board on each engine instead: N issues
+//! filed straight into the database, the time the migrations made for a big board take on
+//! them, the board page rendered and kept, a JSON page of 50, searches, and the plan of each
+//! query a board load runs.
+//!
 //! PostgreSQL is a throwaway cluster from Debian's package that the benchmark starts itself
 //! (`scripts/setup.sh --tests` installs it), with fsync off as in the tests.
 
@@ -22,6 +27,13 @@ const CLAIMS: usize = 400;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cluster = engines::start_cluster();
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("--scale") {
+        let n = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+        let scaled = scale(&cluster, n).await;
+        cluster.stop("fast");
+        return scaled;
+    }
     println!("engine      issues  board SSR median  JSON list median  page KiB");
     let mut rows = Vec::new();
     for engine in ["sqlite", "postgres"] {
@@ -97,10 +109,123 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn scratch(
+/// The first migration of the big board's (counts kept by triggers, search indexes): seeding
+/// stops before it, so the time it takes on `n` issues can be measured.
+fn scale_migration(engine: &str) -> i64 {
+    match engine {
+        "sqlite" => 20261206000021,
+        _ => 20261206000017,
+    }
+}
+
+async fn scale(cluster: &engines::Cluster, n: usize) -> anyhow::Result<()> {
+    use app::store::IssueFilter;
+    for engine in ["sqlite", "postgres"] {
+        let (dir, url) = empty_database(engine, cluster).await?;
+        // The schema as it was before the big board's migrations, then the issues.
+        let mut migrator =
+            sqlx::migrate::Migrator::new(std::path::Path::new(&format!("migrations/{engine}")))
+                .await?;
+        let before: Vec<_> = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version < scale_migration(engine))
+            .cloned()
+            .collect();
+        migrator.migrations = before.into();
+        match engine {
+            "sqlite" => {
+                let options = std::str::FromStr::from_str(&url)
+                    .map(|o: sqlx::sqlite::SqliteConnectOptions| o.create_if_missing(true))?
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+                let pool = sqlx::SqlitePool::connect_with(options).await?;
+                migrator.run(&pool).await?;
+                pool.close().await;
+            }
+            _ => {
+                let pool = sqlx::PgPool::connect(&url).await?;
+                migrator.run(&pool).await?;
+                pool.close().await;
+            }
+        }
+        let seeding = Instant::now();
+        support::seed_bulk(&url, 0, n).await?;
+        let seeded = seeding.elapsed().as_secs_f64();
+        let migrating = Instant::now();
+        drop(app::store::Store::open(&url).await?);
+        let migrated = migrating.elapsed().as_secs_f64();
+        println!(
+            "\n{engine}: {n} issues seeded in {seeded:.1} s (in transactions of 2,000); the big \
+             board's migrations (counts, search index, indexes) took {migrated:.1} s on them"
+        );
+
+        let board = support::ScratchBoard::on(&url, dir).await?;
+        let router = board.router(Vec::new())?;
+        let token = &board.token;
+        let (anew, size) = support::median_ms(&router, "/?n={n}", token).await?;
+        let (kept, _) = support::median_ms(&router, "/", token).await?;
+        let (page, _) =
+            support::median_ms(&router, "/api/autopilot/issues?limit=50&n={n}", token).await?;
+        let far = format!(
+            "/api/autopilot/issues?limit=50&n={{n}}&q=number%20{}",
+            n / 2
+        );
+        let (page_search, _) = support::median_ms(&router, &far, token).await?;
+        println!(
+            "board page rendered anew {anew:.1} ms (goal <= 50), kept {kept:.2} ms (goal <= 2), \
+             {} KiB; JSON page of 50 {page:.1} ms (goal <= 20), searched {page_search:.1} ms",
+            size / 1024
+        );
+        let few = format!("number {}", n / 2 + 7);
+        for (what, q) in [
+            ("a word every issue has", "realistic"),
+            ("a few issues' words", few.as_str()),
+            ("nothing matches", "zebra crossing"),
+            ("2 characters (no trigram index)", "zq"),
+        ] {
+            let path = format!("/?q={}&n={{n}}", q.replace(' ', "%20"));
+            let (ms, _) = support::median_ms(&router, &path, token).await?;
+            let filter = IssueFilter {
+                q: Some(q.into()),
+                ..Default::default()
+            };
+            let started = Instant::now();
+            let found = board.store.board_issues(&filter, |_| 50).await?;
+            let store_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let matched: i64 = found.counts.iter().map(|(_, n)| n).sum();
+            println!(
+                "search {q:?} ({what}: {matched} match): board page {ms:.1} ms, its queries \
+                 {store_ms:.1} ms (goal <= 100)"
+            );
+        }
+        for (what, filter) in [
+            ("the board", IssueFilter::default()),
+            (
+                "a search",
+                IssueFilter {
+                    q: Some("number 4242".into()),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            println!("\nplans of {what} on {engine}:");
+            for (query, plan) in board.store.explain_board(&filter, 50).await? {
+                println!("  {query}:");
+                for line in plan.lines() {
+                    println!("    {line}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A new empty database of `engine` (on `cluster` for PostgreSQL): its URL, and the
+/// directory that holds a SQLite file.
+async fn empty_database(
     engine: &str,
     cluster: &engines::Cluster,
-) -> anyhow::Result<support::ScratchBoard> {
+) -> anyhow::Result<(Option<tempfile::TempDir>, String)> {
     let dir = tempfile::tempdir()?;
     let url = match engine {
         "sqlite" => format!("sqlite://{}", dir.path().join("bench.db").display()),
@@ -115,5 +240,13 @@ async fn scratch(
             format!("{}/{name}", cluster.url())
         }
     };
-    support::ScratchBoard::on(&url, Some(dir)).await
+    Ok((Some(dir), url))
+}
+
+async fn scratch(
+    engine: &str,
+    cluster: &engines::Cluster,
+) -> anyhow::Result<support::ScratchBoard> {
+    let (dir, url) = empty_database(engine, cluster).await?;
+    support::ScratchBoard::on(&url, dir).await
 }

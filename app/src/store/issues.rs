@@ -44,7 +44,36 @@ pub struct IssueFilter {
 }
 
 impl IssueFilter {
+    /// Whether this filter picks by column only (or not at all).
+    fn only_by_status(&self) -> bool {
+        self.kind.is_none()
+            && self.assignee.is_none()
+            && self
+                .q
+                .as_deref()
+                .is_none_or(|q| crate::domain::one_line(q).is_empty())
+    }
+
+    /// Whether the words are found the same without the search index: always on PostgreSQL
+    /// (both ways are `LOWER(x) LIKE`), and on SQLite for ASCII words (whose case the trigram
+    /// index and `LOWER` fold alike).
+    fn walk_finds_the_same(&self) -> bool {
+        self.q.as_deref().is_none_or(str::is_ascii)
+    }
+
     fn push_conditions<'a, DB: Database>(&self, sql: &mut QueryBuilder<'a, DB>)
+    where
+        Status: Encode<'a, DB> + Type<DB>,
+        Kind: Encode<'a, DB> + Type<DB>,
+        String: Encode<'a, DB> + Type<DB>,
+        i64: Encode<'a, DB> + Type<DB>,
+    {
+        self.push_conditions_as(sql, false)
+    }
+
+    /// The filter's conditions; with `walk`, the words are matched with LIKE, row by row, and
+    /// not through SQLite's trigram index (for a walk of a column's first rows in its order).
+    fn push_conditions_as<'a, DB: Database>(&self, sql: &mut QueryBuilder<'a, DB>, walk: bool)
     where
         Status: Encode<'a, DB> + Type<DB>,
         Kind: Encode<'a, DB> + Type<DB>,
@@ -71,12 +100,21 @@ impl IssueFilter {
         }
         let q = self.q.as_deref().map(crate::domain::one_line);
         if let Some(q) = q.as_deref().filter(|q| !q.is_empty()) {
-            let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
-            sql.push(" AND (LOWER(title) LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\' OR LOWER(body) LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\'");
+            if !walk && DB::NAME == "SQLite" && q.chars().count() >= 3 {
+                // The trigram index finds substrings of 3 characters or more, whatever their
+                // case; as one quoted phrase, the words' own `"`, `*`, `OR` or `NEAR(` are
+                // only text.
+                sql.push(" AND (id IN (SELECT rowid FROM issues_fts WHERE issues_fts MATCH ")
+                    .push_bind(fts_phrase(q))
+                    .push(")");
+            } else {
+                let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+                sql.push(" AND (LOWER(title) LIKE ")
+                    .push_bind(pattern.clone())
+                    .push(" ESCAPE '\\' OR LOWER(body) LIKE ")
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\'");
+            }
             if let Ok(id) = q.trim_start_matches('#').parse::<i64>() {
                 sql.push(" OR id = ").push_bind(id);
             }
@@ -107,15 +145,10 @@ impl Store {
         cap: i64,
     ) -> AppResult<(Vec<Issue>, bool)> {
         let mut issues = on_pool!(self, e => {
-            let mut sql = QueryBuilder::new(concat!(
-                "SELECT ",
-                issue_columns!(),
-                " FROM issues WHERE 1 = 1"
-            ));
-            filter.push_conditions(&mut sql);
-            sql.push(" ORDER BY position, id LIMIT ");
-            sql.push_bind(cap.max(0) + 1);
-            sql.build_query_as::<Issue>().fetch_all(e).await
+            up_to_query("", filter, cap.max(0) + 1)
+                .build_query_as::<Issue>()
+                .fetch_all(e)
+                .await
         })?;
         let more = issues.len() as i64 > cap.max(0);
         issues.truncate(cap.max(0) as usize);
@@ -128,7 +161,8 @@ impl Store {
             return Ok(issues);
         }
         let mut by_issue: HashMap<i64, Vec<i64>> = HashMap::new();
-        for (issue, on) in self.dependency_edges().await? {
+        let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+        for (issue, on) in self.dependency_edges(&ids).await? {
             by_issue.entry(issue).or_default().push(on);
         }
         for issue in &mut issues {
@@ -137,13 +171,23 @@ impl Store {
         Ok(issues)
     }
 
-    /// Every dependency on the board: (issue, the issue it depends on), in order.
-    async fn dependency_edges(&self) -> AppResult<Vec<(i64, i64)>> {
-        Ok(on_pool!(self, e => sqlx::query_as(
-            "SELECT issue_id, depends_on FROM issue_dependencies ORDER BY issue_id, depends_on"
-        )
-        .fetch_all(e)
-        .await)?)
+    /// The dependencies of `ids` (of every issue when they are many): (issue, the issue it
+    /// depends on), in order.
+    async fn dependency_edges(&self, ids: &[i64]) -> AppResult<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, e => {
+            let mut sql = QueryBuilder::new("SELECT issue_id, depends_on FROM issue_dependencies");
+            // A page's worth by the index; beyond that, one read of them all.
+            if ids.len() <= 1000 {
+                sql.push(" WHERE issue_id IN (");
+                let mut list = sql.separated(", ");
+                for id in ids {
+                    list.push_bind(*id);
+                }
+                sql.push(")");
+            }
+            sql.push(" ORDER BY issue_id, depends_on");
+            sql.build_query_as().fetch_all(e).await
+        })?)
     }
 
     /// One page of issues in id order, after issue `after`, and the id to continue after
@@ -156,15 +200,10 @@ impl Store {
     ) -> AppResult<(Vec<Issue>, Option<i64>)> {
         let limit = limit.clamp(1, 1000);
         let mut issues = on_pool!(self, e => {
-            let mut sql = QueryBuilder::new(concat!(
-                "SELECT ",
-                issue_columns!(),
-                " FROM issues WHERE id > "
-            ));
-            sql.push_bind(after);
-            filter.push_conditions(&mut sql);
-            sql.push(" ORDER BY id LIMIT ").push_bind(limit + 1);
-            sql.build_query_as::<Issue>().fetch_all(e).await
+            page_query("", filter, after, limit + 1)
+                .build_query_as::<Issue>()
+                .fetch_all(e)
+                .await
         })?;
         let more = issues.len() as i64 > limit;
         issues.truncate(limit as usize);
@@ -180,31 +219,60 @@ impl Store {
         filter: &IssueFilter,
         shown: impl Fn(Status) -> i64,
     ) -> AppResult<BoardIssues> {
+        if filter.only_by_status() {
+            let mut issues = Vec::new();
+            for status in Status::ALL {
+                let limit = shown(status).max(0);
+                if limit > 0 {
+                    let cards = on_pool!(self, e => {
+                        column_query("", filter, status, limit, None)
+                            .build_query_as::<Card>()
+                            .fetch_all(e)
+                            .await
+                    })?;
+                    issues.extend(cards);
+                }
+            }
+            let counts = self.column_counts(filter).await?;
+            return Ok(BoardIssues {
+                issues,
+                counts,
+                only_places: false,
+            });
+        }
+        // Filtered: the matches are counted first (one pass), so a column with none is not
+        // read, and one where they are dense is walked in its order until enough are found
+        // (a word every issue has: 50 rows, not all the matches again for each column).
+        let counts = self.column_counts(filter).await?;
+        let sizes = self.column_counts(&IssueFilter::default()).await?;
         let mut issues = Vec::new();
-        for status in Status::ALL {
-            let limit = shown(status).max(0);
-            if limit == 0 {
+        for ((status, matched), (_, size)) in counts.iter().zip(&sizes) {
+            let limit = shown(*status).max(0);
+            if limit == 0 || *matched == 0 {
                 continue;
             }
-            let order = if status == Status::Done {
-                " ORDER BY updated_at DESC, id DESC LIMIT "
-            } else {
-                " ORDER BY position, id LIMIT "
-            };
-            let cards = on_pool!(self, e => {
-                let mut sql = QueryBuilder::new(concat!(
-                    "SELECT ",
-                    card_columns!(),
-                    " FROM issues WHERE status = "
-                ));
-                sql.push_bind(status);
-                filter.push_conditions(&mut sql);
-                sql.push(order).push_bind(limit);
-                sql.build_query_as::<Card>().fetch_all(e).await
-            })?;
+            let mut cards = Vec::new();
+            let walk = *matched * DENSE >= *size && filter.walk_finds_the_same();
+            if walk {
+                let window = Some(limit.saturating_mul(WINDOW));
+                cards = on_pool!(self, e => {
+                    column_query("", filter, *status, limit, window)
+                        .build_query_as::<Card>()
+                        .fetch_all(e)
+                        .await
+                })?;
+            }
+            // Not walked, or the matches lie further down than the walk read: from the index.
+            if (cards.len() as i64) < limit.min(*matched) {
+                cards = on_pool!(self, e => {
+                    column_query("", filter, *status, limit, None)
+                        .build_query_as::<Card>()
+                        .fetch_all(e)
+                        .await
+                })?;
+            }
             issues.extend(cards);
         }
-        let counts = self.column_counts(filter).await?;
         Ok(BoardIssues {
             issues,
             counts,
@@ -214,14 +282,101 @@ impl Store {
 
     /// How many issues each column holds under `filter`, in `Status::ALL` order.
     pub async fn column_counts(&self, filter: &IssueFilter) -> AppResult<Vec<(Status, i64)>> {
+        if filter.only_by_status() {
+            // The counts the triggers keep: 6 rows, however many issues there are.
+            let counts: Vec<(Status, i64)> = on_pool!(self, e => sqlx::query_as(
+                "SELECT status, n FROM issue_counts"
+            )
+            .fetch_all(e)
+            .await)?;
+            let count = |s: Status| {
+                let kept = counts.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n);
+                if filter.status.is_none_or(|only| only == s) {
+                    kept
+                } else {
+                    0
+                }
+            };
+            return Ok(Status::ALL.into_iter().map(|s| (s, count(s))).collect());
+        }
         let counts: Vec<(Status, i64)> = on_pool!(self, e => {
-            let mut sql = QueryBuilder::new("SELECT status, COUNT(*) FROM issues WHERE 1 = 1");
-            filter.push_conditions(&mut sql);
-            sql.push(" GROUP BY status");
-            sql.build_query_as().fetch_all(e).await
+            counts_query("", filter).build_query_as().fetch_all(e).await
         })?;
         let count = |s: Status| counts.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n);
         Ok(Status::ALL.into_iter().map(|s| (s, count(s))).collect())
+    }
+
+    /// How the database runs what a board load (and the JSON list) reads under `filter`,
+    /// `shown` cards a column: (which query, its plan), for the benchmarks to print.
+    pub async fn explain_board(
+        &self,
+        filter: &IssueFilter,
+        shown: i64,
+    ) -> AppResult<Vec<(String, String)>> {
+        let prefix = match &self.pool {
+            Db::Sqlite(_) => "EXPLAIN QUERY PLAN ",
+            Db::Postgres(_) => "EXPLAIN ",
+        };
+        let mut plans = Vec::new();
+        for status in Status::ALL {
+            let plan = on_pool!(self, e => {
+                let rows = column_query(prefix, filter, status, shown, None)
+                    .build()
+                    .fetch_all(e)
+                    .await?;
+                plan_text(&rows)
+            })?;
+            plans.push((format!("column {}", status.as_str()), plan));
+            if !filter.only_by_status() {
+                let plan = on_pool!(self, e => {
+                    let rows = column_query(prefix, filter, status, shown, Some(shown * WINDOW))
+                        .build()
+                        .fetch_all(e)
+                        .await?;
+                    plan_text(&rows)
+                })?;
+                plans.push((
+                    format!("column {}, walked (dense matches)", status.as_str()),
+                    plan,
+                ));
+            }
+        }
+        let counts = if filter.only_by_status() {
+            format!("{prefix}SELECT status, n FROM issue_counts")
+        } else {
+            String::new()
+        };
+        let plan = on_pool!(self, e => {
+            let rows = if counts.is_empty() {
+                counts_query(prefix, filter).build().fetch_all(e).await?
+            } else {
+                sqlx::query(&counts).fetch_all(e).await?
+            };
+            plan_text(&rows)
+        })?;
+        plans.push(("column counts".into(), plan));
+        let plan = on_pool!(self, e => {
+            let rows = page_query(prefix, filter, 0, 51).build().fetch_all(e).await?;
+            plan_text(&rows)
+        })?;
+        plans.push(("JSON page of 50".into(), plan));
+        let plan = on_pool!(self, e => {
+            let rows = up_to_query(prefix, filter, 1001).build().fetch_all(e).await?;
+            plan_text(&rows)
+        })?;
+        plans.push(("whole JSON list (first 1,000)".into(), plan));
+        for (name, sql) in [
+            ("board version", super::threads::BOARD_VERSION),
+            ("latest event", super::threads::LATEST_EVENT),
+        ] {
+            let sql = format!("{prefix}{sql}");
+            let plan = on_pool!(self, e => {
+                let rows = sqlx::query(&sql).fetch_all(e).await?;
+                plan_text(&rows)
+            })?;
+            plans.push((name.into(), plan));
+        }
+        Ok(plans)
     }
 
     /// One issue as its card shows it (without the body): what an open board fetches when a
@@ -773,6 +928,130 @@ fn check_version(current: &Issue, expected: Option<i64>) -> AppResult<()> {
 
 fn stale() -> AppError {
     AppError::Conflict("the issue changed while you were saving; reload and try again".into())
+}
+
+/// `text` as one FTS5 phrase: in double quotes, its own double quotes doubled.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// A column where at least one issue in `DENSE` matches is walked in its order rather than
+/// read from the search index: its first `WINDOW` rows a card shown, then the index if the
+/// cards were not all among them.
+const DENSE: i64 = 8;
+const WINDOW: i64 = 4 * DENSE;
+
+/// The cards of one column: the first `limit` in its order, after `prefix` (an EXPLAIN).
+/// With a `window`, only among the column's first `window` issues, matched row by row.
+fn column_query<'a, DB: Database>(
+    prefix: &str,
+    filter: &IssueFilter,
+    status: Status,
+    limit: i64,
+    window: Option<i64>,
+) -> QueryBuilder<'a, DB>
+where
+    Status: Encode<'a, DB> + Type<DB>,
+    Kind: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let order = if status == Status::Done {
+        " ORDER BY updated_at DESC, id DESC LIMIT "
+    } else {
+        " ORDER BY position, id LIMIT "
+    };
+    let mut sql = QueryBuilder::new(prefix);
+    sql.push(concat!("SELECT ", card_columns!(), " FROM "));
+    if let Some(window) = window {
+        // The limit keeps both engines on the column's index, in order.
+        sql.push("(SELECT * FROM issues WHERE status = ")
+            .push_bind(status)
+            .push(order)
+            .push_bind(window)
+            .push(") AS issues WHERE 1 = 1");
+    } else {
+        sql.push("issues WHERE status = ").push_bind(status);
+    }
+    filter.push_conditions_as(&mut sql, window.is_some());
+    sql.push(order).push_bind(limit);
+    sql
+}
+
+/// Issues after `after` in id order, at most `limit` (a JSON page).
+fn page_query<'a, DB: Database>(
+    prefix: &str,
+    filter: &IssueFilter,
+    after: i64,
+    limit: i64,
+) -> QueryBuilder<'a, DB>
+where
+    Status: Encode<'a, DB> + Type<DB>,
+    Kind: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new(prefix);
+    sql.push(concat!(
+        "SELECT ",
+        issue_columns!(),
+        " FROM issues WHERE id > "
+    ));
+    sql.push_bind(after);
+    filter.push_conditions(&mut sql);
+    sql.push(" ORDER BY id LIMIT ").push_bind(limit);
+    sql
+}
+
+/// The first `limit` issues in board order (the whole JSON list).
+fn up_to_query<'a, DB: Database>(
+    prefix: &str,
+    filter: &IssueFilter,
+    limit: i64,
+) -> QueryBuilder<'a, DB>
+where
+    Status: Encode<'a, DB> + Type<DB>,
+    Kind: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new(prefix);
+    sql.push(concat!(
+        "SELECT ",
+        issue_columns!(),
+        " FROM issues WHERE 1 = 1"
+    ));
+    filter.push_conditions(&mut sql);
+    sql.push(" ORDER BY position, id LIMIT ").push_bind(limit);
+    sql
+}
+
+/// Each column's count under a filter that needs the issues themselves.
+fn counts_query<'a, DB: Database>(prefix: &str, filter: &IssueFilter) -> QueryBuilder<'a, DB>
+where
+    Status: Encode<'a, DB> + Type<DB>,
+    Kind: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new(prefix);
+    sql.push("SELECT status, COUNT(*) FROM issues WHERE 1 = 1");
+    filter.push_conditions(&mut sql);
+    sql.push(" GROUP BY status");
+    sql
+}
+
+/// An EXPLAIN's answer as lines: SQLite's detail column (the last), PostgreSQL's only one.
+fn plan_text<R: sqlx::Row>(rows: &[R]) -> Result<String, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+{
+    let lines = rows
+        .iter()
+        .map(|row| row.try_get::<String, usize>(row.len().saturating_sub(1)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(lines.join("\n"))
 }
 
 /// Makes `%`, `_` and `\` match themselves in a LIKE pattern with `ESCAPE '\'`.

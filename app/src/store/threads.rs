@@ -265,7 +265,7 @@ impl Store {
     /// The id of the newest event (0 when there is none): where a new live stream starts.
     pub async fn latest_event_id(&self) -> AppResult<i64> {
         let (id,): (Option<i64>,) =
-            on_pool!(self, e => sqlx::query_as("SELECT MAX(id) FROM events").fetch_one(e).await)?;
+            on_pool!(self, e => sqlx::query_as(LATEST_EVENT).fetch_one(e).await)?;
         Ok(id.unwrap_or(0))
     }
 
@@ -273,13 +273,7 @@ impl Store {
     /// sum of the leases held (heartbeats move leases forward without an event). What
     /// answers kept warm are keyed on.
     pub async fn board_version(&self) -> AppResult<(i64, i64)> {
-        Ok(on_pool!(self, e => sqlx::query_as(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM events),
-                    (SELECT CAST(COALESCE(SUM(lease_expires_at), 0) AS BIGINT) FROM issues
-                     WHERE status = 'in_progress')"
-        )
-        .fetch_one(e)
-        .await)?)
+        Ok(on_pool!(self, e => sqlx::query_as(BOARD_VERSION).fetch_one(e).await)?)
     }
 
     /// An issue's history, oldest first.
@@ -293,6 +287,15 @@ impl Store {
         .await)?)
     }
 }
+
+/// The newest event's id (see `latest_event_id`).
+pub(super) const LATEST_EVENT: &str = "SELECT MAX(id) FROM events";
+
+/// What warm answers are keyed on (see `board_version`); the leases come from a partial index
+/// of the issues in progress.
+pub(super) const BOARD_VERSION: &str = "SELECT (SELECT COALESCE(MAX(id), 0) FROM events),
+        (SELECT CAST(COALESCE(SUM(lease_expires_at), 0) AS BIGINT) FROM issues
+         WHERE status = 'in_progress')";
 
 /// Writes a comment and its `commented` event inside a caller's transaction.
 pub(super) async fn insert_comment(

@@ -327,3 +327,108 @@ pub async fn seed_patch(store: &Store, lines: usize) -> anyhow::Result<i64> {
         .await?;
     Ok(issue.id)
 }
+
+/// The body of [`seed_bulk`], once per engine.
+macro_rules! seed_rows {
+    ($conn:expr, $from:expr, $to:expr) => {{
+        use app::domain::Status;
+        const BATCH: usize = 2000;
+        let body = "Some body text. ".repeat(20);
+        let now = app::store::now_ms();
+        let mut start = $from;
+        while start < $to {
+            let end = (start + BATCH).min($to);
+            let mut tx = $conn.begin().await?;
+            let mut issues = sqlx::QueryBuilder::new(
+                "INSERT INTO issues (id, title, body, status, human_only, created_by, position, \
+                 version, created_at, updated_at) ",
+            );
+            let mut events = Vec::new();
+            issues.push_values(start..end, |mut row, i| {
+                let (status, walk): (Status, &[Status]) = match i % 10 {
+                    0 => (Status::Backlog, &[]),
+                    1 => (Status::Ready, &[]),
+                    2 => (Status::InProgress, &[Status::InProgress]),
+                    3 => (Status::InReview, &[Status::InProgress, Status::InReview]),
+                    _ => (
+                        Status::Done,
+                        &[Status::InProgress, Status::InReview, Status::Done],
+                    ),
+                };
+                let id = i as i64 + 1;
+                // Each issue a millisecond after the one before, so the done column's order
+                // is the filing order, as with one request each.
+                let at = now + i as i64;
+                // Last in its column, as filed one by one: done takes 6 of every 10 issues.
+                let position = match status {
+                    Status::Done => (i / 10 * 6 + i % 10 - 4) as f64 + 1.0,
+                    _ => (i / 10) as f64 + 1.0,
+                };
+                row.push_bind(id)
+                    .push_bind(format!(
+                        "Issue number {i} with a realistic title of some length"
+                    ))
+                    .push_bind(body.clone())
+                    .push_bind(status)
+                    .push_bind(true)
+                    .push_bind("Bench")
+                    .push_bind(position)
+                    .push_bind(1 + walk.len() as i64)
+                    .push_bind(at)
+                    .push_bind(at);
+                let first = if status == Status::Backlog {
+                    Status::Backlog
+                } else {
+                    Status::Ready
+                };
+                events.push((id, "created", None, first, at));
+                let mut from = first;
+                for &to in walk {
+                    events.push((id, "moved", Some(from), to, at));
+                    from = to;
+                }
+            });
+            issues.build().execute(&mut *tx).await?;
+            for chunk in events.chunks(1000) {
+                let mut sql = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (issue_id, actor, kind, from_status, to_status, data, \
+                     created_at) ",
+                );
+                sql.push_values(chunk, |mut row, (id, kind, from, to, at)| {
+                    row.push_bind(*id)
+                        .push_bind("Bench")
+                        .push_bind(*kind)
+                        .push_bind(from.map(|s: Status| s.as_str()))
+                        .push_bind(to.as_str())
+                        .push_bind("{}")
+                        .push_bind(*at);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            start = end;
+        }
+    }};
+}
+
+/// Issues `from..to` straight into the database at `url`, as [`seed`] files them (the same
+/// columns, positions and events), in transactions of 2,000: 100,000 issues in seconds rather
+/// than an hour of one request each. The schema must be there; its triggers, if any, run.
+pub async fn seed_bulk(url: &str, from: usize, to: usize) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        seed_rows!(conn, from, to);
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        seed_rows!(conn, from, to);
+        sqlx::query("SELECT setval(pg_get_serial_sequence('issues', 'id'), MAX(id)) FROM issues")
+            .execute(&mut conn)
+            .await?;
+        sqlx::query("SELECT setval(pg_get_serial_sequence('events', 'id'), MAX(id)) FROM events")
+            .execute(&mut conn)
+            .await?;
+        sqlx::query("ANALYZE").execute(&mut conn).await?;
+    }
+    Ok(())
+}

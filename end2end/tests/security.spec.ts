@@ -94,3 +94,23 @@ for (const javaScriptEnabled of [true, false]) {
     await context.close();
   });
 }
+
+test('a kept board page runs its scripts by their hashes, served again and on a reload', async ({ browser }) => {
+  const context = await browser.newContext({ storageState: '.auth/admin.json' });
+  const page = await context.newPage();
+  const violations = watchViolations(context, page);
+  // Other tests change the board at any time: a change makes a new page, kept in its turn.
+  for (let i = 0; i < 2; i++) {
+    const answer = await page.goto('/');
+    const policy = answer?.headers()['content-security-policy'] ?? '';
+    expect(policy).toContain("'sha256-");
+    expect(policy).not.toContain("'nonce-");
+    await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  }
+  // A reload sends the page's ETag back; a 304 shows the copy the browser holds.
+  await page.reload();
+  await expect(page.locator('.page')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('body')).toHaveAttribute('data-live', 'true');
+  expect(violations).toEqual([]);
+  await context.close();
+});

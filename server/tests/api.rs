@@ -1030,7 +1030,8 @@ async fn a_kept_board_page_is_never_stale_and_never_someone_elses() {
             .call(&caller, "GET", "/", None, axum::body::Body::empty())
             .await;
         assert_eq!(r.status, StatusCode::OK);
-        // Each answer has a nonce of its own (see tests/headers.rs); the rest is compared.
+        // A page rendered for one answer has a nonce of its own (a kept page has none: see
+        // tests/headers.rs); the rest is compared.
         let html = r.text();
         let nonce = html
             .split("nonce=\"")
@@ -1038,7 +1039,11 @@ async fn a_kept_board_page_is_never_stale_and_never_someone_elses() {
             .and_then(|rest| rest.split('"').next())
             .unwrap_or_default()
             .to_string();
-        html.replace(&nonce, "NONCE")
+        if nonce.is_empty() {
+            html
+        } else {
+            html.replace(&nonce, "NONCE")
+        }
     };
     let once = page(app.member()).await;
     assert!(once.contains("first card"));

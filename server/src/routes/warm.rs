@@ -4,21 +4,34 @@
 //! and many people open the same board between two changes: the rendered page is kept,
 //! keyed by the address, who is asking and the newest event id, and served again until the
 //! next change (every change writes an event). A few pages are kept, the least recent go.
+//!
+//! A kept page is byte for byte the same in every answer: its inline scripts are allowed by
+//! their hashes rather than a nonce (`app::security::kept_page`), so it is compressed once,
+//! off the request path (brotli and gzip), and carries a strong ETag a reload can send back
+//! for a 304.
 
 use super::AppState;
 use app::auth::Authenticated;
 use app::domain::{Actor, Role};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use std::sync::Mutex;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Pages kept (each a few hundred KiB at most, columns being capped).
 const KEPT: usize = 32;
 /// A page larger than this is not kept.
 const PAGE_MAX_BYTES: usize = 2 * 1024 * 1024;
+/// Every change makes every kept page stale and each is compressed again, per person: fast
+/// levels (brotli 5 is within a few per cent of 11 on a board page, at a small part of the time).
+const BROTLI_LEVEL: u32 = 5;
+const BROTLI_WINDOW: u32 = 22;
+const GZIP_LEVEL: u32 = 6;
+/// A kept page is someone's and is checked with the server at each use.
+const CACHE_CONTROL: &str = "private, no-cache";
 
 /// A kept page is someone's: keyed by who asks (their user id, not their name: names are not
 /// unique), the address and the board's newest event.
@@ -43,10 +56,236 @@ impl Key {
     }
 }
 
+/// A kept page: its headers (with its policy), its bytes, and the same compressed, made once
+/// in the background (until then the compression layer does it per answer, as for any page).
+struct Kept {
+    headers: HeaderMap,
+    identity: Bytes,
+    /// The ETag of the bytes, without quotes; the compressed ones add `-br` or `-gz`.
+    tag: String,
+    br: OnceLock<Bytes>,
+    gz: OnceLock<Bytes>,
+}
+
+impl Kept {
+    /// The rendered page made fit to keep, or `None` (then it is served as rendered).
+    fn new(mut headers: HeaderMap, page: &[u8]) -> Option<Kept> {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let (page, hashes) = app::security::kept_page(page)?;
+        let policy = HeaderValue::from_str(&app::security::hashed_page_policy(&hashes)).ok()?;
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+        headers.remove(header::CONTENT_LENGTH);
+        let digest = sha2::Sha256::digest(&page);
+        let mut tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+        tag.truncate(22);
+        Some(Kept {
+            headers,
+            identity: Bytes::from(page),
+            tag,
+            br: OnceLock::new(),
+            gz: OnceLock::new(),
+        })
+    }
+
+    /// Brotli and gzip of the page (blocking: a few milliseconds each).
+    fn compress(&self) {
+        let mut br = brotli::CompressorWriter::new(Vec::new(), 4096, BROTLI_LEVEL, BROTLI_WINDOW);
+        let mut gz =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
+        // Writing into a Vec cannot fail.
+        if br.write_all(&self.identity).is_ok() {
+            let _ = self.br.set(Bytes::from(br.into_inner()));
+        }
+        if let Ok(gz) = gz.write_all(&self.identity).and_then(|()| gz.finish()) {
+            let _ = self.gz.set(Bytes::from(gz));
+        }
+    }
+
+    /// The answer to a request with these headers: the coding it prefers among those made,
+    /// or a 304 when it already holds this page.
+    fn answer(&self, request: &HeaderMap) -> Response {
+        let wanted = Coding::preferred(request);
+        let made = |coding| match coding {
+            Coding::Brotli => self.br.get(),
+            Coding::Gzip => self.gz.get(),
+            Coding::Identity => Some(&self.identity),
+        };
+        // The preferred coding if made; else the other one the client takes; else the page as
+        // it is, which the compression layer then compresses (and that answer has no ETag:
+        // its bytes are not these).
+        let ready = wanted.iter().find_map(|&c| made(c).map(|body| (c, body)));
+        let (coding, body) = ready.unwrap_or((Coding::Identity, &self.identity));
+        let on_the_fly = coding == Coding::Identity && wanted.first() != Some(&Coding::Identity);
+        let etag = format!("\"{}{}\"", self.tag, coding.suffix());
+        let mut fixed = HeaderMap::new();
+        fixed.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        fixed.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        );
+        if !on_the_fly {
+            if let Ok(etag) = HeaderValue::from_str(&etag) {
+                fixed.insert(header::ETAG, etag);
+            }
+            if self.matches(request) {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NOT_MODIFIED;
+                *response.headers_mut() = fixed;
+                return response;
+            }
+        }
+        let mut response = Response::new(Body::from(body.clone()));
+        let headers = response.headers_mut();
+        *headers = self.headers.clone();
+        headers.extend(fixed);
+        if let Some(name) = coding.name() {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+        }
+        response
+    }
+
+    /// Whether `If-None-Match` names this page, in any coding (compared weakly, as the header
+    /// is: the same page, whatever the bytes travelled as).
+    fn matches(&self, request: &HeaderMap) -> bool {
+        request
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|tag| tag.trim())
+            .any(|tag| {
+                let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
+                let tag = tag
+                    .strip_suffix("-br")
+                    .or_else(|| tag.strip_suffix("-gz"))
+                    .unwrap_or(tag);
+                tag == "*" || tag == self.tag
+            })
+    }
+}
+
+/// How a kept page travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Coding {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Coding::Brotli => Some("br"),
+            Coding::Gzip => Some("gzip"),
+            Coding::Identity => None,
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Coding::Brotli => "-br",
+            Coding::Gzip => "-gz",
+            Coding::Identity => "",
+        }
+    }
+
+    /// The codings `Accept-Encoding` takes, best first, always ending with the page as it is
+    /// (refusing that too would earn a 406 nobody wants). Weights as RFC 9110 §12.5.3 reads
+    /// them (`;q=0` refuses, `*` stands for any coding not named); on a tie brotli goes first,
+    /// it is the smaller. No header: the page as it is.
+    fn preferred(request: &HeaderMap) -> Vec<Coding> {
+        let (mut br, mut gzip, mut any) = (None::<u16>, None::<u16>, None::<u16>);
+        let entries = request
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','));
+        for entry in entries {
+            let mut parts = entry.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let q = parts
+                .filter_map(|p| {
+                    let (k, v) = p.trim().split_once('=')?;
+                    k.trim().eq_ignore_ascii_case("q").then(|| weight(v.trim()))
+                })
+                .next()
+                .unwrap_or(Some(1000));
+            let Some(q) = q else { continue };
+            let slot = if name.eq_ignore_ascii_case("br") {
+                &mut br
+            } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+                &mut gzip
+            } else if name == "*" {
+                &mut any
+            } else {
+                continue;
+            };
+            *slot = Some(slot.map_or(q, |old| old.max(q)));
+        }
+        let mut codings: Vec<(u16, Coding)> = [
+            (br.or(any).unwrap_or(0), Coding::Brotli),
+            (gzip.or(any).unwrap_or(0), Coding::Gzip),
+        ]
+        .into_iter()
+        .filter(|(q, _)| *q > 0)
+        .collect();
+        // Stable: brotli stays ahead of gzip at the same weight.
+        codings.sort_by_key(|(q, _)| std::cmp::Reverse(*q));
+        let mut codings: Vec<Coding> = codings.into_iter().map(|(_, c)| c).collect();
+        codings.push(Coding::Identity);
+        codings
+    }
+}
+
+/// A `q` value in thousandths (`None`: not one).
+fn weight(text: &str) -> Option<u16> {
+    let value: f32 = text.parse().ok()?;
+    (0.0..=1.0)
+        .contains(&value)
+        .then(|| (value * 1000.0).round() as u16)
+}
+
+/// The board's newest event id, read from the database for each answer (another server on the
+/// same database may have written one), but one read serves every request that arrived before
+/// it started: under load, one query answers a whole batch instead of one each.
+#[derive(Default)]
+struct Newest {
+    /// Reads started so far.
+    started: std::sync::atomic::AtomicU64,
+    /// The latest finished read: its number and what it found.
+    done: Mutex<Option<(u64, i64)>>,
+    /// One read at a time.
+    reading: tokio::sync::Mutex<()>,
+}
+
+impl Newest {
+    async fn get(&self, store: &app::store::Store) -> app::error::AppResult<i64> {
+        use std::sync::atomic::Ordering::SeqCst;
+        // A read numbered above this one started after this request arrived, so it sees every
+        // change made before.
+        let arrived = self.started.load(SeqCst);
+        let _reading = self.reading.lock().await;
+        let last = self.done.lock().ok().and_then(|done| *done);
+        if let Some((n, id)) = last {
+            if n > arrived {
+                return Ok(id);
+            }
+        }
+        let n = self.started.fetch_add(1, SeqCst) + 1;
+        let id = store.latest_event_id().await?;
+        if let Ok(mut done) = self.done.lock() {
+            *done = Some((n, id));
+        }
+        Ok(id)
+    }
+}
+
 #[derive(Default)]
 pub struct WarmPages {
     /// Most recently used last.
-    pages: Mutex<Vec<(Key, HeaderMap, Bytes)>>,
+    pages: Mutex<Vec<(Key, Arc<Kept>)>>,
+    newest: Newest,
     /// One render at a time: right after a change every viewer misses at once, and one of
     /// them rendering while the others wait for its page beats all of them rendering.
     rendering: tokio::sync::Mutex<()>,
@@ -58,44 +297,25 @@ impl WarmPages {
         self.pages.lock().map_or(0, |pages| pages.len())
     }
 
-    fn get(&self, key: &Key) -> Option<(HeaderMap, Bytes)> {
+    fn get(&self, key: &Key) -> Option<Arc<Kept>> {
         let mut pages = self.pages.lock().ok()?;
         let at = pages.iter().position(|(k, ..)| k == key)?;
         let page = pages.remove(at);
-        let found = (page.1.clone(), page.2.clone());
+        let found = page.1.clone();
         pages.push(page);
         Some(found)
     }
 
-    fn put(&self, key: Key, headers: HeaderMap, body: Bytes) {
+    fn put(&self, key: Key, page: Arc<Kept>) {
         if let Ok(mut pages) = self.pages.lock() {
             // Pages of older events are never asked for again.
             pages.retain(|(k, ..)| k.event >= key.event && k != &key);
             if pages.len() >= KEPT {
                 pages.remove(0);
             }
-            pages.push((key, headers, body));
+            pages.push((key, page));
         }
     }
-}
-
-fn kept(state: &AppState, key: &Key) -> Option<Response> {
-    let (headers, body) = state.warm_pages.get(key)?;
-    let body = with_a_fresh_nonce(body);
-    let mut response = Response::new(Body::from(body));
-    *response.headers_mut() = headers;
-    Some(response)
-}
-
-/// A kept page goes out again with a nonce of its own, so no two answers share one: the
-/// page's nonce (a random token) is replaced on its scripts; the policy is made from the page
-/// afterwards (`headers.rs`).
-fn with_a_fresh_nonce(body: Bytes) -> Bytes {
-    let (Some(old), Ok(page)) = (app::security::nonce_in(&body), std::str::from_utf8(&body)) else {
-        return body;
-    };
-    let new = leptos::nonce::Nonce::new().to_string();
-    Bytes::from(page.replace(&old, &new))
 }
 
 /// One list answer: its query string, the board version it was made at, the answer.
@@ -164,39 +384,54 @@ pub async fn board_pages(State(state): State<AppState>, request: Request, next: 
         return next.run(request).await;
     }
     let actor = caller.actor;
-    let Ok(event) = state.store.latest_event_id().await else {
+    let Ok(event) = state.warm_pages.newest.get(&state.store).await else {
         return next.run(request).await;
     };
     let key = Key::new(request.uri().to_string(), actor, event);
-    if let Some(page) = kept(&state, &key) {
-        return page;
+    if let Some(page) = state.warm_pages.get(&key) {
+        return page.answer(request.headers());
     }
     let _rendering = state.warm_pages.rendering.lock().await;
-    if let Some(page) = kept(&state, &key) {
-        return page;
+    if let Some(page) = state.warm_pages.get(&key) {
+        return page.answer(request.headers());
     }
+    let asked = request.headers().clone();
     let response = next.run(request).await;
     if response.status() != StatusCode::OK || response.headers().contains_key(header::SET_COOKIE) {
         return response;
     }
     let (parts, body) = response.into_parts();
-    match axum::body::to_bytes(body, PAGE_MAX_BYTES).await {
-        Ok(bytes) => {
-            state
-                .warm_pages
-                .put(key, parts.headers.clone(), bytes.clone());
-            Response::from_parts(parts, Body::from(bytes))
-        }
+    let bytes = match axum::body::to_bytes(body, PAGE_MAX_BYTES).await {
+        Ok(bytes) => bytes,
         Err(err) => {
             tracing::error!(%err, "reading a rendered board page");
-            Response::from_parts(parts, Body::empty())
+            return Response::from_parts(parts, Body::empty());
         }
-    }
+    };
+    // The first answer is the kept page too, so that a reload finds the same bytes.
+    let Some(page) = Kept::new(parts.headers.clone(), &bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let page = Arc::new(page);
+    state.warm_pages.put(key, page.clone());
+    let compressing = page.clone();
+    tokio::task::spawn_blocking(move || compressing.compress());
+    page.answer(&asked)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kept(text: &'static str) -> Arc<Kept> {
+        Arc::new(Kept {
+            headers: HeaderMap::new(),
+            identity: Bytes::from_static(text.as_bytes()),
+            tag: "abc".into(),
+            br: OnceLock::new(),
+            gz: OnceLock::new(),
+        })
+    }
 
     #[test]
     fn two_people_of_the_same_name_never_share_a_page() {
@@ -209,12 +444,61 @@ mod tests {
         assert_eq!(key(person(1)), key(person(1)));
 
         let pages = WarmPages::default();
-        pages.put(
-            key(person(1)),
-            HeaderMap::new(),
-            Bytes::from_static(b"Ann #1"),
-        );
+        pages.put(key(person(1)), kept("Ann #1"));
         assert!(pages.get(&key(person(2))).is_none());
-        assert_eq!(pages.get(&key(person(1))).unwrap().1, "Ann #1");
+        assert_eq!(pages.get(&key(person(1))).unwrap().identity, "Ann #1");
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        use Coding::*;
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(value).unwrap(),
+            );
+            Coding::preferred(&headers)
+        };
+        assert_eq!(Coding::preferred(&HeaderMap::new()), [Identity]);
+        assert_eq!(with("gzip, deflate, br, zstd"), [Brotli, Gzip, Identity]);
+        assert_eq!(with("gzip, br;q=0.5"), [Gzip, Brotli, Identity]);
+        assert_eq!(with("br;q=0, gzip"), [Gzip, Identity]);
+        assert_eq!(with("gzip;q=0, br;q=0"), [Identity]);
+        assert_eq!(with("*"), [Brotli, Gzip, Identity]);
+        assert_eq!(with("*;q=0.2, br;q=0"), [Gzip, Identity]);
+        assert_eq!(with("gzip;q=0, gzip"), [Gzip, Identity]);
+        assert_eq!(with("br;q=nonsense, identity"), [Identity]);
+    }
+
+    #[test]
+    fn a_reload_gets_a_304_until_the_page_changes() {
+        let page = kept("<p>board</p>");
+        let mut asked = HeaderMap::new();
+        asked.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("br, gzip"),
+        );
+        // Not compressed yet: the compression layer does it, and no ETag is promised.
+        let first = page.answer(&asked);
+        assert_eq!(first.status(), StatusCode::OK);
+        assert!(!first.headers().contains_key(header::ETAG));
+        assert_eq!(first.headers()[header::VARY], "accept-encoding");
+        page.compress();
+        let second = page.answer(&asked);
+        assert_eq!(second.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(second.headers()[header::ETAG], "\"abc-br\"");
+        for held in ["\"abc-br\"", "W/\"abc-gz\"", "\"x\", \"abc\"", "*"] {
+            asked.insert(header::IF_NONE_MATCH, HeaderValue::from_static(held));
+            let again = page.answer(&asked);
+            assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{held}");
+            assert_eq!(again.headers()[header::ETAG], "\"abc-br\"");
+            assert_eq!(again.headers()[header::CACHE_CONTROL], CACHE_CONTROL);
+        }
+        asked.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"abd-br\""),
+        );
+        assert_eq!(page.answer(&asked).status(), StatusCode::OK);
     }
 }

@@ -1,9 +1,11 @@
 //! An agent's change as HTML for the drawer, written on the server: a list of the files with
 //! their counts, then each file's diff as a table of numbered lines, collapsible per file.
 //! Written as one string (the drawer sets it as the section's HTML), so a 5,000-line patch
-//! costs the browser one parse instead of thousands of view nodes. Every piece of the patch
-//! is the agent's text and goes through `escape` (or the highlighter, which escapes too): a
-//! diff never adds markup to the page.
+//! costs the browser one parse instead of thousands of view nodes. The drawer shows whole
+//! files up to [`EAGER_BYTES`]; each later one is a stand-in with a link that shows it (see
+//! [`RenderedPatch::page_html`]). Every piece of the patch is the agent's text and goes
+//! through `escape` (or the highlighter, which escapes too): a diff never adds markup to the
+//! page.
 
 use crate::domain::{parse_patch, FileChange, FileDiff, LineKind};
 use crate::highlight::{escape, Highlighter};
@@ -18,7 +20,74 @@ pub struct RenderedPatch {
     pub files: usize,
     pub additions: usize,
     pub deletions: usize,
+    /// What comes before the files: notes and the list of files with their counts.
+    pub head: String,
+    /// Each file as HTML, in order.
+    pub file_html: Vec<RenderedFile>,
+}
+
+/// One file of a patch as HTML.
+#[derive(Clone, Default)]
+pub struct RenderedFile {
+    /// Its summary line's content (path, what happened, counts), for its stand-in.
+    pub summary: String,
+    /// The whole file: `<details class="diff-file" id="file-N" open>…</details>`.
     pub html: String,
+}
+
+/// How much of the files the drawer's page carries whole (the first file always): a
+/// 5,000-line change is about 1.6 MiB of HTML, so later files load when asked for.
+pub const EAGER_BYTES: usize = 256 * 1024;
+
+impl RenderedPatch {
+    /// Every file whole, as one string.
+    pub fn html(&self) -> String {
+        let mut html = String::with_capacity(self.bytes());
+        html.push_str(&self.head);
+        for file in &self.file_html {
+            html.push_str(&file.html);
+        }
+        html
+    }
+
+    /// What the drawer shows: the first files whole up to [`EAGER_BYTES`], and the ones in
+    /// `wanted`; each other file as a collapsed stand-in whose link (`link(i)`, a URL of the
+    /// page that shows file `i` too) works without a script, and whose file a script loads
+    /// in place (`.diff-file.lazy`, id `file-N`).
+    pub fn page_html(&self, wanted: &[usize], link: impl Fn(usize) -> String) -> String {
+        let mut html = String::with_capacity(EAGER_BYTES + self.head.len() + 4096);
+        html.push_str(&self.head);
+        let mut eager = 0;
+        let mut in_budget = true;
+        for (i, file) in self.file_html.iter().enumerate() {
+            // Whole files while they fit, in order: a small later file does not jump ahead.
+            in_budget &= i == 0 || eager + file.html.len() <= EAGER_BYTES;
+            if in_budget {
+                eager += file.html.len();
+            }
+            if in_budget || wanted.contains(&i) {
+                html.push_str(&file.html);
+            } else {
+                let _ = write!(
+                    html,
+                    r#"<details class="diff-file lazy" id="file-{i}"><summary>{}</summary><p><a class="load-file" href="{}">Show this file</a></p></details>"#,
+                    file.summary,
+                    escape(&link(i))
+                );
+            }
+        }
+        html
+    }
+
+    /// The bytes it holds, for the cache's accounting.
+    fn bytes(&self) -> usize {
+        self.head.len()
+            + self
+                .file_html
+                .iter()
+                .map(|f| f.html.len() + f.summary.len())
+                .sum::<usize>()
+    }
 }
 
 /// Rendered patches by their text. A stored patch never changes, and colouring a big one
@@ -113,25 +182,26 @@ impl Drop for FullPass {
 
 /// The patch as HTML, coloured for at most `budget`; and whether colours were cut short.
 fn rendered(files: &[FileDiff], truncated: bool, budget: Duration) -> (Arc<RenderedPatch>, bool) {
-    let (html, ran_out) = render_within(files, truncated, budget);
+    let (head, file_html, ran_out) = render_within(files, truncated, budget);
     let patch = RenderedPatch {
         files: files.len(),
         additions: files.iter().map(|f| f.additions).sum(),
         deletions: files.iter().map(|f| f.deletions).sum(),
-        html,
+        head,
+        file_html,
     };
     (Arc::new(patch), ran_out)
 }
 
 fn remember(key: u64, rendered: Arc<RenderedPatch>) {
     if let Ok(mut cache) = CACHE.lock() {
-        cache.bytes += rendered.html.len();
+        cache.bytes += rendered.bytes();
         if let Some((_, old)) = cache.entries.push(key, rendered) {
-            cache.bytes -= old.html.len();
+            cache.bytes -= old.bytes();
         }
         while cache.bytes > CACHE_BYTES && cache.entries.len() > 1 {
             match cache.entries.pop_lru() {
-                Some((_, old)) => cache.bytes -= old.html.len(),
+                Some((_, old)) => cache.bytes -= old.bytes(),
                 None => break,
             }
         }
@@ -140,17 +210,21 @@ fn remember(key: u64, rendered: Arc<RenderedPatch>) {
 
 /// The files of a patch as HTML. `truncated`: the stored patch was cut at its cap.
 pub fn render(files: &[FileDiff], truncated: bool) -> String {
-    render_within(files, truncated, crate::highlight::BUDGET).0
+    let (mut html, parts, _) = render_within(files, truncated, crate::highlight::BUDGET);
+    for file in parts {
+        html.push_str(&file.html);
+    }
+    html
 }
 
-/// The same, coloured for at most `budget`; and whether colours were cut short.
-fn render_within(files: &[FileDiff], truncated: bool, budget: Duration) -> (String, bool) {
-    let lines: usize = files
-        .iter()
-        .flat_map(|f| &f.hunks)
-        .map(|h| h.lines.len() + 1)
-        .sum();
-    let mut html = String::with_capacity(256 + files.len() * 200 + lines * 120);
+/// The same, coloured for at most `budget`, as the head and each file; and whether colours
+/// were cut short.
+fn render_within(
+    files: &[FileDiff],
+    truncated: bool,
+    budget: Duration,
+) -> (String, Vec<RenderedFile>, bool) {
+    let mut html = String::with_capacity(256 + files.len() * 200);
     if files.is_empty() {
         html.push_str(r#"<p class="hint">No file changed.</p>"#);
     }
@@ -173,22 +247,19 @@ fn render_within(files: &[FileDiff], truncated: bool, budget: Duration) -> (Stri
     }
     html.push_str("</tbody></table>");
     let (parts, ran_out) = render_files(files, budget);
-    for file_html in parts {
-        html.push_str(&file_html);
-    }
-    (html, ran_out)
+    (html, parts, ran_out)
 }
 
 /// Each file's diff as HTML, in order. Colouring is most of the cost of a big change, and
 /// every hunk is coloured from a fresh start, so the files are shared out between a few
 /// threads (one budget, counted from the start, for all of them).
-fn render_files(files: &[FileDiff], budget: Duration) -> (Vec<String>, bool) {
+fn render_files(files: &[FileDiff], budget: Duration) -> (Vec<RenderedFile>, bool) {
     let started = Instant::now();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
         .min(files.len().max(1));
-    let mut out = vec![String::new(); files.len()];
+    let mut out = vec![RenderedFile::default(); files.len()];
     let mut ran_out = false;
     std::thread::scope(|scope| {
         let parts: Vec<_> = (0..workers)
@@ -216,16 +287,19 @@ fn render_files(files: &[FileDiff], budget: Duration) -> (Vec<String>, bool) {
 }
 
 /// One file's diff: its summary line, then its hunks as numbered rows.
-fn render_file(i: usize, file: &FileDiff, highlighter: &mut Highlighter) -> String {
+fn render_file(i: usize, file: &FileDiff, highlighter: &mut Highlighter) -> RenderedFile {
     let lines: usize = file.hunks.iter().map(|h| h.lines.len() + 1).sum();
     let mut html = String::with_capacity(200 + lines * 120);
     let path = escape(&file.path);
-    let _ = write!(
-        html,
-        r#"<details class="diff-file" id="file-{i}" open><summary><code>{path}</code>{} <span class="plus">+{}</span> <span class="minus">−{}</span></summary>"#,
+    let summary = format!(
+        r#"<code>{path}</code>{} <span class="plus">+{}</span> <span class="minus">−{}</span>"#,
         what_happened(file),
         file.additions,
         file.deletions
+    );
+    let _ = write!(
+        html,
+        r#"<details class="diff-file" id="file-{i}" open><summary>{summary}</summary>"#
     );
     if file.binary {
         html.push_str(r#"<p class="hint">A binary file: no lines to show.</p>"#);
@@ -270,7 +344,7 @@ fn render_file(i: usize, file: &FileDiff, highlighter: &mut Highlighter) -> Stri
         html.push_str("</tbody></table>");
     }
     html.push_str("</details>");
-    html
+    RenderedFile { summary, html }
 }
 
 /// " (added)", " (renamed from old/name)" and the like.
@@ -332,7 +406,7 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &render_patch(patch, false)));
         let cut = render_patch(patch, true);
         assert!(!Arc::ptr_eq(&first, &cut), "a truncated patch says so");
-        assert!(cut.html.contains("longer than 1 MiB"));
+        assert!(cut.html().contains("longer than 1 MiB"));
     }
 
     #[test]
@@ -362,17 +436,55 @@ mod tests {
         let spans = |html: &str| html.matches(r#"<span class="k">"#).count();
         // A quick pass of no time at all colours nothing.
         let first = render_patch_within(&patch, false, Duration::ZERO, Duration::from_secs(30));
-        assert_eq!(spans(&first.html), 0, "{}", first.html);
+        assert_eq!(spans(&first.html()), 0, "{}", first.html());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let now = render_patch_within(&patch, false, Duration::ZERO, Duration::from_secs(30));
-            if spans(&now.html) >= 12 {
+            if spans(&now.html()) >= 12 {
                 assert_eq!((now.files, now.additions, now.deletions), (6, 12, 6));
                 break;
             }
-            assert!(Instant::now() < deadline, "never coloured: {}", now.html);
+            assert!(Instant::now() < deadline, "never coloured: {}", now.html());
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn the_page_carries_the_first_files_whole_and_the_others_as_links() {
+        // Ten files of about 60 KiB each: four fit in the budget.
+        let body: String = (0..600)
+            .map(|n| format!("+let line_{n} = \"{}\";\n", "x".repeat(40)))
+            .collect();
+        let patch: String = (0..10)
+            .map(|n| format!("diff --git a/<f{n}>.rs b/<f{n}>.rs\n@@ -0,0 +1,600 @@\n{body}"))
+            .collect();
+        let rendered = render_patch(&patch, false);
+        let link = |i: usize| format!("?issue=7&files={i}#file-{i}");
+        let page = rendered.page_html(&[8], link);
+        let whole = |i: usize| page.contains(&rendered.file_html[i].html);
+        let eager = (0..10).take_while(|&i| whole(i)).count();
+        assert!((1..10).contains(&eager), "{eager} whole files");
+        let bytes: usize = (0..eager).map(|i| rendered.file_html[i].html.len()).sum();
+        assert!(bytes <= EAGER_BYTES, "{bytes}");
+        assert!(whole(8), "a file asked for is whole");
+        for i in (eager..10).filter(|&i| i != 8) {
+            assert!(!whole(i), "file {i}");
+            let stand_in = format!(
+                r#"<details class="diff-file lazy" id="file-{i}"><summary><code>&lt;f{i}&gt;.rs</code>"#
+            );
+            assert!(page.contains(&stand_in), "{stand_in}");
+            let href = format!(r#"href="?issue=7&amp;files={i}#file-{i}">Show this file</a>"#);
+            assert!(page.contains(&href), "{href}");
+        }
+        assert!(page.len() < rendered.html().len() / 2);
+        // One huge file is shown whole all the same: the drawer never shows nothing.
+        let huge = format!(
+            "diff --git a/big.rs b/big.rs\n@@ -0,0 +1,3000 @@\n{}",
+            body.repeat(5)
+        );
+        let one = render_patch(&huge, false);
+        assert!(one.file_html[0].html.len() > EAGER_BYTES);
+        assert_eq!(one.page_html(&[], link), one.html());
     }
 
     #[test]

@@ -46,31 +46,46 @@ async function measure(path) {
 
 const total = Number(process.env.BENCH_ISSUES ?? 1000);
 const review = process.env.BENCH_REVIEW_ISSUE;
+// As a person opens an issue: on the loaded board, a link to it is clicked; the drawer fetches
+// the issue and shows its change. Milliseconds from the click until the change is on screen.
+async function openFromBoard(id) {
+  await page.goto(`${base}/`);
+  await page.waitForFunction(() => window.__interactiveAt !== undefined);
+  return page.evaluate(async (id) => {
+    const a = document.createElement('a');
+    a.href = `/?issue=${id}`;
+    a.textContent = 'open';
+    document.body.append(a);
+    const start = performance.now();
+    a.click();
+    while (!document.querySelector('.changes .diff')) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    return performance.now() - start;
+  }, id);
+}
+
 if (review) {
+  // The first viewer: nobody opened the change since the server started, so the server renders
+  // it (a short colouring pass). Once per server, so one sample.
+  const first = await openFromBoard(review);
+  console.log(`a 5,000-line change, opened from the board by its first viewer: in the drawer ${first.toFixed(0)} ms after the click (one sample; goal: 300 ms)`);
+  const sizes = await page.evaluate(async (id) => {
+    const html = await (await fetch(`/?issue=${id}`)).text();
+    const scripts = [...html.matchAll(/<script[^>]*>([\s\S]*?)<\/script>/g)].reduce((n, m) => n + m[1].length, 0);
+    return { html: html.length, scripts };
+  }, review);
+  console.log(`a 5,000-line change, the drawer's page: ${(sizes.html / 1024).toFixed(0)} KiB of HTML, ${(sizes.scripts / 1024).toFixed(0)} KiB of it in inline scripts (goal: at most 1,024 KiB, the diff once)`);
   const r = await measure(`/?issue=${review}`);
   const rows = await page.locator('.diff tr').count();
   console.log(`a 5,000-line change, the drawer's page loaded directly (${rows} diff rows): interactive ${r.median.toFixed(0)} ms after navigation start (median of 10, max ${r.max.toFixed(0)} ms)`);
-  // As a person opens it: on the loaded board, a link to the issue is clicked; the drawer
-  // fetches the issue and shows its change.
+  // Later viewers: the server has the change rendered.
   const opens = [];
   for (let i = 0; i < 11; i++) {
-    await page.goto(`${base}/`);
-    await page.waitForFunction(() => window.__interactiveAt !== undefined);
-    const ms = await page.evaluate(async (id) => {
-      const a = document.createElement('a');
-      a.href = `/?issue=${id}`;
-      a.textContent = 'open';
-      document.body.append(a);
-      const start = performance.now();
-      a.click();
-      while (!document.querySelector('.changes .diff')) await new Promise((r) => setTimeout(r, 5));
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-      return performance.now() - start;
-    }, review);
+    const ms = await openFromBoard(review);
     if (i > 0) opens.push(ms);
   }
   opens.sort((a, b) => a - b);
-  console.log(`a 5,000-line change, opened from the board: in the drawer ${opens[5].toFixed(0)} ms after the click (median of 10, max ${opens[9].toFixed(0)} ms; goal: 300 ms)`);
+  console.log(`a 5,000-line change, opened from the board by later viewers: in the drawer ${opens[5].toFixed(0)} ms after the click (median of 10, max ${opens[9].toFixed(0)} ms; goal: 150 ms)`);
 }
 for (const [what, path] of [
   [`the board (${total} issues, each column's first 50)`, '/'],

@@ -1721,6 +1721,107 @@ async fn in_review_with_a_big_change(app: &TestApp) -> (i64, i64) {
     (id, version)
 }
 
+/// A big change's drawer carries its first files whole and the others as stand-ins; a stand-in's
+/// link shows its file (`files=`), and `get_diff_file` answers one file, of a run of that issue
+/// only, escaped like the rest. The hydration data carries none of the diff.
+async fn a_later_file_of_a_big_change_loads_by_itself() {
+    use app::domain::{RunOutcome, Status};
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let app = app().await;
+    let (id, run) = claimed_by_a_runner(&app).await;
+    let mut patch = String::new();
+    for f in 0..40 {
+        patch.push_str(&format!(
+            "diff --git a/src/f{f}.rs b/src/f{f}.rs\n@@ -0,0 +1,201 @@\n+</script><b>x</b>\n"
+        ));
+        for n in 0..200 {
+            patch.push_str(&format!("+let line_{n} = \"{}\";\n", "y".repeat(40)));
+        }
+    }
+    let finish = app::store::RunFinish {
+        branch: Some(format!("autopilot/issue-{id}")),
+        patches: Some(app::store::RunPatches {
+            branch: patch.clone(),
+            run: patch,
+            truncated: false,
+        }),
+        ..app::store::RunFinish::new(RunOutcome::Review, Status::InReview)
+    };
+    assert!(app
+        .store
+        .finish_run("r1", run.id, id, finish)
+        .await
+        .unwrap());
+    let page = |query: String| {
+        let app = &app;
+        async move {
+            app.call(
+                &app.member(),
+                "GET",
+                &format!("/?issue={id}{query}"),
+                None,
+                "",
+            )
+            .await
+            .text()
+        }
+    };
+    let drawer = page(String::new()).await;
+    assert!(drawer.contains(r#"data-file="src/f0.rs""#));
+    assert!(!drawer.contains(r#"data-file="src/f39.rs""#));
+    assert!(drawer.contains(&format!(
+        r#"<a class="load-file" href="?issue={id}&amp;files=39#file-39">Show this file</a>"#
+    )));
+    for script in drawer.split("<script").skip(1) {
+        let script = script.split("</script>").next().unwrap_or_default();
+        assert!(
+            !script.contains("diffstat"),
+            "the diff in the hydration data"
+        );
+    }
+    assert!(!drawer.contains("<b>x</b>"));
+    let asked = page("&files=39".into()).await;
+    assert!(asked.contains(r#"data-file="src/f39.rs""#));
+    assert!(asked.contains(r#"href="?issue="#) && asked.len() > drawer.len());
+
+    let file = |body: String| {
+        let app = &app;
+        async move {
+            app.call(
+                &app.member(),
+                "POST",
+                "/api/get_diff_file",
+                Some(FORM),
+                body,
+            )
+            .await
+        }
+    };
+    let r = file(format!("id={id}&run={}&index=39", run.id)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let html = r.json().as_str().unwrap_or_default().to_string();
+    assert!(
+        html.starts_with(r#"<details class="diff-file" id="file-39" open>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<table class="diff" data-file="src/f39.rs">"#));
+    assert!(html.contains("&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;") && !html.contains("<b>"));
+    // Only a file the change has, of a run of this issue.
+    let other = app.create("no change").await["id"].as_i64().unwrap();
+    for body in [
+        format!("id={id}&run={}&index=40", run.id),
+        format!("id={other}&run={}&index=0", run.id),
+        format!("id={id}&run=999&index=0"),
+    ] {
+        assert_eq!(
+            file(body.clone()).await.status,
+            StatusCode::NOT_FOUND,
+            "{body}"
+        );
+    }
+    assert_eq!(bugs_filed(&app).await, 0);
+}
+
 async fn a_change_request_is_checked_first_and_its_quote_bounded() {
     use app::domain::Status;
     const FORM: &str = "application/x-www-form-urlencoded";
@@ -2132,6 +2233,7 @@ on_both_engines!(
     junk_to_server_functions_is_a_4xx_and_files_no_bug,
     a_failed_call_answers_with_its_own_status_not_500,
     a_change_request_is_checked_first_and_its_quote_bounded,
+    a_later_file_of_a_big_change_loads_by_itself,
     the_unpaged_list_is_capped_and_says_so,
     an_issue_takes_at_most_fifty_attachments,
     pages_the_app_router_matches_and_axum_does_not_are_never_served_unguarded,

@@ -223,6 +223,12 @@ const MATRIX: &[(&str, &str, Access, Payload)] = &[
     // Without an upgrade (these are plain requests): 426 past the guards, or 401.
     ("GET", "/api/autopilot/ws", Member, None),
     ("POST", "/api/get_issue_view", Member, Some((FORM, "id=1"))),
+    (
+        "POST",
+        "/api/get_diff_file",
+        Member,
+        Some((FORM, "id=1&run=1&own=false&index=0")),
+    ),
     ("POST", "/api/get_card", Member, Some((FORM, "id=1"))),
     (
         "POST",
@@ -536,6 +542,7 @@ const TOKEN_SCOPES: &[(&str, &str, &[&str])] = &[
     ("POST", "/api/list_board", &["read"]),
     ("POST", "/api/get_card", &["read"]),
     ("POST", "/api/get_issue_view", &["read"]),
+    ("POST", "/api/get_diff_file", &["read"]),
     ("POST", "/api/whoami", &["read"]),
     ("POST", "/api/create_issue", &["write"]),
     ("POST", "/api/update_issue", &["write"]),

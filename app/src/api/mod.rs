@@ -12,12 +12,14 @@ use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 mod account;
 mod admin;
 pub mod codec;
+mod diff;
 mod invites;
 mod sign_in;
 mod users;
 mod webhooks;
 pub use account::*;
 pub use admin::*;
+pub use diff::*;
 pub use invites::*;
 pub use sign_in::*;
 pub use users::*;
@@ -81,11 +83,13 @@ mod ssr {
         })
     }
 
-    /// What the drawer's "Changes" section shows; `None` while no run has committed.
+    /// What the drawer's "Changes" section shows; `None` while no run has committed. The
+    /// first files are whole, and those in `files` (see `diff::wanted_files`).
     pub async fn changes(
         store: &Store,
         issue_id: i64,
         run: Option<i64>,
+        files: &str,
     ) -> Result<Option<ChangesView>, AppError> {
         let runs = store.committed_runs(issue_id).await?;
         let (run_id, own) = match run {
@@ -116,7 +120,13 @@ mod ssr {
             files: rendered.files,
             additions: rendered.additions,
             deletions: rendered.deletions,
-            html: rendered.html.clone(),
+            html: {
+                let wanted = super::diff::wanted_files(files);
+                let own_run = own.then_some(run_id);
+                rendered.page_html(&wanted, |i| {
+                    super::diff::file_link(issue_id, own_run, &wanted, i)
+                })
+            },
         }))
     }
 
@@ -278,11 +288,12 @@ pub async fn get_card(id: i64) -> Result<CardUpdate, AppError> {
 
 /// An issue for its drawer: detail, rendered body, history, and the agent's change for
 /// review (`changes_run` names a committed run to show its own commit; without it, the whole
-/// branch as the latest committed run left it).
+/// branch as the latest committed run left it; `files`: later files to show whole).
 #[server(endpoint = "get_issue_view", output = crate::api::codec::JsonText)]
 pub async fn get_issue_view(
     id: i64,
     #[server(default)] changes_run: Option<i64>,
+    #[server(default)] files: Option<String>,
 ) -> Result<IssueView, AppError> {
     ssr::caller(crate::domain::Action::Read).await?;
     let store = ssr::store()?;
@@ -290,7 +301,7 @@ pub async fn get_issue_view(
     let body_html = crate::markdown::render(&detail.issue.body);
     let events = store.list_events(id).await?;
     let runs = store.runs_for_issue(id).await?;
-    let changes = ssr::changes(&store, id, changes_run).await?;
+    let changes = ssr::changes(&store, id, changes_run, files.as_deref().unwrap_or("")).await?;
     Ok(IssueView {
         detail,
         body_html,

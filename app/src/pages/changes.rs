@@ -54,6 +54,11 @@ pub fn Changes(
     let in_review = issue.status == Status::InReview;
     // Lines can be quoted only from the latest whole-branch view: what the request is about.
     let can_pick = in_review && !changes.own && Some(changes.run_id) == latest;
+    let shown = lazy::Shown {
+        issue: id,
+        run: changes.run_id,
+        own: changes.own,
+    };
     view! {
         <section class="changes" id="changes" aria-labelledby="changes-title">
             <h3 id="changes-title">"Changes" <span class="hint">{summary}</span></h3>
@@ -71,7 +76,7 @@ pub fn Changes(
                 class:pickable=can_pick
                 inner_html=changes.html.clone()
                 on:click=move |ev| {
-                    if can_pick {
+                    if !lazy::on_click(&ev, shown) && can_pick {
                         pick::on_click(&ev, picked)
                     }
                 }
@@ -148,6 +153,104 @@ fn MergeCommands(branch: String) -> impl IntoView {
                 {move || if copied.get() { "Copied" } else { "Copy the commands" }}
             </button>
         </details>
+    }
+}
+
+/// Later files of a big change: the page carries them as stand-ins (`.diff-file.lazy`, id
+/// `file-N`, see `diff_html`), and opening one, its "Show this file" link or its line in the
+/// list of files fetches its HTML and puts it in place. One handler on the whole diff (clicks
+/// bubble up to it), none per file. Without a script the link shows the page with that file.
+mod lazy {
+    /// The change the drawer shows.
+    #[derive(Clone, Copy)]
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub struct Shown {
+        pub issue: i64,
+        pub run: i64,
+        pub own: bool,
+    }
+
+    /// Whether the click was about a file to load (then picking lines ignores it).
+    pub fn on_click(ev: &leptos::ev::MouseEvent, shown: Shown) -> bool {
+        #[cfg(feature = "hydrate")]
+        return browser::on_click(ev, shown);
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (ev, shown);
+            false
+        }
+    }
+
+    #[cfg(feature = "hydrate")]
+    mod browser {
+        use super::Shown;
+        use leptos::wasm_bindgen::JsCast;
+        use leptos::web_sys::Element;
+
+        pub fn on_click(ev: &leptos::ev::MouseEvent, shown: Shown) -> bool {
+            let Some(target) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+                return false;
+            };
+            let stand_in = match target.closest(".diff-file.lazy") {
+                Ok(Some(file)) => {
+                    // Its link, or its summary line (which opens it).
+                    if let Ok(Some(_)) = target.closest("a.load-file") {
+                        ev.prevent_default();
+                    } else if !matches!(target.closest("summary"), Ok(Some(_))) {
+                        return false;
+                    }
+                    file
+                }
+                // A file's line in the list of files: it scrolls there; a stand-in loads.
+                _ => {
+                    let Ok(Some(link)) = target.closest("a[href^='#file-']") else {
+                        return false;
+                    };
+                    let href = link.get_attribute("href").unwrap_or_default();
+                    let Ok(Some(view)) = link.closest(".diff-view") else {
+                        return false;
+                    };
+                    let selector = format!("{}.lazy", href);
+                    match view.query_selector(&selector) {
+                        Ok(Some(file)) => file,
+                        _ => return false,
+                    }
+                }
+            };
+            load(stand_in, shown);
+            true
+        }
+
+        /// Fetches a stand-in's file and puts it in its place.
+        fn load(stand_in: Element, shown: Shown) {
+            let Some(index) = stand_in
+                .id()
+                .strip_prefix("file-")
+                .and_then(|i| i.parse::<usize>().ok())
+            else {
+                return;
+            };
+            // One fetch per file, however often it is clicked.
+            if stand_in.class_list().contains("loading") {
+                return;
+            }
+            let _ = stand_in.class_list().add_1("loading");
+            leptos::task::spawn_local(async move {
+                let answer =
+                    crate::api::get_diff_file(shown.issue, shown.run, shown.own, index).await;
+                match answer {
+                    // The server's markup, escaped there like the rest of the diff.
+                    Ok(html) => stand_in.set_outer_html(&html),
+                    Err(err) => {
+                        let _ = stand_in.class_list().remove_1("loading");
+                        if let Ok(Some(p)) = stand_in.query_selector("p") {
+                            let _ =
+                                p.prepend_with_str_1(&format!("This file did not load ({err}). "));
+                        }
+                    }
+                }
+            });
+        }
     }
 }
 

@@ -13,8 +13,10 @@ use crate::api::{
 use crate::domain::{
     format_time, Attachment, AuthorKind, Event, IssueView, Kind, PlanState, Priority, Status,
 };
+use crate::error::AppError;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server::codee::{Decoder, Encoder};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
@@ -85,11 +87,15 @@ fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
             .get("changes")
             .and_then(|c| c.strip_prefix("run-")?.parse::<i64>().ok())
     });
-    let view_data = Resource::new(
+    // `?files=5`: later files of the change shown whole (the stand-ins' links, for a page
+    // without a script; with one, a stand-in loads its file in place).
+    let files = Memo::new(move |_| query.read().get("files"));
+    let view_data = Resource::<ViewResult, WithoutHtml>::new_with_options(
         move || {
             (
                 id,
                 changes_run.get(),
+                files.get(),
                 refresh.get(),
                 update.version().get(),
                 comment.version().get(),
@@ -100,7 +106,8 @@ fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
                 uploads.get(),
             )
         },
-        |(id, changes_run, ..)| get_issue_view(id, changes_run),
+        |(id, changes_run, files, ..)| get_issue_view(id, changes_run, files),
+        false,
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -115,6 +122,42 @@ fn IssuePanel(id: i64, refresh: RwSignal<u64>) -> impl IntoView {
                     })
             }}
         </Transition>
+    }
+}
+
+type ViewResult = Result<IssueView, AppError>;
+
+/// How the drawer's data travels in the page: without the HTML it carries (the issue's body
+/// and the change, up to a megabyte), which the page has as markup already. Hydrating keeps
+/// the server's markup (`inner_html` is not set while hydrating), so it is in the page once.
+/// A refetch is a server function call, whose answer (`JsonText`) carries the HTML.
+struct WithoutHtml;
+
+impl Encoder<ViewResult> for WithoutHtml {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(val: &ViewResult) -> Result<String, Self::Error> {
+        match val {
+            Ok(view) => {
+                let mut slim = view.clone();
+                slim.body_html.clear();
+                if let Some(changes) = slim.changes.as_mut() {
+                    changes.html.clear();
+                }
+                serde_json::to_string(&ViewResult::Ok(slim))
+            }
+            Err(_) => serde_json::to_string(val),
+        }
+    }
+}
+
+impl Decoder<ViewResult> for WithoutHtml {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(val: &str) -> Result<ViewResult, Self::Error> {
+        serde_json::from_str(val)
     }
 }
 

@@ -24,20 +24,9 @@ pub async fn get_diff_file(
     if !runs.iter().any(|(r, _)| *r == run) {
         return Err(AppError::not_found(format!("run {run} with a change")));
     }
-    let patches = store
-        .run_patches(run)
+    let rendered = ssr::rendered_patch(&store, run, own)
         .await?
         .ok_or_else(|| AppError::not_found(format!("run {run} with a change")))?;
-    let patch = if own { patches.run } else { patches.branch };
-    let truncated = patches.truncated;
-    // From the cache when the drawer was just rendered; colouring is CPU work otherwise.
-    let rendered =
-        tokio::task::spawn_blocking(move || crate::diff_html::render_patch(&patch, truncated))
-            .await
-            .map_err(|err| {
-                tracing::error!(%err, "rendering a patch");
-                AppError::Internal
-            })?;
     rendered
         .file_html
         .get(index)

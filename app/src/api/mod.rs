@@ -83,6 +83,29 @@ mod ssr {
         })
     }
 
+    /// Run `run_id`'s change as HTML (its own commit when `own`, else the whole branch as it
+    /// left it); `None` when it has none. From the render cache when just shown; colouring
+    /// takes up to its time budget of CPU otherwise, so it runs off the async workers.
+    pub async fn rendered_patch(
+        store: &Store,
+        run_id: i64,
+        own: bool,
+    ) -> Result<Option<std::sync::Arc<crate::diff_html::RenderedPatch>>, AppError> {
+        let Some(patches) = store.run_patches(run_id).await? else {
+            return Ok(None);
+        };
+        let patch = if own { patches.run } else { patches.branch };
+        let truncated = patches.truncated;
+        let rendered =
+            tokio::task::spawn_blocking(move || crate::diff_html::render_patch(&patch, truncated))
+                .await
+                .map_err(|err| {
+                    tracing::error!(%err, "rendering a patch");
+                    AppError::Internal
+                })?;
+        Ok(Some(rendered))
+    }
+
     /// What the drawer's "Changes" section shows; `None` while no run has committed. The
     /// first files are whole, and those in `files` (see `diff::wanted_files`).
     pub async fn changes(
@@ -100,19 +123,9 @@ mod ssr {
                 None => return Ok(None),
             },
         };
-        let Some(patches) = store.run_patches(run_id).await? else {
+        let Some(rendered) = rendered_patch(store, run_id, own).await? else {
             return Ok(None);
         };
-        let patch = if own { patches.run } else { patches.branch };
-        let truncated = patches.truncated;
-        // Colouring takes up to its time budget of CPU: off the async workers.
-        let rendered =
-            tokio::task::spawn_blocking(move || crate::diff_html::render_patch(&patch, truncated))
-                .await
-                .map_err(|err| {
-                    tracing::error!(%err, "rendering a patch");
-                    AppError::Internal
-                })?;
         Ok(Some(ChangesView {
             runs,
             run_id,

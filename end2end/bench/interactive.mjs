@@ -87,11 +87,11 @@ if (review) {
   opens.sort((a, b) => a - b);
   console.log(`a 5,000-line change, opened from the board by later viewers: in the drawer ${opens[5].toFixed(0)} ms after the click (median of 10, max ${opens[9].toFixed(0)} ms; goal: 150 ms)`);
 }
-for (const [what, path] of [
-  [`the board (${total} issues, each column's first 50)`, '/'],
-  [`every card on screen`, `/?backlog=${total}&ready=${total}&in_progress=${total}&blocked=${total}&in_review=${total}&done=${total}`],
+for (const [what, path, goal] of [
+  [`the board (${total} issues, each column's first 50)`, '/', 150],
+  [`every card on screen`, `/?backlog=${total}&ready=${total}&in_progress=${total}&blocked=${total}&in_review=${total}&done=${total}`, 250],
 ]) {
   const r = await measure(path);
-  console.log(`${what}: ${r.cards} cards, interactive ${r.median.toFixed(0)} ms after navigation start (median of 10, max ${r.max.toFixed(0)} ms; goal: 500 ms)`);
+  console.log(`${what}: ${r.cards} cards, interactive ${r.median.toFixed(0)} ms after navigation start (median of 10, max ${r.max.toFixed(0)} ms; goal: ${goal} ms)`);
 }
 await browser.close();

@@ -1697,12 +1697,20 @@ async fn a_failed_call_answers_with_its_own_status_not_500() {
 
 /// An issue in review whose change adds `src/big.rs`, lines 1-2000 of 100 characters each.
 async fn in_review_with_a_big_change(app: &TestApp) -> (i64, i64) {
-    use app::domain::{RunOutcome, Status};
     let (id, run) = claimed_by_a_runner(app).await;
     let mut patch = String::from("diff --git a/src/big.rs b/src/big.rs\n@@ -0,0 +1,2000 @@\n");
     for n in 0..2000 {
         patch.push_str(&format!("+{n:0>99}\n"));
     }
+    finished_in_review(app, id, run.id, patch).await;
+    let version = app.store.get_issue(id).await.unwrap().version;
+    (id, version)
+}
+
+/// Runner "r1" finishes run `run` of issue `id` in review, leaving `patch` on its branch (as
+/// the whole branch and as the run's own commit).
+async fn finished_in_review(app: &TestApp, id: i64, run: i64, patch: String) {
+    use app::domain::{RunOutcome, Status};
     let finish = app::store::RunFinish {
         branch: Some(format!("autopilot/issue-{id}")),
         patches: Some(app::store::RunPatches {
@@ -1712,20 +1720,13 @@ async fn in_review_with_a_big_change(app: &TestApp) -> (i64, i64) {
         }),
         ..app::store::RunFinish::new(RunOutcome::Review, Status::InReview)
     };
-    assert!(app
-        .store
-        .finish_run("r1", run.id, id, finish)
-        .await
-        .unwrap());
-    let version = app.store.get_issue(id).await.unwrap().version;
-    (id, version)
+    assert!(app.store.finish_run("r1", run, id, finish).await.unwrap());
 }
 
 /// A big change's drawer carries its first files whole and the others as stand-ins; a stand-in's
 /// link shows its file (`files=`), and `get_diff_file` answers one file, of a run of that issue
 /// only, escaped like the rest. The hydration data carries none of the diff.
 async fn a_later_file_of_a_big_change_loads_by_itself() {
-    use app::domain::{RunOutcome, Status};
     const FORM: &str = "application/x-www-form-urlencoded";
     let app = app().await;
     let (id, run) = claimed_by_a_runner(&app).await;
@@ -1738,20 +1739,7 @@ async fn a_later_file_of_a_big_change_loads_by_itself() {
             patch.push_str(&format!("+let line_{n} = \"{}\";\n", "y".repeat(40)));
         }
     }
-    let finish = app::store::RunFinish {
-        branch: Some(format!("autopilot/issue-{id}")),
-        patches: Some(app::store::RunPatches {
-            branch: patch.clone(),
-            run: patch,
-            truncated: false,
-        }),
-        ..app::store::RunFinish::new(RunOutcome::Review, Status::InReview)
-    };
-    assert!(app
-        .store
-        .finish_run("r1", run.id, id, finish)
-        .await
-        .unwrap());
+    finished_in_review(&app, id, run.id, patch).await;
     let page = |query: String| {
         let app = &app;
         async move {

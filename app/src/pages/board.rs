@@ -690,14 +690,28 @@ fn MovePopover(menu: MoveMenu, ctx: BoardContext) -> impl IntoView {
     }
 }
 
+/// The first element of the page matching `selector`, if any.
+fn find(selector: &str) -> Option<leptos::web_sys::Element> {
+    document().query_selector(selector).ok().flatten()
+}
+
+/// Card `id`'s element, when the board shows it.
+fn card_element(id: i64) -> Option<leptos::web_sys::Element> {
+    find(&format!(r#".card[data-id="{id}"]"#))
+}
+
+/// The list of column `status`'s cards.
+fn column_list(status: Status) -> Option<leptos::web_sys::Element> {
+    find(&format!(
+        r#".column[data-status="{}"] ol.cards"#,
+        status.as_str()
+    ))
+}
+
 /// Focuses the first element matching `selector`, if any.
 fn focus(selector: &str) {
     use leptos::wasm_bindgen::JsCast;
-    let element = document()
-        .query_selector(selector)
-        .ok()
-        .flatten()
-        .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+    let element = find(selector).and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok());
     if let Some(element) = element {
         let _ = element.focus();
     }
@@ -958,20 +972,13 @@ fn show_patch(
     else {
         return;
     };
-    let find = |selector: String| document().query_selector(&selector).ok().flatten();
-    if let Some(old) = find(format!(r#".card[data-id="{id}"]"#)) {
+    if let Some(old) = card_element(id) {
         old.remove();
     }
-    let column = place.and_then(|(status, below)| {
-        let list = find(format!(
-            r#".column[data-status="{}"] ol.cards"#,
-            status.as_str()
-        ))?;
-        Some((list, below))
-    });
+    let column = place.and_then(|(status, below)| Some((column_list(status)?, below)));
     if let (Some((list, below)), Some(card)) = (column, card) {
         let html = cards_html([&card]);
-        let below = below.and_then(|b| find(format!(r#".card[data-id="{b}"]"#)));
+        let below = below.and_then(card_element);
         let _ = match below {
             Some(below) => below.insert_adjacent_html("beforebegin", &html),
             None => list.insert_adjacent_html("beforeend", &html),
@@ -985,17 +992,13 @@ fn show_patch(
 /// Moves a card's element into column `to`, above the card `before` (or last); returns what
 /// puts it back where it was.
 fn show_moved(id: i64, to: Status, before: Option<i64>) -> impl FnOnce() {
-    let find = |selector: String| document().query_selector(&selector).ok().flatten();
-    let card = find(format!(r#".card[data-id="{id}"]"#));
+    let card = card_element(id);
     let was = card
         .as_ref()
         .and_then(|card| Some((card.parent_node()?, card.next_sibling())));
-    let column = find(format!(
-        r#".column[data-status="{}"] ol.cards"#,
-        to.as_str()
-    ));
+    let column = column_list(to);
     if let (Some(card), Some(column)) = (&card, &column) {
-        let above = before.and_then(|b| find(format!(r#".card[data-id="{b}"]"#)));
+        let above = before.and_then(card_element);
         let above = above.filter(|a| a.parent_node().as_ref() == Some(column.as_ref()));
         let _ = column.insert_before(card, above.as_ref().map(|a| a.as_ref()));
     }

@@ -66,7 +66,7 @@ pub fn build_app_with(
         .site_addr(addr)
         .build();
     leptos_options.hash_files = routes::built_with_hashes(&leptos_options);
-    let state = AppState {
+    let state = AppState::new(routes::Shared {
         leptos_options,
         store,
         auth: Arc::new(auth),
@@ -84,7 +84,7 @@ pub fn build_app_with(
         )),
         metrics: serving.metrics,
         sign_in,
-    };
+    });
     (routes::router(state.clone()), state)
 }
 

@@ -370,6 +370,32 @@ async fn servers_share_sessions_tokens_live_updates_limits_and_wake_runners() {
     );
     assert_eq!(status, 200, "the session from A on B: {body}");
 
+    // Signed out through A is signed out on B at once: B keeps what it read of a session only
+    // until it hears of a change, and a sign-out is announced to every server.
+    let (status, body) = curl(&a.base(), "POST", "/logout", Some(&cookie), None);
+    assert_eq!(status, 303, "signing out on A: {body}");
+    let started = Instant::now();
+    let refused = loop {
+        let (status, _) = curl(
+            &b.base(),
+            "GET",
+            "/api/autopilot/issues",
+            Some(&cookie),
+            None,
+        );
+        if status == 401 || started.elapsed() > Duration::from_secs(3) {
+            break status == 401;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(refused, "B still let the signed-out session in after 3 s");
+    // Well within the second after which B would read the session again anyway.
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "B took {:?} to hear of the sign-out",
+        started.elapsed()
+    );
+
     // A move made through A reaches a stream on B within a second.
     let (mut stream, lines) = follow_stream(&b, &board.token);
     std::thread::sleep(Duration::from_millis(500));

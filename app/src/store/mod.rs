@@ -19,6 +19,7 @@ mod identities;
 mod invites;
 mod issues;
 mod limits;
+mod recent;
 mod runs;
 mod sessions;
 mod settings;
@@ -171,6 +172,10 @@ pub struct Store {
     failures: Arc<std::sync::Mutex<settings::FailureLimits>>,
     /// How much attachments may take.
     attachment_quota: AttachmentQuota,
+    /// Whose tokens and sessions these are, as last read (see `recent`).
+    tokens_seen: Arc<recent::Recent<String, (crate::domain::User, ApiToken)>>,
+    sessions_seen: Arc<recent::Recent<(i64, i64), crate::domain::User>>,
+    records_seen: Arc<recent::Recent<tower_sessions::session::Id, tower_sessions::session::Record>>,
 }
 
 /// How much the attachments may take: per issue (files and bytes) and on the whole board.
@@ -251,6 +256,9 @@ impl Store {
             run_logs: Arc::new(watch::channel(0).0),
             failures: Arc::default(),
             attachment_quota: AttachmentQuota::DEFAULT,
+            tokens_seen: Arc::default(),
+            sessions_seen: Arc::default(),
+            records_seen: Arc::default(),
         };
         match &store.pool {
             Db::Sqlite(_) => store.session_store().migrate().await?,
@@ -361,6 +369,19 @@ impl Store {
         Ok(())
     }
 
+    /// Tells every process that something changed, after a write made outside a transaction
+    /// (a token revoked, a session ended): their kept answers about it stop standing.
+    async fn announce(&self) -> AppResult<()> {
+        if let Db::Postgres(pool) = &self.pool {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANGES_CHANNEL)
+                .execute(pool)
+                .await?;
+        }
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+
     /// Tells every process that a run's log grew.
     async fn run_log_grew(&self, run_id: i64) -> AppResult<()> {
         if let Db::Postgres(pool) = &self.pool {
@@ -377,6 +398,12 @@ impl Store {
     /// Wakes when a change is committed (by this process, or by another one on PostgreSQL).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// How many changes this process has been told of so far (its own commits, and on
+    /// PostgreSQL other processes' too): while it stays the same, nothing it knows of changed.
+    pub fn changes_seen(&self) -> u64 {
+        *self.changes.borrow()
     }
 
     /// Removes sessions past their expiry (run now and then).

@@ -64,29 +64,42 @@ impl Store {
         .bind(now)
         .fetch_one(e)
         .await)?;
-        on_pool!(self, e => sqlx::query(
+        let ended = on_pool!(self, e => sqlx::query(
             "DELETE FROM session_devices WHERE user_id = $1 AND id NOT IN
                  (SELECT id FROM session_devices WHERE user_id = $1 ORDER BY id DESC LIMIT $2)",
         )
         .bind(user.id)
         .bind(SESSIONS_PER_PERSON)
         .execute(e)
-        .await.map(|_| ()))?;
+        .await
+        .map(|done| done.rows_affected()))?;
+        if ended > 0 {
+            self.announce().await?;
+        }
         Ok(id)
     }
 
     /// The person of session row `session`, if the row is still there (not ended) and is
     /// theirs.
     pub async fn session_user(&self, session: i64, user_id: i64) -> AppResult<Option<User>> {
+        let (changes, at) = (self.changes_seen(), std::time::Instant::now());
+        if let Some(user) = self.sessions_seen.get(&(session, user_id), changes) {
+            return Ok(Some(user));
+        }
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $2 AND id =
                  (SELECT user_id FROM session_devices WHERE id = $1)"
         );
-        Ok(on_pool!(self, e => sqlx::query_as::<_, User>(&sql)
+        let user = on_pool!(self, e => sqlx::query_as::<_, User>(&sql)
             .bind(session)
             .bind(user_id)
             .fetch_optional(e)
-            .await)?)
+            .await)?;
+        if let Some(user) = &user {
+            self.sessions_seen
+                .put((session, user_id), changes, at, user.clone());
+        }
+        Ok(user)
     }
 
     pub async fn touch_session(&self, session: i64, now: i64) -> AppResult<()> {
@@ -104,7 +117,7 @@ impl Store {
             .bind(session)
             .execute(e)
             .await.map(|_| ()))?;
-        Ok(())
+        self.announce().await
     }
 
     /// The live sessions of a person, last seen first.
@@ -140,7 +153,7 @@ impl Store {
         if done == 0 {
             return Err(AppError::not_found(format!("session {session}")));
         }
-        Ok(())
+        self.announce().await
     }
 
     /// Ends every session of a person but `keep`; answers how many ended.
@@ -153,6 +166,7 @@ impl Store {
         .execute(e)
         .await
         .map(|done| done.rows_affected()))?;
+        self.announce().await?;
         Ok(done)
     }
 
@@ -166,32 +180,39 @@ impl Store {
         .bind(live.signed_in_after)
         .execute(e)
         .await.map(|_| ()))?;
-        Ok(())
+        self.announce().await
     }
 }
 
-/// The session store of this board's engine.
+/// The session store of this board's engine. The records it read stand for a while (see
+/// `recent`): a page served from memory then costs no query. Whether a session still lets its
+/// person in is decided by their session row and `auth_epoch` (`session_user`), which every
+/// sign-out announces, so a record read a moment ago never keeps an ended session alive.
 #[derive(Clone, Debug)]
-pub struct SessionBackend(Db<SqliteStore, PostgresStore>);
+pub struct SessionBackend {
+    db: Db<SqliteStore, PostgresStore>,
+    store: Store,
+}
 
 impl SessionBackend {
     /// Creates the session table where the engine's migrations do not (SQLite).
     pub(super) async fn migrate(&self) -> sqlx::Result<()> {
-        match &self.0 {
+        match &self.db {
             Db::Sqlite(store) => store.migrate().await,
             Db::Postgres(_) => Ok(()),
         }
     }
 
     async fn inner_create(&self, record: &mut Record) -> session_store::Result<()> {
-        match &self.0 {
+        match &self.db {
             Db::Sqlite(s) => s.create(record).await,
             Db::Postgres(s) => s.create(record).await,
         }
     }
 
     async fn inner_delete(&self, stored: &Id) -> session_store::Result<()> {
-        match &self.0 {
+        self.store.records_seen.forget(stored);
+        match &self.db {
             Db::Sqlite(s) => s.delete(stored).await,
             Db::Postgres(s) => s.delete(stored).await,
         }
@@ -201,10 +222,13 @@ impl SessionBackend {
 impl Store {
     /// The session store, kept in this same database.
     pub fn session_store(&self) -> SessionBackend {
-        SessionBackend(match &self.pool {
-            Db::Sqlite(pool) => Db::Sqlite(SqliteStore::new(pool.clone())),
-            Db::Postgres(pool) => Db::Postgres(PostgresStore::new(pool.clone())),
-        })
+        SessionBackend {
+            db: match &self.pool {
+                Db::Sqlite(pool) => Db::Sqlite(SqliteStore::new(pool.clone())),
+                Db::Postgres(pool) => Db::Postgres(PostgresStore::new(pool.clone())),
+            },
+            store: self.clone(),
+        }
     }
 }
 
@@ -246,7 +270,8 @@ impl SessionStore for SessionBackend {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let row = stored(record);
-        match &self.0 {
+        self.store.records_seen.forget(&row.id);
+        match &self.db {
             Db::Sqlite(s) => s.save(&row).await,
             Db::Postgres(s) => s.save(&row).await,
         }
@@ -254,10 +279,24 @@ impl SessionStore for SessionBackend {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let key = stored_session_id(id);
-        let found = match &self.0 {
-            Db::Sqlite(s) => s.load(&key).await,
-            Db::Postgres(s) => s.load(&key).await,
-        }?;
+        let (changes, at) = (self.store.changes_seen(), std::time::Instant::now());
+        let now = tower_sessions::cookie::time::OffsetDateTime::now_utc();
+        let seen = self.store.records_seen.get(&key, changes);
+        let found = match seen.filter(|record| record.expiry_date > now) {
+            Some(record) => Some(record),
+            None => {
+                let found = match &self.db {
+                    Db::Sqlite(s) => s.load(&key).await,
+                    Db::Postgres(s) => s.load(&key).await,
+                }?;
+                if let Some(record) = &found {
+                    self.store
+                        .records_seen
+                        .put(key, changes, at, record.clone());
+                }
+                found
+            }
+        };
         Ok(found.map(|record| Record { id: *id, ..record }))
     }
 
@@ -269,7 +308,7 @@ impl SessionStore for SessionBackend {
 #[async_trait::async_trait]
 impl ExpiredDeletion for SessionBackend {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        match &self.0 {
+        match &self.db {
             Db::Sqlite(s) => s.delete_expired().await,
             Db::Postgres(s) => s.delete_expired().await,
         }

@@ -125,6 +125,7 @@ impl Store {
         .execute(e)
         .await
         .map(|done| done.rows_affected()))?;
+        self.announce().await?;
         self.changed_user(done, user_id).await
     }
 
@@ -138,6 +139,7 @@ impl Store {
         .execute(e)
         .await
         .map(|done| done.rows_affected()))?;
+        self.announce().await?;
         self.changed_user(done, user_id).await
     }
 
@@ -298,6 +300,12 @@ impl Store {
         token_hash: &str,
     ) -> AppResult<Option<(User, ApiToken)>> {
         let now = now_ms();
+        let (changes, at) = (self.changes_seen(), std::time::Instant::now());
+        if let Some(seen) = self.tokens_seen.get(&token_hash.to_string(), changes) {
+            if seen.1.expires_at.is_none_or(|end| end > now) {
+                return Ok(Some(seen));
+            }
+        }
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens
              WHERE token_hash = $1 AND revoked_at IS NULL
@@ -326,7 +334,10 @@ impl Store {
             token.last_used_at = Some(now);
         }
         let user = self.user_by_id(token.user_id).await?;
-        Ok(Some((user, token)))
+        let found = (user, token);
+        self.tokens_seen
+            .put(token_hash.to_string(), changes, at, found.clone());
+        Ok(Some(found))
     }
 
     /// A person's tokens that are not revoked (expired ones too, so they can see why a
@@ -357,12 +368,12 @@ impl Store {
         if done == 0 {
             return Err(AppError::not_found(format!("token {token_id}")));
         }
-        Ok(())
+        self.announce().await
     }
 
     /// Revokes a user's tokens with this name; returns how many.
     pub async fn revoke_api_tokens(&self, user_id: i64, name: &str) -> AppResult<u64> {
-        Ok(on_pool!(self, e => sqlx::query(
+        let done = on_pool!(self, e => sqlx::query(
             "UPDATE api_tokens SET revoked_at = $3
              WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL",
         )
@@ -371,7 +382,9 @@ impl Store {
         .bind(now_ms())
         .execute(e)
         .await
-        .map(|done| done.rows_affected()))?)
+        .map(|done| done.rows_affected()))?;
+        self.announce().await?;
+        Ok(done)
     }
 }
 

@@ -81,6 +81,34 @@ impl ScratchBoard {
     }
 }
 
+/// Signs in at `base` (a served board) as its admin, as a browser does: answers the session
+/// cookie to send back (`name=value`).
+#[allow(dead_code)]
+pub async fn sign_in(base: &str) -> anyhow::Result<String> {
+    use http_body_util::Full;
+    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let form = format!(
+        "email=bench%40example.com&password={}",
+        PASSWORD.replace(' ', "+")
+    );
+    let request = axum::http::Request::post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", base)
+        .body(Full::from(form))?;
+    let answer = client.request(request).await?;
+    let cookie = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("autopilot_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string);
+    cookie.ok_or_else(|| anyhow::anyhow!("signing in at {base} gave no session cookie"))
+}
+
 /// Median time (ms) of 20 authorised GETs of `path` through `router`, and the answer's size.
 /// A `{n}` in the path becomes the request's number: board pages are kept warm per address,
 /// so `/?n={n}` renders every time.

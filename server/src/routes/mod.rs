@@ -53,8 +53,55 @@ use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// What every handler shares, behind one `Arc`: axum clones the state for every layer and
+/// extractor of every request, so a clone must be one counter, not dozens of fields.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for app::domain::AllowedModels {
+    fn from_ref(state: &AppState) -> Self {
+        state.models.clone()
+    }
+}
+
+impl FromRef<AppState> for app::domain::AllowedAgents {
+    fn from_ref(state: &AppState) -> Self {
+        state.agents.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<live::LiveStreams> {
+    fn from_ref(state: &AppState) -> Self {
+        state.live.clone()
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub auth: Arc<AuthSettings>,
@@ -81,26 +128,23 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let store = state.store.clone();
-    let policy = state.auth.policy;
-    let models = state.models.clone();
-    let agents = state.agents.clone();
-    let sign_in = state.sign_in.options();
+    // The page handlers are cloned for every request routed to them (kept pages too), so
+    // they hold the state (one `Arc`) and take what a render needs only when rendering.
+    let for_context = state.clone();
+    let for_shell = state.clone();
     let board = Router::new()
         .leptos_routes_with_context(
             &state,
             route_list(),
             move || {
-                provide_context(store.clone());
-                provide_context(policy);
-                provide_context(models.clone());
-                provide_context(agents.clone());
-                provide_context(sign_in.clone());
+                let state = &for_context;
+                provide_context(state.store.clone());
+                provide_context(state.auth.policy);
+                provide_context(state.models.clone());
+                provide_context(state.agents.clone());
+                provide_context(state.sign_in.options());
             },
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
+            move || shell(for_shell.leptos_options.clone()),
         )
         .layer(axum::middleware::from_fn(server_fn_calls));
 

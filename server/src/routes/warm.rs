@@ -246,36 +246,55 @@ fn weight(text: &str) -> Option<u16> {
         .then(|| (value * 1000.0).round() as u16)
 }
 
-/// The board's newest event id, read from the database for each answer (another server on the
-/// same database may have written one), but one read serves every request that arrived before
-/// it started: under load, one query answers a whole batch instead of one each.
+/// The board's newest event id. Read again once this process hears of a change (its own
+/// commits, and on PostgreSQL every other server's, through LISTEN) or after `FRESH` (a change
+/// nobody announced: the CLI on SQLite, a lost notification); otherwise the last read stands,
+/// so a kept page costs no query. One read serves every request that arrived before it
+/// started: under load after a change, one query answers a whole batch instead of one each.
 #[derive(Default)]
 struct Newest {
     /// Reads started so far.
     started: std::sync::atomic::AtomicU64,
-    /// The latest finished read: its number and what it found.
-    done: Mutex<Option<(u64, i64)>>,
+    /// The latest finished read.
+    done: Mutex<Option<Read>>,
     /// One read at a time.
     reading: tokio::sync::Mutex<()>,
+}
+
+/// How long a read of the newest event id stands while this process hears of no change.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[derive(Clone, Copy)]
+struct Read {
+    /// Its number, in the order reads started.
+    n: u64,
+    /// The store's change count when it started.
+    changes: u64,
+    at: std::time::Instant,
+    id: i64,
 }
 
 impl Newest {
     async fn get(&self, store: &app::store::Store) -> app::error::AppResult<i64> {
         use std::sync::atomic::Ordering::SeqCst;
+        let last = || self.done.lock().ok().and_then(|done| *done);
+        let still_true =
+            |read: &Read| read.changes == store.changes_seen() && read.at.elapsed() < FRESH;
+        if let Some(read) = last().filter(still_true) {
+            return Ok(read.id);
+        }
         // A read numbered above this one started after this request arrived, so it sees every
         // change made before.
         let arrived = self.started.load(SeqCst);
         let _reading = self.reading.lock().await;
-        let last = self.done.lock().ok().and_then(|done| *done);
-        if let Some((n, id)) = last {
-            if n > arrived {
-                return Ok(id);
-            }
+        if let Some(read) = last().filter(|read| read.n > arrived || still_true(read)) {
+            return Ok(read.id);
         }
         let n = self.started.fetch_add(1, SeqCst) + 1;
+        let (changes, at) = (store.changes_seen(), std::time::Instant::now());
         let id = store.latest_event_id().await?;
         if let Ok(mut done) = self.done.lock() {
-            *done = Some((n, id));
+            *done = Some(Read { n, changes, at, id });
         }
         Ok(id)
     }

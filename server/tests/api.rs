@@ -878,6 +878,45 @@ async fn every_column_shows_its_first_cards_with_exact_counts() {
     assert_eq!(found.issues.len(), 5);
 }
 
+async fn a_search_counts_a_common_word_to_a_limit_and_a_rare_one_exactly() {
+    use app::domain::{Status, MATCHES_COUNTED};
+    let app = app().await;
+    let ann = app::domain::Actor::new(app::domain::Role::Member, "Ann");
+    for i in 0..MATCHES_COUNTED + 5 {
+        let new = app::domain::NewIssue {
+            title: format!("Widget {i}"),
+            ..Default::default()
+        };
+        app.store.create_issue(&ann, new).await.unwrap();
+    }
+    let search = |q: &str| app::store::IssueFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    // Through the search index (3 letters or more) and row by row (fewer): counted to one past
+    // the limit, and the cards are still the column's first ones, in order.
+    for q in ["widget", "WI"] {
+        let found = app.store.board_issues(&search(q), |_| 50).await.unwrap();
+        assert_eq!(found.count(Status::Backlog), MATCHES_COUNTED + 1, "{q}");
+        assert_eq!(found.count(Status::Ready), 0, "{q}");
+        let titles: Vec<String> = found.issues.iter().map(|c| c.title.clone()).collect();
+        let first: Vec<String> = (0..50).map(|i| format!("Widget {i}")).collect();
+        assert_eq!(titles, first, "{q}");
+    }
+    // A word fewer issues hold is counted exactly: "Widget 7", 70-79 and 700-799.
+    let found = app
+        .store
+        .board_issues(&search("widget 7"), |_| 50)
+        .await
+        .unwrap();
+    assert_eq!(found.count(Status::Backlog), 111);
+    assert_eq!(found.issues.len(), 50);
+    // The page says so.
+    let page = app.get("/?q=widget").await.text();
+    assert!(page.contains(">1,000+<"), "{page}");
+    assert!(page.contains("(50 of 1,000+)"), "{page}");
+}
+
 async fn the_list_pages_with_a_cursor_and_still_answers_the_whole_list() {
     let app = app().await;
     for i in 0..7 {
@@ -2217,6 +2256,7 @@ async fn a_backup_never_writes_over_a_file_or_leaves_half_a_copy() {
 }
 
 on_both_engines!(
+    a_search_counts_a_common_word_to_a_limit_and_a_rare_one_exactly,
     an_issue_asks_for_an_offered_agent_or_is_refused,
     junk_to_server_functions_is_a_4xx_and_files_no_bug,
     a_failed_call_answers_with_its_own_status_not_500,

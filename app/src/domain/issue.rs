@@ -378,7 +378,8 @@ pub fn dependency_cycle(edges: &[(i64, i64)], issue: i64, depends_on: &[i64]) ->
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BoardIssues {
     pub issues: Vec<Card>,
-    /// Issues per column under the filters (exact, whatever is shown).
+    /// Issues per column under the filters, whatever is shown: exact, but under a search
+    /// counted only to one past [`MATCHES_COUNTED`].
     pub counts: Vec<(Status, i64)>,
     /// The cards hold only their places (id, column, position, version): a board read back
     /// from the page it was rendered into, whose text is in the page's markup.
@@ -465,6 +466,33 @@ pub fn position_between(above: Option<f64>, below: f64) -> f64 {
 /// How many cards a column shows before "Show more", and how many more each click adds.
 pub const COLUMN_SHOWN: i64 = 50;
 
+/// Under a search, each column's matches are counted up to one past this: a word that
+/// nearly every issue holds then costs a few thousand rows, not all of them. A count above it
+/// reads "1,000+".
+pub const MATCHES_COUNTED: i64 = 1000;
+
+/// A column's count as the board shows it: under a search, past [`MATCHES_COUNTED`] it is
+/// "1,000+" (not counted further).
+pub fn count_label(count: i64, searching: bool) -> String {
+    if searching && count > MATCHES_COUNTED {
+        format!("{}+", thousands(MATCHES_COUNTED))
+    } else {
+        count.to_string()
+    }
+}
+
+fn thousands(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// An issue with everything shown beside it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IssueDetail {
@@ -494,6 +522,16 @@ pub struct IssueView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_past_the_limit_reads_as_more_than_it_only_under_a_search() {
+        assert_eq!(count_label(12, true), "12");
+        assert_eq!(count_label(MATCHES_COUNTED, true), "1000");
+        assert_eq!(count_label(MATCHES_COUNTED + 1, true), "1,000+");
+        assert_eq!(count_label(25_000, false), "25000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+    }
 
     #[test]
     fn a_dependency_that_leads_back_is_a_cycle_named_in_full() {

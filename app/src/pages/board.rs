@@ -8,8 +8,8 @@ use super::topbar::TopBar;
 use super::{action_error, error_note, hydration_marker};
 use crate::api::{get_card, list_board, whoami, CreateIssue, MoveIssue};
 use crate::domain::{
-    legal_targets, position_between, BoardIssues, BoardQuery, Card, CardUpdate, Kind, Priority,
-    Role, Status, COLUMN_SHOWN,
+    count_label, legal_targets, position_between, BoardIssues, BoardQuery, Card, CardUpdate, Kind,
+    Priority, Role, Status, COLUMN_SHOWN,
 };
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -797,9 +797,16 @@ fn Column(
     } else {
         String::new()
     };
+    let searching = move || {
+        query
+            .read()
+            .get("q")
+            .is_some_and(|q| !crate::domain::one_line(&q).is_empty())
+    };
     let more = move || {
         let (shown, count) = shown_of(ctx, status);
         (count > shown).then(|| {
+            let count = count_label(count, searching());
             // From what is shown, not from the address: while the next cards load, the
             // address already asks for them and the board still shows the last ones.
             let next = shown + COLUMN_SHOWN;
@@ -871,7 +878,7 @@ fn Column(
             }
             on:drop=on_drop
         >
-            <h2>{status.label()} <span class="count">{move || shown_of(ctx, status).1}</span></h2>
+            <h2>{status.label()} <span class="count">{move || count_label(shown_of(ctx, status).1, searching())}</span></h2>
             <ol class="cards" node_ref=list inner_html=server_html></ol>
             {more}
         </section>

@@ -1,4 +1,5 @@
 use super::{now_ms, on_pool, on_tx, Db, EventRecord, Store, Tx};
+use crate::domain::MATCHES_COUNTED;
 use crate::domain::{
     check_move, dependency_cycle, position_between, takes_it_as_human_work, Actor, BoardIssues,
     Card, Issue, IssuePatch, Kind, NewIssue, Status,
@@ -240,10 +241,10 @@ impl Store {
                 only_places: false,
             });
         }
-        // Filtered: the matches are counted first (one pass), so a column with none is not
-        // read, and one where they are dense is walked in its order until enough are found
-        // (a word every issue has: 50 rows, not all the matches again for each column).
-        let counts = self.column_counts(filter).await?;
+        // Filtered: the matches are counted first, so a column with none is not read, and one
+        // where they are dense is walked in its order until enough are found (a word every
+        // issue has: 50 rows, not all the matches again for each column).
+        let (counts, common) = self.match_counts(filter).await?;
         let sizes = self.column_counts(&IssueFilter::default()).await?;
         let mut issues = Vec::new();
         for ((status, matched), (_, size)) in counts.iter().zip(&sizes) {
@@ -252,7 +253,8 @@ impl Store {
                 continue;
             }
             let mut cards = Vec::new();
-            let walk = *matched * DENSE >= *size && filter.walk_finds_the_same();
+            let dense = common.contains(status) || *matched * DENSE >= *size;
+            let walk = dense && filter.walk_finds_the_same();
             if walk {
                 let window = Some(limit.saturating_mul(WINDOW));
                 cards = on_pool!(self, e => {
@@ -278,6 +280,47 @@ impl Store {
             counts,
             only_places: false,
         })
+    }
+
+    /// Each column's matches under a filtered board, in `Status::ALL` order, and the columns
+    /// where they were too many to count (then one past `MATCHES_COUNTED`). A search is
+    /// first tried on the whole board with a limit: words few issues hold are counted
+    /// exactly through the search index; a word too common for that is counted column by
+    /// column, in the column's order, up to the limit.
+    async fn match_counts(
+        &self,
+        filter: &IssueFilter,
+    ) -> AppResult<(Vec<(Status, i64)>, Vec<Status>)> {
+        let searching = filter
+            .q
+            .as_deref()
+            .is_some_and(|q| !crate::domain::one_line(q).is_empty());
+        if !searching {
+            return Ok((self.column_counts(filter).await?, Vec::new()));
+        }
+        let past = MATCHES_COUNTED + 1;
+        let (everywhere,): (i64,) = on_pool!(self, e => {
+            matches_query(filter, None, past).build_query_as().fetch_one(e).await
+        })?;
+        if everywhere < past {
+            return Ok((self.column_counts(filter).await?, Vec::new()));
+        }
+        let mut counts = Vec::new();
+        let mut common = Vec::new();
+        for status in Status::ALL {
+            if filter.status.is_some_and(|only| only != status) {
+                counts.push((status, 0));
+                continue;
+            }
+            let (n,): (i64,) = on_pool!(self, e => {
+                matches_query(filter, Some(status), past).build_query_as().fetch_one(e).await
+            })?;
+            if n >= past {
+                common.push(status);
+            }
+            counts.push((status, n));
+        }
+        Ok((counts, common))
     }
 
     /// How many issues each column holds under `filter`, in `Status::ALL` order.
@@ -1023,6 +1066,44 @@ where
     ));
     filter.push_conditions(&mut sql);
     sql.push(" ORDER BY position, id LIMIT ").push_bind(limit);
+    sql
+}
+
+/// How many issues match `filter` (in column `status`, if any), counted up to `past`. On
+/// the whole board, a search of 3 characters or more asks SQLite's trigram index alone,
+/// which stops at the limit; the other conditions and a column are matched row by row,
+/// which stops at the limit too when the matches are many.
+fn matches_query<'a, DB: Database>(
+    filter: &IssueFilter,
+    status: Option<Status>,
+    past: i64,
+) -> QueryBuilder<'a, DB>
+where
+    Status: Encode<'a, DB> + Type<DB>,
+    Kind: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM (");
+    let q = filter.q.as_deref().map(crate::domain::one_line);
+    let by_index = DB::NAME == "SQLite"
+        && status.is_none()
+        && q.as_deref().is_some_and(|q| q.chars().count() >= 3);
+    match (by_index, q) {
+        (true, Some(q)) => {
+            sql.push("SELECT rowid FROM issues_fts WHERE issues_fts MATCH ")
+                .push_bind(fts_phrase(&q));
+        }
+        _ => {
+            let filter = IssueFilter {
+                status,
+                ..filter.clone()
+            };
+            sql.push("SELECT id FROM issues WHERE 1 = 1");
+            filter.push_conditions_as(&mut sql, true);
+        }
+    }
+    sql.push(" LIMIT ").push_bind(past).push(") AS matched");
     sql
 }
 

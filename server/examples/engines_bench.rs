@@ -181,7 +181,11 @@ async fn scale(cluster: &engines::Cluster, n: usize) -> anyhow::Result<()> {
             ("a word every issue has", "realistic"),
             ("a few issues' words", few.as_str()),
             ("nothing matches", "zebra crossing"),
-            ("2 characters (no trigram index)", "zq"),
+            ("2 characters every issue has", "re"),
+            (
+                "2 characters, no match (no trigram index: every issue read)",
+                "zq",
+            ),
         ] {
             let path = format!("/?q={}&n={{n}}", q.replace(' ', "%20"));
             let (ms, _) = support::median_ms(&router, &path, token).await?;

@@ -2071,6 +2071,32 @@ async fn pages_the_app_router_matches_and_axum_does_not_are_never_served_unguard
     assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
 }
 
+async fn a_change_by_another_process_reaches_the_kept_page_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = engines::fresh_database(dir.path()).await;
+    let app = TestApp::on_database(&url, dir).await;
+    app.create("first card").await;
+    assert!(app.get("/").await.text().contains("first card"));
+    // Another process on the same database (the CLI, another server): PostgreSQL tells this
+    // one at once; on SQLite nobody does, and the page is checked again after a second.
+    let other = app::store::Store::open(&url).await.unwrap();
+    let new = app::domain::NewIssue {
+        title: "filed elsewhere".into(),
+        ..Default::default()
+    };
+    let ann = app::domain::Actor::new(app::domain::Role::Member, "Ann");
+    other.create_issue(&ann, new).await.unwrap();
+    let started = std::time::Instant::now();
+    while !app.get("/").await.text().contains("filed elsewhere") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "the kept page never showed the other process' change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+}
+
 async fn a_kept_board_page_is_keyed_on_the_person_not_the_name() {
     let app = app().await;
     app.create("a card").await;
@@ -2256,6 +2282,7 @@ async fn a_backup_never_writes_over_a_file_or_leaves_half_a_copy() {
 }
 
 on_both_engines!(
+    a_change_by_another_process_reaches_the_kept_page_within_a_second,
     a_search_counts_a_common_word_to_a_limit_and_a_rare_one_exactly,
     an_issue_asks_for_an_offered_agent_or_is_refused,
     junk_to_server_functions_is_a_4xx_and_files_no_bug,

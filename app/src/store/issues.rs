@@ -72,8 +72,9 @@ impl IssueFilter {
         self.push_conditions_as(sql, false)
     }
 
-    /// The filter's conditions; with `walk`, the words are matched with LIKE, row by row, and
-    /// not through SQLite's trigram index (for a walk of a column's first rows in its order).
+    /// The filter's conditions; with `walk`, the words are matched row by row, as a plain
+    /// substring that no search index serves (for a walk of a column in its order, which
+    /// stops once it has found enough).
     fn push_conditions_as<'a, DB: Database>(&self, sql: &mut QueryBuilder<'a, DB>, walk: bool)
     where
         Status: Encode<'a, DB> + Type<DB>,
@@ -101,7 +102,19 @@ impl IssueFilter {
         }
         let q = self.q.as_deref().map(crate::domain::one_line);
         if let Some(q) = q.as_deref().filter(|q| !q.is_empty()) {
-            if !walk && DB::NAME == "SQLite" && q.chars().count() >= 3 {
+            if walk {
+                let words = q.to_lowercase();
+                let find = if DB::NAME == "SQLite" {
+                    "instr"
+                } else {
+                    "strpos"
+                };
+                sql.push(format!(" AND ({find}(LOWER(title), "))
+                    .push_bind(words.clone())
+                    .push(format!(") > 0 OR {find}(LOWER(body), "))
+                    .push_bind(words)
+                    .push(") > 0");
+            } else if DB::NAME == "SQLite" && q.chars().count() >= 3 {
                 // The trigram index finds substrings of 3 characters or more, whatever their
                 // case; as one quoted phrase, the words' own `"`, `*`, `OR` or `NEAR(` are
                 // only text.
@@ -284,43 +297,65 @@ impl Store {
 
     /// Each column's matches under a filtered board, in `Status::ALL` order, and the columns
     /// where they were too many to count (then one past `MATCHES_COUNTED`). A search is
-    /// first tried on the whole board with a limit: words few issues hold are counted
-    /// exactly through the search index; a word too common for that is counted column by
-    /// column, in the column's order, up to the limit.
+    /// first tried on the whole board with a limit: under it, the matches are counted
+    /// exactly; a word too common for that is counted column by column, in the column's
+    /// order, up to the limit.
     async fn match_counts(
         &self,
         filter: &IssueFilter,
     ) -> AppResult<(Vec<(Status, i64)>, Vec<Status>)> {
-        let searching = filter
-            .q
-            .as_deref()
-            .is_some_and(|q| !crate::domain::one_line(q).is_empty());
-        if !searching {
+        let q = filter.q.as_deref().map(crate::domain::one_line);
+        let Some(q) = q.filter(|q| !q.is_empty()) else {
             return Ok((self.column_counts(filter).await?, Vec::new()));
-        }
+        };
         let past = MATCHES_COUNTED + 1;
-        let (everywhere,): (i64,) = on_pool!(self, e => {
-            matches_query(filter, None, past).build_query_as().fetch_one(e).await
-        })?;
-        if everywhere < past {
+        let by_status = |found: Vec<(Status, i64)>| {
+            let count = |s: Status| found.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n);
+            Status::ALL
+                .into_iter()
+                .map(|s| (s, count(s)))
+                .collect::<Vec<_>>()
+        };
+        let common_word = if matches!(self.pool, Db::Sqlite(_)) && q.chars().count() >= 3 {
+            // The trigram index alone stops at the limit; the other conditions are not
+            // needed to tell a common word.
+            let (n,): (i64,) = on_pool!(self, e => sqlx::query_as(
+                "SELECT COUNT(*) FROM
+                     (SELECT rowid FROM issues_fts WHERE issues_fts MATCH $1 LIMIT $2) AS hits"
+            )
+            .bind(fts_phrase(&q))
+            .bind(past)
+            .fetch_one(e)
+            .await)?;
+            n >= past
+        } else {
+            // PostgreSQL's trigram index reads every match, however many, and a word under
+            // 3 letters has no index: a sample of the board tells whether it is common.
+            let (hits,): (i64,) = on_pool!(self, e => {
+                sample_query(filter).build_query_as().fetch_one(e).await
+            })?;
+            hits * COMMON_IN >= SAMPLE
+        };
+        // Row by row, SQLite folds the case of ASCII letters only: other words are counted
+        // whole, the way the search index finds them.
+        if !common_word || !filter.walk_finds_the_same() {
             return Ok((self.column_counts(filter).await?, Vec::new()));
         }
         let mut counts = Vec::new();
         let mut common = Vec::new();
         for status in Status::ALL {
             if filter.status.is_some_and(|only| only != status) {
-                counts.push((status, 0));
                 continue;
             }
-            let (n,): (i64,) = on_pool!(self, e => {
-                matches_query(filter, Some(status), past).build_query_as().fetch_one(e).await
+            let found: Vec<(Status, i64)> = on_pool!(self, e => {
+                first_matches_query(filter, Some(status), past).build_query_as().fetch_all(e).await
             })?;
-            if n >= past {
+            if found.iter().any(|(_, n)| *n >= past) {
                 common.push(status);
             }
-            counts.push((status, n));
+            counts.extend(found);
         }
-        Ok((counts, common))
+        Ok((by_status(counts), common))
     }
 
     /// How many issues each column holds under `filter`, in `Status::ALL` order.
@@ -1069,11 +1104,34 @@ where
     sql
 }
 
-/// How many issues match `filter` (in column `status`, if any), counted up to `past`. On
-/// the whole board, a search of 3 characters or more asks SQLite's trigram index alone,
-/// which stops at the limit; the other conditions and a column are matched row by row,
-/// which stops at the limit too when the matches are many.
-fn matches_query<'a, DB: Database>(
+/// How many of the board's first `SAMPLE` issues match `filter`'s words.
+fn sample_query<'a, DB: Database>(filter: &IssueFilter) -> QueryBuilder<'a, DB>
+where
+    Status: Encode<'a, DB> + Type<DB>,
+    Kind: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let words = IssueFilter {
+        q: filter.q.clone(),
+        ..IssueFilter::default()
+    };
+    let mut sql = QueryBuilder::new(
+        "SELECT COUNT(*) FROM (SELECT title, body, id FROM issues ORDER BY id LIMIT ",
+    );
+    sql.push_bind(SAMPLE).push(") AS issues WHERE 1 = 1");
+    words.push_conditions_as(&mut sql, true);
+    sql
+}
+
+/// A word found in one issue of `COMMON_IN` or more of a sample of `SAMPLE` is counted
+/// column by column, to the limit; a rarer one is counted whole, through the search index.
+const SAMPLE: i64 = 200;
+const COMMON_IN: i64 = 10;
+
+/// The columns' counts of the first `past` issues that match `filter` (in column `status`,
+/// if any), matched row by row in the columns' order: it stops at the limit.
+fn first_matches_query<'a, DB: Database>(
     filter: &IssueFilter,
     status: Option<Status>,
     past: i64,
@@ -1084,26 +1142,16 @@ where
     String: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
 {
-    let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM (");
-    let q = filter.q.as_deref().map(crate::domain::one_line);
-    let by_index = DB::NAME == "SQLite"
-        && status.is_none()
-        && q.as_deref().is_some_and(|q| q.chars().count() >= 3);
-    match (by_index, q) {
-        (true, Some(q)) => {
-            sql.push("SELECT rowid FROM issues_fts WHERE issues_fts MATCH ")
-                .push_bind(fts_phrase(&q));
-        }
-        _ => {
-            let filter = IssueFilter {
-                status,
-                ..filter.clone()
-            };
-            sql.push("SELECT id FROM issues WHERE 1 = 1");
-            filter.push_conditions_as(&mut sql, true);
-        }
-    }
-    sql.push(" LIMIT ").push_bind(past).push(") AS matched");
+    let filter = IssueFilter {
+        status: status.or(filter.status),
+        ..filter.clone()
+    };
+    let mut sql =
+        QueryBuilder::new("SELECT status, COUNT(*) FROM (SELECT status FROM issues WHERE 1 = 1");
+    filter.push_conditions_as(&mut sql, true);
+    sql.push(" ORDER BY status, position, id LIMIT ")
+        .push_bind(past)
+        .push(") AS first GROUP BY status");
     sql
 }
 

@@ -21,10 +21,14 @@ run() { printf '\n== %s\n' "$1"; shift; "$@"; }
 run "Board page at size" target/release/examples/board_bench "$big"
 run "The board page with every column full: its weight and what it is made of" target/release/examples/page_bench "$big"
 run "Throughput, 32 clients, against a bare axum + sqlx handler" target/release/examples/throughput_bench "$mid" 5
+run "The same at 100,000 issues" target/release/examples/throughput_bench 100000 5
 run "The kept board page against nginx serving the same bytes (brotli, gzip, as it is, a reload's 304)" \
   target/release/examples/kept_bench "$mid" 5
 run "One move, $boards boards listening" target/release/examples/live_bench "$boards" "$mid"
-run "Server memory after 1,000 board loads" target/release/examples/memory_bench "$big" 1000
+run "Server memory after 1,000 board loads, SQLite and PostgreSQL" target/release/examples/memory_bench "$big" 1000
+target/release/examples/memory_bench "$big" 1000 target/release/autopilot postgres
+run "The same at 100,000 issues" target/release/examples/memory_bench 100000 1000
+target/release/examples/memory_bench 100000 1000 target/release/autopilot postgres
 run "100,000 issues on SQLite and PostgreSQL: seeding, migrations, board, JSON page, search, query plans" target/release/examples/engines_bench --scale 100000
 run "Live streams" target/release/examples/stream_bench "$streams"
 run "Reviewing a 5,000-line change (server side)" target/release/examples/diff_bench 5000

@@ -23,7 +23,7 @@ echo "== the benchmarks still run (tiny sizes, debug build: no figure here means
 # `cargo test` has built the server binary and what they share; a benchmark with tests of its
 # own (throughput_bench) was built only as a test there.
 cargo build -p server --features app/ssr --examples
-for bench in "board_bench 50" "throughput_bench 50 1" "live_bench 20 50" "memory_bench 50 20 target/debug/autopilot" \
+for bench in "board_bench 50" "throughput_bench 50 1" "live_bench 20 50" "memory_bench 50 20 target/debug/autopilot" "memory_bench 50 20 target/debug/autopilot postgres" \
   "stream_bench 20 target/debug/autopilot" "diff_bench 200" "loop_bench 20 both" "webhook_bench 20 both" "runner_bench 2" "feedback_flood 1" \
   "hostile_clients 1 target/debug/autopilot"; do
   echo "-- $bench"

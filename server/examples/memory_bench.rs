@@ -7,7 +7,8 @@
 //!     cargo run --release -p server --example memory_bench -- 10000 1000
 //!
 //! Arguments: issues (default 10000), board loads (default 1000), the binary (default
-//! target/release/autopilot).
+//! target/release/autopilot), the engine (`sqlite`, the default, or `postgres`: a throwaway
+//! cluster the benchmark starts and stops itself).
 
 use axum::http::{header, Request};
 use bytes::Bytes;
@@ -17,6 +18,9 @@ use hyper_util::rt::TokioExecutor;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+#[path = "../../app/tests/support/engines.rs"]
+#[allow(unused_macros)]
+mod engines;
 mod support;
 
 const CLIENTS: usize = 8;
@@ -29,11 +33,32 @@ async fn main() -> anyhow::Result<()> {
     let bin = args
         .next()
         .unwrap_or_else(|| "target/release/autopilot".into());
-    let board = support::ScratchBoard::new().await?;
+    let engine = args.next().unwrap_or_else(|| "sqlite".into());
+    let cluster = (engine == "postgres").then(engines::start_cluster);
+    let measured = measure(n, loads, &bin, cluster.as_ref()).await;
+    if let Some(cluster) = cluster {
+        cluster.stop("fast");
+    }
+    measured
+}
+
+async fn measure(
+    n: usize,
+    loads: usize,
+    bin: &str,
+    cluster: Option<&engines::Cluster>,
+) -> anyhow::Result<()> {
+    let board = match cluster {
+        // The cluster is this benchmark's alone: its own database will do.
+        Some(cluster) => {
+            support::ScratchBoard::on(&format!("{}/postgres", cluster.url()), None).await?
+        }
+        None => support::ScratchBoard::new().await?,
+    };
     // Straight into the database (as filed one by one, in a fraction of the time).
     support::seed_bulk(&board.url, 0, n).await?;
 
-    let server = support::BuiltServer::start(&bin, &board.url).await?;
+    let server = support::BuiltServer::start(bin, &board.url).await?;
     let base = server.base.clone();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let started = server.rss_kib();
@@ -62,8 +87,13 @@ async fn main() -> anyhow::Result<()> {
         worker.await??;
     }
     let after = server.rss_kib();
+    let engine = if cluster.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
-        "server with {n} issues: {:.1} MiB resident after start-up, {:.1} MiB after {loads} \
+        "server with {n} issues on {engine}: {:.1} MiB resident after start-up, {:.1} MiB after {loads} \
          board loads (goal: under 100 MiB)",
         started as f64 / 1024.0,
         after as f64 / 1024.0

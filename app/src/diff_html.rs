@@ -36,8 +36,9 @@ pub struct RenderedFile {
 }
 
 /// How much of the files the drawer's page carries whole (the first file always): a
-/// 5,000-line change is about 1.6 MiB of HTML, so later files load when asked for.
-pub const EAGER_BYTES: usize = 256 * 1024;
+/// 5,000-line change is about 1.6 MiB of HTML, so later files load when asked for. More
+/// than a screenful, little enough that the drawer opens at once.
+pub const EAGER_BYTES: usize = 96 * 1024;
 
 impl RenderedPatch {
     /// Every file whole, as one string.

@@ -210,7 +210,8 @@ async fn bare_board(State(pool): State<SqlitePool>) -> axum::response::Response 
         html.push_str("</ol></section>");
     }
     let counts: Vec<(String, i64)> =
-        match sqlx::query_as("SELECT status, COUNT(*) FROM issues GROUP BY status")
+        // The counts the store's triggers keep, as Autopilot reads them.
+        match sqlx::query_as("SELECT status, n FROM issue_counts")
             .fetch_all(&pool)
             .await
         {
@@ -230,15 +231,17 @@ async fn bare_board(State(pool): State<SqlitePool>) -> axum::response::Response 
     Html(html).into_response()
 }
 
-/// The bare list: every issue's row with what it depends on, as JSON (the columns the store
-/// reads; a column the store gains must be added here, or the rows do not decode).
+/// The bare list: the first 1,000 issues (Autopilot's cap) with what they depend on, as JSON
+/// (the columns the store reads; a column the store gains must be added here, or the rows do
+/// not decode).
 async fn bare_list(State(pool): State<SqlitePool>) -> axum::response::Response {
     let rows = async {
         let mut issues: Vec<app::domain::Issue> = sqlx::query_as(
             "SELECT id, title, body, status, kind, priority, human_only, assignee, created_by, \
              claimed_by, claimed_at, lease_expires_at, branch, pr_url, pr_checks, result, \
              position, version, created_at, updated_at, model, agent, question, plan_first, \
-             plan_state, next_run, ci_fix_attempts FROM issues ORDER BY position, id",
+             plan_state, next_run, ci_fix_attempts FROM issues ORDER BY position, id \
+             LIMIT 1000",
         )
         .fetch_all(&pool)
         .await?;

@@ -135,6 +135,11 @@ pub fn BoardPage() -> impl IntoView {
     );
 
     let marker = hydration_marker();
+    // The drawer's code, fetched and compiled as soon as the board is usable (effects run
+    // after hydrating), while the person looks at it: opening a card then waits for the
+    // issue only, not for its code.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| leptos::task::spawn_local(super::issue::preload_issue_panel()));
     view! {
         <div class="page" data-hydrated=move || marker.get()>
             <TopBar />

@@ -257,7 +257,7 @@ impl Store {
         // Filtered: the matches are counted first, so a column with none is not read, and one
         // where they are dense is walked in its order until enough are found (a word every
         // issue has: 50 rows, not all the matches again for each column).
-        let (counts, common) = self.match_counts(filter).await?;
+        let counts = self.match_counts(filter).await?;
         let sizes = self.column_counts(&IssueFilter::default()).await?;
         let mut issues = Vec::new();
         for ((status, matched), (_, size)) in counts.iter().zip(&sizes) {
@@ -266,7 +266,8 @@ impl Store {
                 continue;
             }
             let mut cards = Vec::new();
-            let dense = common.contains(status) || *matched * DENSE >= *size;
+            // Counted to the limit only when too many to count: dense, whatever the column's size.
+            let dense = *matched > MATCHES_COUNTED || *matched * DENSE >= *size;
             let walk = dense && filter.walk_finds_the_same();
             if walk {
                 let window = Some(limit.saturating_mul(WINDOW));
@@ -295,27 +296,16 @@ impl Store {
         })
     }
 
-    /// Each column's matches under a filtered board, in `Status::ALL` order, and the columns
-    /// where they were too many to count (then one past `MATCHES_COUNTED`). A search is
-    /// first tried on the whole board with a limit: under it, the matches are counted
-    /// exactly; a word too common for that is counted column by column, in the column's
-    /// order, up to the limit.
-    async fn match_counts(
-        &self,
-        filter: &IssueFilter,
-    ) -> AppResult<(Vec<(Status, i64)>, Vec<Status>)> {
+    /// Each column's matches under a filtered board, in `Status::ALL` order; a column with
+    /// too many to count says one past `MATCHES_COUNTED`. A search is first tried on the whole
+    /// board with a limit: under it, the matches are counted exactly; a word too common for
+    /// that is counted column by column, in the column's order, up to the limit.
+    async fn match_counts(&self, filter: &IssueFilter) -> AppResult<Vec<(Status, i64)>> {
         let q = filter.q.as_deref().map(crate::domain::one_line);
         let Some(q) = q.filter(|q| !q.is_empty()) else {
-            return Ok((self.column_counts(filter).await?, Vec::new()));
+            return self.column_counts(filter).await;
         };
         let past = MATCHES_COUNTED + 1;
-        let by_status = |found: Vec<(Status, i64)>| {
-            let count = |s: Status| found.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n);
-            Status::ALL
-                .into_iter()
-                .map(|s| (s, count(s)))
-                .collect::<Vec<_>>()
-        };
         let common_word = if matches!(self.pool, Db::Sqlite(_)) && q.chars().count() >= 3 {
             // The trigram index alone stops at the limit; the other conditions are not
             // needed to tell a common word.
@@ -339,23 +329,21 @@ impl Store {
         // Row by row, SQLite folds the case of ASCII letters only: other words are counted
         // whole, the way the search index finds them.
         if !common_word || !filter.walk_finds_the_same() {
-            return Ok((self.column_counts(filter).await?, Vec::new()));
+            return self.column_counts(filter).await;
         }
         let mut counts = Vec::new();
-        let mut common = Vec::new();
         for status in Status::ALL {
-            if filter.status.is_some_and(|only| only != status) {
-                continue;
-            }
-            let found: Vec<(Status, i64)> = on_pool!(self, e => {
-                first_matches_query(filter, Some(status), past).build_query_as().fetch_all(e).await
-            })?;
-            if found.iter().any(|(_, n)| *n >= past) {
-                common.push(status);
-            }
-            counts.extend(found);
+            let n = if filter.status.is_some_and(|only| only != status) {
+                0
+            } else {
+                let (n,): (i64,) = on_pool!(self, e => {
+                    first_matches_query(filter, status, past).build_query_as().fetch_one(e).await
+                })?;
+                n
+            };
+            counts.push((status, n));
         }
-        Ok((by_status(counts), common))
+        Ok(counts)
     }
 
     /// How many issues each column holds under `filter`, in `Status::ALL` order.
@@ -1129,11 +1117,11 @@ where
 const SAMPLE: i64 = 200;
 const COMMON_IN: i64 = 10;
 
-/// The columns' counts of the first `past` issues that match `filter` (in column `status`,
-/// if any), matched row by row in the columns' order: it stops at the limit.
+/// How many issues of column `status` match `filter`, counted up to `past`, row by row in
+/// the column's order: it stops at the limit.
 fn first_matches_query<'a, DB: Database>(
     filter: &IssueFilter,
-    status: Option<Status>,
+    status: Status,
     past: i64,
 ) -> QueryBuilder<'a, DB>
 where
@@ -1143,15 +1131,14 @@ where
     i64: Encode<'a, DB> + Type<DB>,
 {
     let filter = IssueFilter {
-        status: status.or(filter.status),
+        status: Some(status),
         ..filter.clone()
     };
-    let mut sql =
-        QueryBuilder::new("SELECT status, COUNT(*) FROM (SELECT status FROM issues WHERE 1 = 1");
+    let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM issues WHERE 1 = 1");
     filter.push_conditions_as(&mut sql, true);
-    sql.push(" ORDER BY status, position, id LIMIT ")
+    sql.push(" ORDER BY position, id LIMIT ")
         .push_bind(past)
-        .push(") AS first GROUP BY status");
+        .push(") AS first");
     sql
 }
 

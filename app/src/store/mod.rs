@@ -33,6 +33,7 @@ pub use copy::{copy_board, CopyReport};
 pub use figures::{Figures, PoolFigures};
 pub use identities::Identity;
 pub use issues::IssueFilter;
+pub use recent::FRESH;
 pub use runs::{AgentChoice, Heartbeat, RunFinish, RunPatches};
 pub use sessions::{Device, SessionBackend, SessionCutoffs, SessionRow, SESSIONS_PER_PERSON};
 pub use settings::{Switch, SELF_HEAL_WINDOW_MS};

@@ -261,9 +261,6 @@ struct Newest {
     reading: tokio::sync::Mutex<()>,
 }
 
-/// How long a read of the newest event id stands while this process hears of no change.
-const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
-
 #[derive(Clone, Copy)]
 struct Read {
     /// Its number, in the order reads started.
@@ -278,8 +275,9 @@ impl Newest {
     async fn get(&self, store: &app::store::Store) -> app::error::AppResult<i64> {
         use std::sync::atomic::Ordering::SeqCst;
         let last = || self.done.lock().ok().and_then(|done| *done);
-        let still_true =
-            |read: &Read| read.changes == store.changes_seen() && read.at.elapsed() < FRESH;
+        let still_true = |read: &Read| {
+            read.changes == store.changes_seen() && read.at.elapsed() < app::store::FRESH
+        };
         if let Some(read) = last().filter(still_true) {
             return Ok(read.id);
         }

@@ -37,17 +37,27 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The two build tools are built from crates.io, side by side (each in its own temporary target
+# directory), without LTO and at opt-level 1: cargo-leptos' own release profile (fat LTO, one
+# codegen unit) made its install alone take 12 to 20 minutes on 2 cores, for a tool whose work
+# in a build takes seconds.
+tool_profile=(env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false)
+tool_installs=()
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores)"
+  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 6 minutes on 2 cores)"
   # no_downloads: cargo-leptos must never fetch tools at run time (this network refuses it).
-  cargo install cargo-leptos --locked --features no_downloads --version "$CARGO_LEPTOS_VERSION"
+  "${tool_profile[@]}" cargo install --quiet cargo-leptos --locked --features no_downloads \
+    --version "$CARGO_LEPTOS_VERSION" &
+  tool_installs+=($!)
 fi
-
 if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   # Not --locked: one of its locked dependencies is no longer served.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  "${tool_profile[@]}" cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" &
+  tool_installs+=($!)
 fi
+for pid in "${tool_installs[@]}"; do wait "$pid"; done
 
 # Git for the runner (its tests make real repositories); PostgreSQL
 # for the tests that prove the second engine (each test run starts its own throwaway cluster;

@@ -58,15 +58,9 @@ impl RenderedPatch {
     pub fn page_html(&self, wanted: &[usize], link: impl Fn(usize) -> String) -> String {
         let mut html = String::with_capacity(EAGER_BYTES + self.head.len() + 4096);
         html.push_str(&self.head);
-        let mut eager = 0;
-        let mut in_budget = true;
+        let eager = shown_whole(self.file_html.iter().map(|f| f.html.len()));
         for (i, file) in self.file_html.iter().enumerate() {
-            // Whole files while they fit, in order: a small later file does not jump ahead.
-            in_budget &= i == 0 || eager + file.html.len() <= EAGER_BYTES;
-            if in_budget {
-                eager += file.html.len();
-            }
-            if in_budget || wanted.contains(&i) {
+            if i < eager || wanted.contains(&i) {
                 html.push_str(&file.html);
             } else {
                 let _ = write!(
@@ -91,6 +85,22 @@ impl RenderedPatch {
     }
 }
 
+/// How many of the first files (their HTML's sizes in order) the drawer's page carries whole:
+/// the first always, then each while the total stays within [`EAGER_BYTES`]. Whole files come
+/// in order: a small later file does not jump ahead.
+fn shown_whole(sizes: impl IntoIterator<Item = usize>) -> usize {
+    let mut total = 0;
+    let mut count = 0;
+    for size in sizes {
+        if count > 0 && total + size > EAGER_BYTES {
+            break;
+        }
+        total += size;
+        count += 1;
+    }
+    count
+}
+
 /// Rendered patches by their text. A stored patch never changes, and colouring a big one
 /// takes a while, so each is rendered once per server, whoever opens it first.
 struct Cache {
@@ -110,11 +120,14 @@ static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| {
 /// Keys are hashed with a secret seed: a patch cannot be made to collide with another.
 static KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
-/// The first viewer's pass over a patch: short, so the drawer opens at once. What it leaves
+/// The first viewer's pass over a patch: it colours only the files the drawer shows whole
+/// (see [`shown_whole`]), for at most this long, so the drawer opens at once. What it leaves
 /// plain is coloured by a full pass in the background, for whoever opens the change next.
-const QUICK_PASS: Duration = Duration::from_millis(150);
-/// The background pass (a patch is at most 1 MiB).
+const QUICK_PASS: Duration = Duration::from_millis(50);
+/// The background pass (a patch is at most 1 MiB: about a second of colouring).
 const FULL_PASS: Duration = Duration::from_secs(5);
+/// How long after the first viewer's pass the background one starts.
+const FULL_PASS_AFTER: Duration = Duration::from_millis(300);
 
 /// The patch as HTML, from the cache when it was rendered before.
 pub fn render_patch(patch: &str, truncated: bool) -> Arc<RenderedPatch> {
@@ -128,21 +141,38 @@ fn render_patch_within(
     full: Duration,
 ) -> Arc<RenderedPatch> {
     let key = KEYS.hash_one((patch, truncated));
-    if let Some(hit) = CACHE
+    let cached = || {
+        CACHE
+            .lock()
+            .ok()
+            .and_then(|mut c| c.entries.get(&key).cloned())
+    };
+    if let Some(hit) = cached() {
+        return hit;
+    }
+    // One render per patch at a time: whoever asks meanwhile waits for it, then takes it from
+    // the cache (a drawer's page asks for its change more than once while it renders).
+    let turn = RENDERING
         .lock()
         .ok()
-        .and_then(|mut c| c.entries.get(&key).cloned())
-    {
+        .map(|mut going| going.entry(key).or_default().clone());
+    let _turn = turn.as_ref().and_then(|turn| turn.lock().ok());
+    if let Some(hit) = cached() {
         return hit;
     }
     let files = parse_patch(patch);
-    let (rendered, ran_out) = rendered(&files, truncated, quick);
+    let (rendered, ran_out) = rendered(&files, truncated, quick, Colour::ShownWhole);
     remember(key, rendered.clone());
+    if let Ok(mut going) = RENDERING.lock() {
+        going.remove(&key);
+    }
     if ran_out {
         if let Some(pass) = FullPass::start(&FULL_PASSES, key) {
-            // The partly coloured page stays in the cache until the full one replaces it.
+            // The partly coloured page stays in the cache until the full one replaces it. The
+            // pass waits for the first viewer's page to be on its way, and takes one core.
             std::thread::spawn(move || {
-                let (whole, _) = self::rendered(&files, truncated, full);
+                std::thread::sleep(FULL_PASS_AFTER);
+                let (whole, _) = self::rendered(&files, truncated, full, Colour::All);
                 remember(key, whole);
                 drop(pass);
             });
@@ -150,6 +180,10 @@ fn render_patch_within(
     }
     rendered
 }
+
+/// Patches being rendered for a first viewer, by key.
+static RENDERING: LazyLock<Mutex<std::collections::HashMap<u64, Arc<Mutex<()>>>>> =
+    LazyLock::new(Default::default);
 
 /// Background full passes going on, by patch: one per patch at a time, and a few in all (a
 /// busy server leaves a patch partly coloured rather than start threads without bound; a
@@ -181,9 +215,22 @@ impl Drop for FullPass {
     }
 }
 
-/// The patch as HTML, coloured for at most `budget`; and whether colours were cut short.
-fn rendered(files: &[FileDiff], truncated: bool, budget: Duration) -> (Arc<RenderedPatch>, bool) {
-    let (head, file_html, ran_out) = render_within(files, truncated, budget);
+/// Which files a pass over a patch colours.
+#[derive(Clone, Copy, PartialEq)]
+enum Colour {
+    All,
+    /// Those the drawer's page carries whole; the others stay plain.
+    ShownWhole,
+}
+
+/// The patch as HTML, coloured for at most `budget`; and whether colours were left out.
+fn rendered(
+    files: &[FileDiff],
+    truncated: bool,
+    budget: Duration,
+    colour: Colour,
+) -> (Arc<RenderedPatch>, bool) {
+    let (head, file_html, ran_out) = render_within(files, truncated, budget, colour);
     let patch = RenderedPatch {
         files: files.len(),
         additions: files.iter().map(|f| f.additions).sum(),
@@ -211,7 +258,8 @@ fn remember(key: u64, rendered: Arc<RenderedPatch>) {
 
 /// The files of a patch as HTML. `truncated`: the stored patch was cut at its cap.
 pub fn render(files: &[FileDiff], truncated: bool) -> String {
-    let (mut html, parts, _) = render_within(files, truncated, crate::highlight::BUDGET);
+    let (mut html, parts, _) =
+        render_within(files, truncated, crate::highlight::BUDGET, Colour::All);
     for file in parts {
         html.push_str(&file.html);
     }
@@ -219,11 +267,12 @@ pub fn render(files: &[FileDiff], truncated: bool) -> String {
 }
 
 /// The same, coloured for at most `budget`, as the head and each file; and whether colours
-/// were cut short.
+/// were left out.
 fn render_within(
     files: &[FileDiff],
     truncated: bool,
     budget: Duration,
+    colour: Colour,
 ) -> (String, Vec<RenderedFile>, bool) {
     let mut html = String::with_capacity(256 + files.len() * 200);
     if files.is_empty() {
@@ -247,44 +296,48 @@ fn render_within(
         );
     }
     html.push_str("</tbody></table>");
-    let (parts, ran_out) = render_files(files, budget);
+    let started = Instant::now();
+    let all: Vec<usize> = (0..files.len()).collect();
+    let (parts, ran_out) = match colour {
+        Colour::All => render_files(files, &all, Some((started, budget))),
+        Colour::ShownWhole => {
+            // In order, coloured, until the page would carry no more of them whole (see
+            // `shown_whole`); then the rest plain.
+            let mut highlighter = Highlighter::starting_at(started, budget);
+            let mut parts = Vec::with_capacity(files.len());
+            let mut bytes = 0;
+            for (i, file) in files.iter().enumerate() {
+                let part = render_file(i, file, &mut highlighter);
+                bytes += part.html.len();
+                parts.push(part);
+                if bytes > EAGER_BYTES {
+                    break;
+                }
+            }
+            let coloured = parts.len();
+            parts.extend(render_files(files, &all[coloured..], None).0);
+            (parts, highlighter.ran_out() || coloured < files.len())
+        }
+    };
     (html, parts, ran_out)
 }
 
-/// Each file's diff as HTML, in order. Colouring is most of the cost of a big change, and
-/// every hunk is coloured from a fresh start, so the files are shared out between a few
-/// threads (one budget, counted from the start, for all of them).
-fn render_files(files: &[FileDiff], budget: Duration) -> (Vec<RenderedFile>, bool) {
-    let started = Instant::now();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4)
-        .min(files.len().max(1));
-    let mut out = vec![RenderedFile::default(); files.len()];
-    let mut ran_out = false;
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = (0..workers)
-            .map(|worker| {
-                scope.spawn(move || {
-                    let mut highlighter = Highlighter::starting_at(started, budget);
-                    let parts = (worker..files.len())
-                        .step_by(workers)
-                        .map(|i| (i, render_file(i, &files[i], &mut highlighter)))
-                        .collect::<Vec<_>>();
-                    (parts, highlighter.ran_out())
-                })
-            })
-            .collect();
-        for part in parts {
-            // A worker that panicked leaves its files out rather than the whole page.
-            let (parts, cut) = part.join().unwrap_or_default();
-            ran_out |= cut;
-            for (i, html) in parts {
-                out[i] = html;
-            }
-        }
-    });
-    (out, ran_out)
+/// The diffs of the files at `which`, as HTML in that order, coloured until `colours` (a
+/// start and a budget) runs out, or plain; and whether colours were cut short.
+fn render_files(
+    files: &[FileDiff],
+    which: &[usize],
+    colours: Option<(Instant, Duration)>,
+) -> (Vec<RenderedFile>, bool) {
+    let mut highlighter = match colours {
+        Some((started, budget)) => Highlighter::starting_at(started, budget),
+        None => Highlighter::plain(),
+    };
+    let parts = which
+        .iter()
+        .map(|&i| render_file(i, &files[i], &mut highlighter))
+        .collect();
+    (parts, highlighter.ran_out())
 }
 
 /// One file's diff: its summary line, then its hunks as numbered rows.
@@ -400,6 +453,22 @@ mod tests {
     }
 
     #[test]
+    fn viewers_asking_at_once_share_one_render() {
+        let patch: String = (0..40)
+            .map(|n| format!("diff --git a/s{n}.rs b/s{n}.rs\n@@ -1 +1 @@\n-fn a{n}() {{}}\n+fn b{n}() {{}}\n"))
+            .collect();
+        let renders: Vec<_> = std::thread::scope(|scope| {
+            let asking: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| render_patch(&patch, false)))
+                .collect();
+            asking.into_iter().map(|a| a.join().unwrap()).collect()
+        });
+        assert!(renders.iter().all(|r| Arc::ptr_eq(r, &renders[0])));
+        let key = KEYS.hash_one((patch.as_str(), false));
+        assert!(!RENDERING.lock().unwrap().contains_key(&key), "given back");
+    }
+
+    #[test]
     fn a_patch_is_rendered_once_and_kept() {
         let patch = "diff --git a/a.rs b/a.rs\n@@ -1 +1,2 @@\n-old\n+new\n+more\n";
         let first = render_patch(patch, false);
@@ -411,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn files_coloured_on_several_threads_come_out_in_order() {
+    fn files_come_out_in_order_and_coloured() {
         let patch: String = (0..9)
             .map(|n| format!("diff --git a/f{n}.rs b/f{n}.rs\n@@ -1 +1 @@\n-fn old{n}() {{}}\n+fn new{n}() {{}}\n"))
             .collect();
@@ -448,6 +517,27 @@ mod tests {
             assert!(Instant::now() < deadline, "never coloured: {}", now.html());
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn the_first_viewer_gets_the_files_shown_whole_coloured_and_the_rest_plain() {
+        let body: String = (0..600).map(|n| format!("+fn line_{n}() {{}}\n")).collect();
+        let patch: String = (0..6)
+            .map(|n| format!("diff --git a/h{n}.rs b/h{n}.rs\n@@ -0,0 +1,600 @@\n{body}"))
+            .collect();
+        let files = parse_patch(&patch);
+        let coloured = |f: &RenderedFile| f.html.contains(r#"<span class="k">fn</span>"#);
+        let long = Duration::from_secs(30);
+        let (first, ran_out) = rendered(&files, false, long, Colour::ShownWhole);
+        assert!(ran_out, "the later files are left to the background pass");
+        let shown = shown_whole(first.file_html.iter().map(|f| f.html.len()));
+        assert!((1..4).contains(&shown), "{shown} files shown whole");
+        assert!(first.file_html[..shown].iter().all(coloured));
+        assert!(!first.file_html[3..].iter().any(coloured));
+        let (all, ran_out) = rendered(&files, false, long, Colour::All);
+        assert!(!ran_out);
+        assert!(all.file_html.iter().all(coloured));
+        assert_eq!(all.head, first.head);
     }
 
     #[test]

@@ -20,6 +20,48 @@ pub const BUDGET: Duration = Duration::from_millis(400);
 
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
 
+/// A line in each of the languages most changes are in, coloured once by [`warm_in_background`].
+const WARM_UP: [(&str, &str); 8] = [
+    (
+        "a.rs",
+        "pub fn main() -> Result<(), E> { let s = \"x\"; Ok(()) } // note",
+    ),
+    (
+        "a.ts",
+        "export const f = async (x: number): Promise<string> => `${x}`; // note",
+    ),
+    (
+        "a.js",
+        "import x from 'y'; function f(a) { return a + 1; } // note",
+    ),
+    ("a.py", "def f(x: int) -> str:  # note"),
+    (
+        "a.go",
+        "func (s *S) F(x int) (string, error) { return \"\", nil } // note",
+    ),
+    ("a.md", "# Title with `code` and [a link](b)"),
+    ("a.toml", "key = \"value\" # note"),
+    ("a.css", ".a > b { color: #fff; } /* note */"),
+];
+
+/// Loads the grammars and compiles the patterns the common languages start with, once per
+/// process, on a thread of its own: loading them takes tens of milliseconds and each
+/// language's patterns more on first use, which the first person to open a change would
+/// otherwise wait for.
+pub fn warm_in_background() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(|| {
+            for (path, line) in WARM_UP {
+                let mut highlighter = Highlighter::starting_at(Instant::now(), BUDGET);
+                highlighter.file(path);
+                highlighter.hunk();
+                highlighter.line(line, &mut String::new());
+            }
+        });
+    });
+}
+
 /// Scope prefixes and their class, most specific first (the first match wins).
 static CLASSES: LazyLock<Vec<(Scope, &'static str)>> = LazyLock::new(|| {
     [
@@ -61,6 +103,8 @@ pub struct Highlighter {
     ran_out: bool,
     syntax: Option<&'static SyntaxReference>,
     state: Option<(ParseState, ScopeStack)>,
+    /// False for a plain pass: every line escaped, no grammar run.
+    colours: bool,
 }
 
 impl Default for Highlighter {
@@ -79,6 +123,15 @@ impl Highlighter {
             ran_out: false,
             syntax: None,
             state: None,
+            colours: true,
+        }
+    }
+
+    /// A highlighter that colours nothing (and never runs out).
+    pub fn plain() -> Self {
+        Highlighter {
+            colours: false,
+            ..Highlighter::starting_at(Instant::now(), Duration::MAX)
         }
     }
 
@@ -86,9 +139,14 @@ impl Highlighter {
     pub fn file(&mut self, path: &str) {
         let name = path.rsplit('/').next().unwrap_or(path);
         let extension = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or(name);
-        self.syntax = SYNTAXES
-            .find_syntax_by_extension(extension)
-            .or_else(|| SYNTAXES.find_syntax_by_extension(name));
+        self.syntax = self
+            .colours
+            .then(|| {
+                SYNTAXES
+                    .find_syntax_by_extension(extension)
+                    .or_else(|| SYNTAXES.find_syntax_by_extension(name))
+            })
+            .flatten();
         self.state = None;
     }
 
@@ -211,6 +269,14 @@ mod tests {
             "{html:?}"
         );
         assert_eq!(html[1], r#"<span class="n">1</span>"#);
+    }
+
+    #[test]
+    fn every_warm_up_language_is_one_syntect_colours() {
+        for (path, line) in WARM_UP {
+            let html = colour(path, &[line]);
+            assert!(html[0].contains("<span class="), "{path}: {html:?}");
+        }
     }
 
     #[test]

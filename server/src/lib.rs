@@ -59,6 +59,7 @@ pub fn build_app_with(
     sign_in: oidc::SignIn,
 ) -> (axum::Router, AppState) {
     routes::metrics::recorder();
+    app::highlight::warm_in_background();
     let mut leptos_options = LeptosOptions::builder()
         .output_name("autopilot")
         .site_root(site_root)

@@ -45,7 +45,7 @@ tool_profile=(env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UN
   CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false)
 tool_installs=()
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 6 minutes on 2 cores)"
+  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes on 2 cores)"
   # no_downloads: cargo-leptos must never fetch tools at run time (this network refuses it).
   "${tool_profile[@]}" cargo install --quiet cargo-leptos --locked --features no_downloads \
     --version "$CARGO_LEPTOS_VERSION" &

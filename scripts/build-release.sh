@@ -6,16 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
 export LEPTOS_OUTPUT_NAME=autopilot
-# cargo-leptos builds the wasm (in target/front), then the server (in target/), one after the
-# other, and the wasm's last steps (its link with one codegen unit, wasm-bindgen, wasm-opt)
-# leave a core idle for minutes. So the server starts here at once, beside it, with
-# cargo-leptos' own arguments (`bin-features` in Cargo.toml): by the time cargo-leptos asks for
-# the server, it is built or nearly.
-cargo build --quiet --release --package=server --bin=autopilot --no-default-features \
-  --features=runner &
-server=$!
 cargo leptos build --release --precompress --split
-wait "$server"
 # cargo-leptos' gzip copies are made at a fast level. Zopfli writes the smallest gzip there is
 # (the board's wasm: 5 % below gzip -9, 20 % below cargo-leptos' copy) in a few seconds;
 # without it (scripts/setup.sh installs it), gzip -9.

@@ -85,20 +85,34 @@ impl RenderedPatch {
     }
 }
 
-/// How many of the first files (their HTML's sizes in order) the drawer's page carries whole:
-/// the first always, then each while the total stays within [`EAGER_BYTES`]. Whole files come
-/// in order: a small later file does not jump ahead.
-fn shown_whole(sizes: impl IntoIterator<Item = usize>) -> usize {
-    let mut total = 0;
-    let mut count = 0;
-    for size in sizes {
-        if count > 0 && total + size > EAGER_BYTES {
-            break;
+/// The files the drawer's page carries whole, counted in order: the first always, then each
+/// while the total stays within [`EAGER_BYTES`]. Whole files come in order: a small later
+/// file does not jump ahead.
+#[derive(Default)]
+struct ShownWhole {
+    files: usize,
+    bytes: usize,
+}
+
+impl ShownWhole {
+    /// Whether the next file, of `size` bytes of HTML, is carried whole too.
+    fn takes(&mut self, size: usize) -> bool {
+        let fits = self.files == 0 || self.bytes + size <= EAGER_BYTES;
+        if fits {
+            self.files += 1;
+            self.bytes += size;
         }
-        total += size;
-        count += 1;
+        fits
     }
-    count
+}
+
+/// How many of the first files (their HTML's sizes in order) the drawer's page carries whole.
+fn shown_whole(sizes: impl IntoIterator<Item = usize>) -> usize {
+    let mut shown = ShownWhole::default();
+    sizes
+        .into_iter()
+        .take_while(|&size| shown.takes(size))
+        .count()
 }
 
 /// Rendered patches by their text. A stored patch never changes, and colouring a big one
@@ -297,36 +311,35 @@ fn render_within(
     }
     html.push_str("</tbody></table>");
     let started = Instant::now();
-    let all: Vec<usize> = (0..files.len()).collect();
     let (parts, ran_out) = match colour {
-        Colour::All => render_files(files, &all, Some((started, budget))),
+        Colour::All => render_files(files, 0..files.len(), Some((started, budget))),
         Colour::ShownWhole => {
-            // In order, coloured, until the page would carry no more of them whole (see
-            // `shown_whole`); then the rest plain.
+            // In order, coloured, until the page would carry no more of them whole; then the
+            // rest plain.
             let mut highlighter = Highlighter::starting_at(started, budget);
             let mut parts = Vec::with_capacity(files.len());
-            let mut bytes = 0;
+            let mut shown = ShownWhole::default();
             for (i, file) in files.iter().enumerate() {
                 let part = render_file(i, file, &mut highlighter);
-                bytes += part.html.len();
+                let more = shown.takes(part.html.len());
                 parts.push(part);
-                if bytes > EAGER_BYTES {
+                if !more {
                     break;
                 }
             }
             let coloured = parts.len();
-            parts.extend(render_files(files, &all[coloured..], None).0);
+            parts.extend(render_files(files, coloured..files.len(), None).0);
             (parts, highlighter.ran_out() || coloured < files.len())
         }
     };
     (html, parts, ran_out)
 }
 
-/// The diffs of the files at `which`, as HTML in that order, coloured until `colours` (a
-/// start and a budget) runs out, or plain; and whether colours were cut short.
+/// The diffs of the files in `which`, as HTML in order, coloured until `colours` (a start and
+/// a budget) runs out, or plain; and whether colours were cut short.
 fn render_files(
     files: &[FileDiff],
-    which: &[usize],
+    which: std::ops::Range<usize>,
     colours: Option<(Instant, Duration)>,
 ) -> (Vec<RenderedFile>, bool) {
     let mut highlighter = match colours {
@@ -334,8 +347,7 @@ fn render_files(
         None => Highlighter::plain(),
     };
     let parts = which
-        .iter()
-        .map(|&i| render_file(i, &files[i], &mut highlighter))
+        .map(|i| render_file(i, &files[i], &mut highlighter))
         .collect();
     (parts, highlighter.ran_out())
 }

@@ -4,7 +4,6 @@
 # brotli and a gzip copy made here, once (the server sends the stored copies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
 export LEPTOS_OUTPUT_NAME=autopilot
 cargo leptos build --release --precompress --split
 # cargo-leptos' gzip copies are made at a fast level. Zopfli writes the smallest gzip there is

@@ -14,8 +14,17 @@ changed() {
     .cargo -newer "$stamp" -print -quit 2>/dev/null)" ]
 }
 if [ -n "${AUTOPILOT_REBUILD:-}" ] || changed; then
+  # The server's build needs none of what set-up installs, and the wasm's last steps leave a core
+  # idle: it starts at once, beside both, with cargo-leptos' own arguments (`bin-*` in
+  # Cargo.toml), so that cargo-leptos, when it comes to the server, finds it built.
+  LEPTOS_OUTPUT_NAME=autopilot cargo build --quiet --release --package=server --bin=autopilot \
+    --no-default-features --features=runner &
+  server=$!
+  trap 'kill "$server" 2>/dev/null || true' EXIT
   scripts/setup.sh
   scripts/build-release.sh
+  wait "$server"
+  trap - EXIT
   touch "$stamp"
 fi
 exec "$binary" serve "$@"

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Installs what building and serving Autopilot needs, skipping whatever is already there:
-# the wasm target, cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, git, curl,
-# bubblewrap, zopfli and wasm-opt (npm's binaryen, for release builds). `--tests` adds what
-# only the tests need (Debian's Chromium and the Playwright packages, PostgreSQL, nginx,
-# systemd-analyze, Schemathesis, the agent CLIs).
+# Installs what building and serving Autopilot needs, skipping whatever is already there: git,
+# curl, bubblewrap, zopfli, wasm-opt (Debian's binaryen), pkg-config and OpenSSL's headers
+# from Debian, then the wasm target, cargo-leptos and the wasm-bindgen CLI matching Cargo.lock.
+# `--tests` adds what only the tests need (Debian's Chromium and the Playwright packages,
+# PostgreSQL, nginx, systemd-analyze, Schemathesis, the agent CLIs).
 # What it does not install (the README's prerequisites) it checks first, and says what to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
-BINARYEN_VERSION=132
 SCHEMATHESIS_VERSION=4.32.5
 TOOLS_DIR="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}"
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
@@ -21,43 +20,18 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need() { printf '\nautopilot setup: %s\n' "$*" >&2; exit 1; }
 command -v rustup >/dev/null 2>&1 && command -v cargo >/dev/null 2>&1 ||
   need "Rust is missing: install it with rustup (https://rustup.rs), open a new shell, run this again."
-command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
-  need "Node.js and npm are missing (for wasm-opt and Playwright): on Debian, apt-get install nodejs npm."
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$node_major" -ge 18 ] || need "Node.js $node_major is too old: 18 or newer is needed."
+if [ "${1:-}" = "--tests" ]; then
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+    need "Node.js and npm are missing (for Playwright and the agent CLIs): on Debian, apt-get install nodejs npm."
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$node_major" -ge 18 ] || need "Node.js $node_major is too old: 18 or newer is needed."
+fi
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
   SUDO_MISSING=1 # only a problem if a Debian package must be installed (checked below)
 fi
 free_gb=$(df -Pk . | awk 'NR == 2 { print int($4 / 1048576) }')
 [ "$free_gb" -ge 12 ] ||
   printf '\nautopilot setup: only %s GB free here; a build needs about 12 GB (target/).\n' "$free_gb" >&2
-
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  step "adding the wasm32 target"
-  rustup target add wasm32-unknown-unknown
-fi
-
-# The two build tools are built from crates.io, side by side (each in its own temporary target
-# directory), without LTO and at opt-level 1: cargo-leptos' own release profile (fat LTO, one
-# codegen unit) made its install alone take 12 to 20 minutes on 2 cores, for a tool whose work
-# in a build takes seconds.
-tool_profile=(env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false)
-tool_installs=()
-if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes on 2 cores)"
-  # no_downloads: cargo-leptos must never fetch tools at run time (this network refuses it).
-  "${tool_profile[@]}" cargo install --quiet cargo-leptos --locked --features no_downloads \
-    --version "$CARGO_LEPTOS_VERSION" &
-  tool_installs+=($!)
-fi
-if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-  step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-  # Not --locked: one of its locked dependencies is no longer served.
-  "${tool_profile[@]}" cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" &
-  tool_installs+=($!)
-fi
-for pid in "${tool_installs[@]}"; do wait "$pid"; done
 
 # Git for the runner (its tests make real repositories); PostgreSQL
 # for the tests that prove the second engine (each test run starts its own throwaway cluster;
@@ -69,6 +43,12 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 # The smallest gzip copies of the wasm, JS and CSS (scripts/build-release.sh).
 command -v zopfli >/dev/null 2>&1 || missing="$missing zopfli"
+# wasm-opt shrinks the release wasm. Debian's native build optimises the board's modules in
+# about 10 s on 2 cores; npm's (binaryen compiled to JavaScript) took 67 s for the same bytes.
+command -v wasm-opt >/dev/null 2>&1 || missing="$missing binaryen"
+# cargo-leptos links the system's OpenSSL (OPENSSL_NO_VENDOR below) instead of building its own.
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+pkg-config --exists openssl 2>/dev/null || missing="$missing libssl-dev"
 if [ "${1:-}" = "--tests" ]; then
   # Chromium for Playwright (serving the board never needs it).
   command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
@@ -98,10 +78,45 @@ if [ -n "$missing" ]; then
   [ "$installed" -eq 0 ] || exit "$installed"
 fi
 
-if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
-  step "installing wasm-opt (binaryen@$BINARYEN_VERSION from npm) into $TOOLS_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "binaryen@$BINARYEN_VERSION"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "adding the wasm32 target"
+  rustup target add wasm32-unknown-unknown
 fi
+
+# The two build tools are built from crates.io, side by side, each in its own temporary target
+# directory. Their own release profiles (fat LTO, one codegen unit) made cargo-leptos' install
+# alone take 12 to 20 minutes on 2 cores. Here they are built unoptimised, but for the crates
+# that do their work in a build (splitting and reading the wasm, wasm-bindgen's passes,
+# compression): 4 minutes for cargo-leptos instead of 9 at opt-level 1, and every step of a
+# build as quick as before but cargo-leptos' brotli pass (7 s instead of 4).
+tool_build() {
+  local hot=() # the crates named before `--`; what follows goes to `cargo install`
+  while [ "$1" != -- ]; do hot+=(--config "profile.release.package.\"$1\".opt-level = 2"); shift; done
+  shift
+  env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_DEBUG=false \
+    cargo "${hot[@]}" install --quiet "$@"
+}
+tool_installs=()
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 4 minutes on 2 cores)"
+  # no_downloads: cargo-leptos must never fetch tools at run time (this network refuses it).
+  # OPENSSL_NO_VENDOR: its vendored OpenSSL alone took 160 s to build.
+  OPENSSL_NO_VENDOR=1 tool_build wasm_split_cli_support wasmparser wasm-encoder gimli \
+    regex-automata brotli libflate miniz_oxide seahash -- \
+    cargo-leptos --locked --features no_downloads --version "$CARGO_LEPTOS_VERSION" &
+  tool_installs+=($!)
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: one of its locked dependencies is no longer served. No default features:
+  # they are TLS for its test runner's downloads, which a build never uses.
+  tool_build walrus wasmparser wasm-encoder wasm-bindgen-cli-support \
+    wasm-bindgen-externref-xform wasm-bindgen-wasm-interpreter -- \
+    wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features &
+  tool_installs+=($!)
+fi
+for pid in "${tool_installs[@]}"; do wait "$pid"; done
 
 # Schemathesis checks the API against its OpenAPI spec (server/examples/api_contract.rs), from
 # a venv of its own so nothing of the machine's Python is touched.

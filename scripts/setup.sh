@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and serving Autopilot needs, skipping whatever is already there: git,
-# curl, bubblewrap, zopfli, wasm-opt (Debian's binaryen), pkg-config and OpenSSL's headers
-# from Debian, then the wasm target, cargo-leptos and the wasm-bindgen CLI matching Cargo.lock.
+# curl, bubblewrap, zopfli, pkg-config and OpenSSL's headers from Debian, the wasm target,
+# cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, and wasm-opt (npm's binaryen).
 # `--tests` adds what only the tests need (Debian's Chromium and the Playwright packages,
 # PostgreSQL, nginx, systemd-analyze, Schemathesis, the agent CLIs).
 # What it does not install (the README's prerequisites) it checks first, and says what to do.
@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
+BINARYEN_VERSION=132
 SCHEMATHESIS_VERSION=4.32.5
 TOOLS_DIR="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}"
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
@@ -20,12 +21,10 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need() { printf '\nautopilot setup: %s\n' "$*" >&2; exit 1; }
 command -v rustup >/dev/null 2>&1 && command -v cargo >/dev/null 2>&1 ||
   need "Rust is missing: install it with rustup (https://rustup.rs), open a new shell, run this again."
-if [ "${1:-}" = "--tests" ]; then
-  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
-    need "Node.js and npm are missing (for Playwright and the agent CLIs): on Debian, apt-get install nodejs npm."
-  node_major=$(node -p 'process.versions.node.split(".")[0]')
-  [ "$node_major" -ge 18 ] || need "Node.js $node_major is too old: 18 or newer is needed."
-fi
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+  need "Node.js and npm are missing (for wasm-opt and Playwright): on Debian, apt-get install nodejs npm."
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 18 ] || need "Node.js $node_major is too old: 18 or newer is needed."
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
   SUDO_MISSING=1 # only a problem if a Debian package must be installed (checked below)
 fi
@@ -43,9 +42,6 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 # The smallest gzip copies of the wasm, JS and CSS (scripts/build-release.sh).
 command -v zopfli >/dev/null 2>&1 || missing="$missing zopfli"
-# wasm-opt shrinks the release wasm. Debian's native build optimises the board's modules in
-# about 10 s on 2 cores; npm's (binaryen compiled to JavaScript) took 67 s for the same bytes.
-command -v wasm-opt >/dev/null 2>&1 || missing="$missing binaryen"
 # cargo-leptos links the system's OpenSSL (OPENSSL_NO_VENDOR below) instead of building its own.
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 pkg-config --exists openssl 2>/dev/null || missing="$missing libssl-dev"
@@ -117,6 +113,13 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   tool_installs+=($!)
 fi
 for pid in "${tool_installs[@]}"; do wait "$pid"; done
+
+# wasm-opt from npm: Debian 12's binaryen (108) is quicker but breaks the split wasm (the page
+# fails to hydrate: a lazily loaded chunk cannot fill the shared function table).
+if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
+  step "installing wasm-opt (binaryen@$BINARYEN_VERSION from npm) into $TOOLS_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "binaryen@$BINARYEN_VERSION"
+fi
 
 # Schemathesis checks the API against its OpenAPI spec (server/examples/api_contract.rs), from
 # a venv of its own so nothing of the machine's Python is touched.

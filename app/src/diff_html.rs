@@ -13,7 +13,7 @@ use lru::LruCache;
 use std::fmt::Write;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A stored patch, read and written as HTML once.
 pub struct RenderedPatch {
@@ -310,13 +310,15 @@ fn render_within(
         );
     }
     html.push_str("</tbody></table>");
-    let started = Instant::now();
+    let mut highlighter = Highlighter::within(budget);
     let (parts, ran_out) = match colour {
-        Colour::All => render_files(files, 0..files.len(), Some((started, budget))),
+        Colour::All => {
+            let parts = render_files(files, 0..files.len(), &mut highlighter);
+            (parts, highlighter.ran_out())
+        }
         Colour::ShownWhole => {
             // In order, coloured, until the page would carry no more of them whole; then the
             // rest plain.
-            let mut highlighter = Highlighter::starting_at(started, budget);
             let mut parts = Vec::with_capacity(files.len());
             let mut shown = ShownWhole::default();
             for (i, file) in files.iter().enumerate() {
@@ -328,28 +330,27 @@ fn render_within(
                 }
             }
             let coloured = parts.len();
-            parts.extend(render_files(files, coloured..files.len(), None).0);
+            parts.extend(render_files(
+                files,
+                coloured..files.len(),
+                &mut Highlighter::plain(),
+            ));
             (parts, highlighter.ran_out() || coloured < files.len())
         }
     };
     (html, parts, ran_out)
 }
 
-/// The diffs of the files in `which`, as HTML in order, coloured until `colours` (a start and
-/// a budget) runs out, or plain; and whether colours were cut short.
+/// The diffs of the files in `which`, as HTML in order, coloured by `highlighter` (or not:
+/// see [`Highlighter::plain`]).
 fn render_files(
     files: &[FileDiff],
     which: std::ops::Range<usize>,
-    colours: Option<(Instant, Duration)>,
-) -> (Vec<RenderedFile>, bool) {
-    let mut highlighter = match colours {
-        Some((started, budget)) => Highlighter::starting_at(started, budget),
-        None => Highlighter::plain(),
-    };
-    let parts = which
-        .map(|i| render_file(i, &files[i], &mut highlighter))
-        .collect();
-    (parts, highlighter.ran_out())
+    highlighter: &mut Highlighter,
+) -> Vec<RenderedFile> {
+    which
+        .map(|i| render_file(i, &files[i], highlighter))
+        .collect()
 }
 
 /// One file's diff: its summary line, then its hunks as numbered rows.
@@ -431,6 +432,7 @@ fn what_happened(file: &FileDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn the_agents_text_never_becomes_markup() {

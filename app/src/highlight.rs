@@ -51,7 +51,7 @@ pub fn warm_in_background() {
     STARTED.call_once(|| {
         std::thread::spawn(|| {
             for (path, line) in WARM_UP {
-                let mut highlighter = Highlighter::starting_at(Instant::now(), BUDGET);
+                let mut highlighter = Highlighter::default();
                 highlighter.file(path);
                 highlighter.hunk();
                 highlighter.line(line, &mut String::new());
@@ -107,16 +107,15 @@ pub struct Highlighter {
 
 impl Default for Highlighter {
     fn default() -> Self {
-        Highlighter::starting_at(Instant::now(), BUDGET)
+        Highlighter::within(BUDGET)
     }
 }
 
 impl Highlighter {
-    /// A highlighter with `budget` counted from `started` (several threads colouring one
-    /// patch share it).
-    pub fn starting_at(started: Instant, budget: Duration) -> Self {
+    /// A highlighter that colours for at most `budget` from now.
+    pub fn within(budget: Duration) -> Self {
         Highlighter {
-            started,
+            started: Instant::now(),
             budget,
             ran_out: false,
             syntax: None,
@@ -129,7 +128,7 @@ impl Highlighter {
     pub fn plain() -> Self {
         Highlighter {
             colours: false,
-            ..Highlighter::starting_at(Instant::now(), Duration::MAX)
+            ..Highlighter::within(Duration::MAX)
         }
     }
 

@@ -14,9 +14,9 @@ changed() {
     .cargo -newer "$stamp" -print -quit 2>/dev/null)" ]
 }
 if [ -n "${AUTOPILOT_REBUILD:-}" ] || changed; then
-  # The server's build needs none of what set-up installs, and the wasm's last steps leave a core
-  # idle: it starts at once, beside both, with cargo-leptos' own arguments (`bin-*` in
-  # Cargo.toml), so that cargo-leptos, when it comes to the server, finds it built.
+  # The server's build needs none of what set-up installs, so it starts at once, beside set-up
+  # and the wasm, with cargo-leptos' own arguments (keep them as `bin-*` in Cargo.toml says):
+  # cargo-leptos, when it comes to the server, finds it built.
   LEPTOS_OUTPUT_NAME=autopilot cargo build --quiet --release --package=server --bin=autopilot \
     --no-default-features --features=runner &
   server=$!

@@ -107,8 +107,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   # Not --locked: one of its locked dependencies is no longer served. No default features:
   # they are TLS for its test runner's downloads, which a build never uses.
-  tool_build walrus wasmparser wasm-encoder wasm-bindgen-cli-support \
-    wasm-bindgen-externref-xform wasm-bindgen-wasm-interpreter -- \
+  tool_build walrus wasmparser wasm-encoder wasm-bindgen-cli-support -- \
     wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features &
   tool_installs+=($!)
 fi

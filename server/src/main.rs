@@ -1,19 +1,32 @@
 use clap::Parser;
-use server::config::{Cli, Command};
+use server::config::Cli;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long work still going on when the server has stopped may hold up the exit. Dropping a
+/// runtime waits, without end, for every blocking task that has started; one stuck in a system
+/// call would keep a stopped server alive until the service manager kills it.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     server::config::init_tracing();
-    let result = match cli.command {
-        Some(Command::Serve(args)) => server::serve(*args).await,
-        Some(Command::User(command)) => server::cli::run_user(command).await,
-        Some(Command::Token(command)) => server::cli::run_token(command).await,
-        Some(Command::Invite(command)) => server::cli::run_invite(command).await,
-        Some(Command::Db(command)) => server::cli::run_db(command).await,
-        None => server::serve(cli.serve).await,
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("autopilot: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
     };
+    let result = runtime.block_on(server::run(cli));
+    let stopping = Instant::now();
+    runtime.shutdown_timeout(EXIT_WAIT);
+    if stopping.elapsed() >= EXIT_WAIT {
+        tracing::warn!(
+            "blocking work was still going on {} s after the server stopped; exiting anyway",
+            EXIT_WAIT.as_secs()
+        );
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -265,8 +265,42 @@ impl BuiltServer {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        anyhow::bail!("the server did not exit within a minute of SIGTERM")
+        anyhow::bail!(
+            "the server did not exit within a minute of SIGTERM; its threads (name, state, \
+             where they wait):\n{}",
+            threads_of(self.pid())
+        )
     }
+}
+
+/// A process' threads, one a line: name, state and the kernel function each waits in.
+fn threads_of(pid: u32) -> String {
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return "(gone)".into();
+    };
+    let mut lines: Vec<String> = tasks
+        .flatten()
+        .map(|task| {
+            let dir = task.path();
+            let stat = read(dir.join("stat"));
+            // The state follows the name's closing parenthesis.
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .next();
+            format!(
+                "  {} {} {}",
+                read(dir.join("comm")).trim(),
+                state.unwrap_or("?"),
+                read(dir.join("wchan")).trim()
+            )
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
 }
 
 /// A process' resident memory and its peak so far, in KiB.

@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
 export LEPTOS_OUTPUT_NAME=autopilot
 scripts/build-release.sh
 cargo build --release -p server --examples

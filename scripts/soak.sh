@@ -13,7 +13,6 @@ cd "$(dirname "$0")/.."
 minutes=${1:-30}
 engines=${2:-both}
 scripts/setup.sh
-export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
 export LEPTOS_OUTPUT_NAME=autopilot
 bin=${SOAK_BINARY:-target/release/autopilot}
 [ -n "${SOAK_BINARY:-}" ] || scripts/build-release.sh

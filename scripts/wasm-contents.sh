@@ -5,7 +5,7 @@
 # served ones), and reads it with scripts/wasm-contents.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}/node_modules/.bin:$PATH"
+export PATH="$PWD/scripts/bin:$PATH" # wasm-opt, as the build runs it
 # The board's module after the split into chunks, before wasm-bindgen (cargo-leptos' input).
 module=target/front/wasm32-unknown-unknown/wasm-release/frontend_split.wasm
 [ -f "$module" ] || { echo "no $module: run scripts/build-release.sh first" >&2; exit 1; }

@@ -117,15 +117,15 @@ fn sign_in(args: &config::ServeArgs) -> anyhow::Result<oidc::SignIn> {
 }
 
 /// What the command line asks for: serving (the default) or one of the admin commands.
-pub async fn run(cli: config::Cli) -> anyhow::Result<()> {
+pub async fn run(command_line: config::Cli) -> anyhow::Result<()> {
     use config::Command;
-    match cli.command {
+    match command_line.command {
         Some(Command::Serve(args)) => serve(*args).await,
         Some(Command::User(command)) => cli::run_user(command).await,
         Some(Command::Token(command)) => cli::run_token(command).await,
         Some(Command::Invite(command)) => cli::run_invite(command).await,
         Some(Command::Db(command)) => cli::run_db(command).await,
-        None => serve(cli.serve).await,
+        None => serve(command_line.serve).await,
     }
 }
 

@@ -39,12 +39,15 @@ fn main() -> anyhow::Result<()> {
         .init();
     // The server on a runtime of its own (two workers, like nginx's two), the clients on
     // another: both servers then share the machine with the same clients.
+    // Named, so a profile (`perf report --comm`) tells the two apart.
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("server")
         .enable_all()
         .build()?;
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("client")
         .enable_all()
         .build()?;
     let board = server.block_on(async {

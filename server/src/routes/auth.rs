@@ -13,7 +13,6 @@ use app::error::{AppError, ErrorBody};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use leptos::prelude::LeptosOptions;
@@ -464,13 +463,13 @@ fn is_bearer(headers: &HeaderMap) -> bool {
 /// browser page. Bearer-token requests carry no ambient credential, so they pass. A WebSocket
 /// opened by another site's page is refused too: it is a GET, but no CORS rule keeps that
 /// page from reading what the socket says.
-pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub fn same_origin(state: &AppState, request: &Request) -> Result<(), Response> {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     ) && !request.headers().contains_key(header::UPGRADE);
     if safe || is_bearer(request.headers()) {
-        return next.run(request).await;
+        return Ok(());
     }
     let headers = request.headers();
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
@@ -485,10 +484,10 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
         (None, None) => true,
     };
     if allowed {
-        next.run(request).await
+        Ok(())
     } else {
         tracing::warn!(?fetch_site, ?origin, path = %request.uri().path(), "cross-site write refused");
-        AppError::Forbidden("cross-site request refused".into()).into_response()
+        Err(AppError::Forbidden("cross-site request refused".into()).into_response())
     }
 }
 
@@ -521,9 +520,10 @@ fn is_page(request: &Request) -> bool {
 
 /// Sends anonymous people to the login page (or the first-run page), keeps members out of
 /// admin pages, and keeps `/setup` closed once someone exists.
-pub async fn pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The request to pass on (with who is asking, if anyone), or the answer that stops it.
+pub async fn pages(state: &AppState, request: Request) -> Result<Request, Response> {
     if !is_page(&request) {
-        return next.run(request).await;
+        return Ok(request);
     }
     let path = request.uri().path().to_string();
     let (mut parts, body) = request.into_parts();
@@ -534,37 +534,35 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
     let request = Request::from_parts(parts, body);
     match (path.as_str(), actor) {
         ("/setup", _) => match state.store.count_users().await {
-            Ok(0) => next.run(request).await,
-            Ok(_) => Redirect::to("/login").into_response(),
-            Err(err) => err.into_response(),
+            Ok(0) => Ok(request),
+            Ok(_) => Err(Redirect::to("/login").into_response()),
+            Err(err) => Err(err.into_response()),
         },
-        ("/login", Ok(_)) => Redirect::to("/").into_response(),
+        ("/login", Ok(_)) => Err(Redirect::to("/").into_response()),
         // An invitee has no account yet (their link's page says whether it still works), and
         // single sign-on is a way in, like `/login`.
-        (p, _) if p.starts_with("/invite/") || p.starts_with("/auth/oidc/") => {
-            next.run(request).await
-        }
-        ("/login", Err(_)) => next.run(request).await,
+        (p, _) if p.starts_with("/invite/") || p.starts_with("/auth/oidc/") => Ok(request),
+        ("/login", Err(_)) => Ok(request),
         (_, Ok(actor)) if path.starts_with("/admin") && actor.role != Role::Admin => {
-            forbidden_page(&state.leptos_options)
+            Err(forbidden_page(&state.leptos_options))
         }
-        (_, Ok(_)) => next.run(request).await,
+        (_, Ok(_)) => Ok(request),
         (_, Err(AppError::Unauthorized)) => match state.store.count_users().await {
-            Ok(0) => Redirect::to("/setup").into_response(),
+            Ok(0) => Err(Redirect::to("/setup").into_response()),
             _ => {
                 let wanted = request
                     .uri()
                     .path_and_query()
                     .map(|pq| pq.as_str().to_string())
                     .unwrap_or_else(|| "/".into());
-                Redirect::to(&format!(
+                Err(Redirect::to(&format!(
                     "/login?next={}",
                     app::percent::path(safe_next(&wanted))
                 ))
-                .into_response()
+                .into_response())
             }
         },
-        (_, Err(other)) => other.into_response(),
+        (_, Err(other)) => Err(other.into_response()),
     }
 }
 

@@ -174,9 +174,7 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(sessions)
-                .layer(from_fn_with_state(state.clone(), auth::same_origin))
-                .layer(from_fn_with_state(state.clone(), auth::pages))
-                .layer(from_fn_with_state(state.clone(), warm::board_pages)),
+                .layer(from_fn_with_state(state.clone(), guards)),
         )
         // No request body may exceed the largest upload, whatever reads it (server functions
         // stream multipart without a cap of their own). A layer of its own: the ones inside
@@ -199,31 +197,49 @@ pub fn router(state: AppState) -> Router {
     } else {
         app
     };
-    app.route_layer(axum::middleware::from_fn(metrics::name_route))
+    let routed = app
+        .route_layer(axum::middleware::from_fn(metrics::name_route))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        // Outermost first, in one `layer` call (see `protected`).
+        .with_state(state.clone());
+    // Outermost first, around the router as a whole rather than through `Router::layer`:
+    // that wraps every route in the lot, and each middleware clones what it wraps for every
+    // request, so a request cloned the rest of its route's stack once per layer. Around the
+    // router, what they clone is the router: one `Arc`.
+    let stack = ServiceBuilder::new()
         .layer(
-            ServiceBuilder::new()
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                        .on_request(())
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
-                )
-                .layer(axum::middleware::from_fn(metrics::track))
-                // Pages and JSON travel compressed when the browser asks (brotli at its fast
-                // level, or gzip); live streams are left alone (tower-http's default
-                // predicate). The build's own files come precompressed from disk (see
-                // `assets`), and kept pages with their own copies (see `warm`), so they are
-                // not done twice.
-                .layer(CompressionLayer::new().br(true).gzip(true))
-                // Inside compression: it reads a page's nonce from the page as written.
-                .layer(from_fn_with_state(state.clone(), headers::security))
-                .layer(from_fn_with_state(state.clone(), known_host))
-                .layer(CatchPanicLayer::custom(self_heal::panic_response)),
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(state)
+        .layer(axum::middleware::from_fn(metrics::track))
+        // Pages and JSON travel compressed when the browser asks (brotli at its fast
+        // level, or gzip); live streams are left alone (tower-http's default
+        // predicate). The build's own files come precompressed from disk (see
+        // `assets`), and kept pages with their own copies (see `warm`), so they are
+        // not done twice.
+        .layer(CompressionLayer::new().br(true).gzip(true))
+        // Inside compression: it reads a page's nonce from the page as written.
+        .layer(from_fn_with_state(state.clone(), headers::security))
+        .layer(from_fn_with_state(state.clone(), known_host))
+        .layer(CatchPanicLayer::custom(self_heal::panic_response))
+        .service(routed);
+    Router::new().fallback_service(stack)
+}
+
+/// The signed-in half's guards, in this order: no cross-site writes on the session cookie
+/// (`auth::same_origin`), anonymous people to the login page and members out of admin pages
+/// (`auth::pages`), then a kept board page if there is one (`warm::board_pages`). One
+/// middleware, not three: each clones what it wraps for every request.
+async fn guards(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Err(refused) = auth::same_origin(&state, &request) {
+        return refused;
+    }
+    match auth::pages(&state, request).await {
+        Ok(request) => warm::board_pages(&state, request, next).await,
+        Err(answer) => answer,
+    }
 }
 
 /// Over https the session cookie takes the `__Host-` prefix: browsers then only accept it

@@ -14,7 +14,7 @@ use super::AppState;
 use app::auth::Authenticated;
 use app::domain::{Actor, Role};
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -386,8 +386,8 @@ impl WarmList {
 }
 
 /// Serves a kept board page when nothing changed since it was rendered; keeps new ones.
-/// Sits inside the page guard, which has found out who is asking.
-pub async fn board_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Runs after the page guard (`super::guards`), which has found out who is asking.
+pub async fn board_pages(state: &AppState, request: Request, next: Next) -> Response {
     let actor = request.extensions().get::<Authenticated>().cloned();
     // The board alone: a drawer (`?issue=`) shows a run's log, which grows without events.
     let board = request.method() == Method::GET

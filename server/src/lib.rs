@@ -21,12 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// mimalloc instead of glibc's malloc, for every binary this crate is in (the server, its
-/// benches and tests): a kept page's answer spent a sixth of its time in glibc's malloc and
-/// free (many small allocations per request, across two worker threads).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The whole HTTP application over an open store. `site_root` holds the built wasm, JS and CSS;
 /// `setup_token` is the first-run secret, if there is no user yet; `intake` how feedback and
 /// self-heal reports come in.

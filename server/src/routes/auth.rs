@@ -463,7 +463,7 @@ fn is_bearer(headers: &HeaderMap) -> bool {
 /// browser page. Bearer-token requests carry no ambient credential, so they pass. A WebSocket
 /// opened by another site's page is refused too: it is a GET, but no CORS rule keeps that
 /// page from reading what the socket says.
-pub fn same_origin(state: &AppState, request: &Request) -> Result<(), Response> {
+pub fn same_origin(state: &AppState, request: &Request) -> Result<(), AppError> {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -487,7 +487,7 @@ pub fn same_origin(state: &AppState, request: &Request) -> Result<(), Response> 
         Ok(())
     } else {
         tracing::warn!(?fetch_site, ?origin, path = %request.uri().path(), "cross-site write refused");
-        Err(AppError::Forbidden("cross-site request refused".into()).into_response())
+        Err(AppError::Forbidden("cross-site request refused".into()))
     }
 }
 

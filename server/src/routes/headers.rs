@@ -58,7 +58,9 @@ fn is_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
 }
 
-fn add(headers: &mut HeaderMap, https: bool) {
+/// The headers every answer gets (and a page its policy, when it brought none); what is
+/// there already stays.
+pub(super) fn add(headers: &mut HeaderMap, https: bool) {
     let fixed = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),

@@ -234,7 +234,7 @@ pub fn router(state: AppState) -> Router {
 /// middleware, not three: each clones what it wraps for every request.
 async fn guards(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Err(refused) = auth::same_origin(&state, &request) {
-        return refused;
+        return refused.into_response();
     }
     match auth::pages(&state, request).await {
         Ok(request) => warm::board_pages(&state, request, next).await,

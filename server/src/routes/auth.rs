@@ -520,6 +520,7 @@ fn is_page(request: &Request) -> bool {
 
 /// Sends anonymous people to the login page (or the first-run page), keeps members out of
 /// admin pages, and keeps `/setup` closed once someone exists.
+///
 /// The request to pass on (with who is asking, if anyone), or the answer that stops it.
 pub async fn pages(state: &AppState, request: Request) -> Result<Request, Response> {
     if !is_page(&request) {

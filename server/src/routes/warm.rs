@@ -78,7 +78,7 @@ struct Kept {
 impl Kept {
     /// The rendered page made fit to keep, or `None` (then it is served as rendered). `https`:
     /// whether the security layer adds HSTS.
-    fn new(headers: HeaderMap, page: &[u8], https: bool) -> Option<Kept> {
+    fn new(mut headers: HeaderMap, page: &[u8], https: bool) -> Option<Kept> {
         use base64::Engine as _;
         use sha2::Digest as _;
         let (page, hashes) = app::security::kept_page(page)?;
@@ -86,12 +86,13 @@ impl Kept {
         let digest = sha2::Sha256::digest(&page);
         let mut tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
         tag.truncate(22);
-        let mut headers = headers;
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
         headers.remove(header::CONTENT_LENGTH);
         Some(Kept::with_headers(headers, Bytes::from(page), tag, https))
     }
 
+    /// The page `identity` with its headers as rendered (and its policy), and `tag` its ETag:
+    /// every answer's headers are made here, once.
     fn with_headers(mut headers: HeaderMap, identity: Bytes, tag: String, https: bool) -> Kept {
         let fixed = [
             (header::VARY, HeaderValue::from_static("accept-encoding")),
@@ -104,28 +105,27 @@ impl Kept {
             headers.insert(name, value);
         }
         super::headers::add(&mut headers, https);
-        let etag = |coding: Coding| {
-            HeaderValue::from_str(&format!("\"{tag}{}\"", coding.suffix()))
-                .unwrap_or(HeaderValue::from_static("\"\""))
+        let with_etag = |mut answer: HeaderMap, coding: Coding| {
+            if let Ok(etag) = HeaderValue::from_str(&format!("\"{tag}{}\"", coding.suffix())) {
+                answer.insert(header::ETAG, etag);
+            }
+            answer
         };
         let answer = |coding: Coding| {
-            let mut answer = headers.clone();
-            answer.insert(header::ETAG, etag(coding));
+            let mut answer = with_etag(headers.clone(), coding);
             if let Some(name) = coding.name() {
                 answer.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
             }
             answer
         };
         let not_modified = |coding: Coding| {
-            let mut answer = HeaderMap::from_iter(fixed.clone());
-            answer.insert(header::ETAG, etag(coding));
+            let mut answer = with_etag(HeaderMap::from_iter(fixed.clone()), coding);
             super::headers::add(&mut answer, https);
             answer
         };
-        let codings = [Coding::Brotli, Coding::Gzip, Coding::Identity];
         Kept {
-            answers: codings.map(answer),
-            not_modified: codings.map(not_modified),
+            answers: Coding::ALL.map(answer),
+            not_modified: Coding::ALL.map(not_modified),
             headers,
             identity,
             tag,
@@ -206,6 +206,9 @@ enum Coding {
 }
 
 impl Coding {
+    /// Every coding, each at its `index`.
+    const ALL: [Coding; 3] = [Coding::Brotli, Coding::Gzip, Coding::Identity];
+
     fn name(self) -> Option<&'static str> {
         match self {
             Coding::Brotli => Some("br"),
@@ -214,7 +217,7 @@ impl Coding {
         }
     }
 
-    /// Its place in `Kept`'s arrays of answers.
+    /// Its place in `ALL`, and so in `Kept`'s arrays of answers.
     fn index(self) -> usize {
         self as usize
     }
@@ -554,6 +557,13 @@ mod tests {
             HeaderValue::from_static("\"abd-br\""),
         );
         assert_eq!(page.answer(&asked).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn each_coding_is_at_its_index() {
+        for (at, coding) in Coding::ALL.into_iter().enumerate() {
+            assert_eq!(coding.index(), at, "{coding:?}");
+        }
     }
 
     #[test]

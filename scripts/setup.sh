@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and serving Autopilot needs, skipping whatever is already there: git,
-# curl, bubblewrap, zopfli, pkg-config and OpenSSL's headers from Debian, the wasm target,
-# cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, and wasm-opt (npm's binaryen).
+# curl, bubblewrap and zopfli from Debian, the wasm target, cargo-leptos and the wasm-bindgen
+# CLI matching Cargo.lock (each trimmed by its patch in scripts/patches), and wasm-opt (npm's
+# binaryen).
 # `--tests` adds what only the tests need (Debian's Chromium and the Playwright packages,
 # PostgreSQL, nginx, systemd-analyze, Schemathesis, the agent CLIs).
 # What it does not install (the README's prerequisites) it checks first, and says what to do.
@@ -42,9 +43,6 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 # The smallest gzip copies of the wasm, JS and CSS (scripts/build-release.sh).
 command -v zopfli >/dev/null 2>&1 || missing="$missing zopfli"
-# cargo-leptos links the system's OpenSSL (OPENSSL_NO_VENDOR below) instead of building its own.
-command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
-pkg-config --exists openssl 2>/dev/null || missing="$missing libssl-dev"
 if [ "${1:-}" = "--tests" ]; then
   # Chromium for Playwright (serving the board never needs it).
   command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
@@ -83,32 +81,56 @@ fi
 # directory. Their own release profiles (fat LTO, one codegen unit) made cargo-leptos' install
 # alone take 12 to 20 minutes on 2 cores. Here they are built unoptimised, but for the crates
 # that do their work in a build (splitting and reading the wasm, wasm-bindgen's passes,
-# compression): 4 minutes for cargo-leptos instead of 9 at opt-level 1, and every step of a
-# build as quick as before but cargo-leptos' brotli pass (7 s instead of 4).
+# compression): every step of a build is as quick as before but cargo-leptos' brotli pass
+# (7 s instead of 4). The crates named before `--` are those; what follows goes to cargo.
 tool_build() {
-  local hot=() # the crates named before `--`; what follows goes to `cargo install`
+  local hot=()
   while [ "$1" != -- ]; do hot+=(--config "profile.release.package.\"$1\".opt-level = 2"); shift; done
   shift
   env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_DEBUG=false \
-    cargo "${hot[@]}" install --quiet "$@"
+    cargo "${hot[@]}" "$@"
+}
+# Builds NAME VERSION's binary BIN from its crates.io source with scripts/patches/NAME-VERSION.patch
+# (which says what it takes out, and the crate's sha256), and puts it where `cargo install`
+# would. Then come the hot crates, `--`, and arguments for `cargo build`.
+patched_tool_build() {
+  local name=$1 version=$2 bin=$3 patch="$PWD/scripts/patches/$1-$2.patch" work hot=()
+  shift 3
+  while [ "$1" != -- ]; do hot+=("$1"); shift; done
+  shift
+  work=$(mktemp -d)
+  curl -fsSL --retry 3 -o "$work/crate.tar.gz" "https://static.crates.io/crates/$name/$name-$version.crate"
+  echo "$(sed -n 's/^sha256: //p' "$patch")  $work/crate.tar.gz" | sha256sum --check --quiet
+  tar -xzf "$work/crate.tar.gz" -C "$work"
+  (cd "$work/$name-$version" && git apply "$patch")
+  # Built from $work: this project's .cargo/config.toml must not apply. Not --locked: the patch
+  # drops dependencies, so cargo prunes them from the crate's lock file (and adds none).
+  (cd "$work" && tool_build "${hot[@]}" -- build --quiet --release \
+    --manifest-path "$name-$version/Cargo.toml" --target-dir target "$@")
+  install -D -m 755 "$work/target/release/$bin" "${CARGO_HOME:-$HOME/.cargo}/bin/$bin"
+  rm -rf "$work"
 }
 tool_installs=()
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 4 minutes on 2 cores)"
+  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 3 minutes on 2 cores)"
   # no_downloads: cargo-leptos must never fetch tools at run time (this network refuses it).
-  # OPENSSL_NO_VENDOR: its vendored OpenSSL alone took 160 s to build.
-  OPENSSL_NO_VENDOR=1 tool_build wasm_split_cli_support wasmparser wasm-encoder gimli \
-    regex-automata brotli libflate miniz_oxide seahash -- \
-    cargo-leptos --locked --features no_downloads --version "$CARGO_LEPTOS_VERSION" &
+  patched_tool_build cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-leptos \
+    wasm_split_cli_support wasmparser wasm-encoder gimli regex-automata brotli libflate \
+    miniz_oxide seahash -- --features no_downloads &
   tool_installs+=($!)
 fi
 if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-  # Not --locked: one of its locked dependencies is no longer served. No default features:
-  # they are TLS for its test runner's downloads, which a build never uses.
-  tool_build walrus wasmparser wasm-encoder wasm-bindgen-cli-support -- \
-    wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features &
+  bindgen_hot=(walrus wasmparser wasm-encoder wasm-bindgen-cli-support)
+  if [ -f "scripts/patches/wasm-bindgen-cli-$WASM_BINDGEN_VERSION.patch" ]; then
+    patched_tool_build wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen "${bindgen_hot[@]}" -- &
+  else
+    # Not --locked: one of its locked dependencies is no longer served. No default features:
+    # they are TLS for its test runner's downloads, which a build never uses.
+    tool_build "${bindgen_hot[@]}" -- install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" \
+      --no-default-features &
+  fi
   tool_installs+=($!)
 fi
 for pid in "${tool_installs[@]}"; do wait "$pid"; done

@@ -559,9 +559,13 @@ fn scheme(url: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace() && !c.is_control())
         .collect::<String>()
         .to_ascii_lowercase();
-    let colon = squeezed.find(':')?;
-    let before = &squeezed[..colon];
-    (!before.contains(['/', '?', '#'])).then(|| before.to_string())
+    // As a browser reads it (WHATWG URL): a scheme is a letter, then letters, digits, `+`,
+    // `-` or `.`, up to the colon; anything else before the colon makes a relative URL.
+    let (before, _) = squeezed.split_once(':')?;
+    let mut chars = before.chars();
+    let is_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    is_scheme.then(|| before.to_string())
 }
 
 /// The checkers above are the properties' oracle: they must see what they look for.
@@ -586,6 +590,10 @@ fn the_html_checkers_see_scripts_handlers_and_schemes() {
         Some("javascript")
     );
     assert_eq!(scheme("/issues/1?a=b:c"), None);
+    // Found by this property in CI: a link whose target is itself a link is a relative URL.
+    assert_eq!(scheme("%5Bx%5D(javascript:alert(1))"), None);
+    assert_eq!(scheme("(javascript:alert(1))"), None);
+    assert_eq!(scheme("web+x:y").as_deref(), Some("web+x"));
     assert!(tags("<a href=\"x").is_err());
 }
 
@@ -607,6 +615,7 @@ const MARKDOWN_PIECES: &[&str] = &[
     "<javascript:alert(1)>",
     "<https://x.example>",
     "[r]: javascript:alert(1)\n\n[r]",
+    "[r]([x](javascript:alert(1)))",
     "[a](https://x.example)",
     "[a](<javascript:alert(1)>)",
     "<!-- c -->",

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and serving Autopilot needs, skipping whatever is already there: git,
 # curl, bubblewrap and zopfli from Debian, the wasm target, cargo-leptos and the wasm-bindgen
-# CLI matching Cargo.lock (each trimmed by its patch in scripts/patches), and wasm-opt (npm's
-# binaryen).
+# CLI matching Cargo.lock (each trimmed by its patch in scripts/patches), and from npm wasm-opt
+# (binaryen) and terser, which a release build runs on the wasm and the JS.
 # `--tests` adds what only the tests need (Debian's Chromium and the Playwright packages,
 # PostgreSQL, nginx, systemd-analyze, Schemathesis, the agent CLIs).
 # What it does not install (the README's prerequisites) it checks first, and says what to do.
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
 BINARYEN_VERSION=132
+TERSER_VERSION=5.51.2
 SCHEMATHESIS_VERSION=4.32.5
 TOOLS_DIR="${AUTOPILOT_TOOLS_DIR:-$HOME/.cache/autopilot-tools}"
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
@@ -109,10 +110,19 @@ patched_tool_build() {
   (cd "$work" && tool_build "${hot[@]}" -- build --quiet --release \
     --manifest-path "$name-$version/Cargo.toml" --target-dir target "$@")
   install -D -m 755 "$work/target/release/$bin" "${CARGO_HOME:-$HOME/.cargo}/bin/$bin"
+  sha256sum < "$patch" > "$(patch_stamp "$name")"
   rm -rf "$work"
 }
+# A patched tool is current when its version is and it was built with today's patch, whose
+# sha256 is kept beside the binary (a tool with no patch for its version is built stock).
+patch_stamp() { echo "${CARGO_HOME:-$HOME/.cargo}/bin/.$1.patch-sha256"; }
+built_with_patch() {
+  local patch="scripts/patches/$1-$2.patch"
+  [ ! -f "$patch" ] || [ "$(cat "$(patch_stamp "$1")" 2>/dev/null)" = "$(sha256sum < "$patch")" ]
+}
 tool_installs=()
-if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION" ||
+  ! built_with_patch cargo-leptos "$CARGO_LEPTOS_VERSION"; then
   step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 3 minutes on 2 cores)"
   # no_downloads: cargo-leptos must never fetch tools at run time (this network refuses it).
   patched_tool_build cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-leptos \
@@ -120,7 +130,8 @@ if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
     miniz_oxide seahash -- --features no_downloads &
   tool_installs+=($!)
 fi
-if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION" ||
+  ! built_with_patch wasm-bindgen-cli "$WASM_BINDGEN_VERSION"; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   bindgen_hot=(walrus wasmparser wasm-encoder wasm-bindgen-cli-support)
   if [ -f "scripts/patches/wasm-bindgen-cli-$WASM_BINDGEN_VERSION.patch" ]; then
@@ -136,10 +147,15 @@ fi
 for pid in "${tool_installs[@]}"; do wait "$pid"; done
 
 # wasm-opt from npm: Debian 12's binaryen (108) is quicker but breaks the split wasm (the page
-# fails to hydrate: a lazily loaded chunk cannot fill the shared function table).
-if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
-  step "installing wasm-opt (binaryen@$BINARYEN_VERSION from npm) into $TOOLS_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "binaryen@$BINARYEN_VERSION"
+# fails to hydrate: a lazily loaded chunk cannot fill the shared function table). terser
+# minifies the JS (the patched cargo-leptos has no swc).
+npm_tools=()
+[ -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ] || npm_tools+=("binaryen@$BINARYEN_VERSION")
+grep -qs "\"version\": \"$TERSER_VERSION\"" "$TOOLS_DIR/node_modules/terser/package.json" ||
+  npm_tools+=("terser@$TERSER_VERSION")
+if [ "${#npm_tools[@]}" -gt 0 ]; then
+  step "installing ${npm_tools[*]} from npm into $TOOLS_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "${npm_tools[@]}"
 fi
 
 # Schemathesis checks the API against its OpenAPI spec (server/examples/api_contract.rs), from

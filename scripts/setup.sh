@@ -113,12 +113,14 @@ patched_tool_build() {
   sha256sum < "$patch" > "$(patch_stamp "$name")"
   rm -rf "$work"
 }
-# A patched tool is current when its version is and it was built with today's patch, whose
-# sha256 is kept beside the binary (a tool with no patch for its version is built stock).
+# A tool of the right version is current, unless this script built it with an older patch: the
+# patch's sha256 is kept beside the binary. A tool installed otherwise (say, a stock
+# cargo-leptos, with `new`) is left alone.
 patch_stamp() { echo "${CARGO_HOME:-$HOME/.cargo}/bin/.$1.patch-sha256"; }
 built_with_patch() {
-  local patch="scripts/patches/$1-$2.patch"
-  [ ! -f "$patch" ] || [ "$(cat "$(patch_stamp "$1")" 2>/dev/null)" = "$(sha256sum < "$patch")" ]
+  local patch="scripts/patches/$1-$2.patch" stamp
+  stamp=$(patch_stamp "$1")
+  [ ! -f "$patch" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" = "$(sha256sum < "$patch")" ]
 }
 tool_installs=()
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION" ||

@@ -130,6 +130,20 @@ async fn deliveries(app: &TestApp, id: i64) -> Vec<Value> {
     r.json().as_array().unwrap().clone()
 }
 
+/// The endpoint's delivery log once it holds `n` deliveries, all delivered (or as it is after
+/// 10 s). The receiver has a request before the sender records its answer, so a test that saw
+/// the requests arrive waits for the log too.
+async fn wait_delivered(app: &TestApp, id: i64, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let all = deliveries(app, id).await;
+        if all.len() >= n && all.iter().all(|d| d["state"] == "delivered") {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    deliveries(app, id).await
+}
+
 /// Waits until the endpoint's newest delivery has been tried `attempts` times.
 async fn wait_attempts(app: &TestApp, id: i64, attempts: i64) -> Value {
     for _ in 0..200 {
@@ -382,7 +396,7 @@ async fn changes_are_delivered_signed_in_order_with_the_issue_and_who() {
 
     // The log says each was delivered, with its status and latency; the turned-off endpoint
     // queued nothing.
-    let log = deliveries(&app, id).await;
+    let log = wait_delivered(&app, id, 4).await;
     assert_eq!(log.len(), 4);
     assert!(log
         .iter()
@@ -462,6 +476,12 @@ async fn a_failing_receiver_is_retried_in_order_and_a_day_of_failures_turns_it_o
     let all = got.wait_for(2).await;
     assert_eq!(all[0].1["data"]["issue"]["id"], first);
     assert_eq!(all[1].1["data"]["issue"]["title"], "two");
+    // Both answers recorded (the receiver had them first): nothing waits, nothing failed.
+    let delivered = wait_delivered(&app, id, 2).await;
+    assert!(
+        delivered.iter().all(|d| d["state"] == "delivered"),
+        "{delivered:?}"
+    );
     let endpoint = admin_call(&app, "GET", &format!("/api/autopilot/webhooks/{id}"), None)
         .await
         .json();

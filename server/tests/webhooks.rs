@@ -130,13 +130,11 @@ async fn deliveries(app: &TestApp, id: i64) -> Vec<Value> {
     r.json().as_array().unwrap().clone()
 }
 
-/// The endpoint's delivery log once it holds `n` deliveries, all delivered (or as it is after
-/// 10 s). The receiver has a request before the sender records its answer, so a test that saw
-/// the requests arrive waits for the log too.
-async fn wait_delivered(app: &TestApp, id: i64, n: usize) -> Vec<Value> {
+/// The endpoint's delivery log once `done` holds for it, or as it is after 10 s.
+async fn wait_log(app: &TestApp, id: i64, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     for _ in 0..200 {
         let all = deliveries(app, id).await;
-        if all.len() >= n && all.iter().all(|d| d["state"] == "delivered") {
+        if done(&all) {
             return all;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -144,19 +142,24 @@ async fn wait_delivered(app: &TestApp, id: i64, n: usize) -> Vec<Value> {
     deliveries(app, id).await
 }
 
+/// The log once it holds `n` deliveries, all delivered. The receiver has a request before the
+/// sender records its answer, so a test that saw the requests arrive waits for the log too.
+async fn wait_delivered(app: &TestApp, id: i64, n: usize) -> Vec<Value> {
+    wait_log(app, id, |all| {
+        all.len() >= n && all.iter().all(|d| d["state"] == "delivered")
+    })
+    .await
+}
+
 /// Waits until the endpoint's newest delivery has been tried `attempts` times.
 async fn wait_attempts(app: &TestApp, id: i64, attempts: i64) -> Value {
-    for _ in 0..200 {
-        let all = deliveries(app, id).await;
-        if all
-            .first()
+    let tried = |all: &[Value]| {
+        all.first()
             .is_some_and(|d| d["attempts"].as_i64() >= Some(attempts))
-        {
-            return all[0].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no attempt recorded: {:?}", deliveries(app, id).await);
+    };
+    let all = wait_log(app, id, tried).await;
+    assert!(tried(&all), "no attempt recorded: {all:?}");
+    all[0].clone()
 }
 
 async fn only_admins_manage_endpoints_and_bad_input_changes_nothing() {

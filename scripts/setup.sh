@@ -92,11 +92,14 @@ tool_build() {
     CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_DEBUG=false \
     cargo "${hot[@]}" "$@"
 }
+# The patch that trims NAME VERSION, if there is one (absolute: builds run elsewhere).
+patch_file() { echo "$PWD/scripts/patches/$1-$2.patch"; }
 # Builds NAME VERSION's binary BIN from its crates.io source with scripts/patches/NAME-VERSION.patch
 # (which says what it takes out, and the crate's sha256), and puts it where `cargo install`
 # would. Then come the hot crates, `--`, and arguments for `cargo build`.
 patched_tool_build() {
-  local name=$1 version=$2 bin=$3 patch="$PWD/scripts/patches/$1-$2.patch" work hot=()
+  local name=$1 version=$2 bin=$3 patch work hot=()
+  patch=$(patch_file "$1" "$2")
   shift 3
   while [ "$1" != -- ]; do hot+=("$1"); shift; done
   shift
@@ -118,8 +121,8 @@ patched_tool_build() {
 # cargo-leptos, with `new`) is left alone.
 patch_stamp() { echo "${CARGO_HOME:-$HOME/.cargo}/bin/.$1.patch-sha256"; }
 built_with_patch() {
-  local patch="scripts/patches/$1-$2.patch" stamp
-  stamp=$(patch_stamp "$1")
+  local patch stamp
+  patch=$(patch_file "$1" "$2") stamp=$(patch_stamp "$1")
   [ ! -f "$patch" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" = "$(sha256sum < "$patch")" ]
 }
 tool_installs=()
@@ -136,7 +139,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION" ||
   ! built_with_patch wasm-bindgen-cli "$WASM_BINDGEN_VERSION"; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   bindgen_hot=(walrus wasmparser wasm-encoder wasm-bindgen-cli-support)
-  if [ -f "scripts/patches/wasm-bindgen-cli-$WASM_BINDGEN_VERSION.patch" ]; then
+  if [ -f "$(patch_file wasm-bindgen-cli "$WASM_BINDGEN_VERSION")" ]; then
     patched_tool_build wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen "${bindgen_hot[@]}" -- &
   else
     # Not --locked: one of its locked dependencies is no longer served. No default features:

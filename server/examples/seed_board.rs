@@ -16,7 +16,8 @@ async fn main() -> anyhow::Result<()> {
     let target = args
         .next()
         .unwrap_or_else(|| "target/bench/board.db".into());
-    let url = if target.starts_with("postgres") {
+    // As the store tells the engines apart (a file may well be called postgres-board.db).
+    let url = if target.starts_with("postgres:") || target.starts_with("postgresql:") {
         target
     } else {
         let path = std::path::Path::new(&target);

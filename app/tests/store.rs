@@ -1091,8 +1091,8 @@ on_both_engines!(
 );
 
 /// Search finds words in titles and bodies whatever their case, words of 1 or 2 characters
-/// too, and takes `%`, `_`, `"`, `*`, `OR` and `NEAR(` as plain text. The board's cards and
-/// counts agree with the list.
+/// in titles only, and takes `%`, `_`, `"`, `*`, `OR` and `NEAR(` as plain text. The board's
+/// cards and counts agree with the list.
 async fn search_finds_any_text_in_titles_and_bodies() {
     let (store, _dir) = store().await;
     let file = |title: &str, body: &str| NewIssue {
@@ -1102,7 +1102,7 @@ async fn search_finds_any_text_in_titles_and_bodies() {
     for (title, body) in [
         ("Fix Login bug", "crashes on submit"),
         ("Slow page", "The LOGIN form takes 5 s"),
-        ("Quote \"odd\" title", "50% off_sale * OR NEAR(x, y)"),
+        ("Quote \"odd\" 50%_off", "50% off_sale * OR NEAR(x, y)"),
         ("Crème brûlée", "日本語のテキスト"),
     ] {
         store
@@ -1146,27 +1146,35 @@ async fn search_finds_any_text_in_titles_and_bodies() {
     assert_eq!(find("ler").await.len(), 40);
     assert_eq!(find("LOGIN BU").await, ["Fix Login bug"]);
     assert_eq!(find("SUBMIT").await, ["Fix Login bug"]);
-    // 1 and 2 characters.
-    assert_eq!(find("in").await, ["Fix Login bug", "Slow page"]);
+    // 1 and 2 characters: in titles only (not "Slow page" for its body's LOGIN), walked
+    // when common ("er" of "Filler"), read whole when rare ("xt" is in 40 bodies only).
+    assert_eq!(find("in").await, ["Fix Login bug"]);
     assert_eq!(find("G").await, ["Fix Login bug", "Slow page"]);
+    assert_eq!(find("er").await.len(), 40);
+    assert!(find("xt").await.is_empty());
     // Wildcards and query syntax are text.
-    assert_eq!(find("%").await, ["Quote \"odd\" title"]);
-    assert_eq!(find("50%").await, ["Quote \"odd\" title"]);
-    assert_eq!(find("_").await, ["Quote \"odd\" title"]);
-    assert_eq!(find("f_sal").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("%").await, ["Quote \"odd\" 50%_off"]);
+    assert_eq!(find("50%").await, ["Quote \"odd\" 50%_off"]);
+    assert_eq!(find("_").await, ["Quote \"odd\" 50%_off"]);
+    assert_eq!(find("f_sal").await, ["Quote \"odd\" 50%_off"]);
     assert!(find("f_x").await.is_empty(), "`_` is not a wildcard");
-    assert_eq!(find("\"").await, ["Quote \"odd\" title"]);
-    assert_eq!(find("\"odd\"").await, ["Quote \"odd\" title"]);
-    assert_eq!(find("\"od").await, ["Quote \"odd\" title"]);
-    assert_eq!(find("* OR NEAR(").await, ["Quote \"odd\" title"]);
-    assert_eq!(find("NEAR(x").await, ["Quote \"odd\" title"]);
-    assert_eq!(find("*").await, ["Quote \"odd\" title"]);
+    assert_eq!(find("\"").await, ["Quote \"odd\" 50%_off"]);
+    assert_eq!(find("\"odd\"").await, ["Quote \"odd\" 50%_off"]);
+    assert_eq!(find("\"od").await, ["Quote \"odd\" 50%_off"]);
+    assert_eq!(find("* OR NEAR(").await, ["Quote \"odd\" 50%_off"]);
+    assert_eq!(find("NEAR(x").await, ["Quote \"odd\" 50%_off"]);
+    assert!(find("*").await.is_empty(), "1 character, in the body only");
+    assert_eq!(find("* O").await, ["Quote \"odd\" 50%_off"]);
     assert!(find("login OR slow").await.is_empty(), "OR is a word");
     assert!(find("log*").await.is_empty(), "* is a character");
     // Beyond ASCII, long and short.
     assert_eq!(find("BRÛLÉE").await, ["Crème brûlée"]);
     assert_eq!(find("日本語").await, ["Crème brûlée"]);
-    assert_eq!(find("本語").await, ["Crème brûlée"]);
+    assert!(
+        find("本語").await.is_empty(),
+        "2 characters, in the body only"
+    );
+    assert_eq!(find("ûl").await, ["Crème brûlée"]);
     assert_eq!(find("è").await, ["Crème brûlée"]);
     // Matches many but beyond the first rows a walk reads (32 a card shown, after the 44
     // above): the board still shows the first ones.
@@ -1195,6 +1203,65 @@ async fn search_finds_any_text_in_titles_and_bodies() {
     assert_eq!(find("login").await, ["Fix Login bug"]);
     assert_eq!(find("sluggish").await, ["Sluggish screen"]);
     assert_eq!(find("signing").await, ["Sluggish screen"]);
+}
+
+/// A rare search of 1 or 2 characters, in several columns: each column shows its first
+/// matches in its own order (done: the latest first), as the unfiltered board orders them,
+/// and counts them all.
+async fn a_short_rare_search_shows_each_columns_first_matches_in_order() {
+    let (store, _dir) = store().await;
+    let admin = Actor::new(Role::Admin, "root");
+    for i in 0..40 {
+        let filler = new_issue(&format!("Filler {i}"));
+        store.create_issue(&member(), filler).await.unwrap();
+    }
+    for i in 0..9 {
+        let tagged = new_issue(&format!("Tagged Qx {i}"));
+        let id = store.create_issue(&member(), tagged).await.unwrap().id;
+        let path: &[Status] = match i % 3 {
+            0 => &[],
+            1 => &[Status::Ready],
+            _ => &[
+                Status::Ready,
+                Status::InProgress,
+                Status::InReview,
+                Status::Done,
+            ],
+        };
+        for &to in path {
+            store.move_issue(&admin, id, to, None).await.unwrap();
+        }
+    }
+    let all = store
+        .board_issues(&Default::default(), |_| 100)
+        .await
+        .unwrap();
+    let search = IssueFilter {
+        q: Some("qX".into()),
+        ..Default::default()
+    };
+    let found = store.board_issues(&search, |_| 2).await.unwrap();
+    for status in Status::ALL {
+        let want: Vec<&str> = all
+            .issues
+            .iter()
+            .filter(|c| c.status == status && c.title.contains("Qx"))
+            .map(|c| c.title.as_str())
+            .collect();
+        let shown: Vec<&str> = found
+            .issues
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.title.as_str())
+            .collect();
+        assert_eq!(shown, want[..want.len().min(2)], "{status:?}");
+        assert_eq!(found.count(status), want.len() as i64, "{status:?}");
+    }
+    assert_eq!(found.count(Status::Done), 3);
+    // A column shown empty still counts its matches.
+    let none_shown = store.board_issues(&search, |_| 0).await.unwrap();
+    assert!(none_shown.issues.is_empty());
+    assert_eq!(none_shown.count(Status::Ready), 3);
 }
 
 /// The counts of each column, counted from the issues themselves.
@@ -1316,5 +1383,6 @@ async fn column_counts_follow_every_change_copy_and_backup() {
 
 on_both_engines!(
     search_finds_any_text_in_titles_and_bodies,
+    a_short_rare_search_shows_each_columns_first_matches_in_order,
     column_counts_follow_every_change_copy_and_backup,
 );

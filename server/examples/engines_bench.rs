@@ -150,6 +150,7 @@ async fn scale(cluster: &engines::Cluster, n: usize) -> anyhow::Result<()> {
         }
         let seeding = Instant::now();
         support::seed_bulk(&url, 0, n).await?;
+        tag_a_few_titles(&url).await?;
         let seeded = seeding.elapsed().as_secs_f64();
         let migrating = Instant::now();
         drop(app::store::Store::open(&url).await?);
@@ -183,9 +184,10 @@ async fn scale(cluster: &engines::Cluster, n: usize) -> anyhow::Result<()> {
             ("nothing matches", "zebra crossing"),
             ("2 characters every issue has", "re"),
             (
-                "2 characters, no match (no trigram index: every issue read)",
-                "zq",
+                "2 characters a few titles have (no trigram index: every title read)",
+                "qx",
             ),
+            ("2 characters, no match (every title read)", "zq"),
         ] {
             let path = format!("/?q={}&n={{n}}", q.replace(' ', "%20"));
             let (ms, _) = support::median_ms(&router, &path, token).await?;
@@ -211,6 +213,13 @@ async fn scale(cluster: &engines::Cluster, n: usize) -> anyhow::Result<()> {
                     ..Default::default()
                 },
             ),
+            (
+                "a search of 2 characters",
+                IssueFilter {
+                    q: Some("qx".into()),
+                    ..Default::default()
+                },
+            ),
         ] {
             println!("\nplans of {what} on {engine}:");
             for (query, plan) in board.store.explain_board(&filter, 50).await? {
@@ -220,6 +229,21 @@ async fn scale(cluster: &engines::Cluster, n: usize) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Tags a few issues in several columns (one in 9,973) with "qx" in their titles: 2
+/// characters that only they have.
+async fn tag_a_few_titles(url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let tag = "UPDATE issues SET title = title || ' (qx)' WHERE id % 9973 = 0";
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        sqlx::query(tag).execute(&mut conn).await?;
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query(tag).execute(&mut conn).await?;
     }
     Ok(())
 }

@@ -39,6 +39,15 @@ impl BoardQuery {
     }
 }
 
+/// Search words of fewer characters than this are looked for in titles only: no search index
+/// finds a piece so short, and nearly every description holds it.
+pub const SEARCH_BODIES_FROM_CHARS: usize = 3;
+
+/// Whether a search for `words` (as on one line) looks in descriptions as well as titles.
+pub fn search_reads_bodies(words: &str) -> bool {
+    words.chars().count() >= SEARCH_BODIES_FROM_CHARS
+}
+
 /// The JSON list's `next_cursor` for a page whose last issue is `last_id`.
 pub fn page_cursor(last_id: i64) -> String {
     last_id.to_string()
@@ -61,6 +70,14 @@ pub fn parse_cursor(cursor: Option<&str>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_under_three_characters_reads_titles_only() {
+        assert!(!search_reads_bodies("ci"));
+        assert!(!search_reads_bodies("本語"), "characters, not bytes");
+        assert!(search_reads_bodies("日本語"));
+        assert!(search_reads_bodies("a b"));
+    }
 
     #[test]
     fn cursors_are_read_strictly() {

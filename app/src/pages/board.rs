@@ -451,6 +451,14 @@ pub fn agent_choice(agents: &[String], current: &str) -> Option<impl IntoView + 
 fn Filters(filters: Memo<BoardQuery>) -> impl IntoView {
     let current = filters.get_untracked();
     let kind = current.kind;
+    // Follows the address, as the board navigates in place.
+    let titles_only = move || {
+        filters.with(|f| {
+            f.q.as_deref()
+                .map(crate::domain::one_line)
+                .is_some_and(|q| !q.is_empty() && !crate::domain::search_reads_bodies(&q))
+        })
+    };
     // A plain GET form (without JavaScript the browser makes the address); with it, the
     // board navigates there in place.
     let form = NodeRef::<leptos::html::Form>::new();
@@ -519,6 +527,16 @@ fn Filters(filters: Memo<BoardQuery>) -> impl IntoView {
             <button type="submit" class="secondary">
                 "Filter"
             </button>
+            {move || {
+                titles_only()
+                    .then(|| {
+                        view! {
+                            <span class="hint" role="status">
+                                "1 or 2 characters search titles only: type 3 or more to search descriptions too."
+                            </span>
+                        }
+                    })
+            }}
         </form>
     }
 }

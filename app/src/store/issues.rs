@@ -38,7 +38,8 @@ macro_rules! issue_columns {
 pub struct IssueFilter {
     pub status: Option<Status>,
     pub kind: Option<Kind>,
-    /// Words to find in the title or body; `#12` or `12` also finds issue 12.
+    /// Words to find in the title or body (in the title only under 3 characters); `#12` or
+    /// `12` also finds issue 12.
     pub q: Option<String>,
     /// Exactly this assignee.
     pub assignee: Option<String>,
@@ -53,6 +54,14 @@ impl IssueFilter {
                 .q
                 .as_deref()
                 .is_none_or(|q| crate::domain::one_line(q).is_empty())
+    }
+
+    /// Whether the words are so short that only titles are searched.
+    fn searches_titles_only(&self) -> bool {
+        self.q
+            .as_deref()
+            .map(crate::domain::one_line)
+            .is_some_and(|q| !q.is_empty() && !crate::domain::search_reads_bodies(&q))
     }
 
     /// Whether the words are found the same without the search index: always on PostgreSQL
@@ -102,6 +111,7 @@ impl IssueFilter {
         }
         let q = self.q.as_deref().map(crate::domain::one_line);
         if let Some(q) = q.as_deref().filter(|q| !q.is_empty()) {
+            let bodies = crate::domain::search_reads_bodies(q);
             if walk {
                 let words = q.to_lowercase();
                 let find = if DB::NAME == "SQLite" {
@@ -110,11 +120,26 @@ impl IssueFilter {
                     "strpos"
                 };
                 sql.push(format!(" AND ({find}(LOWER(title), "))
-                    .push_bind(words.clone())
-                    .push(format!(") > 0 OR {find}(LOWER(body), "))
-                    .push_bind(words)
-                    .push(") > 0");
-            } else if DB::NAME == "SQLite" && q.chars().count() >= 3 {
+                    .push_bind(words.clone());
+                if bodies {
+                    sql.push(format!(") > 0 OR {find}(LOWER(body), "))
+                        .push_bind(words);
+                }
+                sql.push(") > 0");
+            } else if !bodies {
+                // Titles only. SQLite reads them from an index of (status, title) rather than
+                // from the rows with their bodies; its LIKE folds the case of ASCII letters,
+                // as its LOWER does (and no others).
+                let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+                let title = if DB::NAME == "SQLite" {
+                    "title"
+                } else {
+                    "LOWER(title)"
+                };
+                sql.push(format!(" AND ({title} LIKE "))
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\'");
+            } else if DB::NAME == "SQLite" {
                 // The trigram index finds substrings of 3 characters or more, whatever their
                 // case; as one quoted phrase, the words' own `"`, `*`, `OR` or `NEAR(` are
                 // only text.
@@ -257,6 +282,15 @@ impl Store {
         // Filtered: the matches are counted first, so a column with none is not read, and one
         // where they are dense is walked in its order until enough are found (a word every
         // issue has: 50 rows, not all the matches again for each column).
+        if matches!(self.pool, Db::Postgres(_)) && filter.searches_titles_only() {
+            let q = filter.q.as_deref().map(crate::domain::one_line);
+            if !self
+                .common_words(filter, q.as_deref().unwrap_or(""))
+                .await?
+            {
+                return self.board_in_one_pass(filter, shown).await;
+            }
+        }
         let counts = self.match_counts(filter).await?;
         let sizes = self.column_counts(&IssueFilter::default()).await?;
         let mut issues = Vec::new();
@@ -296,6 +330,62 @@ impl Store {
         })
     }
 
+    /// The board under `filter` from one pass over the issues that match it: each column's
+    /// first `shown(status)` cards and its matches, counted whole. For a rare piece of 1 or 2
+    /// characters on PostgreSQL, which no index finds and which PostgreSQL reads from the
+    /// rows: a query per column would read every row of each column.
+    async fn board_in_one_pass(
+        &self,
+        filter: &IssueFilter,
+        shown: impl Fn(Status) -> i64,
+    ) -> AppResult<BoardIssues> {
+        let limits: Vec<(Status, i64)> = Status::ALL.iter().map(|&s| (s, shown(s))).collect();
+        let rows = on_pool!(self, e => {
+            one_pass_query("", filter, &limits)
+                .build_query_as::<RankedCard>()
+                .fetch_all(e)
+                .await
+        })?;
+        let mut issues = Vec::new();
+        let mut counts = Vec::new();
+        for (status, limit) in limits {
+            let mut column = rows.iter().filter(|r| r.card.status == status).peekable();
+            counts.push((status, column.peek().map_or(0, |r| r.matched)));
+            issues.extend(column.filter(|r| r.nth <= limit).map(|r| r.card.clone()));
+        }
+        Ok(BoardIssues {
+            issues,
+            counts,
+            only_places: false,
+        })
+    }
+
+    /// Whether `q`, the filter's words (on one line, not empty), are too common to count
+    /// whole: SQLite's trigram index finds them in more than `MATCHES_COUNTED` issues, or they
+    /// are in one issue of `COMMON_IN` of a sample of the board.
+    async fn common_words(&self, filter: &IssueFilter, q: &str) -> AppResult<bool> {
+        if matches!(self.pool, Db::Sqlite(_)) && crate::domain::search_reads_bodies(q) {
+            // The trigram index alone stops at the limit; the other conditions are not
+            // needed to tell a common word.
+            let past = MATCHES_COUNTED + 1;
+            let (n,): (i64,) = on_pool!(self, e => sqlx::query_as(
+                "SELECT COUNT(*) FROM
+                     (SELECT rowid FROM issues_fts WHERE issues_fts MATCH $1 LIMIT $2) AS hits"
+            )
+            .bind(fts_phrase(q))
+            .bind(past)
+            .fetch_one(e)
+            .await)?;
+            return Ok(n >= past);
+        }
+        // PostgreSQL's trigram index reads every match, however many, and titles alone (a
+        // word under 3 letters) have no such index: a sample of the board tells.
+        let (hits,): (i64,) = on_pool!(self, e => {
+            sample_query(filter).build_query_as().fetch_one(e).await
+        })?;
+        Ok(hits * COMMON_IN >= SAMPLE)
+    }
+
     /// Each column's matches under a filtered board, in `Status::ALL` order; a column with
     /// too many to count says one past `MATCHES_COUNTED`. A search is first tried on the whole
     /// board with a limit: under it, the matches are counted exactly; a word too common for
@@ -306,26 +396,7 @@ impl Store {
             return self.column_counts(filter).await;
         };
         let past = MATCHES_COUNTED + 1;
-        let common_word = if matches!(self.pool, Db::Sqlite(_)) && q.chars().count() >= 3 {
-            // The trigram index alone stops at the limit; the other conditions are not
-            // needed to tell a common word.
-            let (n,): (i64,) = on_pool!(self, e => sqlx::query_as(
-                "SELECT COUNT(*) FROM
-                     (SELECT rowid FROM issues_fts WHERE issues_fts MATCH $1 LIMIT $2) AS hits"
-            )
-            .bind(fts_phrase(&q))
-            .bind(past)
-            .fetch_one(e)
-            .await)?;
-            n >= past
-        } else {
-            // PostgreSQL's trigram index reads every match, however many, and a word under
-            // 3 letters has no index: a sample of the board tells whether it is common.
-            let (hits,): (i64,) = on_pool!(self, e => {
-                sample_query(filter).build_query_as().fetch_one(e).await
-            })?;
-            hits * COMMON_IN >= SAMPLE
-        };
+        let common_word = self.common_words(filter, &q).await?;
         // Row by row, SQLite folds the case of ASCII letters only: other words are counted
         // whole, the way the search index finds them.
         if !common_word || !filter.walk_finds_the_same() {
@@ -421,6 +492,14 @@ impl Store {
             plan_text(&rows)
         })?;
         plans.push(("column counts".into(), plan));
+        if filter.searches_titles_only() {
+            let limits: Vec<(Status, i64)> = Status::ALL.iter().map(|&s| (s, shown)).collect();
+            let plan = on_pool!(self, e => {
+                let rows = one_pass_query(prefix, filter, &limits).build().fetch_all(e).await?;
+                plan_text(&rows)
+            })?;
+            plans.push(("every column in one pass (PostgreSQL, rare)".into(), plan));
+        }
         let plan = on_pool!(self, e => {
             let rows = page_query(prefix, filter, 0, 51).build().fetch_all(e).await?;
             plan_text(&rows)
@@ -1036,11 +1115,64 @@ where
             .push(order)
             .push_bind(window)
             .push(") AS issues WHERE 1 = 1");
+    } else if DB::NAME == "SQLite" && filter.searches_titles_only() {
+        // The column's titles from their index, then only the matching rows: not every row
+        // of the column with its body (its order's index would have SQLite read those).
+        sql.push("issues INDEXED BY issues_by_title WHERE status = ")
+            .push_bind(status);
     } else {
         sql.push("issues WHERE status = ").push_bind(status);
     }
     filter.push_conditions_as(&mut sql, window.is_some());
     sql.push(order).push_bind(limit);
+    sql
+}
+
+/// A card with its place among its column's matches (from 1) and the column's matches.
+#[derive(sqlx::FromRow)]
+struct RankedCard {
+    #[sqlx(flatten)]
+    card: Card,
+    nth: i64,
+    matched: i64,
+}
+
+/// Every column's first matches under `filter` (`limits`: how many of each; always the first,
+/// which carries the count), each with its place in its column's order and the column's
+/// matches, from one pass over the issues.
+fn one_pass_query<'a, DB: Database>(
+    prefix: &str,
+    filter: &IssueFilter,
+    limits: &[(Status, i64)],
+) -> QueryBuilder<'a, DB>
+where
+    Status: Encode<'a, DB> + Type<DB>,
+    Kind: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new(prefix);
+    // The columns' orders of `column_query`: done by recency, the others by position. The
+    // matches stand in for `issues` in the card's columns, so those that count runs and
+    // dependencies are worked out for the cards kept only.
+    sql.push(concat!(
+        "SELECT ",
+        card_columns!(),
+        ", nth, matched FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY status ORDER BY \
+         CASE WHEN status = 'done' THEN -updated_at END, \
+         CASE WHEN status = 'done' THEN -id END, position, id) AS nth, \
+         COUNT(*) OVER (PARTITION BY status) AS matched FROM issues WHERE 1 = 1"
+    ));
+    filter.push_conditions(&mut sql);
+    sql.push(") AS issues WHERE nth = 1");
+    for &(status, limit) in limits {
+        sql.push(" OR (status = ")
+            .push_bind(status)
+            .push(" AND nth <= ")
+            .push_bind(limit)
+            .push(")");
+    }
+    sql.push(" ORDER BY nth");
     sql
 }
 

@@ -63,7 +63,8 @@ struct ListParams {
     status: Option<Status>,
     /// Only issues of this kind (`chore` is read as `task`).
     kind: Option<Kind>,
-    /// Words to find in titles and bodies.
+    /// Words to find in titles and bodies (titles only for 1 or 2 characters); `#12` finds
+    /// issue 12.
     #[param(max_length = 200)]
     q: Option<String>,
     /// Only issues assigned to this person.

@@ -274,7 +274,8 @@ struct ListArgs {
     #[serde(default)]
     #[schemars(with = "String")]
     kind: Option<String>,
-    /// Words to find in titles and bodies (`#12` finds issue 12).
+    /// Words to find in titles and bodies (titles only for 1 or 2 characters; `#12` finds
+    /// issue 12).
     #[serde(default)]
     #[schemars(with = "String")]
     q: Option<String>,

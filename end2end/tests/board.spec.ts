@@ -192,6 +192,24 @@ test('while dragging, illegal columns are marked; an illegal drop changes nothin
   await expect(cardIn(page, 'done', issue.id)).toHaveCount(0);
 });
 
+test('a search of 1 or 2 characters looks in titles only, and the board says so', async ({ page, request }) => {
+  // Characters no other test writes: "ǂǁ" in one title, "ǂǁǀ" in another issue's body.
+  const inTitle = await createIssue(request, `Short ǂǁ ${Date.now()}`);
+  const inBody = await createIssue(request, `Long ${Date.now()}`, { body: 'about ǂǁǀ' });
+  await openBoard(page, '/?q=%C7%82%C7%81');
+  await expect(cardIn(page, 'backlog', inTitle.id)).toBeVisible();
+  await expect(cardIn(page, 'backlog', inBody.id)).toHaveCount(0);
+  const hint = page.locator('.filters .hint');
+  await expect(hint).toHaveText(/titles only: type 3 or more/);
+  await page.screenshot({ path: 'test-results/short-search.png' });
+  // 3 characters search bodies too; the board navigates in place and the note goes.
+  await page.getByRole('searchbox', { name: 'Search' }).fill('ǂǁǀ');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(cardIn(page, 'backlog', inBody.id)).toBeVisible();
+  await expect(cardIn(page, 'backlog', inTitle.id)).toHaveCount(0);
+  await expect(hint).toHaveCount(0);
+});
+
 test('a move on a stale board is refused: the card goes back and the reason shows', async ({ page, request }) => {
   const tag = `Contested${Date.now()}`;
   const issue = await createIssue(request, tag);

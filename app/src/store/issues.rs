@@ -129,12 +129,12 @@ impl IssueFilter {
             } else if !bodies {
                 // Titles only. SQLite reads them from an index of (status, title) rather than
                 // from the rows with their bodies; its LIKE folds the case of ASCII letters,
-                // as its LOWER does (and no others).
+                // as its LOWER does (and no others). PostgreSQL keeps them lowered.
                 let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
                 let title = if DB::NAME == "SQLite" {
                     "title"
                 } else {
-                    "LOWER(title)"
+                    "title_lower"
                 };
                 sql.push(format!(" AND ({title} LIKE "))
                     .push_bind(pattern)

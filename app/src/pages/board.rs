@@ -37,13 +37,12 @@ struct BoardContext {
     move_action: ServerAction<MoveIssue>,
 }
 
-/// An open "Move to…" menu: the card's id, and the page coordinates below its link, in whole
-/// pixels (formatting a float would add 14 KB of wasm for no visible difference).
+/// An open "Move to…" menu: the card's id, and the page coordinates below its link.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct MoveMenu {
     id: i64,
-    top: i64,
-    left: i64,
+    top: f64,
+    left: f64,
 }
 
 #[component]
@@ -626,8 +625,8 @@ fn open_move_menu(ev: &leptos::ev::MouseEvent, ctx: BoardContext) {
     let rect = link.get_bounding_client_rect();
     ctx.menu.set(Some(MoveMenu {
         id: card.id,
-        top: rect.bottom().round() as i64,
-        left: rect.left().round() as i64,
+        top: rect.bottom(),
+        left: rect.left(),
     }));
 }
 

@@ -279,9 +279,8 @@ impl Store {
                 only_places: false,
             });
         }
-        // Filtered: the matches are counted first, so a column with none is not read, and one
-        // where they are dense is walked in its order until enough are found (a word every
-        // issue has: 50 rows, not all the matches again for each column).
+        // A rare piece of 1 or 2 characters on PostgreSQL: every title is read once, for all
+        // the columns.
         if matches!(self.pool, Db::Postgres(_)) && filter.searches_titles_only() {
             let q = filter.q.as_deref().map(crate::domain::one_line);
             if !self
@@ -291,6 +290,9 @@ impl Store {
                 return self.board_in_one_pass(filter, shown).await;
             }
         }
+        // Filtered: the matches are counted first, so a column with none is not read, and one
+        // where they are dense is walked in its order until enough are found (a word every
+        // issue has: 50 rows, not all the matches again for each column).
         let counts = self.match_counts(filter).await?;
         let sizes = self.column_counts(&IssueFilter::default()).await?;
         let mut issues = Vec::new();

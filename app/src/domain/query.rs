@@ -48,6 +48,13 @@ pub fn search_reads_bodies(words: &str) -> bool {
     words.chars().count() >= SEARCH_BODIES_FROM_CHARS
 }
 
+/// Whether a search for `q`, as typed, looks in titles only: it has words, and too few
+/// characters of them once on one line to look in descriptions.
+pub fn search_reads_titles_only(q: &str) -> bool {
+    let words = super::one_line(q);
+    !words.is_empty() && !search_reads_bodies(&words)
+}
+
 /// The JSON list's `next_cursor` for a page whose last issue is `last_id`.
 pub fn page_cursor(last_id: i64) -> String {
     last_id.to_string()
@@ -77,6 +84,12 @@ mod tests {
         assert!(!search_reads_bodies("本語"), "characters, not bytes");
         assert!(search_reads_bodies("日本語"));
         assert!(search_reads_bodies("a b"));
+        assert!(
+            search_reads_titles_only(" ci\t "),
+            "counted once on one line"
+        );
+        assert!(!search_reads_titles_only(" \t "), "no words: no search");
+        assert!(!search_reads_titles_only("a b"));
     }
 
     #[test]

@@ -455,8 +455,7 @@ fn Filters(filters: Memo<BoardQuery>) -> impl IntoView {
     let titles_only = move || {
         filters.with(|f| {
             f.q.as_deref()
-                .map(crate::domain::one_line)
-                .is_some_and(|q| !q.is_empty() && !crate::domain::search_reads_bodies(&q))
+                .is_some_and(crate::domain::search_reads_titles_only)
         })
     };
     // A plain GET form (without JavaScript the browser makes the address); with it, the

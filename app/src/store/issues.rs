@@ -48,20 +48,20 @@ pub struct IssueFilter {
 impl IssueFilter {
     /// Whether this filter picks by column only (or not at all).
     fn only_by_status(&self) -> bool {
-        self.kind.is_none()
-            && self.assignee.is_none()
-            && self
-                .q
-                .as_deref()
-                .is_none_or(|q| crate::domain::one_line(q).is_empty())
+        self.kind.is_none() && self.assignee.is_none() && self.words().is_none()
+    }
+
+    /// The words searched for, on one line, if any.
+    fn words(&self) -> Option<String> {
+        let q = self.q.as_deref().map(crate::domain::one_line);
+        q.filter(|q| !q.is_empty())
     }
 
     /// Whether the words are so short that only titles are searched.
     fn searches_titles_only(&self) -> bool {
         self.q
             .as_deref()
-            .map(crate::domain::one_line)
-            .is_some_and(|q| !q.is_empty() && !crate::domain::search_reads_bodies(&q))
+            .is_some_and(crate::domain::search_reads_titles_only)
     }
 
     /// Whether the words are found the same without the search index: always on PostgreSQL
@@ -109,8 +109,7 @@ impl IssueFilter {
             }
             None => {}
         }
-        let q = self.q.as_deref().map(crate::domain::one_line);
-        if let Some(q) = q.as_deref().filter(|q| !q.is_empty()) {
+        if let Some(q) = self.words().as_deref() {
             let bodies = crate::domain::search_reads_bodies(q);
             if walk {
                 let words = q.to_lowercase();
@@ -279,21 +278,19 @@ impl Store {
                 only_places: false,
             });
         }
+        let common = match filter.words() {
+            Some(q) => self.common_words(filter, &q).await?,
+            None => false,
+        };
         // A rare piece of 1 or 2 characters on PostgreSQL: every title is read once, for all
         // the columns.
-        if matches!(self.pool, Db::Postgres(_)) && filter.searches_titles_only() {
-            let q = filter.q.as_deref().map(crate::domain::one_line);
-            if !self
-                .common_words(filter, q.as_deref().unwrap_or(""))
-                .await?
-            {
-                return self.board_in_one_pass(filter, shown).await;
-            }
+        if matches!(self.pool, Db::Postgres(_)) && filter.searches_titles_only() && !common {
+            return self.board_in_one_pass(filter, shown).await;
         }
         // Filtered: the matches are counted first, so a column with none is not read, and one
         // where they are dense is walked in its order until enough are found (a word every
         // issue has: 50 rows, not all the matches again for each column).
-        let counts = self.match_counts(filter).await?;
+        let counts = self.match_counts(filter, common).await?;
         let sizes = self.column_counts(&IssueFilter::default()).await?;
         let mut issues = Vec::new();
         for ((status, matched), (_, size)) in counts.iter().zip(&sizes) {
@@ -392,16 +389,16 @@ impl Store {
     /// too many to count says one past `MATCHES_COUNTED`. A search is first tried on the whole
     /// board with a limit: under it, the matches are counted exactly; a word too common for
     /// that is counted column by column, in the column's order, up to the limit.
-    async fn match_counts(&self, filter: &IssueFilter) -> AppResult<Vec<(Status, i64)>> {
-        let q = filter.q.as_deref().map(crate::domain::one_line);
-        let Some(q) = q.filter(|q| !q.is_empty()) else {
-            return self.column_counts(filter).await;
-        };
+    /// `common`: what `common_words` told of the words (false without any).
+    async fn match_counts(
+        &self,
+        filter: &IssueFilter,
+        common: bool,
+    ) -> AppResult<Vec<(Status, i64)>> {
         let past = MATCHES_COUNTED + 1;
-        let common_word = self.common_words(filter, &q).await?;
         // Row by row, SQLite folds the case of ASCII letters only: other words are counted
         // whole, the way the search index finds them.
-        if !common_word || !filter.walk_finds_the_same() {
+        if !common || !filter.walk_finds_the_same() {
             return self.column_counts(filter).await;
         }
         let mut counts = Vec::new();
@@ -494,7 +491,7 @@ impl Store {
             plan_text(&rows)
         })?;
         plans.push(("column counts".into(), plan));
-        if filter.searches_titles_only() {
+        if matches!(self.pool, Db::Postgres(_)) && filter.searches_titles_only() {
             let limits: Vec<(Status, i64)> = Status::ALL.iter().map(|&s| (s, shown)).collect();
             let plan = on_pool!(self, e => {
                 let rows = one_pass_query(prefix, filter, &limits).build().fetch_all(e).await?;
